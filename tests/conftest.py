@@ -1,0 +1,96 @@
+"""Suite-wide fixtures: service detection, eager Celery by default, a real worker on Redis on demand.
+
+Tests marked `postgres` or `redis` are skipped with a visible reason when that service is missing;
+with REQUIRE_SERVICES=1 (CI) a missing service fails them instead.
+"""
+
+import os
+import socket
+import threading
+from urllib.parse import urlparse
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def redis_url() -> str:
+    """Redis for the real-worker tests: TEST_REDIS_URL, else a Redis CELERY_BROKER_URL, else local db 15."""
+    url = os.environ.get("TEST_REDIS_URL") or os.environ.get("CELERY_BROKER_URL", "")
+    return url if url.startswith("redis://") else "redis://127.0.0.1:6379/15"
+
+
+def _redis_reachable() -> bool:
+    parsed = urlparse(redis_url())
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+_REDIS_UP: bool | None = None
+
+
+def _missing_service(item: pytest.Item) -> str | None:
+    global _REDIS_UP
+    if item.get_closest_marker("postgres"):
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            return f"needs PostgreSQL; the database is {connection.vendor} (set DATABASE_URL)"
+    if item.get_closest_marker("redis"):
+        if _REDIS_UP is None:
+            _REDIS_UP = _redis_reachable()
+        if not _REDIS_UP:
+            return f"needs Redis at {urlparse(redis_url()).netloc}, which does not answer"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    reason = _missing_service(item)
+    if reason:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"REQUIRE_SERVICES=1 but this test {reason}", pytrace=False)
+        pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _eager_celery():
+    """Tasks run in-process unless a test asks for the real worker."""
+    from privacyops.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+
+
+def _reset_celery_connections(app) -> None:
+    # The broker pool and result backend are cached on first use: drop them after changing URLs.
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app._local = threading.local()
+    app.__dict__.pop("amqp", None)
+    app.__dict__.pop("backend", None)
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker (thread, solo pool) consuming from Redis, like production's `celery worker`."""
+    from celery.contrib.testing.worker import start_worker
+
+    from privacyops.celery import app
+
+    url = redis_url()
+    saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
+    app.conf.update(broker_url=url, result_backend=url, task_always_eager=False)
+    _reset_celery_connections(app)
+    with app.connection_for_write() as conn:
+        conn.default_channel.client.flushdb()  # a clean queue: no leftovers from an earlier run
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30
+    ) as w:
+        yield w
+    app.conf.update(saved)
+    _reset_celery_connections(app)
