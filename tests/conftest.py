@@ -67,9 +67,10 @@ def _eager_celery():
 
 def _reset_celery_connections(app) -> None:
     # The broker pool and result backend are cached on first use: drop them after changing URLs.
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    from kombu import pools
+
+    app.close()
+    pools.reset()  # kombu keeps producer pools per connection URL, process-wide
     app._local = threading.local()
     app.__dict__.pop("amqp", None)
     app.__dict__.pop("backend", None)
