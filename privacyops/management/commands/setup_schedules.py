@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from privacyops.schedules import DEFAULT_SCHEDULES
+from privacyops.schedules import default_schedules
 
 
 class Command(BaseCommand):
@@ -11,7 +11,8 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         created = 0
-        for item in DEFAULT_SCHEDULES:
+        schedules = default_schedules()
+        for item in schedules:
             minute, hour, dom, month, dow = item.crontab.split()
             crontab, _ = CrontabSchedule.objects.get_or_create(
                 minute=minute,
@@ -26,6 +27,4 @@ class Command(BaseCommand):
                 defaults={"task": item.task, "crontab": crontab, "description": item.description},
             )
             created += was_created
-        self.stdout.write(
-            f"Periodic tasks: {created} installed, {len(DEFAULT_SCHEDULES) - created} already present."
-        )
+        self.stdout.write(f"Periodic tasks: {created} installed, {len(schedules) - created} already present.")

@@ -1,0 +1,155 @@
+"""Writes to the inventory: subjects, their records, their data keys. Each write is audited."""
+
+from datetime import date
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+
+from . import crypto
+from .models import DataKey, DataSubject, normalize_email
+from .registry import registry
+
+# Policy §9 ("minors are not eligible"): under 18 counts as a minor; stricter than COPPA's 13.
+MINOR_AGE_YEARS = 18
+
+
+def age_on(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+@transaction.atomic
+def subject_create(
+    *,
+    name: str = "",
+    email: str = "",
+    kind: str = DataSubject.Kind.PERSON,
+    phone: str = "",
+    postal_address: str = "",
+    company: str = "",
+    role: str = "",
+    country: str = "",
+    region: str = "",
+    date_of_birth: date | None = None,
+    is_minor: bool | None = None,
+    actor: Any = None,
+) -> DataSubject:
+    """Create a subject with its own data key; the date of birth is sealed under that key."""
+    if is_minor is None:
+        is_minor = bool(date_of_birth) and age_on(date_of_birth, timezone.now().date()) < MINOR_AGE_YEARS
+    subject = DataSubject(
+        kind=kind,
+        name=name.strip(),
+        email=email.strip(),
+        phone=phone.strip(),
+        postal_address=postal_address.strip(),
+        company=company.strip(),
+        role=role.strip(),
+        country=country.upper(),
+        region=region.upper(),
+        is_minor=is_minor,
+    )
+    subject.full_clean(exclude=["date_of_birth"])
+    subject.save()
+    wrapped = crypto.new_wrapped_key()
+    DataKey.objects.create(subject=subject, wrapped=wrapped)
+    if date_of_birth:
+        subject.date_of_birth = crypto.seal(crypto.unwrap(wrapped), date_of_birth.isoformat())
+        subject.save(update_fields=["date_of_birth"])
+    audit_record(action="subject.created", actor=actor, target=subject, subject_id=subject.pk)
+    return subject
+
+
+def _seal_values(model: type[models.Model], subject_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    entry = registry.get(model)
+    encrypted = [name for name in entry.encrypted_fields if values.get(name)]
+    if not encrypted:
+        return values
+    key = crypto.key_for_subject(subject_id)
+    return {**values, **{name: crypto.seal(key, values[name]) for name in encrypted}}
+
+
+@transaction.atomic
+def record_create(
+    *, model: type[models.Model], subject: DataSubject, values: dict[str, Any], actor: Any = None
+) -> models.Model:
+    """Store a personal-data record of a registered model; sensitive fields are sealed first."""
+    entry = registry.get(model)
+    values = _seal_values(model, subject.pk, values)
+    values.setdefault(entry.collected_at, timezone.now())
+    record = model(**{entry.subject: subject}, **values)
+    record.full_clean(exclude=list(entry.encrypted_fields))
+    record.save()
+    audit_record(action="record.created", actor=actor, target=record, subject_id=subject.pk)
+    return record
+
+
+def record_reveal(record: models.Model, *, subject_id: int | None = None) -> dict[str, str]:
+    """Decrypt a record's sealed fields. Raises crypto.KeyDestroyed once the subject was shredded."""
+    entry = registry.get(type(record))
+    if not entry.encrypted_fields:
+        return {}
+    sid = (
+        subject_id
+        if subject_id is not None
+        else (record.pk if not entry.subject else getattr(record, f"{entry.subject}_id"))
+    )
+    key = crypto.key_for_subject(sid)
+    return {name: crypto.open_sealed(key, getattr(record, name)) for name in entry.encrypted_fields}
+
+
+@transaction.atomic
+def subject_destroy_data_key(*, subject_id: int, actor: Any = None, reason: str) -> bool:
+    """Crypto-shred: destroy the subject's data key. Every value sealed under it becomes unreadable.
+
+    Returns False when the key was already destroyed (idempotent, nothing recorded twice).
+    """
+    destroyed = DataKey.objects.filter(subject_id=subject_id, destroyed_at__isnull=True).update(
+        wrapped="", destroyed_at=timezone.now()
+    )
+    if destroyed:
+        audit_record(
+            action="data_key.destroyed",
+            actor=actor,
+            target_type="inventory.datakey",
+            target_id=subject_id,
+            subject_id=subject_id,
+            details={"reason": reason},
+        )
+    return bool(destroyed)
+
+
+def data_keys_rotate(*, batch_size: int = 1000, actor: Any = None) -> int:
+    """Re-wrap every live data key under the newest master key, in short batches (resumable)."""
+    rotated = 0
+    last = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                DataKey.objects.select_for_update()
+                .filter(subject_id__gt=last, destroyed_at__isnull=True)
+                .order_by("subject_id")[:batch_size]
+            )
+            if not batch:
+                break
+            now = timezone.now()
+            for key in batch:
+                key.wrapped = crypto.rewrap(key.wrapped)
+                key.rotated_at = now
+            DataKey.objects.bulk_update(batch, ["wrapped", "rotated_at"])
+            rotated += len(batch)
+            last = batch[-1].subject_id
+    audit_record(action="data_keys.rotated", actor=actor, details={"count": rotated})
+    return rotated
+
+
+__all__ = [
+    "normalize_email",
+    "record_create",
+    "record_reveal",
+    "subject_create",
+    "subject_destroy_data_key",
+    "data_keys_rotate",
+]
