@@ -49,6 +49,9 @@ class PersonalData:
     erase: Erase | Mapping[str, Erase]
     anchors: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    # Ledgers (consent events, disclosure log, ...) are append-only: erasure never writes their rows;
+    # their personal data must sit in encrypted fields (SHRED), unreadable once the subject key is gone.
+    append_only: bool = False
 
     @property
     def label(self) -> str:
@@ -109,6 +112,7 @@ class Registry:
         erase: Erase | Mapping[str, Erase],
         anchors: Mapping[str, str] | None = None,
         description: str = "",
+        append_only: bool = False,
     ) -> PersonalData:
         if model in self._entries:
             raise ValueError(f"{model._meta.label} is already registered as personal data.")
@@ -120,6 +124,7 @@ class Registry:
             erase=erase if isinstance(erase, Erase) else dict(erase),
             anchors=dict(anchors or {}),
             description=description,
+            append_only=append_only,
         )
         self._entries[model] = entry
         return entry
@@ -194,6 +199,13 @@ def check_registry(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                         f"{entry.label}.{name}: can't be nulled (null/blank not allowed).", id="registry.E004"
                     )
                 )
+        if entry.append_only and (entry.deletes_rows or set(entry.field_strategies.values()) - {Erase.SHRED}):
+            errors.append(
+                checks.Error(
+                    f"{entry.label}: an append-only ledger can only be erased by crypto-shredding.",
+                    id="registry.E006",
+                )
+            )
         for name in entry.encrypted_fields:
             if not entry.deletes_rows and name not in entry.field_strategies:
                 errors.append(
