@@ -3,3 +3,7 @@ from django.apps import AppConfig
 
 class DisclosuresConfig(AppConfig):
     name = "disclosures"
+    verbose_name = "Disclosures and §1798.83 notices"
+
+    def ready(self) -> None:
+        from . import personal_data  # noqa: F401  (registers the disclosure log and notice records)
