@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,6 +31,10 @@ class CanLogDisclosures(BasePermission):
         return request.user.has_perm("disclosures.log_disclosures")
 
 
+# Token first: an unauthenticated caller gets 401 with `WWW-Authenticate: Token`, not a bare 403.
+AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
+
+
 def _error(exc: DjangoValidationError, http_status: int = status.HTTP_400_BAD_REQUEST, **extra) -> Response:
     code = getattr(exc, "code", None) or "invalid"
     return Response({"detail": exc.messages, "code": code, **extra}, status=http_status)
@@ -39,6 +44,7 @@ def _error(exc: DjangoValidationError, http_status: int = status.HTTP_400_BAD_RE
     get=extend_schema(summary="List logged disclosure batches", tags=["disclosures"]),
 )
 class BatchListCreateView(generics.ListCreateAPIView):
+    authentication_classes = AUTHENTICATION
     permission_classes = [IsAuthenticated, CanLogDisclosures]
     serializer_class = BatchSerializer
     filterset_fields = ["purpose", "third_party", "external_id"]
@@ -127,6 +133,7 @@ class BatchListCreateView(generics.ListCreateAPIView):
 
 @extend_schema_view(get=extend_schema(summary="One logged disclosure batch", tags=["disclosures"]))
 class BatchDetailView(generics.RetrieveAPIView):
+    authentication_classes = AUTHENTICATION
     permission_classes = [IsAuthenticated, CanLogDisclosures]
     serializer_class = BatchSerializer
     lookup_field = "public_id"
@@ -137,6 +144,7 @@ class BatchDetailView(generics.RetrieveAPIView):
 
 
 class StatutoryCategoryListView(APIView):
+    authentication_classes = AUTHENTICATION
     permission_classes = [IsAuthenticated, CanLogDisclosures]
 
     @extend_schema(
@@ -165,6 +173,7 @@ class StatutoryCategoryListView(APIView):
 
 
 class RequirementView(APIView):
+    authentication_classes = AUTHENTICATION
     permission_classes = [IsAuthenticated, CanLogDisclosures]
 
     @extend_schema(
