@@ -68,6 +68,7 @@ class RetentionSchedule(models.Model):
             models.CheckConstraint(
                 condition=Q(period_months__gt=0) | Q(period_days__gt=0),
                 name="retention_schedule_period_positive",
+                violation_error_message="A retention period needs some months or days.",
             ),
         ]
 
@@ -127,6 +128,7 @@ class LegalHold(models.Model):
             models.CheckConstraint(
                 condition=Q(subject__isnull=False) | Q(category__isnull=False),
                 name="retention_hold_has_scope",
+                violation_error_message="A legal hold needs a data subject, a data category, or both.",
             ),
         ]
         indexes = [models.Index(fields=["released_at", "ends_on"], name="retention_hold_active")]

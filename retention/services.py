@@ -565,6 +565,7 @@ def sweep_request(
         run = unfinished_run()
         if run is None:
             raise
+        run.resumed = True
     if dispatch:
         from .tasks import sweep_dispatch
 
@@ -583,6 +584,7 @@ def _sweep_open(
             target=run,
             details={"run": str(run.public_id), "trigger": trigger},
         )
+        run.resumed = True  # callers tell the user a running sweep was resumed, not a new one started
         return run
     if schedule_ids is not None:
         schedule_ids = sorted({int(i) for i in schedule_ids})
@@ -603,6 +605,7 @@ def _sweep_open(
         target=run,
         details={"run": str(run.public_id), "trigger": trigger, "schedules": schedule_ids or "all"},
     )
+    run.resumed = False
     return run
 
 

@@ -165,12 +165,12 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['-placed_at', '-id'],
                 'indexes': [models.Index(fields=['released_at', 'ends_on'], name='retention_hold_active')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('subject__isnull', False), ('category__isnull', False), _connector='OR'), name='retention_hold_has_scope')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('subject__isnull', False), ('category__isnull', False), _connector='OR'), name='retention_hold_has_scope', violation_error_message='A legal hold needs a data subject, a data category, or both.')],
             },
         ),
         migrations.AddConstraint(
             model_name='retentionschedule',
-            constraint=models.CheckConstraint(condition=models.Q(('period_months__gt', 0), ('period_days__gt', 0), _connector='OR'), name='retention_schedule_period_positive'),
+            constraint=models.CheckConstraint(condition=models.Q(('period_months__gt', 0), ('period_days__gt', 0), _connector='OR'), name='retention_schedule_period_positive', violation_error_message='A retention period needs some months or days.'),
         ),
         migrations.AddConstraint(
             model_name='sweeprun',

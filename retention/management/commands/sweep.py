@@ -87,5 +87,5 @@ class Command(BaseCommand):
         held = sum(r.held for r in results)
         self.stdout.write(
             f"Dry run: {erase} records would be erased now, {held} kept under legal hold; "
-            f"{minors} minors' records would be erased. Nothing was changed."
+            f"the records of {minors} minor(s) would be erased. Nothing was changed."
         )
