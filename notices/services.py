@@ -241,13 +241,18 @@ def _enqueue(
         raise ValidationError(f"Notice context refused: {exc}") from exc
     if unsubscribe_url:
         full_context["unsubscribe_url"] = unsubscribe_url  # never the caller's
-    rendered = rendering.render(
-        subject_template=template.subject_template,
-        body_text_template=template.body_text_template,
-        body_html_template=template.body_html_template,
-        context=full_context,
-        language=template.language,
-    )
+    try:
+        rendered = rendering.render(
+            subject_template=template.subject_template,
+            body_text_template=template.body_text_template,
+            body_html_template=template.body_html_template,
+            context=full_context,
+            language=template.language,
+        )
+    except Exception as exc:  # a template the caller's context doesn't satisfy: refuse, say which part
+        raise ValidationError(
+            f"The '{kind}' template (version {template.version}) could not be rendered: {rendering.describe_failure(exc)}."
+        ) from exc
     headers = {"X-Privacyops-Notice": str(public_id)}
     if purpose:
         headers.update(
@@ -280,7 +285,10 @@ def _enqueue(
         dispatched_at=now,
         requested_by=_actor_label(actor),
     )
-    notice.full_clean(validate_unique=False, validate_constraints=False)  # the database enforces both
+    # The database enforces uniqueness, constraints and foreign keys (the objects were just loaded).
+    notice.full_clean(
+        exclude=["template", "subject", "breach"], validate_unique=False, validate_constraints=False
+    )
     with transaction.atomic():
         try:
             with transaction.atomic():
