@@ -89,7 +89,7 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, transaction
 
     from disclosures import exports, selectors, services
     from disclosures.models import Purpose
@@ -185,19 +185,17 @@ def main() -> None:
     ours_s = time.perf_counter() - started
     ours_rss = _rss_kb("VmHWM") - base
 
-    # Raw: the same SELECT as one COPY, chunks discarded.
+    # Raw: the same SELECT as one COPY (same work_mem as the export), chunks discarded.
     raw = Sink()
     raw.write((",".join(exports.CSV_HEADER) + "\n").encode())
+    statement = f"COPY ({exports.csv_select_sql(year=year, cards=cards)}) TO STDOUT (FORMAT csv)"
     base = reset_peak_rss()
     started = time.perf_counter()
-    with (
-        connection.cursor() as cursor,
-        cursor.copy(
-            f"COPY ({exports.csv_select_sql(year=year, cards=cards)}) TO STDOUT (FORMAT csv)"
-        ) as copy,
-    ):
-        for chunk in copy:
-            raw.write(chunk)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{exports.EXPORT_WORK_MEM}'")
+        with cursor.copy(statement) as copy:
+            for chunk in copy:
+                raw.write(chunk)
     raw_s = time.perf_counter() - started
     raw_rss = _rss_kb("VmHWM") - base
 
