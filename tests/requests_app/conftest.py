@@ -48,6 +48,9 @@ def outbox(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
+    from django.core.cache import cache
+
+    cache.clear()  # the intake rate limit counts per IP in the cache
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.SITE_URL = "https://privacy.example.com"
 
