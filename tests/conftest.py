@@ -65,6 +65,20 @@ def _eager_celery():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _axes_off_unless_asked(request, settings):
+    """django-axes needs a request in authenticate(); the test client's login() passes none.
+
+    Lock-out behaviour is proven in tests/security/test_login.py, which turns it back on.
+    """
+    settings.AXES_ENABLED = "axes_enabled" in request.fixturenames
+
+
+@pytest.fixture
+def axes_enabled(settings):
+    settings.AXES_ENABLED = True
+
+
 def _reset_celery_connections(app) -> None:
     # The broker pool and result backend are cached on first use: drop them after changing URLs.
     from kombu import pools
