@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from audit.admin import ReadOnlyAdminMixin
 from inventory import crypto
@@ -373,9 +373,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             marks.append((obj.stuck_reason, "⚠"))
         if obj.extended_at:
             marks.append(("Deadline extended", "⏩"))
-        return format_html(
-            " ".join('<span title="{}">{}</span>' for _ in marks), *[x for m in marks for x in m]
-        )
+        return format_html_join(" ", '<span title="{}">{}</span>', marks)
 
     @admin.display(description="Subject")
     def subject_link(self, obj):
@@ -498,6 +496,8 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied  # a case changes only through the workflow buttons (services)
         case = self.get_object(request, object_id)
         buttons = []
         if case is not None:
@@ -509,9 +509,15 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
                 buttons.append(
                     (reverse("admin:requests_app_privacyrequest_act", args=[case.pk, name]), label)
                 )
-        return super().change_view(
-            request, object_id, form_url, {**(extra_context or {}), "case_buttons": buttons}
-        )
+        context = {
+            **(extra_context or {}),
+            "case_buttons": buttons,
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+        }
+        return super().change_view(request, object_id, form_url, context)
 
     def case_action_view(self, request, pk: int, name: str):
         spec = next((a for a in CASE_ACTIONS if a[0] == name), None)

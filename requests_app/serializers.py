@@ -31,6 +31,9 @@ class CaseSerializer(serializers.ModelSerializer):
 
     subject = serializers.UUIDField(source="subject.public_id", read_only=True)
     assignee = serializers.CharField(source="assignee.username", read_only=True, default=None)
+    request_type = serializers.CharField(source="type", read_only=True)
+    # Plain strings: one enum per choice set in the OpenAPI schema (drf-spectacular W001).
+    verification_level_achieved = serializers.CharField(read_only=True)
     possible_duplicate_of = serializers.UUIDField(
         source="possible_duplicate_of.reference", read_only=True, default=None
     )
@@ -38,7 +41,7 @@ class CaseSerializer(serializers.ModelSerializer):
     class Meta:
         model = PrivacyRequest
         fields = [
-            "reference", "type", "regime", "channel", "status", "requester_kind", "subject", "assignee",
+            "reference", "request_type", "regime", "channel", "status", "requester_kind", "subject", "assignee",
             "received_at", "acknowledge_due_on", "first_due_on", "due_on", "extended_at",
             "verification_level_required", "verification_level_achieved", "identity_verified_at",
             "possible_duplicate_of", "denial_basis", "completed_at", "closed_at", "stuck_reason",

@@ -44,7 +44,9 @@ def test_package_holds_every_category_of_the_subject_and_nothing_of_another(
     alice_and_bob, officer, client, outbox, django_capture_on_commit_callbacks
 ):
     alice, bob = alice_and_bob
-    case = make_case(request_type=RequestType.ACCESS, subject_email="alice@example.com", subject_name="Alice Liddell")
+    case = make_case(
+        request_type=RequestType.ACCESS, subject_email="alice@example.com", subject_name="Alice Liddell"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         _verify(case, officer)
     case.refresh_from_db()
@@ -81,7 +83,9 @@ def test_package_holds_every_category_of_the_subject_and_nothing_of_another(
 
 
 @pytest.mark.django_db
-def test_package_is_encrypted_at_rest_under_its_own_key(alice_and_bob, officer, outbox, django_capture_on_commit_callbacks):
+def test_package_is_encrypted_at_rest_under_its_own_key(
+    alice_and_bob, officer, outbox, django_capture_on_commit_callbacks
+):
     case = make_case(request_type=RequestType.PORTABILITY, subject_email="alice@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         _verify(case, officer)
@@ -113,7 +117,9 @@ def test_downloads_are_audited_limited_and_expire(alice_and_bob, officer, client
 
 
 @pytest.mark.django_db
-def test_expired_packages_are_purged_key_and_file(alice_and_bob, officer, outbox, django_capture_on_commit_callbacks):
+def test_expired_packages_are_purged_key_and_file(
+    alice_and_bob, officer, outbox, django_capture_on_commit_callbacks
+):
     case = make_case(request_type=RequestType.ACCESS, subject_email="alice@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         _verify(case, officer)
@@ -137,13 +143,21 @@ def test_ccpa_package_covers_the_preceding_twelve_months(officer, outbox, django
     record_create(
         model=ActivityEvent,
         subject=subject,
-        values={"kind": "page_view", "target": "/recent-page", "system": System.objects.get(code="privacyops")},
+        values={
+            "kind": "page_view",
+            "target": "/recent-page",
+            "system": System.objects.get(code="privacyops"),
+        },
     )
     case = make_case(request_type=RequestType.ACCESS, regime=Regime.CCPA, subject_email="carol@example.com")
     assert case.lookback_from is not None
     with django_capture_on_commit_callbacks(execute=True):
         _verify(case, officer)
-    response = fulfilment.package_open(token=urlparse(outbox.last("request_completed")["context"]["download_url"]).path.rstrip("/").split("/")[-1])
+    response = fulfilment.package_open(
+        token=urlparse(outbox.last("request_completed")["context"]["download_url"])
+        .path.rstrip("/")
+        .split("/")[-1]
+    )
     archive = zipfile.ZipFile(io.BytesIO(response[1]))
     activity = json.loads(archive.read("activity/inventory.ActivityEvent.json"))
     assert [a["target"] for a in activity] == ["/recent-page"]
@@ -156,3 +170,21 @@ def test_another_packages_token_cannot_be_forged(client):
     forged = signing.dumps({"p": "00000000-0000-0000-0000-000000000000"}, salt="requests_app.verify")
     assert client.post(f"/requests/download/{forged}/").status_code == 400
     assert PrivacyRequest.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_erasing_the_subject_destroys_their_packages_through_the_erasure_hook(
+    alice_and_bob, officer, client, outbox, django_capture_on_commit_callbacks
+):
+    from inventory.hooks import run_before_subject_erasure
+
+    alice, _bob = alice_and_bob
+    case = make_case(request_type=RequestType.ACCESS, subject_email="alice@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        _verify(case, officer)
+    _, path = _download(client, outbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        run_before_subject_erasure(subject_id=alice.pk)
+    package = AccessPackage.objects.get(case=case)
+    assert package.wrapped_key == "" and not fulfilment.package_path(package).exists()
+    assert client.post(path).status_code == 410

@@ -103,7 +103,11 @@ def test_one_subjects_status_link_never_shows_another_case(client):
     # swapping the payload for bob's reference breaks the signature
     token = alice_link.rstrip("/").split("/")[-1]
     forged_payload = signing.dumps({"r": str(bob.reference)}, salt="another.salt")
-    forged = token.split(":")[0].replace(token.split(":")[0], forged_payload.split(":")[0]) + ":" + token.split(":", 1)[1]
+    forged = (
+        token.split(":")[0].replace(token.split(":")[0], forged_payload.split(":")[0])
+        + ":"
+        + token.split(":", 1)[1]
+    )
     assert client.get(f"/requests/status/{forged}/").status_code == 404
     # a verification token is not a status token
     assert client.get(f"/requests/status/{forged_payload}/").status_code == 404

@@ -43,7 +43,12 @@ def test_metrics_count_received_complied_denied_and_median_days_per_type(year_of
     assert (access.received, access.complied, access.denied) == (3, 2, 1)
     assert access.median_days_to_respond == 10.0
     assert access.mean_days_to_respond == 11.0
-    assert (erasure.received, erasure.complied, erasure.denied, erasure.median_days_to_respond) == (1, 0, 0, None)
+    assert (erasure.received, erasure.complied, erasure.denied, erasure.median_days_to_respond) == (
+        1,
+        0,
+        0,
+        None,
+    )
     assert set(rows) == set(RequestType.values)
 
 

@@ -142,7 +142,11 @@ def test_manual_verification_needs_a_reason_and_records_method(officer):
     case = make_case(request_type=RequestType.ERASURE)
     with pytest.raises(ValidationError):
         services.request_verify_manually(
-            case=case, method=VerificationMethod.PHONE, level=VerificationLevel.BASIC, reason="", actor=officer
+            case=case,
+            method=VerificationMethod.PHONE,
+            level=VerificationLevel.BASIC,
+            reason="",
+            actor=officer,
         )
     services.request_verify_manually(
         case=case,
@@ -182,7 +186,11 @@ def test_agent_case_waits_for_the_agents_authority(client, outbox, officer):
     # the subject proves control of their own address; the agent can't
     assert outbox.last("identity_verification")["to_email"] == case.subject.email
     services.request_verify_manually(
-        case=case, method=VerificationMethod.PHONE, level=VerificationLevel.REASONABLE, reason="ok", actor=officer
+        case=case,
+        method=VerificationMethod.PHONE,
+        level=VerificationLevel.REASONABLE,
+        reason="ok",
+        actor=officer,
     )
     assert PrivacyRequest.objects.get(pk=case.pk).status == Status.VERIFYING
     services.request_verify_authority(case=case, document="Signed permission #A-17", actor=officer)
