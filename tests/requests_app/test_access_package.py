@@ -125,9 +125,11 @@ def test_expired_packages_are_purged_key_and_file(
         _verify(case, officer)
     package = AccessPackage.objects.get(case=case)
     path = fulfilment.package_path(package)
-    with time_machine.travel(datetime.now(UTC) + timedelta(days=15)):
-        with django_capture_on_commit_callbacks(execute=True):
-            assert fulfilment.packages_purge_expired() == 1
+    with (
+        time_machine.travel(datetime.now(UTC) + timedelta(days=15)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert fulfilment.packages_purge_expired() == 1
     package.refresh_from_db()
     assert package.wrapped_key == "" and package.purged_at is not None
     assert not path.exists()

@@ -36,9 +36,11 @@ def test_a_dead_worker_is_detected_and_the_work_requeued(officer, django_capture
         )
     with time_machine.travel(start + timedelta(minutes=20), tick=False):
         assert fulfilment.fulfilment_watchdog() == {"requeued": 0, "flagged": 0}  # slow, not dead
-    with time_machine.travel(start + timedelta(minutes=36), tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
-            assert fulfilment_watchdog.delay().get() == {"requeued": 1, "flagged": 0}
+    with (
+        time_machine.travel(start + timedelta(minutes=36), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert fulfilment_watchdog.delay().get() == {"requeued": 1, "flagged": 0}
     attempt.refresh_from_db()
     assert attempt.state == State.ABANDONED
     retry = FulfilmentAttempt.objects.get(case=case, number=2)
@@ -53,9 +55,11 @@ def test_a_message_never_picked_up_is_requeued(officer, django_capture_on_commit
     start = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
     with time_machine.travel(start, tick=False):
         case, attempt = _queued_access_case(officer)
-    with time_machine.travel(start + timedelta(minutes=61), tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
-            assert fulfilment.fulfilment_watchdog()["requeued"] == 1
+    with (
+        time_machine.travel(start + timedelta(minutes=61), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert fulfilment.fulfilment_watchdog()["requeued"] == 1
     assert PrivacyRequest.objects.get(pk=case.pk).status == Status.COMPLETED
 
 
