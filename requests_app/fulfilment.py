@@ -9,6 +9,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,13 @@ from .services import (
 )
 
 PACKAGE_SALT = "requests_app.package"
+RECIPIENT_DETAILS = {
+    "erasure": "Please erase every record you received from us about this person and confirm when done.",
+    "rectification": "Please correct the records you received from us about this person; we will send "
+    "the corrected values through our usual secure channel on request.",
+    "restriction": "Please restrict the processing of this person's data you received from us: store it, "
+    "but do not otherwise use it until we tell you.",
+}
 Action = FulfilmentAttempt.Action
 State = FulfilmentAttempt.State
 
@@ -309,7 +317,7 @@ def _fulfil_access(case: PrivacyRequest, actor: Any, heartbeat) -> None:
             outcome_note=f"Your data export ({package.record_count} records) is ready to download.",
             notice_context={
                 "download_url": package_link(package),
-                "download_expires_at": package.expires_at.isoformat(),
+                "download_expires_on": package.expires_at.isoformat(),
             },
             to_email=_verification_address(case),
         )
@@ -571,11 +579,12 @@ def recipient_notify(*, notification_id: int) -> str:
         idempotency_key=f"requests:{case.reference}:recipient:{row.pk}",
         context={
             "reference": str(case.reference),
+            "third_party_name": third_party.legal_name,
             "action": row.action,
-            "recipient_name": third_party.legal_name,
-            "fields_changed": row.fields_changed,
-            "subject_email": identifiers.get("email", ""),
-            "subject_name": identifiers.get("name", ""),
+            "subject_identifiers": [v for v in (identifiers.get("email"), identifiers.get("name")) if v],
+            "details": RECIPIENT_DETAILS[row.action]
+            + (f" Fields corrected: {', '.join(row.fields_changed)}." if row.fields_changed else ""),
+            "respond_by": (timezone.localdate() + timedelta(days=30)).isoformat(),
             "legal_basis": "GDPR Art. 19; Cal. Civ. Code §1798.105(c)",
         },
         subject=None,
@@ -636,9 +645,18 @@ def _fulfil_erasure(case: PrivacyRequest, actor: Any, heartbeat, *, minor: bool 
             actor=actor,
             outcome_note=outcome,
             notice_kind=NoticeKinds.ERASURE_CONFIRMATION,
-            notice_context={"certificate_id": certificate.pk, "kept_count": len(kept)},
+            notice_context={
+                "certificate_reference": _certificate_reference(certificate),
+                "kept_records": [
+                    {"description": k.get("description", ""), "reason": k.get("reason", "")} for k in kept
+                ],
+            },
             to_email=confirm_to,
         )
+
+
+def _certificate_reference(certificate) -> str:
+    return str(getattr(certificate, "reference", "") or f"#{certificate.pk}")
 
 
 def _kept_records(certificate) -> list[dict]:
@@ -685,29 +703,32 @@ def _fulfil_opt_out(case: PrivacyRequest, actor: Any, heartbeat) -> None:
 
 
 def _fulfil_1798_83(case: PrivacyRequest, actor: Any, heartbeat) -> None:
-    """§1798.83: disclosures made in the preceding calendar year, once per customer per calendar year."""
-    year = timezone.localdate(case.received_at).year
+    """§1798.83: disclosures made in the preceding calendar year, once per customer per calendar year.
+
+    `year` is the calendar year the notice covers (disclosures.rules counts requests per covered year).
+    """
+    year = gateways.notice_1798_83_year_covered(received_at=case.received_at)
     with transaction.atomic():
         prior = gateways.prior_1798_83_requests(
             subject_id=case.subject_id, year=year, exclude_reference=str(case.reference)
         )
         if prior:
             raise ValidationError(
-                f"A 1798.83 notice was already given to this customer in {year} (§1798.83(c)(1)); "
-                "deny with that basis or answer voluntarily."
+                f"A 1798.83 notice covering {year} was already given to this customer this calendar year "
+                "(§1798.83(c)(1)); deny with that basis or answer voluntarily."
             )
         notice = gateways.notice_1798_83_deliver(
-            subject_id=case.subject_id, year=year - 1, case_reference=str(case.reference), actor=actor
+            subject_id=case.subject_id, year=year, case_reference=str(case.reference), actor=actor
         )
         case_event(
             case=case,
             kind=CaseEvent.Kind.NOTICE,
-            summary=f"1798.83 notice for {year - 1} delivered",
+            summary=f"1798.83 notice for {year} delivered",
             actor=actor,
-            details={"notice_id": getattr(notice, "pk", None), "year": year - 1},
+            details={"notice_id": getattr(notice, "pk", None), "year": year},
         )
         request_complete(
-            case=case, actor=actor, outcome_note=f"1798.83 notice for {year - 1} sent.", notify=False
+            case=case, actor=actor, outcome_note=f"1798.83 notice for {year} sent.", notify=False
         )
 
 

@@ -84,6 +84,13 @@ def notice_1798_83_due(*, received_at: datetime, at_designated_address: bool) ->
     return due(received_at=received_at, at_designated_address=at_designated_address)
 
 
+def notice_1798_83_year_covered(*, received_at: datetime) -> int:
+    """The calendar year a notice requested at `received_at` covers (the preceding one, California time)."""
+    from disclosures.rules import year_of
+
+    return year_of(received_at) - 1
+
+
 def prior_1798_83_requests(*, subject_id: int, year: int, exclude_reference: str = "") -> int:
     from disclosures.rules import prior_1798_83_requests as prior
 

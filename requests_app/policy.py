@@ -118,6 +118,31 @@ RECIPIENT_CATEGORIES = [
     "Courts, authorities and others where the law requires - policy §5",
 ]
 
+# How notices name a request and a law (the notices app's templates say "your request for {request_type}").
+REQUEST_PHRASES: dict[str, str] = {
+    RequestType.ACCESS: "access to your personal information",
+    RequestType.PORTABILITY: "a portable copy of your personal information",
+    RequestType.RECTIFICATION: "correction of your personal information",
+    RequestType.ERASURE: "deletion of your personal information",
+    RequestType.RESTRICTION: "restriction of, or objection to, the use of your personal information",
+    RequestType.OPT_OUT: "an opt-out of marketing and of the sale or sharing of your personal information",
+    RequestType.NOTICE_1798_83: "the California Civil Code §1798.83 notice of disclosures for direct marketing",
+    RequestType.MINOR_DELETION: "deletion of a child's personal information",
+}
+REGIME_PHRASES: dict[str, str] = {
+    Regime.GDPR: "the EU General Data Protection Regulation",
+    Regime.CCPA: "the California Consumer Privacy Act, as amended by the CPRA",
+    Regime.CAL_1798_83: "California Civil Code §1798.83",
+    Regime.COPPA: "the Children's Online Privacy Protection Act and our privacy policy (§9)",
+    Regime.OTHER: "our privacy policy (§7)",
+}
+APPEAL_INSTRUCTIONS: dict[str, str] = {
+    "identity_not_verified": "If you reply with the additional information we asked for, we will reopen your "
+    "request.",
+    "no_authority": "If you send the signed permission or proof of parental authority, we will reopen the "
+    "request.",
+}
+
 SUPERVISORY_AUTHORITY_NOTE = (
     "You have the right to lodge a complaint with a supervisory authority, in particular in the EU member "
     "state of your habitual residence, place of work or of the alleged infringement (GDPR Art. 12(4), 77)."

@@ -193,8 +193,9 @@ def send_case_notice(
     """Enqueue a notice through the outbox (in this transaction) and put it on the timeline."""
     base = {
         "reference": str(case.reference),
-        "request_type": case.get_type_display(),
-        "regime": case.get_regime_display(),
+        # Variables of the notices app's templates (notices.defaults.SAMPLE_CONTEXTS).
+        "request_type": policy.REQUEST_PHRASES.get(case.type, case.get_type_display()),
+        "regime": policy.REGIME_PHRASES.get(case.regime, case.get_regime_display()),
         "received_on": timezone.localdate(case.received_at).isoformat(),
         "due_on": case.due_on.isoformat() if case.due_on else "",
         "status_url": status_link(case),
@@ -409,7 +410,14 @@ def request_create(
             actor=actor,
             details={"duplicate_of": str(duplicate.reference)},
         )
-    send_case_notice(case=case, kind=NoticeKinds.ACKNOWLEDGED, key="ack", actor=actor)
+    next_steps = (
+        ""
+        if case.verification_level_required == VerificationLevel.NONE
+        else "We will send a separate link to confirm your identity before we act on your request."
+    )
+    send_case_notice(
+        case=case, kind=NoticeKinds.ACKNOWLEDGED, key="ack", context={"next_steps": next_steps}, actor=actor
+    )
     _update(case, acknowledged_at=timezone.now())
 
     if case.verification_level_required == VerificationLevel.NONE:
@@ -458,7 +466,12 @@ def verification_start(*, case: PrivacyRequest, actor: Any = None) -> Verificati
         case=case,
         kind=NoticeKinds.VERIFICATION,
         key=f"verify:{token.pk}",
-        context={"verification_url": link, "expires_at": token.expires_at.isoformat()},
+        context={
+            "verification_url": link,
+            "expires_on": token.expires_at.isoformat(),
+            "data_points": [],
+            "instructions": "The link works once. Open it and press the button to confirm.",
+        },
         to_email=_verification_address(case),
         actor=actor,
     )
@@ -688,7 +701,12 @@ def request_extend(*, case: PrivacyRequest, reason: str, actor: Any) -> PrivacyR
         case=case,
         kind=NoticeKinds.EXTENDED,
         key="extension",
-        context={"new_due_on": new_due.isoformat(), "reason": reason, "legal_basis": rule.extension_source},
+        context={
+            "original_due_on": case.first_due_on.isoformat(),
+            "new_due_on": new_due.isoformat(),
+            "reasons": reason,
+            "legal_basis": rule.extension_source,
+        },
         actor=actor,
     )
     return case
@@ -710,7 +728,11 @@ def request_deny(*, case: PrivacyRequest, basis: str, reason: str, actor: Any) -
         denial_basis=basis,
         denial_reason=reason,
     )
-    context = {"basis": DenialBasis(basis).label, "reason": reason}
+    context = {
+        "basis": DenialBasis(basis).label,
+        "reasons": f"{DenialBasis(basis).label}. {reason}",
+        "appeal_instructions": policy.APPEAL_INSTRUCTIONS.get(basis, ""),
+    }
     if case.regime == Regime.GDPR:
         context["right_to_complain"] = policy.SUPERVISORY_AUTHORITY_NOTE
     send_case_notice(case=case, kind=NoticeKinds.DENIED, key="denied", context=context, actor=actor)
@@ -770,7 +792,11 @@ def request_complete(
         case=case,
         kind=notice_kind,
         key="completed",
-        context={"outcome": case.outcome_note, **(notice_context or {})},
+        context={
+            "summary": case.outcome_note,
+            "completed_on": timezone.localdate().isoformat(),
+            **(notice_context or {}),
+        },
         to_email=to_email,
         actor=actor,
     )
@@ -778,6 +804,14 @@ def request_complete(
 
 
 # --- reminders ---------------------------------------------------------------------------------------
+
+
+def _days_left(case: PrivacyRequest) -> int | None:
+    return (case.due_on - timezone.localdate()).days if case.due_on else None
+
+
+def _case_admin_url(case: PrivacyRequest) -> str:
+    return _absolute(reverse("admin:requests_app_privacyrequest_change", args=[case.pk]))
 
 
 def reminders_send() -> dict[str, int]:
@@ -796,7 +830,14 @@ def reminders_send() -> dict[str, int]:
                 case=case,
                 kind=NoticeKinds.ASSIGNEE_REMINDER,
                 key="remind:unassigned",
-                context={"reminder": "unassigned", "days_open": (timezone.now() - case.received_at).days},
+                context={
+                    "reminder": "unassigned",
+                    "assignee_name": "privacy office",
+                    "action": "Assign this case: it has been waiting for an owner for "
+                    f"{(timezone.now() - case.received_at).days} days",
+                    "days_left": _days_left(case),
+                    "case_url": _case_admin_url(case),
+                },
                 to_email=settings.PRIVACY_OFFICE_EMAIL,
                 actor="reminders",
             )
@@ -808,7 +849,13 @@ def reminders_send() -> dict[str, int]:
                 case=case,
                 kind=NoticeKinds.ASSIGNEE_REMINDER,
                 key=f"remind:due:{case.due_on.isoformat()}",
-                context={"reminder": "due_soon", "assignee": case.assignee.get_username()},
+                context={
+                    "reminder": "due_soon",
+                    "assignee_name": case.assignee.get_full_name() or case.assignee.get_username(),
+                    "action": f"Respond to the {case.get_type_display().lower()} request",
+                    "days_left": _days_left(case),
+                    "case_url": _case_admin_url(case),
+                },
                 to_email=case.assignee.email or settings.PRIVACY_OFFICE_EMAIL,
                 actor="reminders",
             )

@@ -26,7 +26,8 @@ def test_gdpr_extension_inside_month_one_moves_due_to_three_months_and_tells_the
     assert (case.first_due_on, case.due_on) == (date(2026, 2, 28), date(2026, 4, 30))
     notice = outbox.last("deadline_extended")
     assert notice["context"]["new_due_on"] == "2026-04-30"
-    assert notice["context"]["reason"] == "Records in four systems"
+    assert notice["context"]["reasons"] == "Records in four systems"
+    assert notice["context"]["original_due_on"] == "2026-02-28"
     assert case.events.filter(kind="extension").exists()
 
 

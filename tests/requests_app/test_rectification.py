@@ -149,7 +149,8 @@ def test_art_19_each_recipient_is_told_by_a_tracked_task(
     notice = outbox.last("recipient_notification")
     assert notice["to_email"] == "privacy@mailco.example"
     assert notice["context"]["action"] == "rectification"
-    assert notice["context"]["subject_email"] == "alice@example.com"
+    assert notice["context"]["subject_identifiers"] == ["alice@example.com", "Alice Liddell"]
+    assert notice["context"]["third_party_name"] == "MailCo Ltd"
     assert notice["subject"] is None
     # idempotent: running the task again sends nothing new
     before = len(outbox.calls)
