@@ -626,19 +626,26 @@ def _fulfil_erasure(case: PrivacyRequest, actor: Any, heartbeat, *, minor: bool 
             minor=minor,
         )
         kept = _kept_records(certificate)
+        kept_total = sum(k["count"] for k in kept)
         _update(case, erasure_certificate_id=certificate.pk)
         case_event(
             case=case,
             kind=CaseEvent.Kind.ERASURE,
-            summary=f"Erased through the registry; {len(kept)} record(s) kept with reasons (certificate "
-            f"#{certificate.pk})",
+            summary=f"Erased {certificate.erased_count} record(s) through the registry; {kept_total} kept "
+            f"with reasons (certificate {_certificate_reference(certificate)[:8]})",
             actor=actor,
-            details={"certificate_id": certificate.pk, "kept": kept, "minor": minor},
+            details={
+                "certificate_id": certificate.pk,
+                "erased": certificate.erased_count,
+                "kept": [{k: v for k, v in row.items() if k in ("model", "code", "count")} for row in kept],
+                "key_destroyed": certificate.key_destroyed,
+                "minor": minor,
+            },
         )
         outcome = "Your personal data was erased."
         if kept:
-            outcome += (
-                f" {len(kept)} record(s) are kept where the law requires it, as listed on the certificate."
+            outcome += f" {kept_total} record(s) are kept where the law requires it: " + "; ".join(
+                f"{k['description']}: {k['reason']}" for k in kept
             )
         request_complete(
             case=case,
@@ -656,20 +663,35 @@ def _fulfil_erasure(case: PrivacyRequest, actor: Any, heartbeat, *, minor: bool 
 
 
 def _certificate_reference(certificate) -> str:
-    return str(getattr(certificate, "reference", "") or f"#{certificate.pk}")
+    return str(getattr(certificate, "public_id", "") or f"#{certificate.pk}")
 
 
 def _kept_records(certificate) -> list[dict]:
-    """Records the certificate lists as kept (hold/exception code), as ids and codes only."""
-    kept = getattr(certificate, "kept", None)
-    if kept is None:
-        return []
-    if hasattr(kept, "all"):
-        kept = list(kept.all().values())
-    return [
-        {k: v for k, v in dict(item).items() if k in ("model", "record_id", "code", "hold_id", "reason_code")}
-        for item in kept
-    ]
+    """What the certificate says was kept, grouped per model and exception code (no personal data):
+    `{"model", "count", "code", "description", "reason"}` for the case and the confirmation notice."""
+    from retention.models import ExceptionCode
+
+    groups: dict[tuple[str, str], int] = {}
+    for row in (certificate.summary or {}).get("kept", []):
+        key = (row.get("model", ""), row.get("code", ""))
+        groups[key] = groups.get(key, 0) + 1
+    kept = []
+    for (label, code), count in sorted(groups.items()):
+        try:
+            name = registry.by_label(label).verbose_name
+        except KeyError:
+            name = label
+        reason = ExceptionCode(code).label if code in ExceptionCode.values else code
+        kept.append(
+            {
+                "model": label,
+                "code": code,
+                "count": count,
+                "description": f"{name} ({count})",
+                "reason": reason,
+            }
+        )
+    return kept
 
 
 def _fulfil_minor(case: PrivacyRequest, actor: Any, heartbeat) -> None:
