@@ -1,0 +1,47 @@
+"""Cards on the admin index: the outbox (pending, failed, sent today) and open breach clocks."""
+
+from django.urls import reverse
+from django.utils import timezone
+
+from privacyops.dashboard import Card
+
+from .selectors import breach_open_clocks, outbox_counts
+
+
+def dashboard_cards(request) -> list[Card]:
+    cards: list[Card] = []
+    if request.user.has_perm("notices.view_notice"):
+        counts = outbox_counts()
+        url = reverse("admin:notices_notice_changelist")
+        today = timezone.localdate().isoformat()
+        cards += [
+            Card(
+                title="Notices pending",
+                value=counts.pending,
+                url=f"{url}?status__in=pending,sending",
+                note="Waiting for delivery or being sent.",
+            ),
+            Card(
+                title="Notices failed",
+                value=counts.failed,
+                url=f"{url}?status__exact=failed",
+                level="danger" if counts.failed else "info",
+                note="Delivery gave up; retry from the outbox." if counts.failed else "",
+            ),
+            Card(title="Notices sent today", value=counts.sent_today, url=f"{url}?sent_at__gte={today}"),
+        ]
+    if request.user.has_perm("notices.view_breach"):
+        clocks = breach_open_clocks()
+        overdue = [c for c in clocks if c.overdue]
+        soon = [c for c in clocks if c.needs_reminder and not c.overdue]
+        if clocks:
+            cards.append(
+                Card(
+                    title="Breach clocks running",
+                    value=len(clocks),
+                    url=reverse("admin:notices_breach_changelist"),
+                    level="danger" if overdue else ("warning" if soon else "info"),
+                    note=f"{len(overdue)} overdue, {len(soon)} due soon.",
+                )
+            )
+    return cards

@@ -1,0 +1,228 @@
+"""Sandboxed rendering of notice templates.
+
+Templates are edited in the admin, so they are treated as untrusted code:
+- they run in a dedicated Django template Engine with no loaders (no {% include %}/{% extends %} of
+  files), no {% load %}able libraries, and a trimmed set of built-ins: no {% debug %} (dumps the
+  context and module names), {% url %}, {% csrf_token %}, {% autoescape %}, and no |safe/|safeseq
+  filters (HTML structure belongs to the template, never to the data);
+- the context is plain data only (str, numbers, bool, None, dates, Decimal, UUID, lists and dicts of
+  these), deep-copied, so a template can reach no model, manager or settings object;
+- the HTML body is auto-escaped; the text body and the subject line are not (they are not HTML).
+
+`validate_template` renders a template against its sample context with a strict engine that marks
+undefined variables, so typos and syntax errors are refused before a template is saved.
+"""
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.template import Context, Engine, Library, TemplateSyntaxError, defaultfilters, defaulttags
+from django.utils.safestring import mark_safe
+
+# --- The sandbox's built-in library (referenced by module path in the engines' `builtins`) ---------
+register = Library()
+_BLOCKED_TAGS = {"debug", "load", "url", "csrf_token", "autoescape"}
+_BLOCKED_FILTERS = {"safe", "safeseq"}
+register.tags.update({k: v for k, v in defaulttags.register.tags.items() if k not in _BLOCKED_TAGS})
+register.filters.update(
+    {k: v for k, v in defaultfilters.register.filters.items() if k not in _BLOCKED_FILTERS}
+)
+
+
+@register.filter
+def as_date(value: Any, fmt: str = "F j, Y") -> str:
+    """Format a date given as a date, a datetime or an ISO 8601 string ("" when empty)."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        try:
+            value = (
+                datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
+            )
+        except ValueError:
+            return value
+    if isinstance(value, date):
+        return defaultfilters.date(value, fmt)
+    return str(value)
+
+
+_UNDEFINED = "\x00undefined:%s\x00"
+_UNDEFINED_RE = re.compile("\x00undefined:(.*?)\x00")
+_SCALARS = (str, int, float, bool, Decimal, date, datetime, time, UUID, type(None))
+MAX_SUBJECT_LENGTH = 250
+
+
+class SandboxEngine(Engine):
+    default_builtins: list[str] = []
+
+
+def _engine(*, autoescape: bool, strict: bool) -> Engine:
+    return SandboxEngine(
+        dirs=[],
+        app_dirs=False,
+        loaders=[("django.template.loaders.locmem.Loader", {})],
+        libraries={},
+        builtins=["notices.rendering"],
+        autoescape=autoescape,
+        string_if_invalid=_UNDEFINED if strict else "",
+        debug=strict,  # line numbers in error messages shown to the template's author
+    )
+
+
+ENGINES = {
+    (autoescape, strict): _engine(autoescape=autoescape, strict=strict)
+    for autoescape in (True, False)
+    for strict in (True, False)
+}
+
+
+class NotPlainData(TypeError):
+    """A notice context held something other than plain data (a model instance, a queryset, ...)."""
+
+
+def plain_data(value: Any, _path: str = "context") -> Any:
+    """A deep copy of `value`, refusing anything that is not plain data."""
+    if isinstance(value, _SCALARS):
+        return copy.copy(value)
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise NotPlainData(f"{_path}: keys must be strings.")
+            out[key] = plain_data(item, f"{_path}.{key}")
+        return out
+    if isinstance(value, list | tuple):
+        return [plain_data(item, f"{_path}[{i}]") for i, item in enumerate(value)]
+    # Name the type, never the value: the value may be personal data.
+    raise NotPlainData(
+        f"{_path}: {type(value).__name__} is not plain data (use ids, strings, dates, numbers)."
+    )
+
+
+@lru_cache(maxsize=512)
+def _compile(source: str, autoescape: bool, strict: bool):
+    return ENGINES[(autoescape, strict)].from_string(source)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:MAX_SUBJECT_LENGTH]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str  # "" when the template has no HTML body
+
+
+HTML_LAYOUT = """<!DOCTYPE html>
+<html lang="{{ language }}"><head><meta charset="utf-8"><title>{{ subject }}</title></head>
+<body style="margin:0;padding:0;background:#f4f5f7;">
+<div style="max-width:640px;margin:0 auto;padding:24px;background:#ffffff;font-family:Arial,Helvetica,sans-serif;font-size:15px;line-height:1.5;color:#1f2328;">
+{{ body }}
+</div></body></html>"""
+
+
+@lru_cache(maxsize=1)
+def _layout():
+    return Engine(autoescape=True).from_string(HTML_LAYOUT)
+
+
+def render(
+    *,
+    subject_template: str,
+    body_text_template: str,
+    body_html_template: str,
+    context: Mapping[str, Any],
+    language: str = "en",
+    strict: bool = False,
+) -> Rendered:
+    """Render the three parts of a notice. Raises TemplateSyntaxError or other render errors as-is."""
+    data = plain_data(context)
+    subject = _one_line(_compile(subject_template, False, strict).render(Context(data, autoescape=False)))
+    text = _compile(body_text_template, False, strict).render(Context(data, autoescape=False)).strip() + "\n"
+    html = ""
+    if body_html_template.strip():
+        body = _compile(body_html_template, True, strict).render(Context(data))
+        # The layout is ours (trusted): it inserts the already-escaped body as is.
+        html = _layout().render(Context({"language": language, "subject": subject, "body": mark_safe(body)}))
+    return Rendered(subject=subject, text=text, html=html)
+
+
+_PART_LABELS = {
+    "subject_template": "subject line",
+    "body_text_template": "text body",
+    "body_html_template": "HTML body",
+}
+
+
+def _describe(exc: Exception) -> str:
+    debug = getattr(exc, "template_debug", None)
+    where = f"line {debug['line']}: " if debug and debug.get("line") else ""
+    return f"{where}{exc}"
+
+
+def validate_template(
+    *,
+    subject_template: str,
+    body_text_template: str,
+    body_html_template: str,
+    sample_context: Mapping[str, Any],
+    language: str = "en",
+) -> Rendered:
+    """Refuse a template that does not compile, fails to render, uses a variable the sample context
+    doesn't define, or renders an empty subject. Errors are keyed by form field, for the admin."""
+    errors: dict[str, list[str]] = {}
+    parts = {
+        "subject_template": (subject_template, False),
+        "body_text_template": (body_text_template, False),
+        "body_html_template": (body_html_template, True),
+    }
+    try:
+        data = plain_data(sample_context)
+    except NotPlainData as exc:
+        raise ValidationError({"sample_context": str(exc)}) from exc
+    outputs: dict[str, str] = {}
+    for field, (source, autoescape) in parts.items():
+        if field == "body_html_template" and not source.strip():
+            outputs[field] = ""
+            continue
+        try:
+            template = ENGINES[(autoescape, True)].from_string(source)
+        except TemplateSyntaxError as exc:
+            errors.setdefault(field, []).append(
+                f"The {_PART_LABELS[field]} has a syntax error: {_describe(exc)}"
+            )
+            continue
+        try:
+            outputs[field] = template.render(Context(copy.deepcopy(data), autoescape=autoescape))
+        except Exception as exc:  # any render failure refuses the template; the message says why
+            errors.setdefault(field, []).append(
+                f"The {_PART_LABELS[field]} fails to render: {type(exc).__name__}: {_describe(exc)}"
+            )
+            continue
+        missing = sorted(set(_UNDEFINED_RE.findall(outputs[field])))
+        if missing:
+            errors.setdefault(field, []).append(
+                f"The {_PART_LABELS[field]} uses {', '.join(missing)}, which the sample context does not define. "
+                "Fix the name, or add it to the sample context if callers provide it."
+            )
+    if "subject_template" in outputs and not _one_line(outputs["subject_template"]):
+        errors.setdefault("subject_template", []).append("The subject line renders empty.")
+    if errors:
+        raise ValidationError(errors)
+    return render(
+        subject_template=subject_template,
+        body_text_template=body_text_template,
+        body_html_template=body_html_template,
+        context=data,
+        language=language,
+    )

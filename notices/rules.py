@@ -1,0 +1,91 @@
+"""Rules the notices app enforces, as data, each row cited to /work/shared/REGULATIONS.md's source.
+
+Breach clocks, the California Attorney General sample threshold, and the outbox's delivery policy
+(bounded retries with exponential backoff, the lease after which a "sending" notice is re-examined).
+Delivery numbers may be tuned per deployment in settings (NOTICES_*); the legal numbers may not.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class BreachClock:
+    code: str
+    label: str
+    period: timedelta
+    starts_from: str  # Breach field the period counts from
+    source: str
+    consequence: str
+
+
+EU_AUTHORITY = BreachClock(
+    code="eu_authority",
+    label="EU supervisory authority",
+    period=timedelta(hours=72),
+    starts_from="aware_at",
+    source="GDPR Art. 33(1), 33(5)",
+    consequence="notify the supervisory authority, or record the reasons for the delay",
+)
+CA_CONSUMERS = BreachClock(
+    code="ca_consumers",
+    label="California residents",
+    period=timedelta(days=30),
+    starts_from="discovered_at",
+    source="Cal. Civ. Code §1798.82 as amended (in force 2026-01-01)",
+    consequence="notify affected California residents (law-enforcement delay allowed)",
+)
+BREACH_CLOCKS = [EU_AUTHORITY, CA_CONSUMERS]
+
+# More than 500 California residents notified: a sample copy (no personal information) goes to the
+# Attorney General within 15 calendar days of notifying them. Cal. Civ. Code §1798.82(f) as amended.
+CA_AG_SAMPLE_THRESHOLD = 500
+CA_AG_SAMPLE_PERIOD = timedelta(days=15)
+CA_COUNTRY, CA_REGION = "US", "CA"
+
+# Awareness a few minutes "before" discovery is a typing artefact, not an inconsistency.
+CLOCK_TOLERANCE = timedelta(minutes=5)
+
+
+def clock_due(clock: BreachClock, breach) -> datetime:
+    return getattr(breach, clock.starts_from) + clock.period
+
+
+def ag_sample_due(breach) -> datetime | None:
+    """15 days from the first consumer notice; None until notifying starts."""
+    if breach.notify_started_at is None:
+        return None
+    return breach.notify_started_at + CA_AG_SAMPLE_PERIOD
+
+
+# --- Outbox delivery policy ---------------------------------------------------------------------
+def max_attempts() -> int:
+    """Delivery attempts before a notice is marked failed (the first try counts)."""
+    return int(getattr(settings, "NOTICES_MAX_ATTEMPTS", 5))
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff after the n-th failed attempt: base, 2×base, 4×base, ... capped."""
+    base = int(getattr(settings, "NOTICES_RETRY_BASE_SECONDS", 60))
+    cap = int(getattr(settings, "NOTICES_RETRY_MAX_SECONDS", 3600))
+    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+def sending_lease() -> timedelta:
+    """How long a claimed ("sending") notice may stay claimed before the sweep re-examines it.
+
+    Must comfortably exceed the SMTP timeout plus the task's run time, or a slow but live delivery
+    would be re-queued while still in flight.
+    """
+    return timedelta(seconds=int(getattr(settings, "NOTICES_SENDING_LEASE_SECONDS", 15 * 60)))
+
+
+def dispatch_grace() -> timedelta:
+    """A pending notice whose task was queued this long ago and never ran counts as orphaned."""
+    return timedelta(seconds=int(getattr(settings, "NOTICES_DISPATCH_GRACE_SECONDS", 5 * 60)))
+
+
+def smtp_timeout() -> int:
+    return int(getattr(settings, "NOTICES_SMTP_TIMEOUT_SECONDS", 30))

@@ -1,0 +1,62 @@
+"""Delivery through a real Celery worker consuming from Redis, into Django's locmem mail outbox.
+
+The worker runs in a thread of this process, so `mail.outbox` is shared with the test.
+"""
+
+import pytest
+from django.core import mail
+from django.db import transaction
+
+from notices.defaults import seed_default_templates
+from notices.models import Notice, NoticeStatus, NoticeTemplate
+from notices.tasks import deliver_notice
+from tests.factories import DataSubjectFactory
+
+from .factories import enqueue_ack
+
+
+@pytest.fixture
+def default_templates(django_db_blocker):
+    """Transactional tests flush the database: make sure the seeded templates exist during the test
+    and again for the tests that run after it (this fixture tears down after the flush)."""
+    with django_db_blocker.unblock():
+        seed_default_templates(NoticeTemplate)
+    yield
+    with django_db_blocker.unblock():
+        seed_default_templates(NoticeTemplate)
+
+
+# PostgreSQL too: a transactional test ends with a flush, and on SQLite the audit table's append-only
+# triggers refuse the flush's DELETE (PostgreSQL flushes with TRUNCATE). Our audit events make that bite.
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_on_redis_delivers_the_notice_once_into_the_locmem_outbox(
+    default_templates, celery_worker, settings, monkeypatch
+):
+    from privacyops.celery import app
+
+    assert app.conf.task_always_eager is False
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox = []
+    queued = []
+    original_delay = deliver_notice.delay
+    monkeypatch.setattr(
+        deliver_notice, "delay", lambda *a, **k: queued.append(original_delay(*a, **k)) or queued[-1]
+    )
+
+    with transaction.atomic():
+        subject = DataSubjectFactory(name="Erin Example", email="erin@example.com")
+        notice = enqueue_ack(subject, key="worker:ack")
+        assert queued == []  # nothing is published before the commit
+
+    assert queued[0].get(timeout=30) == "sent"  # the on-commit dispatch, run by the worker
+    notice.refresh_from_db()
+    assert notice.status == NoticeStatus.SENT and notice.attempts == 1
+    assert [m.to for m in mail.outbox] == [["erin@example.com"]]
+    assert mail.outbox[0].subject == "We received your privacy request DSAR-2026-00042"
+
+    # The same task delivered again by the broker (redelivery, duplicate publish) sends nothing.
+    assert original_delay(notice.pk).get(timeout=30) == "skipped"
+    assert len(mail.outbox) == 1
+    assert Notice.objects.get(pk=notice.pk).status == NoticeStatus.SENT
