@@ -1,12 +1,9 @@
 """Fixtures for the privacy-request tests."""
 
-import importlib.util
 from dataclasses import dataclass, field
 
 import pytest
 from django.contrib.auth.models import Group
-
-NOTICES_LANDED = importlib.util.find_spec("notices.services") is not None
 
 
 @dataclass
@@ -22,17 +19,10 @@ class Outbox:
         return [c for c in self.calls if c["kind"] == kind][-1]
 
 
-class _Sent:
-    pk = None
-
-
 @pytest.fixture(autouse=True)
 def outbox(monkeypatch):
-    """Records every notice a case enqueues, at the one seam (requests_app.gateways.notice_enqueue).
-
-    Until the notices app lands on main the call is recorded only; afterwards it is recorded AND passed to
-    the real outbox.
-    """
+    """A spy on the one seam (requests_app.gateways.notice_enqueue): records each call, then passes it
+    to the real outbox (notices.services.notice_enqueue), so rows are written and rendered for real."""
     from requests_app import gateways
 
     box = Outbox()
@@ -40,7 +30,7 @@ def outbox(monkeypatch):
 
     def record(**kwargs):
         box.calls.append(kwargs)
-        return real(**kwargs) if NOTICES_LANDED else _Sent()
+        return real(**kwargs)
 
     monkeypatch.setattr(gateways, "notice_enqueue", record)
     return box
@@ -62,3 +52,18 @@ def officer(django_user_model):
     )
     user.groups.add(Group.objects.get(name="Privacy officer"))
     return user
+
+
+@pytest.fixture
+def reference_data():
+    """Re-seed what migrations seed (reference rows, notice templates; idempotent): transactional tests
+    that ran before may have flushed every table, seed data included."""
+    import importlib
+
+    from django.apps import apps
+
+    for migration in (
+        "inventory.migrations.0002_reference_data",
+        "notices.migrations.0002_default_templates",
+    ):
+        importlib.import_module(migration).seed(apps, None)
