@@ -3,3 +3,25 @@ from django.apps import AppConfig
 
 class ConsentConfig(AppConfig):
     name = "consent"
+    verbose_name = "Consent"
+
+    def ready(self) -> None:
+        from inventory.hooks import register_before_subject_erasure
+
+        from . import personal_data  # noqa: F401  (registers the consent models)
+        from .services import consent_suppress_before_erasure
+
+        # Before erasure destroys the addresses, keep keyed hashes of opted-out ones (suppression list).
+        register_before_subject_erasure(consent_suppress_before_erasure)
+        _register_marketing_gate()
+
+
+def _register_marketing_gate() -> None:
+    """The notices outbox asks this gate before any marketing message (default without it: refuse)."""
+    try:
+        from notices.gate import register_marketing_gate
+    except ImportError:  # notices (issue 4) not merged yet: marketing stays refused by default
+        return
+    from .gate import gate
+
+    register_marketing_gate(gate)

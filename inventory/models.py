@@ -85,6 +85,13 @@ class ThirdParty(models.Model):
     class Meta:
         ordering = ["legal_name"]
         verbose_name_plural = "third parties"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(same_brand_affiliate=False) | models.Q(kind="affiliate"),
+                name="inventory_thirdparty_same_brand_is_affiliate",
+                violation_error_message="Only an affiliate can share the company's brand.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.legal_name

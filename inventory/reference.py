@@ -46,3 +46,10 @@ SYSTEMS = [
 
 # Roles (groups) created by migration; their permissions are synced from each app's roles.py.
 ROLES = ["Privacy officer", "Analyst", "Auditor"]
+
+# EU member states plus the EEA EFTA states (Iceland, Liechtenstein, Norway), where the GDPR applies.
+# Source: GDPR Art. 3 and the EEA Agreement (Decision of the EEA Joint Committee No 154/2018).
+EEA_COUNTRIES = [
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV",
+    "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO",
+]  # fmt: skip

@@ -1,9 +1,11 @@
 """Reads across the inventory, driven by the registry (never by model names)."""
 
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from django.db import models
-from django.db.models import Q
+from django.db import connection, connections, models
+from django.db.models import Count, Q
 
 from .models import ContactPoint, DataCategory, DataSubject, normalize_email
 from .registry import PersonalData, registry
@@ -13,6 +15,8 @@ from .registry import PersonalData, registry
 class SubjectRecords:
     entry: PersonalData
     records: list[models.Model]
+    # True when a `limit` cut the list short (there are more records of this model).
+    truncated: bool = False
 
 
 def subject_find_by_email(email: str) -> DataSubject | None:
@@ -32,26 +36,122 @@ def subject_find_by_email(email: str) -> DataSubject | None:
     return point.subject if point else None
 
 
-def subject_search(term: str) -> models.QuerySet[DataSubject]:
-    term = term.strip()
-    if "@" in term:
-        normalized = normalize_email(term)
-        return DataSubject.objects.filter(
-            Q(email_normalized=normalized)
-            | Q(pk__in=ContactPoint.objects.filter(value_normalized=normalized).values("subject_id"))
+def subject_ids_by_email(email: str) -> list[int]:
+    """Ids of subjects holding this address (primary or further contact point): two indexed lookups.
+
+    Kept as two queries on purpose: `email = x OR id IN (subquery)` makes PostgreSQL scan every subject.
+    """
+    normalized = normalize_email(email)
+    if not normalized:
+        return []
+    ids = set(DataSubject.objects.filter(email_normalized=normalized).values_list("pk", flat=True))
+    ids.update(
+        ContactPoint.objects.filter(kind=ContactPoint.Kind.EMAIL, value_normalized=normalized).values_list(
+            "subject_id", flat=True
         )
+    )
+    return sorted(ids)
+
+
+def subject_search(term: str) -> models.QuerySet[DataSubject]:
+    """What an officer types in the search box: an email (exact, normalized), a public id, or a name.
+
+    Email and public id hit unique/btree indexes; a name is a case-insensitive substring match, which
+    PostgreSQL serves from the trigram index of migration 0003.
+    """
+    term = term.strip()
+    if not term:
+        return DataSubject.objects.all()
+    if "@" in term:
+        return DataSubject.objects.filter(pk__in=subject_ids_by_email(term))
+    try:
+        return DataSubject.objects.filter(public_id=uuid.UUID(term))
+    except ValueError:
+        pass
     return DataSubject.objects.filter(name__icontains=term)
 
 
-def records_for_subject(subject: DataSubject | int) -> list[SubjectRecords]:
-    """Every registered record of one subject: one indexed query per registered model."""
+@dataclass(frozen=True)
+class _CompiledLookup:
+    """A registered model's "rows of subject X" query, compiled once per database connection."""
+
+    sql: str
+    compiler: Any  # keeps the connection alive, so the id() used as cache key is never reused
+    converters: dict
+    field_names: list[str]
+
+
+_compiled: dict[tuple[type[models.Model], int], _CompiledLookup | None] = {}
+
+
+def _compiled_lookup(entry: PersonalData, subject_id: int) -> _CompiledLookup | None:
+    qs = entry.for_subject(subject_id)
+    key = (entry.model, id(connections[qs.db]))
+    if key in _compiled:
+        return _compiled[key]
+    compiler = qs.query.get_compiler(using=qs.db)
+    sql, params = compiler.as_sql()
+    plain = (
+        list(params) == [subject_id]  # the subject id is the only parameter
+        and not compiler.annotation_col_map
+        and not (compiler.klass_info or {}).get("related_klass_infos")
+    )
+    found = None
+    if plain:
+        columns = [col for col, _sql, _alias in compiler.select]
+        found = _CompiledLookup(
+            sql=sql,
+            compiler=compiler,
+            converters=compiler.get_converters(columns),
+            field_names=[col.target.attname for col in columns],
+        )
+    _compiled[key] = found  # None: a manager with annotations/joins; iterate the queryset instead
+    return found
+
+
+def _fetch_for_subject(entry: PersonalData, subject_id: int) -> list[models.Model]:
+    """`list(entry.for_subject(subject_id))`, minus re-compiling the same SQL on every call.
+
+    Discovery runs the same query shape per model for every subject, and Django spends more time
+    building a query's SQL (~0.14 ms) than PostgreSQL spends on the index lookup. Rows still come back
+    as model instances (`from_db`, through the fields' converters), exactly as the queryset gives them.
+    """
+    lookup = _compiled_lookup(entry, subject_id)
+    if lookup is None:
+        return list(entry.for_subject(subject_id))
+    db = lookup.compiler.using
+    with connections[db].cursor() as cursor:
+        cursor.execute(lookup.sql, [subject_id])
+        rows = cursor.fetchall()
+    if lookup.converters:
+        rows = lookup.compiler.apply_converters(rows, lookup.converters)
+    from_db, names = entry.model.from_db, lookup.field_names
+    return [from_db(db, names, row) for row in rows]
+
+
+def records_for_subject(subject: DataSubject | int, *, limit: int | None = None) -> list[SubjectRecords]:
+    """Every registered record of one subject: one indexed query per registered model.
+
+    With `limit`, at most that many records per model are loaded (newest first) and `truncated` says
+    whether more exist, still in one query per model (it fetches limit + 1 rows).
+    """
     subject_id = subject if isinstance(subject, int) else subject.pk
-    return [SubjectRecords(entry, list(entry.for_subject(subject_id))) for entry in registry]
+    found = []
+    for entry in registry:
+        if limit is None:
+            found.append(SubjectRecords(entry, _fetch_for_subject(entry, subject_id)))
+            continue
+        qs = entry.for_subject(subject_id).order_by(f"-{entry.collected_at}", "-pk")
+        rows = list(qs[: limit + 1])
+        found.append(SubjectRecords(entry, rows[:limit], truncated=len(rows) > limit))
+    return found
 
 
-def records_for_subject_by_category(subject: DataSubject | int) -> dict[str, list[SubjectRecords]]:
+def records_for_subject_by_category(
+    subject: DataSubject | int, *, limit: int | None = None
+) -> dict[str, list[SubjectRecords]]:
     grouped: dict[str, list[SubjectRecords]] = {}
-    for found in records_for_subject(subject):
+    for found in records_for_subject(subject, limit=limit):
         grouped.setdefault(found.entry.category, []).append(found)
     return grouped
 
@@ -63,3 +163,71 @@ def records_in_category(code: str) -> list[models.QuerySet]:
 
 def categories_in_use() -> models.QuerySet[DataCategory]:
     return DataCategory.objects.filter(code__in={e.category for e in registry})
+
+
+# --- Counts for the dashboard --------------------------------------------------------------------
+
+# Below this many rows (PostgreSQL's own estimate) a table is counted exactly.
+EXACT_COUNT_BELOW = 200_000
+
+
+@dataclass(frozen=True)
+class RowCount:
+    value: int
+    estimated: bool = False
+
+
+def table_row_count(model: type[models.Model]) -> RowCount:
+    """Rows in a model's table: exact when small, PostgreSQL's planner estimate when large.
+
+    `COUNT(*)` reads the whole table (seconds at tens of millions of rows); `pg_class.reltuples` is
+    kept current by autovacuum/ANALYZE and is what a dashboard needs.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", [model._meta.db_table]
+            )
+            row = cursor.fetchone()
+        if row and row[0] is not None and row[0] >= EXACT_COUNT_BELOW:
+            return RowCount(int(row[0]), estimated=True)
+    return RowCount(model._default_manager.count())
+
+
+@dataclass(frozen=True)
+class SubjectSummary:
+    total: int
+    persons: int
+    entities: int
+    minors: int
+    erased: int
+    california: int
+
+
+def subject_summary() -> SubjectSummary:
+    """Subject counts in one aggregate query (one pass over the table)."""
+    live = Q(erased_at__isnull=True)
+    totals = DataSubject.objects.aggregate(
+        total=Count("pk"),
+        persons=Count("pk", filter=live & Q(kind=DataSubject.Kind.PERSON)),
+        entities=Count("pk", filter=live & Q(kind=DataSubject.Kind.ENTITY)),
+        minors=Count("pk", filter=live & Q(is_minor=True)),
+        erased=Count("pk", filter=Q(erased_at__isnull=False)),
+        california=Count("pk", filter=live & Q(country="US", region="CA")),
+    )
+    return SubjectSummary(**totals)
+
+
+def record_counts_by_category() -> dict[str, RowCount]:
+    """Held records per category: one count (or estimate) per registered model, summed by category.
+
+    The subjects' own rows are left out: they are counted as subjects.
+    """
+    counts: dict[str, RowCount] = {}
+    for entry in registry:
+        if entry.model is DataSubject:
+            continue
+        found = table_row_count(entry.model)
+        prev = counts.get(entry.category, RowCount(0))
+        counts[entry.category] = RowCount(prev.value + found.value, prev.estimated or found.estimated)
+    return counts

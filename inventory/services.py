@@ -1,8 +1,11 @@
 """Writes to the inventory: subjects, their records, their data keys. Each write is audited."""
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -62,6 +65,41 @@ def subject_create(
     return subject
 
 
+# Fields an officer may correct on the subject's own row (rectification); the rest are derived or sealed.
+SUBJECT_EDITABLE_FIELDS = (
+    "kind", "name", "email", "phone", "postal_address", "company", "role", "country", "region", "is_minor",
+)  # fmt: skip
+
+
+@transaction.atomic
+def subject_update(*, subject: DataSubject, changes: dict[str, Any], actor: Any = None) -> DataSubject:
+    """Correct a subject's plain fields (rectification). The audit names the fields changed, never values."""
+    if subject.erased_at is not None:
+        raise ValidationError("This data subject was erased; its record can no longer be changed.")
+    unknown = set(changes) - set(SUBJECT_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(f"These fields can't be changed here: {', '.join(sorted(unknown))}.")
+    changed = []
+    for name, value in changes.items():
+        if isinstance(value, str):
+            value = value.strip().upper() if name in ("country", "region") else value.strip()
+        if getattr(subject, name) != value:
+            setattr(subject, name, value)
+            changed.append(name)
+    if not changed:
+        return subject
+    subject.full_clean(exclude=["date_of_birth"])
+    subject.save()
+    audit_record(
+        action="subject.updated",
+        actor=actor,
+        target=subject,
+        subject_id=subject.pk,
+        details={"fields": sorted(changed)},
+    )
+    return subject
+
+
 def _seal_values(model: type[models.Model], subject_id: int, values: dict[str, Any]) -> dict[str, Any]:
     entry = registry.get(model)
     encrypted = [name for name in entry.encrypted_fields if values.get(name)]
@@ -84,6 +122,94 @@ def record_create(
     record.save()
     audit_record(action="record.created", actor=actor, target=record, subject_id=subject.pk)
     return record
+
+
+@transaction.atomic
+def record_update(*, record: models.Model, changes: dict[str, Any], actor: Any = None) -> models.Model:
+    """Correct plain fields of a held record. Sealed fields are never written here (use record_create)."""
+    entry = registry.get(type(record))
+    sealed = set(entry.encrypted_fields) & set(changes)
+    if sealed:
+        raise ValidationError(f"Encrypted fields can't be edited directly: {', '.join(sorted(sealed))}.")
+    changed = [name for name, value in changes.items() if getattr(record, name) != value]
+    if not changed:
+        return record
+    for name in changed:
+        setattr(record, name, changes[name])
+    record.full_clean(exclude=list(entry.encrypted_fields))
+    record.save()
+    subject_id = record.pk if not entry.subject else getattr(record, f"{entry.subject}_id")
+    audit_record(
+        action="record.updated",
+        actor=actor,
+        target=record,
+        subject_id=subject_id,
+        details={"fields": sorted(changed)},
+    )
+    return record
+
+
+@dataclass
+class Revealed:
+    """Decrypted sealed fields of one subject's records, keyed by (model label, pk)."""
+
+    values: dict[tuple[str, Any], dict[str, str]] = field(default_factory=dict)
+    shredded: bool = False  # the subject's data key is destroyed: nothing can be opened, by design
+    undecryptable: set[tuple[str, Any, str]] = field(default_factory=set)
+
+
+def _owner_id(entry, record: models.Model) -> int:
+    return record.pk if not entry.subject else getattr(record, f"{entry.subject}_id")
+
+
+@transaction.atomic
+def records_reveal(*, subject_id: int, records: Iterable[models.Model], actor: Any, channel: str) -> Revealed:
+    """Decrypt the sealed fields of one subject's records for someone allowed to see them.
+
+    Reading plaintext of sensitive data is itself an event: it is audited (model labels, field names
+    and counts, never values). Needs `inventory.reveal_sensitive` when the actor is a user.
+    """
+    if hasattr(actor, "has_perm") and not actor.has_perm("inventory.reveal_sensitive"):
+        raise PermissionDenied("You may not see decrypted sensitive fields.")
+    todo: list[tuple[Any, models.Model]] = []
+    for record in records:
+        entry = registry.get(type(record))
+        if not entry.encrypted_fields:
+            continue
+        if _owner_id(entry, record) != subject_id:
+            raise ValueError("records_reveal was given a record of another subject.")
+        todo.append((entry, record))
+    result = Revealed()
+    if not any(getattr(r, name) for entry, r in todo for name in entry.encrypted_fields):
+        return result
+    try:
+        key = crypto.key_for_subject(subject_id)
+    except crypto.KeyDestroyed:
+        result.shredded = True
+        return result
+    opened: dict[str, list[str]] = {}
+    for entry, record in todo:
+        values: dict[str, str] = {}
+        for name in entry.encrypted_fields:
+            try:
+                values[name] = crypto.open_sealed(key, getattr(record, name))
+            except crypto.UndecryptableValue:
+                result.undecryptable.add((entry.label, record.pk, name))
+                continue
+            if values[name]:
+                fields = opened.setdefault(entry.label.lower(), [])
+                if name not in fields:
+                    fields.append(name)
+        result.values[(entry.label, record.pk)] = values
+    audit_record(
+        action="sensitive.revealed",
+        actor=actor,
+        target_type="inventory.datasubject",
+        target_id=subject_id,
+        subject_id=subject_id,
+        details={"channel": channel, "fields": opened, "records": len(todo)},
+    )
+    return result
 
 
 def record_reveal(record: models.Model, *, subject_id: int | None = None) -> dict[str, str]:
@@ -149,6 +275,9 @@ __all__ = [
     "normalize_email",
     "record_create",
     "record_reveal",
+    "record_update",
+    "records_reveal",
+    "subject_update",
     "subject_create",
     "subject_destroy_data_key",
     "data_keys_rotate",

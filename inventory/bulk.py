@@ -1,0 +1,105 @@
+"""Bulk loading for large volumes (demo data, benchmarks, imports): COPY on PostgreSQL, else executemany.
+
+Rows are tuples in the order of the given field names; column names and value preparation come from
+the models, so a renamed column can't silently go wrong. Bypasses save() and signals by design: the
+caller computes derived columns (normalized emails, timestamps) and writes one audit event for the load.
+"""
+
+import json
+from collections.abc import Sequence
+
+from django.db import connection, models
+from django.utils import timezone
+
+
+def reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """Primary keys for rows the caller is about to insert (to point other rows at them).
+
+    PostgreSQL: drawn from the table's own sequence, so concurrent writers never collide. Elsewhere
+    (SQLite: one writer at a time) the next free ids; call inside the transaction that inserts them.
+    """
+    if count <= 0:
+        return []
+    table, pk = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, pk, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        qn = connection.ops.quote_name
+        cursor.execute(f"SELECT COALESCE(MAX({qn(pk)}), 0) FROM {qn(table)}")
+        first = cursor.fetchone()[0] + 1
+    return list(range(first, first + count))
+
+
+def _missing_fields(
+    model: type[models.Model], given: list[models.Field]
+) -> list[tuple[models.Field, object]]:
+    """Fields the caller left out, with how to fill them: Django's defaults are not database defaults."""
+    names = {f.name for f in given}
+    now = timezone.now()
+    missing = []
+    for f in model._meta.concrete_fields:
+        if f.name in names or f.primary_key:
+            continue
+        if isinstance(f, models.DateField) and (f.auto_now or f.auto_now_add):
+            missing.append((f, now))
+        elif f.has_default() and callable(f.default):
+            missing.append((f, f.default))  # called per row (uuid4, list, ...)
+        else:
+            missing.append((f, f.get_default()))
+    return missing
+
+
+def insert_rows(model: type[models.Model], field_names: Sequence[str], rows: Sequence[tuple]) -> int:
+    """Insert rows (tuples ordered like field_names) into the model's table; returns the row count.
+
+    Fields not named are filled as Django would (defaults, auto_now), not left to the database.
+    """
+    if not rows:
+        return 0
+    given = [model._meta.get_field(name) for name in field_names]
+    missing = _missing_fields(model, given)
+    fields = given + [f for f, _fill in missing]
+    if missing:
+        fills = [fill for _f, fill in missing]
+        per_row = any(callable(fill) for fill in fills)
+        constant = tuple(fills)
+        rows = [
+            (*row, *(fill() if callable(fill) else fill for fill in fills)) if per_row else (*row, *constant)
+            for row in rows
+        ]
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    columns = ", ".join(qn(f.column) for f in fields)
+    if connection.vendor == "postgresql":
+        json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+        with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            if json_at:
+                for row in rows:
+                    row = list(row)
+                    for i in json_at:
+                        row[i] = json.dumps(row[i])
+                    copy.write_row(row)
+            else:
+                for row in rows:
+                    copy.write_row(row)
+        return len(rows)
+    placeholders = ", ".join(["%s"] * len(fields))
+    prepared = [
+        [f.get_db_prep_save(value, connection) for f, value in zip(fields, row, strict=True)] for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", prepared)
+    return len(rows)
+
+
+def analyze(*models_: type[models.Model]) -> None:
+    """Refresh PostgreSQL's statistics after a bulk load, so plans and row estimates are right at once."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in models_:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")

@@ -1,0 +1,277 @@
+"""The erasure engine: applies the registry's strategies to a set of records, for any registered model.
+
+Nothing here names a model. Callers (the sweep, `erase_subject`, `replay_erasures`) pass a registry
+entry and a queryset already narrowed to the records to erase; this module
+
+- deletes rows on the fast path (one DELETE statement, no Collector, no signals: DESIGN.md), on
+  PostgreSQL in the same statement as the journal insert
+  (`WITH d AS (DELETE ... RETURNING id) INSERT INTO journal SELECT array_agg(id) ...`);
+- anonymises rows by the entry's per-field strategies: NULL (empty value), HASH (HMAC-SHA256 under
+  settings.HASH_KEY), SHRED (the ciphertext is dropped);
+- journals every erasure by record id and method.
+
+Every operation only touches records that still hold something to erase (`pending_q`), so running it
+twice erases nothing twice: this is what makes sweeps and replays idempotent.
+"""
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, models
+from django.db.models import Q, sql
+
+from inventory.registry import Erase, PersonalData, registry
+
+from .models import Action, ErasureJournal
+
+# A keyed hash is 64 lowercase hex characters; a value that already looks like one is left alone.
+HASH_PATTERN = r"^[0-9a-f]{64}$"
+_CHUNK = 1000
+
+
+def keyed_hash(value: str) -> str:
+    """HMAC-SHA256 of a value under settings.HASH_KEY: lets the same value be recognised, not read."""
+    return hmac.new(settings.HASH_KEY.encode(), str(value).encode(), hashlib.sha256).hexdigest()
+
+
+def empty_value(field: models.Field) -> Any:
+    if field.null:
+        return None
+    if field.has_default():
+        return field.get_default()
+    return ""
+
+
+def _is_text(field: models.Field) -> bool:
+    return isinstance(field, models.CharField | models.TextField)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How the records of one entry are erased: delete, or the field strategies to apply."""
+
+    method: str  # ErasureJournal.Method value
+    strategies: Mapping[str, Erase]
+
+    @property
+    def deletes(self) -> bool:
+        return self.method == ErasureJournal.Method.DELETE
+
+
+def plan_for(entry: PersonalData, action: str | None = None) -> Plan:
+    """The plan for an entry under a schedule action, or under the registry's own strategy (None)."""
+    if action is None:
+        action = Action.DELETE if entry.deletes_rows else Action.ANONYMISE
+    if action == Action.DELETE:
+        return Plan(ErasureJournal.Method.DELETE, {})
+    if action == Action.CRYPTO_SHRED:
+        return Plan(ErasureJournal.Method.CRYPTO_SHRED, dict.fromkeys(entry.encrypted_fields, Erase.SHRED))
+    return Plan(ErasureJournal.Method.ANONYMISE, dict(entry.field_strategies))
+
+
+def pending_q(model: type[models.Model], plan: Plan) -> Q:
+    """Rows that still hold a value the plan would erase (all rows, for a delete)."""
+    if plan.deletes:
+        return Q()
+    q = Q(pk__in=[])
+    for name, strategy in plan.strategies.items():
+        field = model._meta.get_field(name)
+        if strategy == Erase.DELETE:
+            continue
+        holds_value = Q(**{f"{name}__isnull": False}) if field.null else Q()
+        if _is_text(field) or strategy in (Erase.SHRED, Erase.HASH):
+            holds_value &= ~Q(**{name: ""})
+        elif not field.null:
+            holds_value &= ~Q(**{name: empty_value(field)})
+        if strategy == Erase.HASH:
+            holds_value &= ~Q(**{f"{name}__regex": HASH_PATTERN})
+        q |= holds_value
+    return q
+
+
+@dataclass(frozen=True)
+class JournalContext:
+    """What every journal row of one erasure carries: when, and which run or certificate it belongs to."""
+
+    at: datetime
+    sweep_run_id: int | None = None
+    certificate_ref: uuid.UUID | None = None
+    subject_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Erased:
+    count: int
+    ids: list[int]
+
+
+def erase_rows(
+    *,
+    entry: PersonalData,
+    queryset: models.QuerySet,
+    plan: Plan,
+    journal: JournalContext | None,
+    want_ids: bool = False,
+) -> Erased:
+    """Erase the records of `queryset` that still hold something, journal them, and return the count.
+
+    `queryset` must be a plain filter on the entry's model (the caller's window, expiry and hold filters).
+    Runs inside the caller's transaction. Ids come back only when `want_ids` (subject erasures).
+    `journal=None` only for `replay_erasures`, which re-applies rows the journal already lists.
+    """
+    if entry.append_only:
+        raise ValueError(f"{entry.label} is an append-only ledger: it is erased by key destruction only.")
+    queryset = queryset.filter(pending_q(entry.model, plan))
+    if plan.deletes:
+        return _delete(entry, queryset, journal, want_ids)
+    return _update(entry, queryset, plan, journal, want_ids)
+
+
+def _journal_columns() -> list[str]:
+    meta = ErasureJournal._meta
+    names = [
+        "at",
+        "model_label",
+        "method",
+        "record_pks",
+        "record_count",
+        "subject_id",
+        "sweep_run",
+        "certificate_ref",
+    ]
+    return [meta.get_field(n).column for n in names]
+
+
+def _delete(
+    entry: PersonalData, queryset: models.QuerySet, journal: JournalContext | None, want_ids: bool
+) -> Erased:
+    connection = connections[queryset.db]
+    if journal is None:
+        return Erased(queryset._raw_delete(queryset.db), [])
+    if connection.vendor != "postgresql":
+        ids = list(queryset.values_list("pk", flat=True))
+        if not ids:
+            return Erased(0, [])
+        queryset._raw_delete(queryset.db)
+        write_journal(entry.label, ErasureJournal.Method.DELETE, ids, journal)
+        return Erased(len(ids), ids if want_ids else [])
+    query = queryset.query.clone()
+    query.__class__ = sql.DeleteQuery
+    try:
+        delete_sql, delete_params = query.get_compiler(queryset.db).as_sql()
+    except EmptyResultSet:
+        return Erased(0, [])
+    qn = connection.ops.quote_name
+    pk = qn(entry.model._meta.pk.column)
+    columns = ", ".join(qn(c) for c in _journal_columns())
+    statement = (
+        f"WITH d AS ({delete_sql} RETURNING {pk}) "
+        f"INSERT INTO {qn(ErasureJournal._meta.db_table)} ({columns}) "
+        f"SELECT %s, %s, %s, array_agg({pk}), count(*), %s, %s, %s FROM d HAVING count(*) > 0 "
+        f"RETURNING {qn('record_count')}" + (f", {qn('record_pks')}" if want_ids else "")
+    )
+    params = (
+        *delete_params,
+        journal.at,
+        entry.label,
+        ErasureJournal.Method.DELETE.value,
+        journal.subject_id,
+        journal.sweep_run_id,
+        journal.certificate_ref,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        row = cursor.fetchone()
+    if row is None:
+        return Erased(0, [])
+    return Erased(row[0], sorted(row[1]) if want_ids else [])
+
+
+def _update(
+    entry: PersonalData, queryset: models.QuerySet, plan: Plan, journal: JournalContext | None, want_ids: bool
+) -> Erased:
+    model = entry.model
+    hashed = [n for n, s in plan.strategies.items() if s == Erase.HASH]
+    constant = {
+        name: ("" if strategy == Erase.SHRED else empty_value(model._meta.get_field(name)))
+        for name, strategy in plan.strategies.items()
+        if strategy in (Erase.NULL, Erase.SHRED)
+    }
+    rows = list(queryset.order_by("pk").select_for_update().values_list("pk", *hashed))
+    if not rows:
+        return Erased(0, [])
+    ids = [r[0] for r in rows]
+    manager = model._default_manager
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        if constant:
+            manager.filter(pk__in=chunk).update(**constant)
+    if hashed:
+        objs = []
+        for row in rows:
+            values = {}
+            for name, value in zip(hashed, row[1:], strict=True):
+                values[name] = value if not value or _looks_hashed(value) else keyed_hash(value)
+            objs.append(model(pk=row[0], **values))
+        manager.bulk_update(objs, hashed, batch_size=_CHUNK)
+    if journal is not None:
+        write_journal(entry.label, plan.method, ids, journal)
+    return Erased(len(ids), ids if want_ids else [])
+
+
+def _looks_hashed(value: str) -> bool:
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def write_journal(label: str, method: str, ids: Iterable[int], journal: JournalContext) -> ErasureJournal:
+    ids = list(ids)
+    return ErasureJournal.objects.create(
+        at=journal.at,
+        model_label=label,
+        method=method,
+        record_pks=ids,
+        record_count=len(ids),
+        subject_id=journal.subject_id,
+        sweep_run_id=journal.sweep_run_id,
+        certificate_ref=journal.certificate_ref,
+    )
+
+
+def erasure_order() -> list[PersonalData]:
+    """Registry entries, children before parents: a model pointing at another registered model first.
+
+    Raw deletes skip the Collector, so a row must go before the rows it references; the subject's own
+    row (which is anonymised, never deleted) comes last.
+    """
+    entries = list(registry)
+    models_ = {e.model for e in entries}
+    refs = {
+        e.model: {
+            f.related_model
+            for f in e.model._meta.concrete_fields
+            if f.is_relation and f.related_model in models_ and f.related_model is not e.model
+        }
+        for e in entries
+    }
+    ordered: list[PersonalData] = []
+    placed: set[type[models.Model]] = set()
+    remaining = list(entries)
+    while remaining:
+        # An entry may go once nothing still waiting points at it.
+        for entry in remaining:
+            if not any(entry.model in refs[o.model] for o in remaining if o is not entry):
+                ordered.append(entry)
+                placed.add(entry.model)
+                remaining.remove(entry)
+                break
+        else:  # a cycle: keep registry order for the rest
+            ordered.extend(remaining)
+            break
+    return ordered

@@ -1,0 +1,279 @@
+"""Reads for retention: which holds apply, which records a schedule covers and has expired, forecasts.
+
+Every record lookup goes through the personal-data registry; no model is named here.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.db import models
+from django.db.models import OuterRef, Q, Subquery
+from django.utils import timezone
+
+from inventory.models import DataSubject
+from inventory.registry import PersonalData, registry
+
+from .erasure import pending_q, plan_for
+from .expiry import expired_q
+from .models import Action, ErasureCertificate, LegalHold, RetentionSchedule, SweepRun
+
+# --- legal holds ------------------------------------------------------------------------------------
+
+
+def active_holds(*, at: datetime | None = None) -> models.QuerySet[LegalHold]:
+    """Holds in force at `at`: not released, and `ends_on` (inclusive, UTC date) not passed."""
+    at = at or timezone.now()
+    return LegalHold.objects.filter(released_at__isnull=True).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gte=at.astimezone(UTC).date())
+    )
+
+
+def holds_for_subject(*, subject_id: int, at: datetime | None = None) -> models.QuerySet[LegalHold]:
+    """Active holds covering any record of the subject: on the subject itself, or on a whole category."""
+    return (
+        active_holds(at=at)
+        .filter(Q(subject_id=subject_id) | Q(subject__isnull=True))
+        .select_related("category")
+        .order_by("placed_at", "id")
+    )
+
+
+@dataclass(frozen=True)
+class HoldsForCategory:
+    """The holds that bear on one category: a category-wide one, and per-subject ones (subject -> hold)."""
+
+    category_wide: LegalHold | None
+    by_subject: dict[int, LegalHold]
+
+    @property
+    def any(self) -> bool:
+        return self.category_wide is not None or bool(self.by_subject)
+
+
+def holds_for_category(*, category: str, at: datetime | None = None) -> HoldsForCategory:
+    wide = None
+    by_subject: dict[int, LegalHold] = {}
+    holds = (
+        active_holds(at=at)
+        .filter(Q(category__code=category) | Q(category__isnull=True))
+        .select_related("category")
+        .order_by("placed_at", "id")
+    )
+    for hold in holds:
+        if hold.subject_id is None:
+            wide = wide or hold
+        else:
+            by_subject.setdefault(hold.subject_id, hold)
+    return HoldsForCategory(wide, by_subject)
+
+
+def hold_covering(holds: Iterable[LegalHold], *, subject_id: int, category: str) -> LegalHold | None:
+    """The first of `holds` that covers a subject's records of one category."""
+    for hold in holds:
+        if hold.subject_id not in (None, subject_id):
+            continue
+        if hold.category_id is None or hold.category.code == category:
+            return hold
+    return None
+
+
+# --- schedules --------------------------------------------------------------------------------------
+
+
+def _has_field(model: type[models.Model], name: str) -> bool:
+    try:
+        model._meta.get_field(name)
+    except Exception:
+        return False
+    return True
+
+
+def schedule_entries(schedule: RetentionSchedule) -> list[PersonalData]:
+    """Registered models a schedule applies to: its category (and model), with the anchor and scope fields.
+
+    Append-only ledgers are never written by a sweep: they are erased with their subject's key.
+    """
+    found = []
+    for entry in registry.for_category(schedule.category.code):
+        if entry.append_only:
+            continue
+        if schedule.model_label and entry.label.lower() != schedule.model_label.lower():
+            continue
+        if schedule.anchor not in entry.timestamp_fields:
+            continue
+        if schedule.system_id and not _has_field(entry.model, "system"):
+            continue
+        if schedule.source_id and not _has_field(entry.model, "source"):
+            continue
+        found.append(entry)
+    return found
+
+
+@dataclass(frozen=True)
+class Target:
+    """One (schedule, registered model) pair a sweep works through, with what more specific schedules take."""
+
+    schedule: RetentionSchedule
+    entry: PersonalData
+    excluded: tuple[Q, ...] = field(default_factory=tuple)
+
+    @property
+    def anchor_field(self) -> str:
+        return self.entry.timestamp_fields[self.schedule.anchor]
+
+    def scope_q(self) -> Q:
+        q = Q()
+        if self.schedule.system_id:
+            q &= Q(system_id=self.schedule.system_id)
+        if self.schedule.source_id:
+            q &= Q(source_id=self.schedule.source_id)
+        for other in self.excluded:
+            q &= ~other
+        return q
+
+    def expired(self, *, as_of: datetime) -> models.QuerySet:
+        """Records of this target expired at `as_of` that still hold something to erase (holds ignored)."""
+        plan = plan_for(self.entry, self.schedule.action)
+        return (
+            self.entry.all()
+            .filter(self.scope_q())
+            .filter(expired_q(self.anchor_field, self.schedule.period, as_of))
+            .filter(pending_q(self.entry.model, plan))
+        )
+
+
+def schedule_targets(
+    schedules: Iterable[RetentionSchedule] | None = None, *, candidate: RetentionSchedule | None = None
+) -> list[Target]:
+    """(schedule, model) pairs to sweep. When several active schedules match a record, the most specific
+    wins: a schedule leaves out the records of any schedule whose scope strictly contains its own.
+
+    `candidate` (an unsaved or edited schedule) replaces its stored version, for previews.
+    """
+    active = list(
+        RetentionSchedule.objects.filter(active=True)
+        .select_related("category", "system", "source")
+        .order_by("id")
+    )
+    if candidate is not None:
+        active = [s for s in active if s.pk != candidate.pk]
+        if candidate.active:
+            active.append(candidate)
+    wanted = active if schedules is None else list(schedules)
+    if candidate is not None and schedules is not None:
+        wanted = [candidate if s.pk == candidate.pk else s for s in wanted]
+    targets = []
+    for schedule in wanted:
+        mine = schedule.scope
+        for entry in schedule_entries(schedule):
+            excluded: list[Q] = []
+            superseded = False
+            for other in active:
+                if other is schedule or other.pk == schedule.pk and other.pk is not None:
+                    continue
+                if other.category_id != schedule.category_id or entry not in schedule_entries(other):
+                    continue
+                theirs = other.scope
+                if len(theirs) <= len(mine) or any(theirs.get(k) != v for k, v in mine.items()):
+                    continue  # not strictly more specific
+                extra = {k: v for k, v in theirs.items() if k not in mine and k != "model_label"}
+                if not extra:
+                    superseded = True  # the other schedule covers every record of this model in scope
+                    break
+                excluded.append(Q(**extra))
+            if not superseded:
+                targets.append(Target(schedule, entry, tuple(excluded)))
+    return targets
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """What a sweep at `as_of` would do for one target: records it would erase, and records held back."""
+
+    schedule_id: int | None
+    model_label: str
+    category: str
+    action: str
+    would_erase: int
+    held: int
+
+
+def forecast(
+    *,
+    as_of: datetime | None = None,
+    schedules: Iterable[RetentionSchedule] | None = None,
+    candidate: RetentionSchedule | None = None,
+) -> list[Forecast]:
+    """A dry run: count what a sweep now would erase and keep under hold. Writes nothing."""
+    as_of = as_of or timezone.now()
+    results = []
+    cache: dict[str, HoldsForCategory] = {}
+    for target in schedule_targets(schedules, candidate=candidate):
+        code = target.schedule.category.code
+        holds = cache.setdefault(code, holds_for_category(category=code, at=as_of))
+        expired = target.expired(as_of=as_of)
+        total = expired.count()
+        if holds.category_wide is not None:
+            held = total
+        elif holds.by_subject:
+            held = expired.filter(**{f"{target.entry.subject_lookup}__in": list(holds.by_subject)}).count()
+        else:
+            held = 0
+        results.append(
+            Forecast(
+                schedule_id=target.schedule.pk,
+                model_label=target.entry.label,
+                category=code,
+                action=target.schedule.action,
+                would_erase=total - held,
+                held=held,
+            )
+        )
+    return results
+
+
+def schedule_forecast(schedule: RetentionSchedule, *, as_of: datetime | None = None) -> list[Forecast]:
+    """What this schedule (saved or as edited in a form) would erase now, given the other schedules."""
+    return forecast(as_of=as_of, schedules=[schedule], candidate=schedule)
+
+
+# --- minors -----------------------------------------------------------------------------------------
+
+
+def minors_to_erase() -> models.QuerySet[DataSubject]:
+    """Minors (policy §9) not yet erased, or whose last erasure kept records under a hold (re-checked)."""
+    last_kept = Subquery(
+        ErasureCertificate.objects.filter(subject=OuterRef("pk"), kind=ErasureCertificate.Kind.SUBJECT)
+        .order_by("-issued_at", "-id")
+        .values("kept_count")[:1]
+    )
+    return (
+        DataSubject.objects.filter(is_minor=True)
+        .annotate(last_kept=last_kept)
+        .filter(Q(erased_at__isnull=True) | Q(last_kept__gt=0))
+        .order_by("pk")
+    )
+
+
+# --- runs -------------------------------------------------------------------------------------------
+
+
+def unfinished_run() -> SweepRun | None:
+    return SweepRun.objects.filter(status=SweepRun.Status.RUNNING).order_by("started_at", "id").first()
+
+
+def last_runs(*, limit: int = 10) -> models.QuerySet[SweepRun]:
+    return SweepRun.objects.select_related("certificate").order_by("-started_at", "-id")[:limit]
+
+
+def actions_allowed(entry: PersonalData) -> list[str]:
+    """Schedule actions a registered model supports (for validation and the admin)."""
+    allowed = []
+    if entry.subject:  # the subject's own row is never deleted, only anonymised
+        allowed.append(Action.DELETE)
+    if not entry.deletes_rows:
+        allowed.append(Action.ANONYMISE)
+    if entry.encrypted_fields:
+        allowed.append(Action.CRYPTO_SHRED)
+    return allowed

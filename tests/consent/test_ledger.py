@@ -1,0 +1,101 @@
+"""The ledger is append-only in the database, its evidence is minimised and sealed, erasure shreds it."""
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from consent.models import ConsentEvent, ConsentState
+from consent.selectors import event_evidence
+from inventory import crypto
+from inventory.registry import SHRED, registry
+from inventory.services import subject_destroy_data_key
+from tests.consent.factories import grant
+from tests.factories import DataSubjectFactory
+
+
+def _try(sql: str, params) -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+@pytest.mark.django_db
+def test_ledger_rows_cannot_be_updated_or_deleted_at_the_database():
+    event = grant(DataSubjectFactory())
+    with pytest.raises(DatabaseError):
+        _try("UPDATE consent_consentevent SET action = 'withdraw' WHERE id = %s", [event.pk])
+    with pytest.raises(DatabaseError):
+        _try("DELETE FROM consent_consentevent WHERE id = %s", [event.pk])
+    with pytest.raises(DatabaseError), transaction.atomic():
+        ConsentEvent.objects.filter(pk=event.pk).update(evidence="")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        ConsentEvent.objects.filter(pk=event.pk).delete()
+    event.refresh_from_db()
+    assert event.action == "grant" and event.evidence
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgres_trigger_refuses_changes_with_insufficient_privilege():
+    event = grant(DataSubjectFactory())
+    with pytest.raises(DatabaseError) as caught:
+        _try("UPDATE consent_consentevent SET at = at WHERE id = %s", [event.pk])
+    assert "append-only table consent_consentevent" in str(caught.value)
+    assert caught.value.__cause__.sqlstate == "42501"
+
+
+def test_ledger_is_registered_append_only_and_erased_only_by_shredding_its_evidence():
+    entry = registry.get(ConsentEvent)
+    assert entry.append_only
+    assert entry.field_strategies == {"evidence": SHRED}
+    assert entry.encrypted_fields == ("evidence",)
+
+
+@pytest.mark.django_db
+def test_evidence_is_minimised_then_sealed_under_the_subjects_key():
+    subject = DataSubjectFactory()
+    event = grant(
+        subject, evidence={"banner_id": "cookie-v3", "ip": "198.51.100.23", "user_agent": "x" * 500}
+    )
+    assert "198.51.100" not in event.evidence  # ciphertext at rest
+    assert event.collection_point == "cookie-v3"  # not personal: kept in clear for reporting
+    revealed = event_evidence(event)
+    assert revealed["ip_network"] == "198.51.100.0/24"
+    assert len(revealed["user_agent"]) == 200
+
+
+@pytest.mark.django_db
+def test_ipv6_addresses_keep_only_the_48_bit_network():
+    event = grant(DataSubjectFactory(), evidence={"ip": "2001:db8:abcd:12::7"})
+    assert event_evidence(event)["ip_network"] == "2001:db8:abcd::/48"
+
+
+@pytest.mark.django_db
+def test_unknown_evidence_keys_are_refused_and_nothing_is_written():
+    from django.core.exceptions import ValidationError
+
+    subject = DataSubjectFactory()
+    with pytest.raises(ValidationError, match="unknown keys"):
+        grant(subject, evidence={"email": "leak@example.com"})
+    assert not ConsentEvent.objects.filter(subject=subject).exists()
+    assert not ConsentState.objects.filter(subject=subject).exists()
+
+
+@pytest.mark.django_db
+def test_destroying_the_key_shreds_the_evidence_but_keeps_the_proof_of_consent():
+    subject = DataSubjectFactory()
+    event = grant(subject)
+    subject_destroy_data_key(subject_id=subject.pk, reason="erasure test")
+    event.refresh_from_db()
+    assert (event.action, event.purpose_id, event.channel) == ("grant", "marketing_email", "web_form")
+    with pytest.raises(crypto.KeyDestroyed):
+        event_evidence(event)
+
+
+@pytest.mark.django_db
+def test_recording_is_audited_with_ids_only():
+    from audit.models import AuditEvent
+
+    subject = DataSubjectFactory(email="audit.me@example.com")
+    event = grant(subject)
+    audit = AuditEvent.objects.get(action="consent.events_recorded")
+    assert audit.subject_id == subject.pk and audit.target_id == str(event.pk)
+    assert "audit.me" not in str(audit.details) and "203.0.113" not in str(audit.details)

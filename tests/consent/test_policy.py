@@ -1,0 +1,96 @@
+"""Policy versions: hashed, frozen once published, 'policy changed' notices in resumable batches."""
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from consent import outbox
+from consent.models import PolicyVersion
+from consent.services import (
+    policy_change_notices_enqueue_batch,
+    policy_text_sha256,
+    policy_version_create,
+    policy_version_publish,
+    policy_version_update,
+)
+from tests.consent.factories import grant, published_policy, withdraw
+from tests.factories import DataSubjectFactory
+
+
+@pytest.mark.django_db
+def test_a_version_stores_the_sha256_of_its_text_with_normalised_line_endings():
+    policy = policy_version_create(
+        version="2026-02", effective_on=dt.date(2026, 2, 1), text="Line one\r\nLine two\n"
+    )
+    assert policy.sha256 == policy_text_sha256("Line one\nLine two")
+    assert len(policy.sha256) == 64
+    with pytest.raises(ValidationError, match="exactly this text"):
+        policy_version_create(version="2026-03", effective_on=dt.date(2026, 3, 1), text="Line one\nLine two")
+
+
+@pytest.mark.django_db
+def test_a_published_version_is_frozen():
+    policy = published_policy()
+    with pytest.raises(ValidationError, match="published"):
+        policy_version_update(policy_version=policy, changes={"text": "rewritten history"})
+    with pytest.raises(ValidationError, match="already published"):
+        policy_version_publish(policy_version_id=policy.pk)
+
+
+@pytest.mark.django_db
+def test_consent_events_point_at_the_published_version_shown():
+    policy = published_policy(version="2026-05")
+    event = grant(DataSubjectFactory(), policy_version="2026-05")
+    assert event.policy_version_id == policy.pk
+    draft = policy_version_create(version="draft", effective_on=dt.date(2026, 6, 1), text="Draft text")
+    with pytest.raises(ValidationError, match="never published"):
+        grant(DataSubjectFactory(), policy_version=draft.version)
+
+
+@pytest.mark.django_db
+def test_policy_change_notices_go_to_consenting_subjects_in_resumable_batches(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    sent = []
+    monkeypatch.setattr(outbox, "policy_changed_enqueue", lambda **kw: sent.append(kw["subject"].pk))
+    consenting = [DataSubjectFactory() for _ in range(5)]
+    for s in consenting:
+        grant(s)
+    withdrawn = DataSubjectFactory()
+    grant(withdrawn)
+    withdraw(withdrawn)
+    DataSubjectFactory()  # never consented
+    policy = policy_version_create(version="2026-07", effective_on=dt.date(2026, 7, 1), text="New text")
+    policy_version_publish(policy_version_id=policy.pk, notify_audience="")  # no notice wanted
+    assert policy_change_notices_enqueue_batch(policy_version_id=policy.pk) is False and sent == []
+
+    policy = policy_version_create(version="2026-08", effective_on=dt.date(2026, 8, 1), text="Newer text")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        policy_version_publish(policy_version_id=policy.pk, notify_audience="consenting")
+    assert len(callbacks) == 1  # the first batch is queued only once the publication commits
+    assert policy_change_notices_enqueue_batch(policy_version_id=policy.pk, batch_size=2) is True
+    assert policy_change_notices_enqueue_batch(policy_version_id=policy.pk, batch_size=2) is True
+    assert policy_change_notices_enqueue_batch(policy_version_id=policy.pk, batch_size=2) is False
+    assert sorted(sent) == sorted(s.pk for s in consenting)
+    policy.refresh_from_db()
+    assert policy.notified_count == 5 and policy.notify_completed_at is not None
+    assert policy_change_notices_enqueue_batch(policy_version_id=policy.pk, batch_size=2) is False
+    assert len(sent) == 5
+
+
+@pytest.mark.django_db
+def test_the_notify_task_requeues_itself_until_every_subject_is_done(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    from consent.tasks import policy_change_notify
+
+    sent = []
+    monkeypatch.setattr(outbox, "policy_changed_enqueue", lambda **kw: sent.append(kw["subject"].pk))
+    subjects = [DataSubjectFactory() for _ in range(5)]
+    policy = policy_version_create(version="2026-09", effective_on=dt.date(2026, 9, 1), text="Text nine")
+    with django_capture_on_commit_callbacks(execute=False):
+        policy_version_publish(policy_version_id=policy.pk, notify_audience="all")
+    policy_change_notify.delay(policy.pk, 2)  # eager: 3 batches, chained
+    assert sorted(sent) == sorted(s.pk for s in subjects)
+    assert PolicyVersion.objects.get(pk=policy.pk).notify_completed_at is not None

@@ -1,0 +1,111 @@
+"""notice_1798_83_deliver: the contract the DSAR case calls, through the notices outbox."""
+
+from urllib.parse import urlsplit
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from disclosures import integrations, services
+from disclosures.models import DisclosureNoticeRequest
+from disclosures.notice import NoticeContent
+
+from .factories import MarketingPartnerFactory, customers, log
+
+pytestmark = pytest.mark.django_db
+
+
+def test_delivering_records_what_was_said_and_hands_the_notice_to_the_outbox(outbox):
+    (alice,) = customers(1)
+    partner = MarketingPartnerFactory()
+    log(alice, partner, "email", "telephone_number")
+
+    notice = services.notice_1798_83_deliver(
+        subject_id=alice.pk, year=2025, case_reference="CASE-1", actor="officer"
+    )
+
+    assert notice.kind == "notice_1798_83_delivered" and notice.subject_id == alice.pk
+    request = DisclosureNoticeRequest.objects.get()
+    assert request.notice_id == notice.pk and request.year == 2025 and request.case_reference == "CASE-1"
+    stated = NoticeContent.from_statement(request.statement)
+    assert stated.categories == ("email", "telephone_number")
+    assert [r.third_party_id for r in stated.recipients] == [partner.pk]
+    assert stated.reference == str(request.public_id)
+    context = notice.context
+    assert context["year"] == 2025 and context["recipients"][0]["name"] == partner.legal_name
+    assert "Email" in context["body_text"] and context["pdf_url"].startswith("http")
+    event = AuditEvent.objects.get(action="disclosures.notice_delivered")
+    assert event.subject_id == alice.pk and event.details["recipient_ids"] == [partner.pk]
+
+
+def test_the_notice_context_and_audit_hold_no_personal_data_of_the_customer(outbox):
+    (bob,) = customers(
+        1, name="Robert Unique-Name", email="robert.unique@example.com", phone="+1 415 555 0199"
+    )
+    log(bob, MarketingPartnerFactory(), "email")
+    notice = services.notice_1798_83_deliver(subject_id=bob.pk, year=2025)
+    blob = repr(notice.context) + repr(list(AuditEvent.objects.values_list("details", flat=True)))
+    blob += repr(DisclosureNoticeRequest.objects.get().statement)
+    for secret in ("Robert", "Unique-Name", "robert.unique", "555 0199"):
+        assert secret not in blob
+
+
+def test_the_same_case_delivered_twice_returns_the_same_notice(outbox):
+    (carol,) = customers(1)
+    first = services.notice_1798_83_deliver(subject_id=carol.pk, year=2025, case_reference="CASE-7")
+    again = services.notice_1798_83_deliver(subject_id=carol.pk, year=2025, case_reference="CASE-7")
+    assert first is again and len(outbox.notices) == 1
+    assert DisclosureNoticeRequest.objects.count() == 1
+
+
+def test_erased_customers_and_impossible_years_are_refused(outbox):
+    dave, erin = customers(2)
+    dave.erased_at = timezone.now()
+    dave.save()
+    with pytest.raises(ValidationError, match="erased"):
+        services.notice_1798_83_deliver(subject_id=dave.pk, year=2025)
+    with pytest.raises(ValidationError, match="not 2999"):
+        services.notice_1798_83_deliver(subject_id=erin.pk, year=2999)
+    assert not DisclosureNoticeRequest.objects.exists()
+
+
+def test_without_the_outbox_nothing_is_recorded(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    def no_outbox(**kwargs):
+        raise ImproperlyConfigured("notices not available")
+
+    monkeypatch.setattr(integrations, "enqueue_notice", no_outbox)
+    (fred,) = customers(1)
+    with pytest.raises(ImproperlyConfigured):
+        services.notice_1798_83_deliver(subject_id=fred.pk, year=2025)
+    assert not DisclosureNoticeRequest.objects.exists()
+
+
+def test_the_signed_link_shows_the_notice_as_sent_and_refuses_forgeries(client, outbox):
+    (gina,) = customers(1)
+    partner = MarketingPartnerFactory(legal_name="Linked Partner Inc.")
+    log(gina, partner, "email")
+    notice = services.notice_1798_83_deliver(subject_id=gina.pk, year=2025)
+    html_path = urlsplit(notice.context["html_url"]).path
+    page = client.get(html_path)
+    assert page.status_code == 200 and b"Linked Partner Inc." in page.content
+    assert page["Cache-Control"] == "private, no-store"
+    pdf = client.get(urlsplit(notice.context["pdf_url"]).path)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    forged = reverse("disclosures:notice", kwargs={"token": "x" + html_path.split("/")[3], "fmt": "html"})
+    assert client.get(forged).status_code == 404
+    assert AuditEvent.objects.filter(action="disclosures.notice_viewed", subject_id=gina.pk).count() == 2
+
+
+def test_delivery_goes_through_the_real_notices_outbox(django_capture_on_commit_callbacks):
+    """End to end with the notices app (issue 4)."""
+    pytest.importorskip("notices.services", reason="notices app not merged yet")
+    (hank,) = customers(1)
+    log(hank, MarketingPartnerFactory(), "email")
+    with django_capture_on_commit_callbacks(execute=True):
+        notice = services.notice_1798_83_deliver(subject_id=hank.pk, year=2025, case_reference="CASE-R")
+    assert notice.kind == "notice_1798_83_delivered"
+    assert DisclosureNoticeRequest.objects.get().notice_id == notice.pk

@@ -1,0 +1,165 @@
+"""Held records are never erased by a sweep, whatever the schedules, the holds and the clock say."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from inventory import models as inv
+from retention.expiry import Period
+from retention.models import ExceptionCode, LegalHold
+from retention.services import legal_hold_place, legal_hold_release
+
+from . import factories as f
+
+BASE = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+MODELS = {"activity": inv.ActivityEvent, "marketing": inv.MarketingPreference}
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(BASE, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.mark.django_db
+def test_a_sweep_keeps_a_held_subjects_expired_records_and_reports_them(clock):
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    held, free = f.subject(), f.subject()
+    kept = f.activity(held, BASE - dt.timedelta(days=900))
+    gone = f.activity(free, BASE - dt.timedelta(days=900))
+    hold = legal_hold_place(subject_id=held.pk, reason="Litigation", owner="Legal", case_reference="case-9")
+    run = f.sweep()
+    assert inv.ActivityEvent.objects.filter(pk=kept.pk).exists()
+    assert not inv.ActivityEvent.objects.filter(pk=gone.pk).exists()
+    assert run.summary["activity"] == {"erased": 1, "kept": 1, "errors": 0}
+    assert run.certificate.summary["kept"] == [
+        {"model": "inventory.ActivityEvent", "pk": kept.pk, "hold": str(hold.public_id),
+         "code": ExceptionCode.LEGAL_CLAIMS, "case_reference": "case-9"}
+    ]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_category_hold_stops_the_sweep_for_that_category_only(clock):
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    f.schedule("marketing", months=24)
+    owner = f.subject()
+    activity = f.activity(owner, BASE - dt.timedelta(days=900))
+    marketing = f.marketing(owner, BASE - dt.timedelta(days=900))
+    legal_hold_place(category="activity", reason="Regulator inquiry", owner="Legal")
+    run = f.sweep()
+    assert inv.ActivityEvent.objects.filter(pk=activity.pk).exists()
+    assert not inv.MarketingPreference.objects.filter(pk=marketing.pk).exists()
+    assert run.kept_count == 1 and run.erased_count == 1
+
+
+@pytest.mark.django_db
+def test_a_hold_protects_through_its_last_day_and_not_after(clock):
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    owner = f.subject()
+    record = f.activity(owner, BASE - dt.timedelta(days=900))
+    legal_hold_place(subject_id=owner.pk, reason="Dispute", owner="Legal", ends_on=BASE.date())
+    clock.move_to(BASE.replace(hour=23, minute=59, second=59))
+    f.sweep()
+    assert inv.ActivityEvent.objects.filter(pk=record.pk).exists()
+    clock.move_to(BASE + dt.timedelta(days=1))
+    f.sweep()
+    assert not inv.ActivityEvent.objects.filter(pk=record.pk).exists()
+
+
+@pytest.mark.django_db
+def test_records_released_from_a_hold_go_at_the_next_sweep(clock):
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    owner = f.subject()
+    record = f.activity(owner, BASE - dt.timedelta(days=900))
+    hold = legal_hold_place(subject_id=owner.pk, reason="Dispute", owner="Legal")
+    f.sweep()
+    assert inv.ActivityEvent.objects.filter(pk=record.pk).exists()
+    legal_hold_release(hold_id=hold.pk, reason="Settled")
+    f.sweep()
+    assert not inv.ActivityEvent.objects.filter(pk=record.pk).exists()
+
+
+_records = st.lists(
+    st.tuples(st.integers(0, 2), st.sampled_from(sorted(MODELS)), st.integers(0, 1500)),
+    min_size=1,
+    max_size=12,
+)
+_holds = st.lists(
+    st.tuples(
+        st.one_of(st.none(), st.integers(0, 2)),
+        st.one_of(st.none(), st.sampled_from(sorted(MODELS))),
+        st.booleans(),  # released before the sweep
+    ).filter(lambda h: h[0] is not None or h[1] is not None),
+    max_size=3,
+)
+_periods = st.tuples(st.integers(0, 36), st.integers(0, 60)).filter(lambda p: p != (0, 0))
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=30,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    records=_records,
+    holds=_holds,
+    periods=st.fixed_dictionaries({c: _periods for c in MODELS}),
+    clock_days=st.integers(0, 1000),
+)
+def test_held_records_survive_any_schedule_hold_and_clock(records, holds, periods, clock_days):
+    with transaction.atomic():
+        now = BASE + dt.timedelta(days=clock_days)
+        with time_machine.travel(BASE, tick=False):
+            f.only_these_schedules()
+            for code, (months, days) in periods.items():
+                f.schedule(code, months=months, days=days)
+            people = [f.subject() for _ in range(3)]
+            made = []
+            for who, code, age in records:
+                collected = BASE - dt.timedelta(days=age, minutes=age)
+                row = (f.activity if code == "activity" else f.marketing)(people[who], collected)
+                made.append((row.pk, people[who].pk, code, collected))
+            placed = []
+            for who, code, released in holds:
+                hold = legal_hold_place(
+                    subject_id=people[who].pk if who is not None else None,
+                    category=code,
+                    reason="Property test",
+                    owner="Legal",
+                )
+                if released:
+                    legal_hold_release(hold_id=hold.pk, reason="done")
+                else:
+                    placed.append(hold)
+        with time_machine.travel(now, tick=False):
+            run = f.sweep()
+
+        def is_held(subject_id: int, code: str) -> bool:
+            return any(
+                h.subject_id in (None, subject_id) and (h.category_id is None or h.category.code == code)
+                for h in placed
+            )
+
+        expected_kept = 0
+        for pk, subject_id, code, collected in made:
+            months, days = periods[code]
+            expired = Period(months=months, days=days).is_expired(collected, now)
+            exists = MODELS[code].objects.filter(pk=pk).exists()
+            if is_held(subject_id, code):
+                assert exists, "a held record was erased"
+                expected_kept += expired
+            else:
+                assert exists != expired, "expiry decided wrongly"
+        assert run.kept_count == expected_kept
+        assert LegalHold.objects.count() == len(holds)
+        transaction.set_rollback(True)
