@@ -708,9 +708,14 @@ def _fulfil_opt_out(case: PrivacyRequest, actor: Any, heartbeat) -> None:
             gateways.consent_withdraw(
                 subject_id=case.subject_id,
                 purpose=purpose,
-                channel=case.channel,
+                channel=policy.CONSENT_CHANNEL[case.channel],
                 actor=actor,
-                evidence={"case_reference": str(case.reference), "request_type": case.type},
+                # The consent ledger's evidence keys (consent.evidence): the case reference and a note.
+                evidence={
+                    "reference": str(case.reference),
+                    "note": f"Privacy request ({case.type}) received by {case.channel}; "
+                    "GDPR Art. 21(3); Cal. Civ. Code §1798.120, §1798.135",
+                },
             )
         case_event(
             case=case,

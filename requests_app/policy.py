@@ -70,6 +70,10 @@ OPT_OUT_PURPOSES: dict[str, tuple[str, ...]] = {
     Regime.OTHER: ("marketing_email", "marketing_phone"),
 }
 
+# How a case's channel is recorded on the consent ledger (consent.models.Channel values). A letter has
+# no channel of its own there: it is entered by the case system ("api"), the evidence says "mail".
+CONSENT_CHANNEL: dict[str, str] = {"web": "web_form", "email": "email", "phone": "phone", "mail": "api"}
+
 # Types fulfilled automatically once the case reaches "in progress" (no officer judgement needed).
 # Minors: policy §9 "immediately delete" on confirmation. Erasure/rectification/restriction wait for an
 # officer who reviews holds and values first.

@@ -120,3 +120,15 @@ def test_erasure_tells_every_recipient_art_19_with_identifiers_captured_before(
     notice = outbox.last("recipient_notification")
     assert notice["to_email"] == "dpo@host.example"
     assert "alice@example.com" in notice["context"]["subject_identifiers"]
+
+
+@pytest.mark.django_db
+def test_case_page_links_the_erasure_certificate(client, officer, django_capture_on_commit_callbacks):
+    make_full_subject(email="alice@example.com")
+    case = _verified(officer, "alice@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        fulfilment.request_fulfil(case=case, actor=officer)
+    case.refresh_from_db()
+    client.force_login(officer)
+    page = client.get(f"/admin/requests_app/privacyrequest/{case.pk}/change/").content.decode()
+    assert f"/admin/retention/erasurecertificate/{case.erasure_certificate_id}/change/" in page
