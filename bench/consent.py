@@ -38,7 +38,7 @@ PURPOSES = ["marketing_email", "marketing_phone", "analytics_cookies", "advertis
 CHANNELS = ["cookie_banner", "web_form", "api"]
 FOREIGN_KEYS = [
     ("subject_id", "inventory_datasubject (id)"),
-    ("purpose_code", "consent_purpose (code)"),
+    ("purpose_id", "consent_purpose (id)"),
     ("policy_version_id", "consent_policyversion (id)"),
     ("import_batch_id", "consent_consentimport (id)"),
 ]
@@ -139,9 +139,7 @@ def bench_raw(n: int) -> float:
         else:
             cursor.execute(f"CREATE TABLE bench_raw_events AS SELECT * FROM {table} WHERE 0")
             cursor.execute("CREATE UNIQUE INDEX bench_raw_public ON bench_raw_events (public_id)")
-            cursor.execute(
-                "CREATE INDEX bench_raw_subject ON bench_raw_events (subject_id, purpose_code, at)"
-            )
+            cursor.execute("CREATE INDEX bench_raw_subject ON bench_raw_events (subject_id, purpose_id, at)")
             cursor.execute("CREATE INDEX bench_raw_at ON bench_raw_events (at)")
             placeholders = ", ".join(["%s"] * len(columns))
             start = time.perf_counter()
