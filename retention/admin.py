@@ -75,15 +75,18 @@ class RetentionScheduleForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["model_label"] = forms.ChoiceField(
-            choices=_model_choices,
-            required=False,
-            label="Kind of record",
-            help_text=self.fields["model_label"].help_text,
-        )
-        self.fields["anchor"] = forms.ChoiceField(
-            choices=_anchor_choices, label="Counted from", help_text=self.fields["anchor"].help_text
-        )
+        # A user with view permission only gets a form without fields (everything is read-only).
+        if "model_label" in self.fields:
+            self.fields["model_label"] = forms.ChoiceField(
+                choices=_model_choices,
+                required=False,
+                label="Kind of record",
+                help_text=self.fields["model_label"].help_text,
+            )
+        if "anchor" in self.fields:
+            self.fields["anchor"] = forms.ChoiceField(
+                choices=_anchor_choices, label="Counted from", help_text=self.fields["anchor"].help_text
+            )
 
     def _post_clean(self):
         super()._post_clean()
