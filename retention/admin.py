@@ -299,6 +299,11 @@ class LegalHoldAdmin(admin.ModelAdmin):
             return "Ended"
         return "Active"
 
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.released_at is not None:
+            return False  # a released hold is a record; legal_hold_update refuses it anyway
+        return super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request, obj=None):
         return False  # release a hold instead: the record of it must stay
 
