@@ -221,6 +221,8 @@ class ConsentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # Evidence is sealed; only holders of 'reveal sensitive' see it decrypted (and reading it is audited).
+        if request.method != "GET":
+            raise PermissionDenied  # ledger rows are read-only; don't decrypt (or audit a reveal) for a refusal
         event = ConsentEvent.objects.filter(pk=object_id).first()
         text = "—"
         if event is not None and event.evidence:
