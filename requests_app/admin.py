@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 
 from audit.admin import ReadOnlyAdminMixin
 from inventory import crypto
+from inventory.display import may_reveal
 from inventory.selectors import subject_search
 
 from . import fulfilment, selectors, services
@@ -129,6 +130,19 @@ class CaseEventInline(_ReadOnlyInline):
     fields = ("at", "kind", "from_status", "to_status", "actor_label", "summary", "note_text")
     readonly_fields = fields
     ordering = ("at", "id")
+
+    def get_fields(self, request, obj=None):
+        # Notes are sealed under the subject's key: decrypted only for holders of 'reveal sensitive'.
+        if may_reveal(request.user):
+            return self.fields
+        return tuple("note_sealed" if f == "note_text" else f for f in self.fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    @admin.display(description="Note")
+    def note_sealed(self, obj):
+        return "Sealed (needs the 'reveal sensitive' permission)." if obj.note else ""
 
     @admin.display(description="Note")
     def note_text(self, obj):
