@@ -336,10 +336,24 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    # The permission each bulk action needs (the action checks it again when it runs).
+    ACTION_PERMISSIONS = {
+        "assign_to_me": "change_privacyrequest",
+        "send_verification_link": "verify_privacyrequest",
+        "fulfil_selected": "fulfil_privacyrequest",
+        "extend_selected": "change_privacyrequest",
+        "deny_selected": "deny_privacyrequest",
+    }
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
-        return actions
+        # Offer only what the user may run: analysts and auditors saw every workflow action and got 403.
+        return {
+            name: action
+            for name, action in actions.items()
+            if request.user.has_perm(f"requests_app.{self.ACTION_PERMISSIONS.get(name, 'change_privacyrequest')}")
+        }
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
