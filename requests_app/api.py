@@ -22,6 +22,13 @@ class OfficerPermissions(permissions.DjangoModelPermissions):
     perms_map = {**permissions.DjangoModelPermissions.perms_map, "GET": ["%(app_label)s.view_%(model_name)s"]}
 
 
+class CanReadTimeline(permissions.BasePermission):
+    """The timeline is the request log (11 CCR §7101): it needs its own view permission, as in the admin."""
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perm("requests_app.view_caseevent")
+
+
 class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [permissions.IsAdminUser, OfficerPermissions]
     serializer_class = CaseSerializer
@@ -43,7 +50,14 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=CaseEventSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(
+        detail=True,
+        methods=["get"],
+        permission_classes=[permissions.IsAdminUser, OfficerPermissions, CanReadTimeline],
+        filter_backends=[],
+    )
     def events(self, request, reference=None):
+        """The case's timeline, oldest first, a page at a time (long cases have hundreds of events)."""
         case = self.get_object()
-        return Response(CaseEventSerializer(selectors.case_timeline(case), many=True).data)
+        page = self.paginate_queryset(selectors.case_timeline(case))
+        return self.get_paginated_response(CaseEventSerializer(page, many=True).data)

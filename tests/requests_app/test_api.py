@@ -73,7 +73,7 @@ def test_officer_logs_a_phone_request_with_its_receipt_date(api, officer, outbox
     assert case.channel == "phone"
     detail = api.get(f"{URL}{body['reference']}/")
     assert detail.status_code == 200
-    events = api.get(f"{URL}{body['reference']}/events/").json()
+    events = api.get(f"{URL}{body['reference']}/events/").json()["results"]
     assert [e["kind"] for e in events][:2] == ["created", "notice"]
 
 
