@@ -202,7 +202,8 @@ class ReceiptView(APIView):
 
 
 class PurposeListView(generics.ListAPIView):
+    """Paginated like every list of the API (one page holds every purpose the company has)."""
+
     permission_classes = [IsAuthenticated]
     serializer_class = PurposeSerializer
-    pagination_class = None
     queryset = Purpose.objects.filter(active=True).order_by("code")
