@@ -143,23 +143,28 @@ class BatchDetailView(generics.RetrieveAPIView):
         return selectors.batches()
 
 
-class StatutoryCategoryListView(APIView):
-    authentication_classes = AUTHENTICATION
-    permission_classes = [IsAuthenticated, CanLogDisclosures]
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         summary="The 27 statutory categories of Cal. Civ. Code §1798.83(e)(6)(A) and the mapping to them",
-        responses=StatutoryCategorySerializer(many=True),
         tags=["disclosures"],
     )
-    def get(self, request: Request) -> Response:
+)
+class StatutoryCategoryListView(generics.ListAPIView):
+    """Paginated like every list of the API (one page holds all 27)."""
+
+    authentication_classes = AUTHENTICATION
+    permission_classes = [IsAuthenticated, CanLogDisclosures]
+    serializer_class = StatutoryCategorySerializer
+    filter_backends: list = []
+
+    def get_queryset(self) -> list[dict]:
         mapped: dict[str, list[str]] = {}
         for code, field, statutory in CategoryMapping.objects.values_list(
             "data_category__code", "field", "statutory_category"
         ):
             if statutory:
                 mapped.setdefault(statutory, []).append(f"{code}.{field}")
-        rows = [
+        return [
             {
                 "code": c.code,
                 "label": c.label,
@@ -169,7 +174,6 @@ class StatutoryCategoryListView(APIView):
             }
             for c in STATUTORY_CATEGORIES
         ]
-        return Response(StatutoryCategorySerializer(rows, many=True).data)
 
 
 class RequirementView(APIView):
