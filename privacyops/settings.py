@@ -170,9 +170,11 @@ CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- REST API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token or session only (no basic auth). Token first: an anonymous caller gets 401 with
+    # `WWW-Authenticate: Token` from every endpoint, not a bare 403 from some.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -194,6 +196,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Inventory, consent, disclosures and privacy requests.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs describe every endpoint and filter: for signed-in users and API clients only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
