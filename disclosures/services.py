@@ -336,7 +336,7 @@ def disclosure_record(
 
 # --- settings and mapping --------------------------------------------------------------------------
 
-_SETTINGS_FIELDS = {
+SETTINGS_FIELDS = {
     "employee_count",
     "opt_out_route_enabled",
     "business_name",
@@ -351,7 +351,7 @@ _SETTINGS_FIELDS = {
 @transaction.atomic
 def disclosure_settings_update(*, actor: Any = None, **changes: Any) -> DisclosureSettings:
     """Change the §1798.83 settings; the audit event records which fields changed and the gate's state."""
-    unknown = set(changes) - _SETTINGS_FIELDS
+    unknown = set(changes) - SETTINGS_FIELDS
     if unknown:
         raise ValidationError("Unknown settings: %(names)s.", params={"names": ", ".join(sorted(unknown))})
     selectors.disclosure_settings()
