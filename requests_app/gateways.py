@@ -9,7 +9,7 @@ call site keeps start-up free of cycles.
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from inventory.models import DataSubject, System, ThirdParty
 
@@ -101,9 +101,10 @@ def recipients_for_subject(*, subject_id: int) -> QuerySet[ThirdParty]:
     """Third parties that received this subject's data: told of erasure/rectification (GDPR Art. 19,
     §1798.105(c)).
 
-    Today: service providers running an external system that holds a registered record of the subject
-    (inventory). The disclosures log adds the recipients it recorded once that app lands on main.
+    Two sources: the disclosures log (every third party the subject's data was disclosed to), and the
+    service providers running an external system that holds a registered record of the subject.
     """
+    from disclosures.selectors import events_for_subject
     from inventory.selectors import records_for_subject
 
     system_ids: set[int] = set()
@@ -113,7 +114,8 @@ def recipients_for_subject(*, subject_id: int) -> QuerySet[ThirdParty]:
     provider_ids = System.objects.filter(
         pk__in=system_ids, kind=System.Kind.EXTERNAL, provider__isnull=False
     ).values("provider_id")
-    return ThirdParty.objects.filter(pk__in=provider_ids).order_by("legal_name")
+    disclosed_ids = events_for_subject(subject_id=subject_id).order_by().values("third_party_id")
+    return ThirdParty.objects.filter(Q(pk__in=provider_ids) | Q(pk__in=disclosed_ids)).order_by("legal_name")
 
 
 def holds_for_subject(*, subject_id: int):
