@@ -261,13 +261,11 @@ def access_package_build(*, case: PrivacyRequest, actor: Any = None, heartbeat=N
     """Export every registered record of the subject (ZIP of JSON + CSV per category, README), encrypted
     under a fresh package key that only the master key can unwrap."""
     now = timezone.now()
-    recipients = list(gateways.recipients_for_subject(subject_id=case.subject_id))
     contents = package_contents(
         subject_id=case.subject_id,
         reference=str(case.reference),
         generated_at=now,
         lookback_from=case.lookback_from,
-        recipients=recipients,
         heartbeat=heartbeat,
     )
     key = Fernet.generate_key()

@@ -97,7 +97,7 @@ def prior_1798_83_requests(*, subject_id: int, year: int, exclude_reference: str
     return prior(subject_id=subject_id, year=year, exclude_reference=exclude_reference)
 
 
-def recipients_for_subject(*, subject_id: int) -> QuerySet[ThirdParty]:
+def recipients_for_subject(*, subject_id: int, system_ids: set[int] | None = None) -> QuerySet[ThirdParty]:
     """Third parties that received this subject's data: told of erasure/rectification (GDPR Art. 19,
     §1798.105(c)).
 
@@ -107,10 +107,11 @@ def recipients_for_subject(*, subject_id: int) -> QuerySet[ThirdParty]:
     from disclosures.selectors import events_for_subject
     from inventory.selectors import records_for_subject
 
-    system_ids: set[int] = set()
-    for found in records_for_subject(subject_id):
-        system_ids.update(getattr(r, "system_id", None) for r in found.records)
-    system_ids.discard(None)
+    if system_ids is None:  # callers that already hold the records pass the systems they saw
+        system_ids = set()
+        for found in records_for_subject(subject_id):
+            system_ids.update(getattr(r, "system_id", None) for r in found.records)
+        system_ids.discard(None)
     provider_ids = System.objects.filter(
         pk__in=system_ids, kind=System.Kind.EXTERNAL, provider__isnull=False
     ).values("provider_id")
