@@ -74,6 +74,45 @@ def _axes_off_unless_asked(request, settings):
     settings.AXES_ENABLED = "axes_enabled" in request.fixturenames
 
 
+_SAVED_SQLITE_TRIGGERS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _sqlite_ledgers_flushable(request):
+    """On SQLite, Django flushes after a transactional test with DELETE, which the append-only
+    triggers refuse; lift the DELETE triggers for the flush and put them back for the next test.
+    (PostgreSQL flushes with TRUNCATE, which the row triggers don't see.)"""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or bool(
+        marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    )
+    uses_db = transactional or marker is not None or "db" in request.fixturenames
+    if not uses_db or (not transactional and not _SAVED_SQLITE_TRIGGERS):
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")  # set up first, so its flush runs after our teardown
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        for sql in _SAVED_SQLITE_TRIGGERS:
+            cursor.execute(sql.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1))
+    if not transactional:
+        yield
+        return
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_no_delete'"
+        )
+        found = cursor.fetchall()
+        _SAVED_SQLITE_TRIGGERS[:] = [sql for _, sql in found]
+        for name, _ in found:
+            cursor.execute(f'DROP TRIGGER "{name}"')
+
+
 @pytest.fixture
 def axes_enabled(settings):
     settings.AXES_ENABLED = True
