@@ -377,7 +377,9 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="Subject")
     def subject_link(self, obj):
-        return f"Subject {str(obj.subject.public_id)}" + (" (erased)" if obj.subject.erased_at else "")
+        url = reverse("admin:inventory_datasubject_change", args=[obj.subject_id])
+        label = f"Subject {obj.subject.public_id}" + (" (erased)" if obj.subject.erased_at else "")
+        return format_html('<a href="{}">{}</a>', url, label)
 
     @admin.display(description="Deadline rule")
     def deadline_source(self, obj):
