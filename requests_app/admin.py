@@ -24,7 +24,9 @@ from .forms import (
     AssignForm,
     AuthorityForm,
     DenyForm,
+    FeeForm,
     IntakeForm,
+    LookbackForm,
     ManualVerifyForm,
     ReasonForm,
     RectificationForm,
@@ -202,6 +204,10 @@ CASE_ACTIONS = [
     ("extend", "Extend deadline", ReasonForm, "change_privacyrequest",
      (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)),
     ("note", "Add note", ReasonForm, "change_privacyrequest", None),
+    ("fee", "Set a fee (GDPR Art. 12(5))", FeeForm, "change_privacyrequest",
+     (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)),
+    ("lookback", "Extend the lookback (CCPA)", LookbackForm, "change_privacyrequest",
+     (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)),
     ("deny", "Deny with reason", DenyForm, "deny_privacyrequest",
      (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)),
     ("withdraw", "Withdrawn by requester", ReasonForm, "change_privacyrequest",
@@ -253,6 +259,14 @@ def _run_case_action(name: str, case: PrivacyRequest, data: dict, user) -> str:
     if name == "note":
         services.request_note_add(case=case, note=data["reason"], actor=user)
         return "Note added."
+    if name == "fee":
+        services.request_set_fee(
+            case=case, amount=data["amount"], justification=data.get("justification", ""), actor=user
+        )
+        return "Fee recorded."
+    if name == "lookback":
+        services.request_set_lookback(case=case, since=data["since"], actor=user)
+        return "Lookback extended; the package will cover the longer period."
     if name == "deny":
         services.request_deny(case=case, basis=data["basis"], reason=data["reason"], actor=user)
         return "Request denied; the requester is told."
