@@ -47,6 +47,25 @@ def _missing_service(item: pytest.Item) -> str | None:
     return None
 
 
+def _is_transactional(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    names = getattr(item, "fixturenames", [])
+    return (
+        "transactional_db" in names
+        or "celery_worker" in names
+        or bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Transactional tests end with a flush that also wipes the reference rows seeded by data
+    migrations (categories, purposes, templates, schedules...). Serialized rollback restores them
+    before each transactional test, so no test depends on running before the first flush."""
+    for item in items:
+        if _is_transactional(item) and "django_db_serialized_rollback" not in item.fixturenames:
+            item.fixturenames.append("django_db_serialized_rollback")
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     reason = _missing_service(item)
     if reason:
