@@ -135,7 +135,7 @@ def test_only_one_fulfilment_at_a_time_and_only_when_in_progress(officer):
 
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_access_package_is_built_by_a_real_worker_over_redis(celery_worker, reference_data, officer):
+def test_access_package_is_built_by_a_real_worker_over_redis(celery_worker, officer):
     from celery.result import AsyncResult
 
     from requests_app.models import AccessPackage
