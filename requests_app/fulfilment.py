@@ -149,7 +149,10 @@ def fulfilment_run(*, attempt_id: int) -> str:
         return State.FAILED
     except Exception as exc:
         # Type only: exception text may quote data.
-        FulfilmentAttempt.objects.filter(pk=attempt.pk).update(state=State.QUEUED, error=type(exc).__name__)
+        # Back in the queue for the task's retry; queued_at restarts so the watchdog measures this wait.
+        FulfilmentAttempt.objects.filter(pk=attempt.pk).update(
+            state=State.QUEUED, error=type(exc).__name__, queued_at=timezone.now()
+        )
         raise FulfilmentRetry(type(exc).__name__) from exc
     _finish(attempt, State.SUCCEEDED)
     return State.SUCCEEDED
@@ -230,13 +233,23 @@ def fulfilment_watchdog() -> dict[str, int]:
             )
             _enqueue(retry)
             requeued += 1
-    if requeued or flagged:
+    # Recipient notifications whose task was lost: send again (the task is idempotent).
+    lost = list(
+        RecipientNotification.objects.filter(
+            state=RecipientNotification.State.PENDING, created_at__lt=now - policy.queued_too_long()
+        ).values_list("pk", flat=True)
+    )
+    if lost:
+        from .tasks import notify_recipient
+
+        transaction.on_commit(lambda: [notify_recipient.delay(pk) for pk in lost])
+    if requeued or flagged or lost:
         audit_record(
             action="request.watchdog",
             actor="fulfilment watchdog",
-            details={"requeued": requeued, "flagged": flagged},
+            details={"requeued": requeued, "flagged": flagged, "recipient_notifications_requeued": len(lost)},
         )
-    return {"requeued": requeued, "flagged": flagged}
+    return {"requeued": requeued, "flagged": flagged, "recipients_requeued": len(lost)}
 
 
 # --- access / portability ----------------------------------------------------------------------------
