@@ -201,6 +201,7 @@ CASE_ACTIONS = [
     ("fulfil", "Fulfil", None, "fulfil_privacyrequest", (Status.IN_PROGRESS,)),
     ("restriction", "Complete restriction", ReasonForm, "fulfil_privacyrequest", (Status.IN_PROGRESS,)),
     ("hold", "Place legal hold", ReasonForm, "fulfil_privacyrequest", None),
+    ("release", "Release legal hold", ReasonForm, "fulfil_privacyrequest", None),
     ("extend", "Extend deadline", ReasonForm, "change_privacyrequest",
      (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)),
     ("note", "Add note", ReasonForm, "change_privacyrequest", None),
@@ -253,6 +254,9 @@ def _run_case_action(name: str, case: PrivacyRequest, data: dict, user) -> str:
     if name == "hold":
         fulfilment.request_legal_hold_place(case=case, reason=data["reason"], actor=user)
         return "Legal hold placed."
+    if name == "release":
+        fulfilment.request_legal_hold_release(case=case, reason=data["reason"], actor=user)
+        return "Legal hold released."
     if name == "extend":
         services.request_extend(case=case, reason=data["reason"], actor=user)
         return "Deadline extended; the requester is told."

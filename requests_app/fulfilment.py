@@ -815,3 +815,25 @@ def request_legal_hold_place(*, case: PrivacyRequest, reason: str, actor: Any):
         details={"hold_id": hold.pk},
     )
     return hold
+
+
+@transaction.atomic
+def request_legal_hold_release(*, case: PrivacyRequest, reason: str, actor: Any) -> int:
+    """Release the holds placed for this case (e.g. the dispute is settled); erasure may then proceed."""
+    reason = _require_reason(reason, "releasing the legal hold")
+    case = _lock(case)
+    released = gateways.legal_holds_release_for_case(
+        case_reference=str(case.reference), reason=reason, actor=actor
+    )
+    if not released:
+        raise ValidationError("This case has no legal hold in force.")
+    _update(case, legal_hold_id=None)
+    case_event(
+        case=case,
+        kind=CaseEvent.Kind.LEGAL_HOLD,
+        summary=f"{released} legal hold(s) of this case released",
+        actor=actor,
+        note=reason,
+        details={"released": released},
+    )
+    return released

@@ -65,6 +65,12 @@ def legal_hold_place(*, subject_id: int, case_reference: str, reason: str, owner
     )
 
 
+def legal_holds_release_for_case(*, case_reference: str, reason: str, actor: Any = None) -> int:
+    from retention.services import legal_holds_release_for_case as release
+
+    return release(case_reference=case_reference, reason=reason, actor=actor)
+
+
 def consent_withdraw(*, subject_id: int, purpose: str, channel: str, actor: Any = None, evidence: dict):
     from consent.services import consent_withdraw as withdraw
 
