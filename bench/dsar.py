@@ -176,7 +176,10 @@ def main() -> None:
         args.repeat,
     )
     case = _verified_case(target, "access")
-    t_case = _ms(lambda: fulfilment.access_package_build(case=case, actor="bench"))
+    built = []
+    t_case = _ms(lambda: built.append(fulfilment.access_package_build(case=case, actor="bench")))
+    with transaction.atomic():  # leave no export behind: key destroyed, file removed
+        fulfilment._destroy_package(built[0], reason="bench")
     print(
         f"\nACCESS PACKAGE for one subject ({rows} registered rows; raw SQL found {raw_rows}), median of {args.repeat}"
     )
