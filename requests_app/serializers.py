@@ -30,12 +30,16 @@ class CaseSerializer(serializers.ModelSerializer):
     """A case as officers' tools see it (no requester contact details in list views)."""
 
     subject = serializers.UUIDField(source="subject.public_id", read_only=True)
-    assignee = serializers.CharField(source="assignee.username", read_only=True, default=None)
+    assignee = serializers.CharField(
+        source="assignee.username", read_only=True, default=None, allow_null=True
+    )
     request_type = serializers.CharField(source="type", read_only=True)
-    # Plain strings: one enum per choice set in the OpenAPI schema (drf-spectacular W001).
+    # Plain strings: one enum per choice set in the OpenAPI schema (drf-spectacular W001); both are
+    # empty until set, which the choices' enum doesn't allow.
     verification_level_achieved = serializers.CharField(read_only=True)
+    denial_basis = serializers.CharField(read_only=True, help_text="Empty unless the case was denied.")
     possible_duplicate_of = serializers.UUIDField(
-        source="possible_duplicate_of.reference", read_only=True, default=None
+        source="possible_duplicate_of.reference", read_only=True, default=None, allow_null=True
     )
 
     class Meta:
