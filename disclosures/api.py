@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import generics, status
+from rest_framework import exceptions, generics, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -35,6 +35,15 @@ class CanLogDisclosures(BasePermission):
 AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
 
 
+def _lines(detail) -> list[str]:
+    """DRF error details (nested dicts/lists) as readable lines: "field: message"."""
+    if isinstance(detail, dict):
+        return [f"{name}: {line}" for name, value in detail.items() for line in _lines(value)]
+    if isinstance(detail, list):
+        return [line for value in detail for line in _lines(value)]
+    return [str(detail)]
+
+
 def _error(exc: DjangoValidationError, http_status: int = status.HTTP_400_BAD_REQUEST, **extra) -> Response:
     code = getattr(exc, "code", None) or "invalid"
     return Response({"detail": exc.messages, "code": code, **extra}, status=http_status)
@@ -51,6 +60,14 @@ class BatchListCreateView(generics.ListCreateAPIView):
 
     def get_queryset(self):
         return selectors.batches()
+
+    def handle_exception(self, exc):
+        # Malformed JSON or a payload the serializer rejects: the documented error shape (ErrorSerializer),
+        # like every other refusal of this endpoint, not DRF's field-keyed one.
+        if isinstance(exc, exceptions.ValidationError | exceptions.ParseError):
+            code = "parse_error" if isinstance(exc, exceptions.ParseError) else "invalid"
+            return Response({"detail": _lines(exc.detail), "code": code}, status=status.HTTP_400_BAD_REQUEST)
+        return super().handle_exception(exc)
 
     @extend_schema(
         summary="Log a disclosure batch",
