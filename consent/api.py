@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, status
+from rest_framework import exceptions, generics, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -61,6 +61,16 @@ def _flatten(errors) -> list[str]:
 
 class ConsentEventBulkView(APIView):
     permission_classes = [IsAuthenticated, has_perm("consent.record_consent")]
+
+    def handle_exception(self, exc):
+        # Malformed JSON or a bad envelope ("events" missing, empty, too long): the documented
+        # BulkRejected shape, like a rejected item, not DRF's field-keyed one.
+        if isinstance(exc, exceptions.ValidationError | exceptions.ParseError):
+            return Response(
+                {"detail": "; ".join(_flatten(exc.detail)) + " Nothing was recorded.", "errors": []},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return super().handle_exception(exc)
 
     @extend_schema(
         request=ConsentEventBulkSerializer,
