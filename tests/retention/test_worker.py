@@ -1,16 +1,31 @@
 """The sweep end to end through a real Celery worker consuming from Redis (fan-out, completion, certificate)."""
 
 import datetime as dt
+import importlib
 import time
 
 import pytest
 
 from inventory import models as inv
+from notices.models import Notice
 from retention.models import ErasureJournal, SweepBatch, SweepRun
 from retention.services import legal_hold_place
 from retention.tasks import sweep
 
 from . import factories as f
+
+
+@pytest.fixture
+def reference_data():
+    """Transactional tests run last (pytest-django orders them so) and each ends with a flush: seed the
+    reference rows this test relies on (data categories, the report's notice template)."""
+    from django.apps import apps
+
+    from notices.defaults import seed_default_templates
+    from notices.models import NoticeTemplate
+
+    importlib.import_module("inventory.migrations.0002_reference_data").seed(apps, None)
+    seed_default_templates(NoticeTemplate)
 
 
 def _wait_for_finished_run(timeout: float = 90) -> SweepRun:
@@ -23,12 +38,11 @@ def _wait_for_finished_run(timeout: float = 90) -> SweepRun:
     raise AssertionError("the sweep did not finish on the worker")
 
 
-# PostgreSQL too: on SQLite the flush after a transactional test is a DELETE, which the append-only
-# audit table refuses; and the worker thread can't share an in-memory SQLite database.
+# PostgreSQL only: the worker thread can't share the in-memory SQLite test database.
 @pytest.mark.postgres
 @pytest.mark.redis
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_sweep_runs_end_to_end_through_a_real_worker_on_redis(celery_worker, settings):
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_runs_end_to_end_through_a_real_worker_on_redis(reference_data, celery_worker, settings):
     settings.RETENTION_SWEEP_BATCH_ROWS = 6
     settings.RETENTION_SWEEP_WINDOW_ROWS = 2
     f.only_these_schedules()
@@ -62,3 +76,5 @@ def test_the_sweep_runs_end_to_end_through_a_real_worker_on_redis(celery_worker,
     assert run.certificate is not None and run.certificate.erased_count == 11
     assert run.finished_at is not None and run.finished_at >= run.started_at
     assert isinstance(run.as_of, dt.datetime)
+    report = Notice.objects.get(kind="operations_report")  # the report to the privacy office, queued once
+    assert report.idempotency_key == f"retention.sweep-report:{run.public_id}"
