@@ -500,7 +500,7 @@ class SuppressedAddressAdmin(admin.ModelAdmin):
     def lift_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not request.user.has_perm("consent.lift_suppression"):
             raise PermissionDenied
-        row = get_object_or_404(SuppressedAddress, pk=pk)
+        row = get_object_or_404(SuppressedAddress.objects.select_related("purpose"), pk=pk)
         form = LiftForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -514,7 +514,7 @@ class SuppressedAddressAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:consent_suppressedaddress_changelist"))
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Lift suppression {row.email_hmac[:12]}… for {row.purpose_id}",
+            "title": f"Lift suppression {row.email_hmac[:12]}… for {row.purpose.code}",
             "opts": self.model._meta,
             "form": form,
             "submit": "Lift suppression",

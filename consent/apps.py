@@ -18,10 +18,8 @@ class ConsentConfig(AppConfig):
 
 def _register_marketing_gate() -> None:
     """The notices outbox asks this gate before any marketing message (default without it: refuse)."""
-    try:
-        from notices.gate import register_marketing_gate
-    except ImportError:  # notices (issue 4) not merged yet: marketing stays refused by default
-        return
+    from notices.gate import register_marketing_gate
+
     from .gate import gate
 
     register_marketing_gate(gate)

@@ -7,6 +7,7 @@ banner and the policy version shown are not personal data and get their own plai
 
 import ipaddress
 import json
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,13 +25,19 @@ IDENT_MAX = 100
 
 def minimise_ip(value: str) -> str:
     """Keep the network only: IPv4 /24, IPv6 /48 (enough to show the region/company, not the device)."""
-    parts = value.strip().split(".")
-    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
-        return f"{int(parts[0])}.{int(parts[1])}.{int(parts[2])}.0/24"  # fast path for the common case
+    text = value.strip()
     try:
-        address = ipaddress.ip_address(str(value).strip())
+        packed = socket.inet_pton(socket.AF_INET, text)  # strict dotted quad, parsed in C
+    except OSError:
+        pass
+    else:
+        return f"{packed[0]}.{packed[1]}.{packed[2]}.0/24"
+    try:
+        address = ipaddress.ip_address(text)
     except ValueError as exc:
         raise ValidationError("The IP address in the evidence is not valid.") from exc
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
@@ -73,7 +80,7 @@ def split_evidence(evidence: Mapping[str, Any] | None) -> tuple[dict[str, str], 
 
 def dumps(sealed: Mapping[str, str]) -> str:
     """Canonical JSON for sealing ("" when there is nothing to seal)."""
-    return json.dumps(dict(sealed), sort_keys=True, separators=(",", ":")) if sealed else ""
+    return json.dumps(sealed, separators=(",", ":")) if sealed else ""
 
 
 def loads(text: str) -> dict[str, str]:

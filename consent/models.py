@@ -36,6 +36,22 @@ class Channel(models.TextChoices):
     API = "api", "API (company system)"
 
 
+# Words other systems use for a channel, mapped to the ledger's values (the ledger stores only these).
+CHANNEL_ALIASES = {
+    "web": Channel.WEB_FORM,
+    "website": Channel.WEB_FORM,
+    "form": Channel.WEB_FORM,
+    "banner": Channel.COOKIE_BANNER,
+    "cookies": Channel.COOKIE_BANNER,
+    "unsubscribe": Channel.EMAIL_LINK,
+    "link": Channel.EMAIL_LINK,
+    "mail": Channel.EMAIL,
+    "telephone": Channel.PHONE,
+    "call": Channel.PHONE,
+    "system": Channel.API,
+}
+
+
 class Purpose(models.Model):
     """Why personal data is processed (policy §4): the unit consent is given or withdrawn for.
 
@@ -43,7 +59,9 @@ class Purpose(models.Model):
     rest on the contract, not on consent, and can't be withdrawn.
     """
 
-    code = models.SlugField(max_length=40, unique=True, help_text="Stable code; ledger rows store it.")
+    code = models.SlugField(
+        max_length=40, unique=True, help_text="Stable code other systems use; never renamed."
+    )
     name = models.CharField(max_length=100)
     service = models.CharField(max_length=100, help_text="Service named on consent receipts.")
     description = models.TextField()
@@ -178,14 +196,7 @@ class ConsentEvent(models.Model):
     )
     # No single-column FK indexes: lookups go through (subject, purpose, at); purposes, policy versions
     # and imports are never deleted, so nothing needs to find their events fast (fewer indexes to write).
-    purpose = models.ForeignKey(
-        Purpose,
-        to_field="code",
-        db_column="purpose_code",
-        on_delete=models.PROTECT,
-        related_name="events",
-        db_index=False,
-    )
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="events", db_index=False)
     action = models.CharField(max_length=10, choices=Action.choices)
     at = models.DateTimeField(help_text="When the subject gave or withdrew consent.")
     recorded_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -243,7 +254,7 @@ class ConsentEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Consent {self.get_action_display().lower()} #{self.pk} ({self.purpose_id})"
+        return f"Consent {self.get_action_display().lower()} #{self.pk}"
 
 
 class ConsentState(models.Model):
@@ -263,14 +274,7 @@ class ConsentState(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    purpose = models.ForeignKey(
-        Purpose,
-        to_field="code",
-        db_column="purpose_code",
-        on_delete=models.PROTECT,
-        related_name="states",
-        db_constraint=False,
-    )
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="states", db_constraint=False)
     action = models.CharField(max_length=10, choices=Action.choices)
     at = models.DateTimeField()
     event = models.ForeignKey(
@@ -288,7 +292,7 @@ class ConsentState(models.Model):
         indexes = [models.Index(fields=["purpose", "action", "expires_at"], name="consent_state_expiry_idx")]
 
     def __str__(self) -> str:
-        return f"Consent state of subject #{self.subject_id} for {self.purpose_id}"
+        return f"Consent state #{self.pk} of subject #{self.subject_id}"
 
     def is_current(self, at=None) -> bool:
         at = at or timezone.now()
@@ -313,9 +317,7 @@ class SuppressedAddress(models.Model):
         MANUAL = "manual", "Added by a privacy officer"
 
     email_hmac = models.CharField(max_length=64)
-    purpose = models.ForeignKey(
-        Purpose, to_field="code", db_column="purpose_code", on_delete=models.PROTECT, related_name="+"
-    )
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(max_length=30, choices=Reason.choices)
     created_at = models.DateTimeField(default=timezone.now)
     created_by_label = models.CharField(max_length=150)
@@ -329,7 +331,7 @@ class SuppressedAddress(models.Model):
         permissions = [("lift_suppression", "Can lift the suppression of an address")]
 
     def __str__(self) -> str:
-        return f"Suppressed {self.email_hmac[:12]}… for {self.purpose_id}"
+        return f"Suppressed {self.email_hmac[:12]}…"
 
 
 class ReconsentRequest(models.Model):
@@ -347,9 +349,7 @@ class ReconsentRequest(models.Model):
     subject = models.ForeignKey(
         "inventory.DataSubject", on_delete=models.PROTECT, related_name="reconsent_requests", db_index=False
     )
-    purpose = models.ForeignKey(
-        Purpose, to_field="code", db_column="purpose_code", on_delete=models.PROTECT, related_name="+"
-    )
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
     expired_at = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(default=timezone.now)
@@ -365,4 +365,4 @@ class ReconsentRequest(models.Model):
         indexes = [models.Index(fields=["status", "purpose"], name="consent_reconsent_status_idx")]
 
     def __str__(self) -> str:
-        return f"Re-consent of subject #{self.subject_id} for {self.purpose_id}"
+        return f"Re-consent request #{self.pk} of subject #{self.subject_id}"

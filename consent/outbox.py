@@ -1,34 +1,32 @@
 """The consent app's notices, sent through the notices outbox (`notices.services.notice_enqueue`).
 
 Called inside the caller's transaction: the outbox row commits (or rolls back) with the ledger row
-that caused it, and a repeated call with the same idempotency key sends nothing new.
+that caused it, and a repeated call with the same idempotency key sends nothing new. Contexts hold
+what notices' templates use (notices.defaults.SAMPLE_CONTEXTS): ids, dates, links, never evidence.
 """
 
 from typing import Any
 
+from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
+
+from notices.models import NoticeKind
+from notices.services import notice_enqueue
 
 from . import conf
 
 
-# NoticeKind values from the notices contract (BRIEF.md); strings keep this module import-light.
-def _enqueue(**kwargs: Any):
-    try:
-        from notices.services import notice_enqueue
-    except ImportError:  # TEMPORARY until feat/notices is merged into main; removed at the merge
-        return None
-    return notice_enqueue(**kwargs)
-
-
 def opt_out_confirmation_enqueue(*, event: Any, purpose: Any, subject: Any, actor: Any = None):
-    """Transactional confirmation of a withdrawal (not marketing: no consent needed to send it)."""
-    return _enqueue(
-        kind="opt_out_confirmed",
+    """Transactional confirmation of a withdrawal (not marketing: no consent is needed to send it)."""
+    return notice_enqueue(
+        kind=NoticeKind.OPT_OUT_CONFIRMED,
         idempotency_key=f"consent.opt_out_confirmed:{event.public_id}",
         context={
             "purpose": purpose.code,
-            "purpose_name": purpose.name,
-            "withdrawn_at": event.at.isoformat(),
+            "purpose_name": purpose.name.lower(),
+            "effective_on": event.at.isoformat(),
+            "channel": event.get_channel_display().lower(),
             "receipt_id": str(event.public_id),
             "opt_out_email": conf.marketing_opt_out_email(),
         },
@@ -39,8 +37,9 @@ def opt_out_confirmation_enqueue(*, event: Any, purpose: Any, subject: Any, acto
 
 
 def policy_changed_enqueue(*, policy_version: Any, subject: Any, actor: Any = None):
-    return _enqueue(
-        kind="policy_changed",
+    """Policy §11: a transactional notice to each affected subject (idempotent per version and subject)."""
+    return notice_enqueue(
+        kind=NoticeKind.POLICY_CHANGED,
         idempotency_key=f"consent.policy_changed:{policy_version.pk}:{subject.pk}",
         context={
             "policy_version": policy_version.version,
@@ -53,20 +52,24 @@ def policy_changed_enqueue(*, policy_version: Any, subject: Any, actor: Any = No
     )
 
 
-def expiry_report_enqueue(*, opened: int, open_total: int, actor: Any = None):
-    """Tell the privacy office how many subjects must be asked again (counts only, no personal data)."""
-    from django.conf import settings
-
+def expiry_report_enqueue(*, opened_by_purpose: dict[str, int], open_total: int, actor: Any = None):
+    """Tell the privacy office how many subjects to ask again (counts only, no personal data). Once a day."""
     today = timezone.localdate()
-    return _enqueue(
-        kind="operations_report",
+    opened = sum(opened_by_purpose.values())
+    link = (
+        settings.SITE_URL.rstrip("/")
+        + reverse("admin:consent_reconsentrequest_changelist")
+        + "?status__exact=open"
+    )
+    return notice_enqueue(
+        kind=NoticeKind.OPERATIONS_REPORT,
         idempotency_key=f"consent.expiry_report:{today.isoformat()}",
         context={
-            "report": "consent_expiry",
-            "title": "Expired consents to ask again",
-            "date": today.isoformat(),
-            "opened": opened,
-            "open_total": open_total,
+            "title": "Expired consents: subjects to ask again",
+            "summary": f"{opened} consent(s) expired since the last sweep; {open_total} subject(s) are waiting "
+            "to be asked again. Expired consent counts as withdrawn: no marketing goes to them meanwhile.",
+            "items": [f"{purpose}: {count}" for purpose, count in sorted(opened_by_purpose.items())],
+            "link": link,
         },
         to_email=settings.PRIVACY_OFFICE_EMAIL,
         actor=actor,

@@ -46,7 +46,7 @@ def consent_is_current(*, subject_id: int, purpose: str, at: datetime | None = N
 
 _IS_CURRENT_SQL = (
     f"SELECT 1 FROM {Purpose._meta.db_table} p WHERE p.code = %s AND (p.required OR EXISTS ("
-    f"SELECT 1 FROM {ConsentState._meta.db_table} s WHERE s.subject_id = %s AND s.purpose_code = p.code "
+    f"SELECT 1 FROM {ConsentState._meta.db_table} s WHERE s.subject_id = %s AND s.purpose_id = p.id "
     f"AND s.action = '{Action.GRANT.value}' AND (s.expires_at IS NULL OR s.expires_at > %s)))"
 )
 
@@ -59,13 +59,16 @@ def subjects_without_consent(
     ids = list(dict.fromkeys(subject_ids))
     if not ids:
         return set()
-    if Purpose.objects.filter(code=purpose, required=True).exists():
+    found = Purpose.objects.filter(code=purpose).values("pk", "required").first()
+    if found is None:
+        return set(ids)
+    if found["required"]:
         return set()
     granted: set[int] = set()
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         granted.update(
-            ConsentState.objects.filter(subject_id__in=chunk, purpose_id=purpose)
+            ConsentState.objects.filter(subject_id__in=chunk, purpose_id=found["pk"])
             .filter(_current_grant(at))
             .values_list("subject_id", flat=True)
         )
@@ -76,12 +79,13 @@ def subject_is_suppressed(*, subject_id: int, purpose: str) -> bool:
     """Is one of the subject's email addresses on the suppression list for this purpose?"""
     hashes = subject_email_hmacs([subject_id]).get(subject_id, set())
     return (
-        bool(hashes) and SuppressedAddress.objects.filter(email_hmac__in=hashes, purpose_id=purpose).exists()
+        bool(hashes)
+        and SuppressedAddress.objects.filter(email_hmac__in=hashes, purpose__code=purpose).exists()
     )
 
 
 def address_is_suppressed(*, email: str, purpose: str) -> bool:
-    return SuppressedAddress.objects.filter(email_hmac=email_hmac(email), purpose_id=purpose).exists()
+    return SuppressedAddress.objects.filter(email_hmac=email_hmac(email), purpose__code=purpose).exists()
 
 
 def suppressed_hashes(*, hashes: Iterable[str], purposes: Iterable[str]) -> set[tuple[str, str]]:
@@ -94,8 +98,8 @@ def suppressed_hashes(*, hashes: Iterable[str], purposes: Iterable[str]) -> set[
     for start in range(0, len(hashes), _CHUNK):
         found.update(
             SuppressedAddress.objects.filter(
-                email_hmac__in=hashes[start : start + _CHUNK], purpose_id__in=purposes
-            ).values_list("email_hmac", "purpose_id")
+                email_hmac__in=hashes[start : start + _CHUNK], purpose__code__in=purposes
+            ).values_list("email_hmac", "purpose__code")
         )
     return found
 
@@ -128,7 +132,7 @@ def consent_overview(*, subject_id: int) -> list[PurposeStatus]:
         if purpose.required:
             overview.append(PurposeStatus(purpose=purpose, status="required"))
             continue
-        state = states.get(purpose.code)
+        state = states.get(purpose.pk)
         if state is None:
             overview.append(PurposeStatus(purpose=purpose, status="none"))
         else:
@@ -156,7 +160,7 @@ def consent_history(*, subject_id: int) -> QuerySet[ConsentEvent]:
 def consent_status_at(*, subject_id: int, purpose: str, at: datetime) -> bool:
     """Was a current grant in force at time `at`? The fold of the ledger up to `at` (for audits)."""
     last = (
-        ConsentEvent.objects.filter(subject_id=subject_id, purpose_id=purpose, at__lte=at)
+        ConsentEvent.objects.filter(subject_id=subject_id, purpose__code=purpose, at__lte=at)
         .order_by("-at", "-id")
         .select_related("purpose")
         .first()

@@ -88,7 +88,7 @@ class SubjectConsentSerializer(serializers.Serializer):
 
 class ConsentEventSerializer(serializers.ModelSerializer):
     receipt_id = serializers.UUIDField(source="public_id")
-    purpose = serializers.CharField(source="purpose_id")
+    purpose = serializers.CharField(source="purpose.code")
     policy_version = serializers.CharField(source="policy_version.version", allow_null=True, default=None)
 
     class Meta:

@@ -94,14 +94,17 @@ class DisclosureSettingsAdmin(RequirementBannerMixin, admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
+        """One row: the list opens it."""
         obj = selectors.disclosure_settings()
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
-        need = selectors.requirement()
-        (messages.info if need.required or need.employee_count is not None else messages.warning)(
-            request, need.reason
-        )
         return HttpResponseRedirect(reverse("admin:disclosures_disclosuresettings_change", args=[obj.pk]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET":
+            need = selectors.requirement()
+            (messages.warning if need.employee_count is None else messages.info)(request, need.reason)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         changes = {

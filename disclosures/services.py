@@ -489,7 +489,8 @@ def _notice_deliver(
     _validate_year(year)
     case_reference = (case_reference or "").strip()
     # Lock the customer: two deliveries for one customer are serialised, so the repeat flag is right.
-    subject = DataSubject.objects.select_for_update().filter(pk=subject_id).first()
+    # NO KEY UPDATE: doesn't wait for batches being logged (their foreign keys hold KEY SHARE locks).
+    subject = DataSubject.objects.select_for_update(no_key=True).filter(pk=subject_id).first()
     if subject is None:
         raise ValidationError("Unknown customer.", code="unknown_subject")
     if subject.erased_at is not None:

@@ -235,26 +235,28 @@ class DataSubjectAdmin(admin.ModelAdmin):
             raise
         vars(obj).update(vars(saved))
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = extra_context or {}
-        subject = self.get_object(request, object_id)
-        if subject is not None and self.has_view_or_change_permission(request, subject):
-            may_reveal = display.may_reveal(request.user)
-            reveal = may_reveal and request.GET.get("reveal") == "1"
-            groups = display.subject_records(
-                subject, user=request.user, reveal=reveal, channel="admin", limit=RECORDS_PER_MODEL
-            )
-            for group in groups:
-                for held in group.models:
-                    if held.entry.subject:
-                        held.url = _changelist_url(held.entry.model, subject)
-            extra_context.update(
-                record_groups=groups,
-                may_reveal=may_reveal,
-                revealed=reveal,
-                records_per_model=RECORDS_PER_MODEL,
-            )
-        return super().change_view(request, object_id, form_url, extra_context)
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and not add:
+            context.update(self._records_context(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _records_context(self, request, subject: DataSubject) -> dict:
+        """Every registered record of the subject, by category; sealed unless revealed on request."""
+        may_reveal = display.may_reveal(request.user)
+        reveal = may_reveal and request.GET.get("reveal") == "1"
+        groups = display.subject_records(
+            subject, user=request.user, reveal=reveal, channel="admin", limit=RECORDS_PER_MODEL
+        )
+        for group in groups:
+            for held in group.models:
+                if held.entry.subject:
+                    held.url = _changelist_url(held.entry.model, subject)
+        return {
+            "record_groups": groups,
+            "may_reveal": may_reveal,
+            "revealed": reveal,
+            "records_per_model": RECORDS_PER_MODEL,
+        }
 
 
 def _changelist_url(model, subject: DataSubject) -> str:

@@ -315,7 +315,8 @@ class BreachForm(forms.ModelForm):
             "title", "what_happened", "occurred_from", "occurred_until", "discovered_at", "aware_at", "categories",
             "information_involved", "likely_consequences", "what_we_are_doing", "what_you_can_do",
             "for_more_information", "authority_notified_at", "authority_reference", "delay_reason",
-            "law_enforcement_delay", "law_enforcement_note", "ag_sample_submitted_at",
+            "authority_exempt_reason", "ca_notice_exempt_reason", "law_enforcement_delay", "law_enforcement_note",
+            "ag_sample_submitted_at",
         ]  # fmt: skip
         widgets = {"categories": forms.CheckboxSelectMultiple}
 
@@ -383,7 +384,7 @@ class BreachAdmin(admin.ModelAdmin):
     search_fields = ("title",)
     show_full_result_count = False
     list_select_related = ("created_by",)
-    actions = ["notify_subjects"]
+    actions = ["notify_subjects", "close_breaches"]
     fieldsets = [
         ("Incident", {"fields": ["title", "status", "what_happened", "occurred_from", "occurred_until",
                                  "discovered_at", "aware_at", "categories", "information_involved",
@@ -395,8 +396,9 @@ class BreachAdmin(admin.ModelAdmin):
                                           "select_created_from", "select_created_to", "select_subjects",
                                           "affected"]}),
         ("Supervisory authority (GDPR Art. 33)", {"fields": ["authority_notified_at", "authority_reference",
-                                                             "delay_reason"]}),
-        ("California", {"fields": ["law_enforcement_delay", "law_enforcement_note", "ag_sample_submitted_at"]}),
+                                                             "delay_reason", "authority_exempt_reason"]}),
+        ("California", {"fields": ["ca_notice_exempt_reason", "law_enforcement_delay", "law_enforcement_note",
+                                   "ag_sample_submitted_at"]}),
         ("Notification progress", {"fields": ["progress", "notify_started_at", "notify_finished_at"]}),
         ("Record", {"fields": ["public_id", "created_by", "created_at", "updated_at"]}),
     ]  # fmt: skip
@@ -438,6 +440,15 @@ class BreachAdmin(admin.ModelAdmin):
             except ValidationError as exc:
                 self.message_user(request, f"{breach}: {'; '.join(exc.messages)}", messages.ERROR)
 
+    @admin.action(description="Close the selected breaches", permissions=["change"])
+    def close_breaches(self, request, queryset):
+        for breach in queryset:
+            try:
+                services.breach_close(breach_id=breach.pk, actor=request.user)
+                self.message_user(request, f"'{breach}' closed.", messages.SUCCESS)
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+
     # --- computed displays ----------------------------------------------------------------------
     def _clock(self, obj: Breach, code: str) -> str:
         if obj is None or obj.pk is None:
@@ -446,6 +457,8 @@ class BreachAdmin(admin.ModelAdmin):
         if state is None:
             return "Not required."
         due = timezone.localtime(state.due).strftime("%Y-%m-%d %H:%M %Z")
+        if state.exempt_reason and state.done_at is None:
+            return format_html("Not required: {} <small>{}</small>", state.exempt_reason, state.source)
         if state.done_at is not None:
             late = state.done_at > state.due
             return format_html(

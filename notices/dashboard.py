@@ -1,5 +1,7 @@
 """Cards on the admin index: the outbox (pending, failed, sent today) and open breach clocks."""
 
+from urllib.parse import urlencode
+
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,7 +15,7 @@ def dashboard_cards(request) -> list[Card]:
     if request.user.has_perm("notices.view_notice"):
         counts = outbox_counts()
         url = reverse("admin:notices_notice_changelist")
-        today = timezone.localdate().isoformat()
+        midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
         cards += [
             Card(
                 title="Notices pending",
@@ -28,7 +30,11 @@ def dashboard_cards(request) -> list[Card]:
                 level="danger" if counts.failed else "info",
                 note="Delivery gave up; retry from the outbox." if counts.failed else "",
             ),
-            Card(title="Notices sent today", value=counts.sent_today, url=f"{url}?sent_at__gte={today}"),
+            Card(
+                title="Notices sent today",
+                value=counts.sent_today,
+                url=f"{url}?{urlencode({'sent_at__gte': midnight.isoformat()})}",
+            ),
         ]
     if request.user.has_perm("notices.view_breach"):
         clocks = breach_open_clocks()

@@ -126,7 +126,7 @@ SAMPLE_CONTEXTS: dict[str, dict] = {
     },
     K.OPT_OUT_CONFIRMED: {
         "purpose": "marketing_email",
-        "purpose_name": "marketing emails",
+        "purpose_name": "",
         "effective_on": date(2026, 3, 2),
         "channel": "unsubscribe link",
     },
@@ -463,11 +463,11 @@ Incident reference: {{{{ breach_reference }}}} · Notice {{{{ notice_reference }
 """,
     ),
     K.OPT_OUT_CONFIRMED: _t(
-        "You have been unsubscribed from {{ purpose_name }}",
+        "Confirmed: you opted out of {% if purpose_name %}{{ purpose_name }}{% else %}{{ purpose|purpose_label }}{% endif %}",
         f"""
 {_GREETING}
 
-This confirms that you will no longer receive {{{{ purpose_name }}}} from {{{{ organisation }}}}. Your choice took effect on {{{{ effective_on|as_date }}}}{{% if channel %}} (received by {{{{ channel }}}}){{% endif %}}.
+This confirms that you opted out of {{% if purpose_name %}}{{{{ purpose_name }}}}{{% else %}}{{{{ purpose|purpose_label }}}}{{% endif %}} with {{{{ organisation }}}}. Your choice took effect on {{% if effective_on %}}{{{{ effective_on|as_date }}}}{{% else %}}{{{{ today|as_date }}}}{{% endif %}}{{% if channel %}} (received by {{{{ channel }}}}){{% endif %}}.
 
 We will still send you service messages about your account, your requests and changes to our policies; the law and our Privacy Policy do not allow opting out of those.
 
@@ -477,7 +477,7 @@ If you did not ask for this, or change your mind, you can update your preference
 """,
         f"""
 {_HTML_GREETING}
-<p>This confirms that you will no longer receive {{{{ purpose_name }}}} from {{{{ organisation }}}}. Your choice took effect on <strong>{{{{ effective_on|as_date }}}}</strong>{{% if channel %}} (received by {{{{ channel }}}}){{% endif %}}.</p>
+<p>This confirms that you opted out of {{% if purpose_name %}}{{{{ purpose_name }}}}{{% else %}}{{{{ purpose|purpose_label }}}}{{% endif %}} with {{{{ organisation }}}}. Your choice took effect on <strong>{{% if effective_on %}}{{{{ effective_on|as_date }}}}{{% else %}}{{{{ today|as_date }}}}{{% endif %}}</strong>{{% if channel %}} (received by {{{{ channel }}}}){{% endif %}}.</p>
 <p>We will still send you service messages about your account, your requests and changes to our policies; the law and our Privacy Policy do not allow opting out of those.</p>
 <p>If you did not ask for this, or change your mind, you can update your preferences at any time. Questions: <a href="mailto:{{{{ privacy_email }}}}">{{{{ privacy_email }}}}</a>.</p>
 {_HTML_SIGNATURE}

@@ -232,7 +232,17 @@ class Breach(models.Model):
     delay_reason = models.TextField(
         blank=True, help_text="Reasons for notifying the authority after 72 hours (GDPR Art. 33(1))."
     )
+    authority_exempt_reason = models.TextField(
+        blank=True,
+        help_text="Why the authority is not notified: the breach is unlikely to result in a risk to people's "
+        "rights and freedoms (GDPR Art. 33(1)). Documented here instead (Art. 33(5)).",
+    )
     # California.
+    ca_notice_exempt_reason = models.TextField(
+        blank=True,
+        help_text="Why California residents are not notified (e.g. no data element listed in Cal. Civ. Code "
+        "§1798.82(h) was involved, or it was encrypted and the key was not compromised).",
+    )
     law_enforcement_delay = models.BooleanField(
         default=False, help_text="Notification delayed at the request of a law enforcement agency."
     )
@@ -307,6 +317,8 @@ class Breach(models.Model):
                 "The authority was notified more than 72 hours after awareness: GDPR Art. 33(1) requires "
                 "the reasons for the delay."
             )
+        if self.authority_notified_at and self.authority_exempt_reason.strip():
+            errors["authority_exempt_reason"] = "The authority was notified: remove the exemption reason."
         if self.law_enforcement_delay and not self.law_enforcement_note.strip():
             errors["law_enforcement_note"] = "Say which agency asked for the delay and until when."
         if errors:

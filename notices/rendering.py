@@ -24,7 +24,15 @@ from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.template import Context, Engine, Library, TemplateSyntaxError, defaultfilters, defaulttags
+from django.template import (
+    Context,
+    Engine,
+    Library,
+    TemplateSyntaxError,
+    VariableDoesNotExist,
+    defaultfilters,
+    defaulttags,
+)
 from django.utils.safestring import mark_safe
 
 # --- The sandbox's built-in library (referenced by module path in the engines' `builtins`) ---------
@@ -52,6 +60,27 @@ def as_date(value: Any, fmt: str = "F j, Y") -> str:
     if isinstance(value, date):
         return defaultfilters.date(value, fmt)
     return str(value)
+
+
+# Consent purposes (codes seeded by the consent app, BRIEF.md) as a person reads them.
+PURPOSE_LABELS = {
+    "marketing_email": "marketing emails",
+    "marketing_phone": "marketing calls",
+    "analytics_cookies": "analytics cookies",
+    "advertising_pixels": "advertising pixels",
+    "surveys": "surveys",
+    "share_marketing_partners": "sharing your information with other companies for their own marketing",
+    "transactional": "service messages",
+}
+
+
+@register.filter
+def purpose_label(value: Any) -> str:
+    """A consent purpose code in words ("marketing_email" -> "marketing emails"); other text unchanged."""
+    text = str(value or "")
+    return (
+        PURPOSE_LABELS.get(text, text.replace("_", " ") if text and " " not in text else text) or "marketing"
+    )
 
 
 _UNDEFINED = "\x00undefined:%s\x00"
@@ -155,6 +184,13 @@ def render(
         # The layout is ours (trusted): it inserts the already-escaped body as is.
         html = _layout().render(Context({"language": language, "subject": subject, "body": mark_safe(body)}))
     return Rendered(subject=subject, text=text, html=html)
+
+
+def describe_failure(exc: Exception) -> str:
+    """A render failure in words, without the context (Django's messages dump it: personal data)."""
+    if isinstance(exc, VariableDoesNotExist) and exc.params:
+        return f"the variable '{exc.params[0]}' is missing from the context"
+    return type(exc).__name__
 
 
 _PART_LABELS = {

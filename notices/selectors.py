@@ -173,6 +173,7 @@ class ClockState:
     source: str
     due: datetime
     done_at: datetime | None
+    exempt_reason: str
     overdue: bool
     needs_reminder: bool
     admin_url: str
@@ -196,14 +197,17 @@ def breach_clocks(breach: Breach, *, now: datetime | None = None) -> list[ClockS
     url = reverse("admin:notices_breach_change", args=[breach.pk])
     reference = str(breach.public_id)[:8]
     done = {"eu_authority": breach.authority_notified_at, "ca_consumers": breach.notify_started_at}
+    exempt = {"eu_authority": breach.authority_exempt_reason.strip(),
+              "ca_consumers": breach.ca_notice_exempt_reason.strip()}  # fmt: skip
     states = []
     for clock in rules.BREACH_CLOCKS:
         due = rules.clock_due(clock, breach)
         met = done[clock.code]
-        overdue = met is None and now > due
+        running = met is None and not exempt[clock.code]
         states.append(
             ClockState(breach.pk, reference, clock.code, clock.label, clock.consequence, clock.source, due, met,
-                       overdue, met is None and now >= due - REMINDER_LEAD[clock.code], url)
+                       exempt[clock.code], running and now > due,
+                       running and now >= due - REMINDER_LEAD[clock.code], url)
         )  # fmt: skip
     if breach.ag_sample_required:
         due = rules.ag_sample_due(breach)
@@ -211,7 +215,7 @@ def breach_clocks(breach: Breach, *, now: datetime | None = None) -> list[ClockS
         states.append(
             ClockState(breach.pk, reference, "ca_ag_sample", "California Attorney General sample",
                        "submit a sample notice (no personal information) to the Attorney General",
-                       "Cal. Civ. Code §1798.82(f)", due, met, met is None and now > due,
+                       "Cal. Civ. Code §1798.82(f)", due, met, "", met is None and now > due,
                        met is None and now >= due - REMINDER_LEAD["ca_ag_sample"], url)
         )  # fmt: skip
     return states
@@ -227,5 +231,5 @@ def breach_open_clocks() -> list[ClockState]:
         state
         for breach in open_breaches()
         for state in breach_clocks(breach, now=now)
-        if state.done_at is None
+        if state.done_at is None and not state.exempt_reason
     ]

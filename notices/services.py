@@ -241,13 +241,18 @@ def _enqueue(
         raise ValidationError(f"Notice context refused: {exc}") from exc
     if unsubscribe_url:
         full_context["unsubscribe_url"] = unsubscribe_url  # never the caller's
-    rendered = rendering.render(
-        subject_template=template.subject_template,
-        body_text_template=template.body_text_template,
-        body_html_template=template.body_html_template,
-        context=full_context,
-        language=template.language,
-    )
+    try:
+        rendered = rendering.render(
+            subject_template=template.subject_template,
+            body_text_template=template.body_text_template,
+            body_html_template=template.body_html_template,
+            context=full_context,
+            language=template.language,
+        )
+    except Exception as exc:  # a template the caller's context doesn't satisfy: refuse, say which part
+        raise ValidationError(
+            f"The '{kind}' template (version {template.version}) could not be rendered: {rendering.describe_failure(exc)}."
+        ) from exc
     headers = {"X-Privacyops-Notice": str(public_id)}
     if purpose:
         headers.update(
@@ -280,7 +285,10 @@ def _enqueue(
         dispatched_at=now,
         requested_by=_actor_label(actor),
     )
-    notice.full_clean(validate_unique=False, validate_constraints=False)  # the database enforces both
+    # The database enforces uniqueness, constraints and foreign keys (the objects were just loaded).
+    notice.full_clean(
+        exclude=["template", "subject", "breach"], validate_unique=False, validate_constraints=False
+    )
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -708,6 +716,11 @@ _REQUIRED_FOR_NOTICE = {
 }
 
 
+_EDITABLE_BREACH_FIELDS = [
+    f.name for f in Breach._meta.concrete_fields if f.editable and not f.primary_key and f.name != "status"
+]
+
+
 def breach_selection_clean(selection: Mapping[str, Any] | None) -> dict:
     """Normalise the stored query that selects affected subjects; refuse unknown keys and bad values."""
     selection = dict(selection or {})
@@ -771,9 +784,12 @@ def breach_save(
                     f"({', '.join(changed)})."
                 )
         breach.status = stored.status  # status moves only through the notify services
-    elif actor is not None and hasattr(actor, "pk"):
-        breach.created_by = actor
-    breach.save()
+        # Only what a person edits: progress is written concurrently by the batch task.
+        breach.save(update_fields=[*_EDITABLE_BREACH_FIELDS, "updated_at"])
+    else:
+        if actor is not None and hasattr(actor, "pk"):
+            breach.created_by = actor
+        breach.save()
     if categories is not None:
         wanted = [
             c if isinstance(c, DataCategory) else DataCategory.objects.get(code=c)
@@ -963,7 +979,7 @@ def breach_record_authority_notification(
     breach.authority_reference = reference or breach.authority_reference
     breach.delay_reason = delay_reason or breach.delay_reason
     breach.full_clean(exclude=["categories"])
-    breach.save()
+    breach.save(update_fields=["authority_notified_at", "authority_reference", "delay_reason", "updated_at"])
     late = notified_at > breach.eu_authority_due
     audit_record(action="breach.authority_notified", actor=actor, target=breach, details={"late": late})
     return breach
@@ -978,6 +994,28 @@ def breach_record_ag_sample(*, breach_id: int, submitted_at: datetime, actor=Non
     breach.ag_sample_submitted_at = submitted_at
     breach.save(update_fields=["ag_sample_submitted_at", "updated_at"])
     audit_record(action="breach.ag_sample_submitted", actor=actor, target=breach)
+    return breach
+
+
+@transaction.atomic
+def breach_close(*, breach_id: int, actor=None) -> Breach:
+    """Close a breach in the register once every clock is met or documented as not applicable."""
+    from .selectors import breach_clocks
+
+    breach = Breach.objects.select_for_update().get(pk=breach_id)
+    if breach.status == BreachStatus.CLOSED:
+        return breach
+    if breach.status == BreachStatus.NOTIFYING:
+        raise ValidationError(f"'{breach}' is still notifying subjects; close it when that has finished.")
+    open_clocks = [c.label for c in breach_clocks(breach) if c.done_at is None and not c.exempt_reason]
+    if open_clocks:
+        raise ValidationError(
+            f"'{breach}' can't be closed: {', '.join(open_clocks)} not done. Record the notification, or why it "
+            "is not required."
+        )
+    breach.status = BreachStatus.CLOSED
+    breach.save(update_fields=["status", "updated_at"])
+    audit_record(action="breach.closed", actor=actor, target=breach)
     return breach
 
 

@@ -24,7 +24,3 @@ urlpatterns = [
     *api_urls,
     *app_urls,
 ]
-
-admin.site.site_header = "privacyops"
-admin.site.site_title = "privacyops"
-admin.site.index_title = "Privacy operations"

@@ -47,6 +47,25 @@ def _missing_service(item: pytest.Item) -> str | None:
     return None
 
 
+def _is_transactional(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    names = getattr(item, "fixturenames", [])
+    return (
+        "transactional_db" in names
+        or "celery_worker" in names
+        or bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Transactional tests end with a flush that also wipes the reference rows seeded by data
+    migrations (categories, purposes, templates, schedules...). Serialized rollback restores them
+    before each transactional test, so no test depends on running before the first flush."""
+    for item in items:
+        if _is_transactional(item) and "django_db_serialized_rollback" not in item.fixturenames:
+            item.fixturenames.append("django_db_serialized_rollback")
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     reason = _missing_service(item)
     if reason:
@@ -72,6 +91,45 @@ def _axes_off_unless_asked(request, settings):
     Lock-out behaviour is proven in tests/security/test_login.py, which turns it back on.
     """
     settings.AXES_ENABLED = "axes_enabled" in request.fixturenames
+
+
+_SAVED_SQLITE_TRIGGERS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _sqlite_ledgers_flushable(request):
+    """On SQLite, Django flushes after a transactional test with DELETE, which the append-only
+    triggers refuse; lift the DELETE triggers for the flush and put them back for the next test.
+    (PostgreSQL flushes with TRUNCATE, which the row triggers don't see.)"""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or bool(
+        marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    )
+    uses_db = transactional or marker is not None or "db" in request.fixturenames
+    if not uses_db or (not transactional and not _SAVED_SQLITE_TRIGGERS):
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")  # set up first, so its flush runs after our teardown
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        for sql in _SAVED_SQLITE_TRIGGERS:
+            cursor.execute(sql.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1))
+    if not transactional:
+        yield
+        return
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_no_delete'"
+        )
+        found = cursor.fetchall()
+        _SAVED_SQLITE_TRIGGERS[:] = [sql for _, sql in found]
+        for name, _ in found:
+            cursor.execute(f'DROP TRIGGER "{name}"')
 
 
 @pytest.fixture

@@ -84,3 +84,15 @@ def test_suite_talks_to_postgresql_when_configured():
     with connection.cursor() as cursor:
         cursor.execute("SELECT version()")
         assert cursor.fetchone()[0].startswith("PostgreSQL")
+
+
+def test_two_factor_admin_sign_in_is_required_by_default_in_production():
+    code = "from django.conf import settings; print(settings.OTP_ADMIN_REQUIRED)"
+    env = {**{k: v for k, v in os.environ.items() if k not in {"DEBUG", "OTP_ADMIN_REQUIRED"}}}
+    env.update(DEBUG="0", SECRET_KEY="x" * 50, DATA_MASTER_KEYS="NymaYYQRL5QtIFToAsuHtB7fVeBkwnKPeAqRl1a9cuU=",
+               HASH_KEY="h" * 32, DJANGO_SETTINGS_MODULE="privacyops.settings")  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.stdout.strip() == "True", result.stderr

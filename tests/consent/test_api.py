@@ -111,6 +111,26 @@ def test_one_bad_item_rejects_the_batch_and_every_bad_item_is_reported(website):
 
 
 @pytest.mark.django_db
+def test_one_malformed_item_keeps_the_valid_ones_from_being_written(website):
+    subject = DataSubjectFactory()
+    events = [_event(subject, 1), _event(subject, 2), {"client_event_id": "x"}]
+    response = website.post(URL, {"events": events}, format="json")
+    assert response.status_code == 400
+    assert [e["index"] for e in response.json()["errors"]] == [2]
+    assert ConsentEvent.objects.count() == 0 and ConsentState.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_validate_only_checks_without_writing():
+    from consent.services import ConsentEventInput, consent_events_record_bulk
+
+    subject = DataSubjectFactory()
+    item = ConsentEventInput(subject_id=subject.pk, purpose="surveys", action="grant", channel="api")
+    assert consent_events_record_bulk(events=[item], source="t", validate_only=True).created == 0
+    assert ConsentEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
 def test_systems_without_the_record_permission_or_a_token_are_refused():
     subject = DataSubjectFactory()
     reader = _system_client("consent.view_consentstate")

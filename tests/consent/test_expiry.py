@@ -27,7 +27,7 @@ def test_the_sweep_opens_one_request_per_expired_consent_and_is_idempotent():
     assert reconsent_requests_open(batch_size=1) == 1
     assert reconsent_requests_open() == 0
     request = ReconsentRequest.objects.get()
-    assert (request.subject_id, request.purpose_id, request.status) == (
+    assert (request.subject_id, request.purpose.code, request.status) == (
         expired.pk,
         "analytics_cookies",
         "open",

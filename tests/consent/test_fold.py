@@ -18,12 +18,13 @@ PURPOSES = ["marketing_email", "analytics_cookies"]  # without and with a consen
 
 def expected_fold(subject_id: int) -> dict[str, tuple]:
     """The reference fold, computed from the ledger alone (independent of the service's upsert)."""
+    codes = dict(Purpose.objects.values_list("pk", "code"))
     lifetimes = dict(Purpose.objects.values_list("code", "consent_lifetime_days"))
     best: dict[str, ConsentEvent] = {}
     for event in ConsentEvent.objects.filter(subject_id=subject_id):
-        current = best.get(event.purpose_id)
+        current = best.get(codes[event.purpose_id])
         if current is None or (event.at, event.pk) > (current.at, current.pk):
-            best[event.purpose_id] = event
+            best[codes[event.purpose_id]] = event
     folded = {}
     for purpose, event in best.items():
         days = lifetimes[purpose]
@@ -34,8 +35,8 @@ def expected_fold(subject_id: int) -> dict[str, tuple]:
 
 def actual_state(subject_id: int) -> dict[str, tuple]:
     return {
-        s.purpose_id: (s.action, s.at, s.event_id, s.expires_at)
-        for s in ConsentState.objects.filter(subject_id=subject_id)
+        s.purpose.code: (s.action, s.at, s.event_id, s.expires_at)
+        for s in ConsentState.objects.filter(subject_id=subject_id).select_related("purpose")
     }
 
 

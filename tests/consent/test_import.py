@@ -77,7 +77,7 @@ def test_a_good_file_records_history_creates_missing_subjects_and_is_idempotent(
     )
     report = _import(text)
     assert (report.events_created, report.subjects_created, report.duplicates) == (3, 1, 0)
-    assert ConsentState.objects.get(subject=known, purpose="marketing_email").action == "withdraw"
+    assert ConsentState.objects.get(subject=known, purpose__code="marketing_email").action == "withdraw"
     created = DataSubject.objects.get(email_normalized="new@example.com")
     event = ConsentEvent.objects.get(subject=created)
     assert (event.channel, event.source, event.import_batch_id) == (

@@ -68,6 +68,30 @@ def test_ipv6_addresses_keep_only_the_48_bit_network():
     assert event_evidence(event)["ip_network"] == "2001:db8:abcd::/48"
 
 
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("192.0.2.201", "192.0.2.0/24"),
+        ("::ffff:192.0.2.201", "192.0.2.0/24"),
+        ("2001:db8::1", "2001:db8::/48"),
+    ],
+)
+def test_ip_minimisation_keeps_only_the_network(given, kept):
+    from consent.evidence import minimise_ip
+
+    assert minimise_ip(given) == kept
+
+
+@pytest.mark.parametrize("bad", ["1.2.3", "300.1.1.1", "not-an-ip", ""])
+def test_invalid_ip_evidence_is_refused(bad):
+    from django.core.exceptions import ValidationError
+
+    from consent.evidence import minimise_ip
+
+    with pytest.raises(ValidationError):
+        minimise_ip(bad)
+
+
 @pytest.mark.django_db
 def test_unknown_evidence_keys_are_refused_and_nothing_is_written():
     from django.core.exceptions import ValidationError
@@ -85,7 +109,7 @@ def test_destroying_the_key_shreds_the_evidence_but_keeps_the_proof_of_consent()
     event = grant(subject)
     subject_destroy_data_key(subject_id=subject.pk, reason="erasure test")
     event.refresh_from_db()
-    assert (event.action, event.purpose_id, event.channel) == ("grant", "marketing_email", "web_form")
+    assert (event.action, event.purpose.code, event.channel) == ("grant", "marketing_email", "web_form")
     with pytest.raises(crypto.KeyDestroyed):
         event_evidence(event)
 

@@ -31,7 +31,7 @@ def test_erasing_an_opted_out_subject_keeps_only_keyed_hashes_of_all_their_addre
     withdraw(subject, "marketing_email")
     grant(subject, "marketing_phone")  # still granted: nothing to suppress for it
     _erase(subject)
-    rows = list(SuppressedAddress.objects.values_list("email_hmac", "purpose_id"))
+    rows = list(SuppressedAddress.objects.values_list("email_hmac", "purpose__code"))
     expected = {
         hmac.new(settings.HASH_KEY.encode(), email.encode(), hashlib.sha256).hexdigest()
         for email in ("opted.out@example.com", "alt.opted.out@example.com")

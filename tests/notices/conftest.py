@@ -1,7 +1,9 @@
 import pytest
 from django.core import mail
 
+from notices.defaults import seed_default_templates
 from notices.gate import use_marketing_gate
+from notices.models import NoticeTemplate
 
 from .factories import FakeGate
 
@@ -26,3 +28,14 @@ def subject(db):
     from tests.factories import DataSubjectFactory
 
     return DataSubjectFactory(name="Bob Example", email="bob@example.com")
+
+
+@pytest.fixture
+def default_templates(django_db_blocker):
+    """Transactional tests flush the database: make sure the seeded templates exist during the test
+    and again for the tests that run after it (this fixture tears down after the flush)."""
+    with django_db_blocker.unblock():
+        seed_default_templates(NoticeTemplate)
+    yield
+    with django_db_blocker.unblock():
+        seed_default_templates(NoticeTemplate)

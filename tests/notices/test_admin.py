@@ -281,6 +281,17 @@ def test_dashboard_cards_count_pending_failed_and_sent_today(
     assert "status__exact=failed" in cards["Notices failed"].url
 
 
+def test_dashboard_card_links_open_filtered_changelists(admin_client, subject, settings):
+    failed = _failed_notice(subject, settings)
+    request = RequestFactory().get("/admin/")
+    request.user = User.objects.get(username="admin")
+    for card in dashboard_cards(request):
+        response = admin_client.get(card.url)
+        assert response.status_code == 200, card.title  # an invalid filter would redirect with ?e=1
+    failed_url = next(c.url for c in dashboard_cards(request) if c.title == "Notices failed")
+    assert str(failed.public_id)[:8] in admin_client.get(failed_url).text
+
+
 def test_dashboard_shows_nothing_to_users_without_the_permission(db):
     request = RequestFactory().get("/admin/")
     request.user = User.objects.create_user(username="nobody", is_staff=True)

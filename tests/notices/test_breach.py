@@ -23,6 +23,7 @@ from notices.selectors import (
 )
 from notices.services import (
     breach_clock_reminders,
+    breach_close,
     breach_notify_batch,
     breach_notify_start,
     breach_record_ag_sample,
@@ -267,3 +268,45 @@ def test_clock_reminders_go_to_the_privacy_office_once_a_day(settings, django_ca
     assert "EU supervisory authority due soon" in message.subject
     reminder = Notice.objects.get(kind=NoticeKind.OPERATIONS_REPORT)
     assert reminder.idempotency_key.startswith(f"breach:{breach.pk}:eu_authority:reminder:")
+
+
+def test_a_documented_exemption_stops_a_clock_and_its_reminders(settings, django_capture_on_commit_callbacks):
+    settings.PRIVACY_OFFICE_EMAIL = "dpo@example.com"
+    aware = timezone.now() - dt.timedelta(hours=100)  # the 72 h clock is overdue
+    breach = make_breach(discovered_at=aware, aware_at=aware)
+    assert next(c for c in breach_clocks(breach) if c.code == "eu_authority").overdue
+    breach.authority_exempt_reason = "Encrypted laptop, key not compromised: unlikely to result in a risk."
+    breach_save(breach=breach)
+    eu = next(c for c in breach_clocks(breach) if c.code == "eu_authority")
+    assert not eu.overdue and not eu.needs_reminder and eu.exempt_reason.startswith("Encrypted")
+    with django_capture_on_commit_callbacks(execute=True):
+        breach_clock_reminders()
+    assert not any("EU supervisory authority" in m.subject for m in mail.outbox)
+
+
+def test_a_breach_closes_only_when_every_clock_is_met_or_exempt(django_capture_on_commit_callbacks):
+    _bulk_subjects(1)
+    breach = make_breach()
+    with pytest.raises(ValidationError, match="EU supervisory authority, California residents not done"):
+        breach_close(breach_id=breach.pk)
+    breach_record_authority_notification(breach_id=breach.pk, notified_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        breach_notify_start(breach_id=breach.pk)
+    assert breach_close(breach_id=breach.pk).status == BreachStatus.CLOSED
+    assert AuditEvent.objects.filter(action="breach.closed", target_id=str(breach.pk)).exists()
+
+
+def test_saving_a_stale_copy_of_a_breach_never_rewinds_the_notification_progress(
+    django_capture_on_commit_callbacks,
+):
+    _bulk_subjects(4)
+    breach = make_breach()
+    with django_capture_on_commit_callbacks(execute=False):
+        breach_notify_start(breach_id=breach.pk)
+    stale = type(breach).objects.get(pk=breach.pk)  # an officer opens the change page
+    with django_capture_on_commit_callbacks(execute=True):
+        breach_notify_batch(breach_id=breach.pk, batch_size=2)  # the task moves on meanwhile
+    stale.authority_reference = "DPA-2026-7"
+    breach_save(breach=stale)
+    breach.refresh_from_db()
+    assert (breach.notify_processed, breach.authority_reference) == (2, "DPA-2026-7")

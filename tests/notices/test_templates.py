@@ -161,3 +161,23 @@ def test_sample_context_merges_common_kind_and_template_values():
     merged = sample_context(NoticeKind.DEADLINE_EXTENDED, {"reasons": "Custom"})
     assert merged["organisation"] == "SYSPRO USA" and merged["reasons"] == "Custom"
     assert "new_due_on" in merged
+
+
+def test_a_template_the_callers_context_does_not_satisfy_is_refused_without_echoing_the_context(subject):
+    _create(
+        subject_template="Request {{ reference|default:ticket }}",
+        sample_context={"ticket": "T-1"},
+    )
+    with pytest.raises(ValidationError) as excinfo:
+        enqueue_ack(subject, key="k", context={"reference": ""})  # no "ticket": the filter argument fails
+    message = excinfo.value.messages[0]
+    assert "the variable 'ticket' is missing" in message
+    assert "Bob Example" not in message and "bob@example.com" not in message
+
+
+def test_opt_out_confirmation_reads_well_from_the_purpose_code_alone(subject):
+    from notices.models import NoticeKind as K
+
+    notice = enqueue_ack(subject, key="opt", kind=K.OPT_OUT_CONFIRMED, context={"purpose": "marketing_email"})
+    assert notice.email_subject == "Confirmed: you opted out of marketing emails"
+    assert "took effect on" in notice.body_text

@@ -7,23 +7,11 @@ import pytest
 from django.core import mail
 from django.db import transaction
 
-from notices.defaults import seed_default_templates
-from notices.models import Notice, NoticeStatus, NoticeTemplate
+from notices.models import Notice, NoticeStatus
 from notices.tasks import deliver_notice
 from tests.factories import DataSubjectFactory
 
 from .factories import enqueue_ack
-
-
-@pytest.fixture
-def default_templates(django_db_blocker):
-    """Transactional tests flush the database: make sure the seeded templates exist during the test
-    and again for the tests that run after it (this fixture tears down after the flush)."""
-    with django_db_blocker.unblock():
-        seed_default_templates(NoticeTemplate)
-    yield
-    with django_db_blocker.unblock():
-        seed_default_templates(NoticeTemplate)
 
 
 # PostgreSQL too: a transactional test ends with a flush, and on SQLite the audit table's append-only

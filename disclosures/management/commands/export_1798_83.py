@@ -71,7 +71,9 @@ class Command(BaseCommand):
         services.export_written(year=year, fmt=format, rows=stats.rows)
         what = "customers' notices" if format == "zip" else "rows"
         count = stats.customers if format == "zip" else stats.rows
-        self.stdout.write(self.style.SUCCESS(f"Wrote {count} {what} to {path} ({stats.bytes} bytes)."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Wrote {count} {what} to {path} ({path.stat().st_size:,} bytes).")
+        )
         if options["no_summary"]:
             return
         summary = summary or exports.export_summary(year=year, cards=selectors.third_party_cards())

@@ -1,0 +1,245 @@
+"""Legal deadlines as data (DESIGN.md "Rules that are data"), each row cited to /work/shared/REGULATIONS.md.
+
+A case's dates are computed from its receipt date, its regime and, for CCPA, its type:
+
+    rule = rule_for(regime=..., request_type=...)
+    due = respond_by(rule, received_on)          # first period
+    extended = extended_due(rule, received_on)   # first period + the one allowed extension
+
+Counting conventions (stated once, tested in tests/requests_app/test_deadlines.py):
+- Calendar months end on the same day-of-month as receipt; when that day does not exist the period ends
+  on the last day of the month (31 January + 1 month = 28/29 February), as Regulation (EEC, Euratom)
+  No 1182/71 Art. 3(2)(c) counts GDPR periods. We do not roll a GDPR deadline forward over weekends or
+  holidays: the earlier date is always safe.
+- Calendar days: the day of receipt is day 0.
+- Business days skip Saturdays, Sundays and US federal holidays (5 U.S.C. §6103, observed dates); the
+  day of receipt is not counted.
+"""
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+from functools import lru_cache
+
+
+class Unit(StrEnum):
+    MONTHS = "months"
+    DAYS = "days"
+    BUSINESS_DAYS = "business_days"
+
+
+@dataclass(frozen=True)
+class Period:
+    amount: int
+    unit: Unit
+
+    def after(self, start: date) -> date:
+        if self.unit == Unit.MONTHS:
+            return add_months(start, self.amount)
+        if self.unit == Unit.BUSINESS_DAYS:
+            return add_business_days(start, self.amount)
+        return start + timedelta(days=self.amount)
+
+    def __str__(self) -> str:
+        unit = str(self.unit).replace("_", " ")
+        return f"{self.amount} {unit[:-1] if self.amount == 1 else unit}"
+
+
+@dataclass(frozen=True)
+class DeadlineRule:
+    """How long the company has to answer one kind of request under one regime."""
+
+    regime: str
+    respond: Period | None  # None: the deadline comes from another app's rule (Cal. 1798.83, see below)
+    source: str
+    acknowledge: Period | None = None
+    extension: Period | None = None  # counted from receipt, on top of `respond`
+    max_extensions: int = 0
+    # The extension notice must reach the requester inside the first period (GDPR Art. 12(3),
+    # 11 CCR §7021(b)).
+    extension_notice_inside_first_period: bool = True
+    acknowledge_source: str = ""
+    extension_source: str = ""
+    note: str = ""
+
+
+M1 = Period(1, Unit.MONTHS)
+
+# Regime codes (mirrored by models.Regime).
+GDPR, CCPA, CAL_1798_83, COPPA, OTHER = "gdpr", "ccpa", "cal_1798_83", "coppa", "other"
+
+RULES: dict[str, DeadlineRule] = {
+    GDPR: DeadlineRule(
+        regime=GDPR,
+        respond=M1,
+        source="GDPR Art. 12(3) (REGULATIONS.md 'GDPR response')",
+        extension=Period(2, Unit.MONTHS),
+        max_extensions=1,
+        extension_source="GDPR Art. 12(3): two further months, requester told with reasons inside month 1",
+    ),
+    CCPA: DeadlineRule(
+        regime=CCPA,
+        respond=Period(45, Unit.DAYS),
+        source="Cal. Civ. Code §1798.130(a)(2)(A); 11 CCR §7021(b) (REGULATIONS.md 'CCPA respond')",
+        acknowledge=Period(10, Unit.BUSINESS_DAYS),
+        acknowledge_source="11 CCR §7021(a) (REGULATIONS.md 'CCPA acknowledge')",
+        extension=Period(45, Unit.DAYS),
+        max_extensions=1,
+        extension_source="11 CCR §7021(b): once, with notice and reasons inside the first 45 days",
+    ),
+    CAL_1798_83: DeadlineRule(
+        regime=CAL_1798_83,
+        respond=None,
+        source="Cal. Civ. Code §1798.83(b)(1) (REGULATIONS.md 'Cal. 1798.83 deadline'); "
+        "rule owned by disclosures.rules.notice_1798_83_due",
+        note="30 days at a designated address, email or toll-free number; otherwise at most 150 days.",
+    ),
+    COPPA: DeadlineRule(
+        regime=COPPA,
+        # Policy §9 says "immediately"; stricter than 16 CFR §312.6, so the policy wins (REGULATIONS.md
+        # preamble). One calendar day is the operational target; erasure itself runs on confirmation.
+        respond=Period(1, Unit.DAYS),
+        source="Privacy policy §9 ('immediately delete'); 16 CFR §312.6, §312.10 (REGULATIONS.md 'COPPA')",
+    ),
+    OTHER: DeadlineRule(
+        regime=OTHER,
+        # Policy §7 promises an answer to general requests without a number; we hold ourselves to the
+        # GDPR month so no request waits longer than an EU one.
+        respond=M1,
+        source="Privacy policy §7 (no statutory period; company standard = GDPR Art. 12(3))",
+    ),
+}
+
+# CCPA opt-out of sale/sharing has its own, shorter clock (11 CCR §7026(f): 15 business days).
+CCPA_OPT_OUT = DeadlineRule(
+    regime=CCPA,
+    respond=Period(15, Unit.BUSINESS_DAYS),
+    source="11 CCR §7026 (REGULATIONS.md 'CCPA opt-out of sale/sharing')",
+)
+
+# The requests CCPA lets a business refuse past two per 12 months (§1798.130(b)).
+CCPA_FREQUENCY_LIMIT = 2
+CCPA_FREQUENCY_WINDOW_DAYS = 365
+CCPA_FREQUENCY_SOURCE = "Cal. Civ. Code §1798.130(b) (REGULATIONS.md 'CCPA frequency')"
+# CCPA lookback for access: the preceding 12 months; on request back to 2022-01-01 (§1798.130(a)(2)(B)).
+CCPA_LOOKBACK_MONTHS = 12
+CCPA_LOOKBACK_FLOOR = date(2022, 1, 1)
+
+
+def rule_for(*, regime: str, request_type: str = "") -> DeadlineRule:
+    if regime == CCPA and request_type == "opt_out":
+        return CCPA_OPT_OUT
+    return RULES[regime]
+
+
+# --- calendar arithmetic -----------------------------------------------------------------------------
+
+
+def add_months(start: date, months: int) -> date:
+    """Same day-of-month, clamped to the month's last day (Reg. 1182/71 Art. 3(2)(c))."""
+    index = start.month - 1 + months
+    year, month = start.year + index // 12, index % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
+    first = date(year, month, 1)
+    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+
+
+def _last_weekday(year: int, month: int, weekday: int) -> date:
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    return last - timedelta(days=(last.weekday() - weekday) % 7)
+
+
+def _observed(day: date) -> date:
+    # Saturday holidays are observed the Friday before, Sunday ones the Monday after
+    # (5 U.S.C. §6103(b); Executive Order 11582).
+    if day.weekday() == 5:
+        return day - timedelta(days=1)
+    if day.weekday() == 6:
+        return day + timedelta(days=1)
+    return day
+
+
+MON, THU = 0, 3
+
+# US federal holidays, 5 U.S.C. §6103(a), as rules: (name, function of the year -> actual date).
+FEDERAL_HOLIDAYS = [
+    ("New Year's Day", lambda y: date(y, 1, 1)),
+    ("Birthday of Martin Luther King, Jr.", lambda y: _nth_weekday(y, 1, MON, 3)),
+    ("Washington's Birthday", lambda y: _nth_weekday(y, 2, MON, 3)),
+    ("Memorial Day", lambda y: _last_weekday(y, 5, MON)),
+    # Juneteenth National Independence Day Act, Pub. L. 117-17 (from 2021).
+    ("Juneteenth National Independence Day", lambda y: date(y, 6, 19) if y >= 2021 else None),
+    ("Independence Day", lambda y: date(y, 7, 4)),
+    ("Labor Day", lambda y: _nth_weekday(y, 9, MON, 1)),
+    ("Columbus Day", lambda y: _nth_weekday(y, 10, MON, 2)),
+    ("Veterans Day", lambda y: date(y, 11, 11)),
+    ("Thanksgiving Day", lambda y: _nth_weekday(y, 11, THU, 4)),
+    ("Christmas Day", lambda y: date(y, 12, 25)),
+]
+
+
+@lru_cache(maxsize=64)
+def federal_holidays(year: int) -> dict[date, str]:
+    """Observed federal holidays falling in `year` (1 January of year+1 on a Saturday lands here)."""
+    found: dict[date, str] = {}
+    for y in (year, year + 1):
+        for name, rule in FEDERAL_HOLIDAYS:
+            actual = rule(y)
+            if actual is None:
+                continue
+            observed = _observed(actual)
+            if observed.year == year:
+                found[observed] = name
+    return found
+
+
+def is_business_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in federal_holidays(day.year)
+
+
+def add_business_days(start: date, days: int) -> date:
+    """The `days`-th business day after `start` (the start day itself never counts)."""
+    current, left = start, days
+    while left > 0:
+        current += timedelta(days=1)
+        if is_business_day(current):
+            left -= 1
+    return current
+
+
+def business_days_between(start: date, end: date) -> int:
+    """Business days after `start` up to and including `end`."""
+    count, current = 0, start
+    while current < end:
+        current += timedelta(days=1)
+        count += is_business_day(current)
+    return count
+
+
+# --- a case's dates ----------------------------------------------------------------------------------
+
+
+def respond_by(rule: DeadlineRule, received_on: date) -> date:
+    if rule.respond is None:
+        raise ValueError(f"The {rule.regime} deadline is computed by its owning app ({rule.source}).")
+    return rule.respond.after(received_on)
+
+
+def acknowledge_by(rule: DeadlineRule, received_on: date) -> date | None:
+    return rule.acknowledge.after(received_on) if rule.acknowledge else None
+
+
+def extended_due(rule: DeadlineRule, received_on: date) -> date | None:
+    """The due date once extended: receipt + first period + extension (None: no extension allowed).
+
+    GDPR: receipt + 3 months (not "due date + 2 months", which would lose days after a short February).
+    """
+    if rule.extension is None or rule.respond is None:
+        return None
+    if rule.respond.unit == rule.extension.unit == Unit.MONTHS:
+        return add_months(received_on, rule.respond.amount + rule.extension.amount)
+    return rule.extension.after(respond_by(rule, received_on))

@@ -1,0 +1,122 @@
+"""The one place where cases call the apps they fulfil through (BRIEF.md cross-app contracts).
+
+Every call into notices, consent, retention and disclosures goes through a function here, with the
+contract's exact signature, so a newcomer finds the seams in one file and tests can see them. Imports are
+local: requests_app sits on top of the stack and these apps load before it, but keeping the import at the
+call site keeps start-up free of cycles.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+
+from inventory.models import DataSubject, System, ThirdParty
+
+
+# Notice kinds (notices.models.NoticeKind values, BRIEF.md contract).
+class NoticeKinds:
+    ACKNOWLEDGED = "request_acknowledged"
+    VERIFICATION = "identity_verification"
+    COMPLETED = "request_completed"
+    EXTENDED = "deadline_extended"
+    DENIED = "request_denied"
+    ERASURE_CONFIRMATION = "erasure_confirmation"
+    ASSIGNEE_REMINDER = "assignee_reminder"
+    RECIPIENT_NOTIFICATION = "recipient_notification"
+
+
+def notice_enqueue(
+    *,
+    kind: str,
+    idempotency_key: str,
+    context: dict,
+    subject: DataSubject | None = None,
+    to_email: str | None = None,
+    actor: Any = None,
+):
+    """notices.services.notice_enqueue: writes the outbox row in the caller's transaction."""
+    from notices.services import notice_enqueue as enqueue
+
+    return enqueue(
+        kind=kind,
+        idempotency_key=idempotency_key,
+        context=context,
+        subject=subject,
+        to_email=to_email,
+        actor=actor,
+    )
+
+
+def erase_subject(*, subject_id: int, actor: Any, reason: str, case_reference: str, minor: bool = False):
+    """retention.services.erase_subject: THE erasure engine (holds honoured; returns the certificate)."""
+    from retention.services import erase_subject as erase
+
+    return erase(
+        subject_id=subject_id, actor=actor, reason=reason, case_reference=case_reference, minor=minor
+    )
+
+
+def legal_hold_place(*, subject_id: int, case_reference: str, reason: str, owner: Any, actor: Any = None):
+    from retention.services import legal_hold_place as place
+
+    return place(
+        subject_id=subject_id, case_reference=case_reference, reason=reason, owner=owner, actor=actor
+    )
+
+
+def consent_withdraw(*, subject_id: int, purpose: str, channel: str, actor: Any = None, evidence: dict):
+    from consent.services import consent_withdraw as withdraw
+
+    return withdraw(subject_id=subject_id, purpose=purpose, channel=channel, actor=actor, evidence=evidence)
+
+
+def notice_1798_83_deliver(*, subject_id: int, year: int, case_reference: str, actor: Any = None):
+    from disclosures.services import notice_1798_83_deliver as deliver
+
+    return deliver(subject_id=subject_id, year=year, case_reference=case_reference, actor=actor)
+
+
+def notice_1798_83_due(*, received_at: datetime, at_designated_address: bool) -> datetime:
+    """The 30/150-day rule of Cal. Civ. Code §1798.83(b)(1) is owned by disclosures.rules."""
+    from disclosures.rules import notice_1798_83_due as due
+
+    return due(received_at=received_at, at_designated_address=at_designated_address)
+
+
+def notice_1798_83_year_covered(*, received_at: datetime) -> int:
+    """The calendar year a notice requested at `received_at` covers (the preceding one, California time)."""
+    from disclosures.rules import year_of
+
+    return year_of(received_at) - 1
+
+
+def prior_1798_83_requests(*, subject_id: int, year: int, exclude_reference: str = "") -> int:
+    from disclosures.rules import prior_1798_83_requests as prior
+
+    return prior(subject_id=subject_id, year=year, exclude_reference=exclude_reference)
+
+
+def recipients_for_subject(*, subject_id: int) -> QuerySet[ThirdParty]:
+    """Third parties that received this subject's data: told of erasure/rectification (GDPR Art. 19,
+    §1798.105(c)).
+
+    Today: service providers running an external system that holds a registered record of the subject
+    (inventory). The disclosures log adds the recipients it recorded once that app lands on main.
+    """
+    from inventory.selectors import records_for_subject
+
+    system_ids: set[int] = set()
+    for found in records_for_subject(subject_id):
+        system_ids.update(getattr(r, "system_id", None) for r in found.records)
+    system_ids.discard(None)
+    provider_ids = System.objects.filter(
+        pk__in=system_ids, kind=System.Kind.EXTERNAL, provider__isnull=False
+    ).values("provider_id")
+    return ThirdParty.objects.filter(pk__in=provider_ids).order_by("legal_name")
+
+
+def holds_for_subject(*, subject_id: int):
+    from retention.selectors import holds_for_subject as holds
+
+    return holds(subject_id=subject_id)

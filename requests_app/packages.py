@@ -1,0 +1,225 @@
+"""Building the contents of an access/portability package from the registry (no model is named here).
+
+`package_contents(subject_id, ...)` returns the ZIP bytes: README.txt, manifest.json and, per data
+category, one JSON and one CSV file per registered model holding the subject's records. Sealed fields are
+opened with the subject's key; the foreign key to the subject itself is left out; references to
+sources, systems and recipients are written as their names.
+"""
+
+import csv
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+from django.db import models
+
+from inventory import crypto
+from inventory.fields import EncryptedTextField
+from inventory.models import DataCategory, DataSubject, Source, System, ThirdParty
+from inventory.registry import PersonalData
+from inventory.selectors import records_for_subject
+
+from . import policy
+
+# Reference tables whose rows are shown by name, not id (small: loaded once per package).
+_NAMED = (Source, System, ThirdParty, DataCategory)
+
+
+@dataclass
+class PackageContents:
+    data: bytes
+    record_count: int
+    categories: list[str]
+    files: list[str] = field(default_factory=list)
+
+
+def _plain(value):
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    return value
+
+
+class _Names:
+    def __init__(self) -> None:
+        self._maps: dict[type, dict] = {}
+
+    def name(self, model: type[models.Model], pk) -> str | None:
+        if pk is None:
+            return None
+        if model not in self._maps:
+            self._maps[model] = {o.pk: str(o) for o in model._default_manager.all()}
+        return self._maps[model].get(pk)
+
+
+def _row(record: models.Model, entry: PersonalData, key, names: _Names) -> dict:
+    row: dict = {}
+    subject_field = entry.subject.split("__")[0] if entry.subject else ""
+    for f in record._meta.concrete_fields:
+        if f.name == subject_field:
+            continue
+        if f.is_relation:
+            related = f.related_model
+            raw = getattr(record, f.attname)
+            if related is DataSubject:
+                continue
+            if related in _NAMED:
+                row[f.name] = names.name(related, raw)
+            else:
+                row[f.attname] = raw
+            continue
+        value = getattr(record, f.attname)
+        if isinstance(f, EncryptedTextField):
+            if key is None:
+                value = "[erased: key destroyed]" if value else ""
+            else:
+                try:
+                    value = crypto.open_sealed(key, value)
+                except crypto.UndecryptableValue:
+                    value = "[unreadable]"
+        row[f.name] = _plain(value)
+    return row
+
+
+def _csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    headers: list[str] = []
+    for r in rows:
+        headers.extend(k for k in r if k not in headers)
+    writer = csv.DictWriter(out, fieldnames=headers)
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in r.items()})
+    return out.getvalue()
+
+
+def _readme(
+    *,
+    reference: str,
+    generated_at: datetime,
+    lookback_from: date | None,
+    categories: dict[str, list[tuple[PersonalData, int]]],
+    sources: set[str],
+    recipients: list[ThirdParty],
+) -> str:
+    lines = [
+        "YOUR PERSONAL DATA - ACCESS PACKAGE",
+        "",
+        f"Request reference: {reference}",
+        f"Generated: {generated_at.isoformat()}",
+        "Covers: "
+        + (f"records collected since {lookback_from.isoformat()}" if lookback_from else "all records"),
+        "",
+        "Each folder holds one category of personal data. Every file comes twice: JSON (machine-readable,",
+        "for portability, GDPR Art. 20) and CSV (opens in a spreadsheet). manifest.json lists all files.",
+        "",
+        "CATEGORIES OF PERSONAL DATA (GDPR Art. 15(1)(b); Cal. Civ. Code §1798.110)",
+    ]
+    known = {c.code: c for c in DataCategory.objects.filter(code__in=list(categories))}
+    for code, entries in categories.items():
+        category = known.get(code)
+        title = category.name if category else code
+        lines += ["", f"[{code}] {title}"]
+        if category:
+            lines.append(f"  What it is: {category.description}")
+        for entry, count in entries:
+            lines.append(f"  - {entry.verbose_name}: {count} record(s). {entry.description}".rstrip())
+        lines.append("  Why we use it (policy §4):")
+        lines += [f"    * {p}" for p in policy.PURPOSES_BY_CATEGORY.get(code, ["See the privacy policy, §4"])]
+    lines += ["", "SOURCES OF THE DATA (GDPR Art. 15(1)(g); §1798.110(a)(2))"]
+    lines += [f"  - {s}" for s in sorted(sources)] or ["  - Provided by you"]
+    lines += ["", "RECIPIENTS (GDPR Art. 15(1)(c); §1798.110(a)(4))"]
+    if recipients:
+        lines.append("  Named recipients that received your data:")
+        lines += [f"  - {r.legal_name} ({r.get_kind_display()}), {r.postal_address}" for r in recipients]
+    lines.append("  Categories of recipients:")
+    lines += [f"  - {c}" for c in policy.RECIPIENT_CATEGORIES]
+    lines += [
+        "",
+        "YOUR RIGHTS",
+        "  You may ask us to correct or delete this data, to restrict or object to its use, and to stop",
+        "  marketing at any time (privacy policy §7).",
+        "  " + policy.SUPERVISORY_AUTHORITY_NOTE,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def package_contents(
+    *,
+    subject_id: int,
+    reference: str,
+    generated_at: datetime,
+    lookback_from: date | None = None,
+    recipients: list[ThirdParty] | None = None,
+    heartbeat=None,
+) -> PackageContents:
+    """The whole ZIP, in memory (one subject's data: kilobytes to a few megabytes)."""
+    key = crypto.keys_for_subjects([subject_id]).get(subject_id)
+    names = _Names()
+    buffer = io.BytesIO()
+    manifest: dict[str, list[dict]] = {}
+    per_category: dict[str, list[tuple[PersonalData, int]]] = {}
+    sources: set[str] = set()
+    total = 0
+    files: list[str] = []
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for found in records_for_subject(subject_id):
+            entry = found.entry
+            records = found.records
+            if lookback_from and entry.subject:
+                records = [r for r in records if _on_or_after(getattr(r, entry.collected_at), lookback_from)]
+            if not records:
+                continue
+            rows = [_row(r, entry, key, names) for r in records]
+            for r in records:
+                source_id = getattr(r, "source_id", None)
+                if source_id is not None:
+                    sources.add(names.name(Source, source_id))
+            base = f"{entry.category}/{entry.label}"
+            archive.writestr(f"{base}.json", json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+            archive.writestr(f"{base}.csv", _csv(rows))
+            files += [f"{base}.json", f"{base}.csv"]
+            manifest.setdefault(entry.category, []).append(
+                {"model": entry.label, "description": entry.description, "records": len(rows)}
+            )
+            per_category.setdefault(entry.category, []).append((entry, len(rows)))
+            total += len(rows)
+            if heartbeat:
+                heartbeat()
+        archive.writestr(
+            "README.txt",
+            _readme(
+                reference=reference,
+                generated_at=generated_at,
+                lookback_from=lookback_from,
+                categories=per_category,
+                sources=sources,
+                recipients=recipients or [],
+            ),
+        )
+        archive.writestr(
+            "manifest.json",
+            json.dumps(
+                {"reference": reference, "generated_at": generated_at.isoformat(), "categories": manifest},
+                indent=2,
+            ),
+        )
+    return PackageContents(
+        data=buffer.getvalue(), record_count=total, categories=sorted(per_category), files=files
+    )
+
+
+def _on_or_after(value, day: date) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, datetime):
+        from django.utils import timezone
+
+        value = timezone.localdate(value) if timezone.is_aware(value) else value.date()
+    return value >= day

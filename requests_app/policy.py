@@ -1,0 +1,200 @@
+"""Rules of the request workflow that are data, each cited (REGULATIONS.md rows, policy sections)."""
+
+from datetime import timedelta
+
+from django.conf import settings
+
+from .models import Regime, RequestType, Status, VerificationLevel
+
+# Allowed status changes. Everything else is refused by services._transition.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.RECEIVED: frozenset(
+        {Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS, Status.DENIED, Status.WITHDRAWN}
+    ),
+    Status.VERIFYING: frozenset(
+        {Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS, Status.DENIED, Status.WITHDRAWN}
+    ),
+    # GDPR Art. 12(6): more information was asked for; a new link, a manual check or a refusal follows.
+    Status.IDENTITY_IN_DOUBT: frozenset(
+        {Status.VERIFYING, Status.IN_PROGRESS, Status.DENIED, Status.WITHDRAWN}
+    ),
+    Status.IN_PROGRESS: frozenset({Status.COMPLETED, Status.DENIED, Status.WITHDRAWN}),
+    Status.COMPLETED: frozenset(),
+    Status.DENIED: frozenset(),
+    Status.WITHDRAWN: frozenset(),
+}
+
+_LEVEL_ORDER = [
+    VerificationLevel.NONE,
+    VerificationLevel.BASIC,
+    VerificationLevel.REASONABLE,
+    VerificationLevel.HIGH,
+]
+
+
+def level_rank(level: str) -> int:
+    return _LEVEL_ORDER.index(level) if level in _LEVEL_ORDER else -1
+
+
+def required_verification_level(*, request_type: str, regime: str) -> str:
+    """11 CCR §§7060-7062 for CCPA; elsewhere control of the email on file, more on doubt (Art. 12(6))."""
+    if request_type == RequestType.OPT_OUT:
+        # 11 CCR §7026(d): no verification for opt-out; GDPR Art. 21(3) objection to marketing likewise.
+        return VerificationLevel.NONE
+    if regime == Regime.CCPA:
+        if request_type in (RequestType.ACCESS, RequestType.PORTABILITY):
+            return VerificationLevel.HIGH  # specific pieces: §7062(c)
+        return VerificationLevel.REASONABLE  # categories, deletion, correction: §7062(b), (d)
+    return VerificationLevel.BASIC
+
+
+def level_from_data_points(*, points: int, signed_declaration: bool) -> str:
+    """11 CCR §7062: 3 matching points + signed declaration = high; 2 = reasonable; 1 = email control."""
+    if points >= 3 and signed_declaration:
+        return VerificationLevel.HIGH
+    if points >= 2:
+        return VerificationLevel.REASONABLE
+    return VerificationLevel.BASIC if points >= 1 else VerificationLevel.NONE
+
+
+# Which consent purposes an opt-out withdraws (consent app's seeded purpose codes, BRIEF.md contract).
+OPT_OUT_PURPOSES: dict[str, tuple[str, ...]] = {
+    # GDPR Art. 21(3): processing for direct marketing stops.
+    Regime.GDPR: ("marketing_email", "marketing_phone", "share_marketing_partners", "advertising_pixels"),
+    # Cal. Civ. Code §1798.120/§1798.135 opt-out of sale/sharing, plus marketing (CAN-SPAM §7704(a)(4)).
+    Regime.CCPA: ("marketing_email", "marketing_phone", "share_marketing_partners", "advertising_pixels"),
+    # §1798.83(c)(2): the opt-out of third-party marketing sharing.
+    Regime.CAL_1798_83: ("share_marketing_partners",),
+    Regime.COPPA: ("marketing_email", "marketing_phone", "share_marketing_partners", "advertising_pixels"),
+    # Policy §7 "anyone may opt out of marketing".
+    Regime.OTHER: ("marketing_email", "marketing_phone"),
+}
+
+# How a case's channel is recorded on the consent ledger (consent.models.Channel values). A letter has
+# no channel of its own there: it is entered by the case system ("api"), the evidence says "mail".
+CONSENT_CHANNEL: dict[str, str] = {"web": "web_form", "email": "email", "phone": "phone", "mail": "api"}
+
+# Types fulfilled automatically once the case reaches "in progress" (no officer judgement needed).
+# Minors: policy §9 "immediately delete" on confirmation. Erasure/rectification/restriction wait for an
+# officer who reviews holds and values first.
+AUTO_FULFIL = frozenset(
+    {
+        RequestType.ACCESS,
+        RequestType.PORTABILITY,
+        RequestType.OPT_OUT,
+        RequestType.MINOR_DELETION,
+        RequestType.NOTICE_1798_83,
+    }
+)
+
+# Types whose fulfilment changes data recipients hold: tell them (GDPR Art. 19; §1798.105(c)).
+RECIPIENT_ACTIONS = {
+    RequestType.ERASURE: "erasure",
+    RequestType.MINOR_DELETION: "erasure",
+    RequestType.RECTIFICATION: "rectification",
+    RequestType.RESTRICTION: "restriction",
+}
+
+# Purposes per data category for the access package README (policy §4, GDPR Art. 15(1)(a)).
+PURPOSES_BY_CATEGORY: dict[str, list[str]] = {
+    "contact": [
+        "Account setup and access to the Services (policy §4)",
+        "Customer support (policy §4)",
+        "Transactional communications (policy §4)",
+        "Marketing, only with your consent (policy §4)",
+    ],
+    "account": ["Account setup and access to the Services (policy §4)", "Billing (policy §4)"],
+    "company": ["Service delivery and analysis (policy §4)", "Marketing, only with your consent (policy §4)"],
+    "marketing": ["Honouring your marketing preferences (policy §4)"],
+    "survey": ["Service delivery, market research and product development (policy §4)"],
+    "activity": [
+        "Service delivery: performance, usage analysis and improvement (policy §4)",
+        "Measuring email delivery and engagement (policy §3)",
+    ],
+}
+
+# Categories of recipients (policy §5; GDPR Art. 15(1)(c) allows categories where names are not known).
+RECIPIENT_CATEGORIES = [
+    "Service providers (payment processors, hosting, email service providers, web analytics) - policy §5",
+    "Your organisation or its billing contact, for enterprise accounts - policy §5",
+    "Affiliated businesses, for transactions you take part in - policy §5",
+    "Acquirers in a business transfer - policy §5",
+    "Courts, authorities and others where the law requires - policy §5",
+]
+
+# How notices name a request and a law (the notices app's templates say "your request for {request_type}").
+REQUEST_PHRASES: dict[str, str] = {
+    RequestType.ACCESS: "access to your personal information",
+    RequestType.PORTABILITY: "a portable copy of your personal information",
+    RequestType.RECTIFICATION: "correction of your personal information",
+    RequestType.ERASURE: "deletion of your personal information",
+    RequestType.RESTRICTION: "restriction of, or objection to, the use of your personal information",
+    RequestType.OPT_OUT: "an opt-out of marketing and of the sale or sharing of your personal information",
+    RequestType.NOTICE_1798_83: "the California Civil Code §1798.83 notice of disclosures for direct marketing",
+    RequestType.MINOR_DELETION: "deletion of a child's personal information",
+}
+REGIME_PHRASES: dict[str, str] = {
+    Regime.GDPR: "the EU General Data Protection Regulation",
+    Regime.CCPA: "the California Consumer Privacy Act, as amended by the CPRA",
+    Regime.CAL_1798_83: "California Civil Code §1798.83",
+    Regime.COPPA: "the Children's Online Privacy Protection Act and our privacy policy (§9)",
+    Regime.OTHER: "our privacy policy (§7)",
+}
+APPEAL_INSTRUCTIONS: dict[str, str] = {
+    "identity_not_verified": "If you reply with the additional information we asked for, we will reopen your "
+    "request.",
+    "no_authority": "If you send the signed permission or proof of parental authority, we will reopen the "
+    "request.",
+}
+
+SUPERVISORY_AUTHORITY_NOTE = (
+    "You have the right to lodge a complaint with a supervisory authority, in particular in the EU member "
+    "state of your habitual residence, place of work or of the alleged infringement (GDPR Art. 12(4), 77)."
+)
+
+
+def setting(name: str, default):
+    """Operator-tunable numbers (settings.py may override; these defaults are the product's)."""
+    return getattr(settings, name, default)
+
+
+def duplicate_window() -> timedelta:
+    return timedelta(days=setting("REQUESTS_DUPLICATE_WINDOW_DAYS", 365))
+
+
+def verification_max_age() -> timedelta:
+    return timedelta(hours=setting("REQUESTS_VERIFICATION_HOURS", 72))
+
+
+def package_ttl() -> timedelta:
+    return timedelta(days=setting("REQUESTS_PACKAGE_DAYS", 14))
+
+
+def package_max_downloads() -> int:
+    return setting("REQUESTS_PACKAGE_MAX_DOWNLOADS", 5)
+
+
+def intake_rate() -> tuple[int, int]:
+    """(requests, seconds) per client IP on the public form."""
+    return setting("REQUESTS_INTAKE_RATE", (5, 3600))
+
+
+def reminder_unassigned_after() -> timedelta:
+    return timedelta(days=setting("REQUESTS_REMIND_UNASSIGNED_DAYS", 5))
+
+
+def reminder_before_due() -> timedelta:
+    return timedelta(days=setting("REQUESTS_REMIND_BEFORE_DUE_DAYS", 5))
+
+
+def stuck_after() -> timedelta:
+    """No heartbeat for this long = the worker died (the task's hard time limit plus a margin)."""
+    return timedelta(seconds=setting("CELERY_TASK_TIME_LIMIT", 1800) + 300)
+
+
+def queued_too_long() -> timedelta:
+    return timedelta(minutes=setting("REQUESTS_QUEUED_STUCK_MINUTES", 60))
+
+
+def max_fulfilment_attempts() -> int:
+    return setting("REQUESTS_MAX_FULFILMENT_ATTEMPTS", 3)

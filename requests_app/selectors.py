@@ -1,0 +1,234 @@
+"""Reads about cases: deadlines, queues for reminders, dashboard figures, the §7102 metrics."""
+
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from . import deadlines, policy
+from .models import OPEN_STATUSES, CaseEvent, PrivacyRequest, RequestType, Status
+
+DUE_SOON_DAYS = 7
+
+
+@dataclass(frozen=True)
+class CaseDeadlines:
+    received_on: date
+    acknowledge_due_on: date | None
+    first_due_on: date | None
+    due_on: date | None
+    extended: bool
+    extension_possible_until: date | None  # last day an extension notice may go out
+    days_left: int | None
+    state: str  # "closed" | "overdue" | "due_soon" | "on_track" | "unknown"
+    source: str
+
+
+def due_state(case: PrivacyRequest, today: date | None = None) -> str:
+    """Colour class of a case's deadline; no query (used per changelist row)."""
+    if case.status not in OPEN_STATUSES:
+        return "closed"
+    if case.due_on is None:
+        return "unknown"
+    today = today or timezone.localdate()
+    if case.due_on < today:
+        return "overdue"
+    if case.due_on <= today + timedelta(days=DUE_SOON_DAYS):
+        return "due_soon"
+    return "on_track"
+
+
+def case_deadlines(case: PrivacyRequest, today: date | None = None) -> CaseDeadlines:
+    today = today or timezone.localdate()
+    rule = deadlines.rule_for(regime=case.regime, request_type=case.type)
+    can_extend = rule.extension is not None and case.extended_at is None and case.first_due_on is not None
+    return CaseDeadlines(
+        received_on=timezone.localdate(case.received_at),
+        acknowledge_due_on=case.acknowledge_due_on,
+        first_due_on=case.first_due_on,
+        due_on=case.due_on,
+        extended=case.extended_at is not None,
+        extension_possible_until=case.first_due_on if can_extend else None,
+        days_left=(case.due_on - today).days if case.due_on else None,
+        state=due_state(case, today),
+        source=rule.source,
+    )
+
+
+def cases_open() -> QuerySet[PrivacyRequest]:
+    return PrivacyRequest.objects.filter(status__in=OPEN_STATUSES)
+
+
+def cases_overdue(today: date | None = None) -> QuerySet[PrivacyRequest]:
+    return cases_open().filter(due_on__lt=today or timezone.localdate())
+
+
+def cases_due_within(days: int = DUE_SOON_DAYS, today: date | None = None) -> QuerySet[PrivacyRequest]:
+    today = today or timezone.localdate()
+    return cases_open().filter(due_on__gte=today, due_on__lte=today + timedelta(days=days))
+
+
+def cases_stuck() -> QuerySet[PrivacyRequest]:
+    return cases_open().exclude(stuck_reason="")
+
+
+def cases_unassigned_for_reminder(now: datetime | None = None) -> QuerySet[PrivacyRequest]:
+    now = now or timezone.now()
+    return (
+        cases_open()
+        .filter(
+            assignee__isnull=True,
+            unassigned_reminder_at__isnull=True,
+            received_at__lte=now - policy.reminder_unassigned_after(),
+        )
+        .select_related("subject")
+        .order_by("received_at")
+    )
+
+
+def cases_due_soon_for_reminder(today: date | None = None) -> QuerySet[PrivacyRequest]:
+    today = today or timezone.localdate()
+    return (
+        cases_open()
+        .filter(assignee__isnull=False, due_on__gte=today, due_on__lte=today + policy.reminder_before_due())
+        .filter(Q(due_reminder_for__isnull=True) | ~Q(due_reminder_for=F("due_on")))
+        .select_related("subject", "assignee")
+        .order_by("due_on")
+    )
+
+
+def requests_to_know_in_window(*, subject_id: int, at: datetime | None = None) -> int:
+    """CCPA §1798.130(b): requests to know in the preceding 12 months (shown on the case)."""
+    at = at or timezone.now()
+    return PrivacyRequest.objects.filter(
+        subject_id=subject_id,
+        type__in=[RequestType.ACCESS, RequestType.PORTABILITY],
+        received_at__gt=at - timedelta(days=deadlines.CCPA_FREQUENCY_WINDOW_DAYS),
+        received_at__lte=at,
+    ).count()
+
+
+def case_timeline(case: PrivacyRequest) -> QuerySet[CaseEvent]:
+    return case.events.order_by("at", "id")
+
+
+# --- dashboard and metrics ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardFigures:
+    open_by_status: dict[str, int]
+    due_this_week: int
+    overdue: int
+    stuck: int
+    median_days_to_close: float | None
+
+
+def _median_days(rows) -> float | None:
+    days = [(closed - received).total_seconds() / 86400 for received, closed in rows]
+    return round(statistics.median(days), 1) if days else None
+
+
+def dashboard_figures(today: date | None = None) -> DashboardFigures:
+    today = today or timezone.localdate()
+    by_status = dict(
+        cases_open().order_by().values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    totals = cases_open().aggregate(
+        overdue=Count("id", filter=Q(due_on__lt=today)),
+        due_week=Count("id", filter=Q(due_on__gte=today, due_on__lte=today + timedelta(days=DUE_SOON_DAYS))),
+        stuck=Count("id", filter=~Q(stuck_reason="")),
+    )
+    since = timezone.now() - timedelta(days=365)
+    closed = PrivacyRequest.objects.filter(
+        status__in=[Status.COMPLETED, Status.DENIED], closed_at__gte=since
+    ).values_list("received_at", "closed_at")
+    return DashboardFigures(
+        open_by_status={s: by_status.get(s, 0) for s in OPEN_STATUSES},
+        due_this_week=totals["due_week"],
+        overdue=totals["overdue"],
+        stuck=totals["stuck"],
+        median_days_to_close=_median_days(closed),
+    )
+
+
+@dataclass(frozen=True)
+class MetricsRow:
+    request_type: str
+    label: str
+    received: int
+    complied: int  # in whole or in part
+    denied: int
+    median_days_to_respond: float | None
+    mean_days_to_respond: float | None
+
+
+def request_metrics(*, year: int) -> list[MetricsRow]:
+    """11 CCR §7102(a)(1): per request type, received / complied in whole or in part / denied, and the
+    median and mean days to substantively respond, for the calendar year."""
+    cases = PrivacyRequest.objects.filter(received_at__year=year)
+    counts = {
+        row["type"]: row
+        for row in cases.order_by()
+        .values("type")
+        .annotate(
+            received=Count("id"),
+            complied=Count("id", filter=Q(status=Status.COMPLETED)),
+            denied=Count("id", filter=Q(status=Status.DENIED)),
+        )
+    }
+    durations: dict[str, list[float]] = {}
+    for request_type, received, closed in cases.filter(
+        status__in=[Status.COMPLETED, Status.DENIED], closed_at__isnull=False
+    ).values_list("type", "received_at", "closed_at"):
+        durations.setdefault(request_type, []).append((closed - received).total_seconds() / 86400)
+    rows = []
+    for value, label in RequestType.choices:
+        c = counts.get(value, {})
+        days = durations.get(value, [])
+        rows.append(
+            MetricsRow(
+                request_type=value,
+                label=label,
+                received=c.get("received", 0),
+                complied=c.get("complied", 0),
+                denied=c.get("denied", 0),
+                median_days_to_respond=round(statistics.median(days), 1) if days else None,
+                mean_days_to_respond=round(statistics.fmean(days), 1) if days else None,
+            )
+        )
+    return rows
+
+
+def request_metrics_csv(*, year: int) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "request_type",
+            "label",
+            "received",
+            "complied_in_whole_or_part",
+            "denied",
+            "median_days",
+            "mean_days",
+        ]
+    )
+    for r in request_metrics(year=year):
+        writer.writerow(
+            [
+                r.request_type,
+                r.label,
+                r.received,
+                r.complied,
+                r.denied,
+                r.median_days_to_respond,
+                r.mean_days_to_respond,
+            ]
+        )
+    return out.getvalue()

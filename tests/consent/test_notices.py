@@ -1,0 +1,186 @@
+"""Consent and the notices outbox: opt-out confirmations, the marketing gate, policy-change notices."""
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+
+from consent.gate import gate
+from consent.models import ConsentEvent
+from consent.services import consent_expiry_sweep, policy_version_create, policy_version_publish
+from notices.gate import marketing_gate
+from notices.models import Notice, NoticeKind
+from notices.services import MarketingNotAllowed, notice_enqueue
+from tests.consent.factories import grant, withdraw
+from tests.factories import DataSubjectFactory
+
+PROMO = {"headline": "New in SYSPRO", "body": "Three new features.", "cta_url": "https://us.syspro.com/new"}
+
+
+@pytest.fixture(autouse=True)
+def _locmem_email(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox = []
+
+
+def _market(subject, key="promo:1", purpose="marketing_email"):
+    return notice_enqueue(
+        kind=NoticeKind.MARKETING,
+        idempotency_key=key,
+        context=PROMO,
+        subject=subject,
+        marketing_purpose=purpose,
+    )
+
+
+def test_consent_registers_its_gate_with_notices():
+    assert marketing_gate() is gate
+
+
+@pytest.mark.django_db
+def test_marketing_to_an_opted_out_subject_is_refused_by_the_outbox():
+    subject = DataSubjectFactory()
+    grant(subject)
+    withdraw(subject)
+    with pytest.raises(MarketingNotAllowed):
+        _market(subject)
+    assert not Notice.objects.filter(kind=NoticeKind.MARKETING).exists()
+
+
+@pytest.mark.django_db
+def test_marketing_without_any_consent_or_after_expiry_is_refused():
+    never = DataSubjectFactory()
+    with pytest.raises(MarketingNotAllowed):
+        _market(never, purpose="marketing_email")
+    expired = DataSubjectFactory()
+    grant(expired, "advertising_pixels", at=timezone.now() - dt.timedelta(days=396))  # 395-day lifetime
+    with pytest.raises(MarketingNotAllowed):
+        _market(expired, key="promo:2", purpose="advertising_pixels")
+
+
+@pytest.mark.django_db
+def test_marketing_with_consent_carries_a_working_one_click_unsubscribe(django_capture_on_commit_callbacks):
+    subject = DataSubjectFactory()
+    grant(subject)
+    with django_capture_on_commit_callbacks(execute=True):
+        notice = _market(subject)
+    assert notice.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = notice.headers["List-Unsubscribe"].strip("<>")
+    assert url.startswith("http://127.0.0.1:8000/consent/unsubscribe/")
+    assert mail.outbox and mail.outbox[0].extra_headers["List-Unsubscribe"] == f"<{url}>"
+    path = url.removeprefix("http://127.0.0.1:8000")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert (
+            Client(enforce_csrf_checks=True).post(path, {"List-Unsubscribe": "One-Click"}).status_code == 200
+        )
+    with pytest.raises(MarketingNotAllowed):
+        _market(subject, key="promo:after-unsubscribe")
+
+
+@pytest.mark.django_db
+def test_withdrawal_enqueues_one_transactional_opt_out_confirmation(django_capture_on_commit_callbacks):
+    subject = DataSubjectFactory(email="confirm.me@example.com")
+    grant(subject)
+    with django_capture_on_commit_callbacks(execute=True):
+        event = withdraw(subject)
+        again = withdraw(subject)  # idempotent: same event, nothing new sent
+    assert again.pk == event.pk
+    notice = Notice.objects.get(kind=NoticeKind.OPT_OUT_CONFIRMED)
+    assert (notice.subject_id, notice.to_email, notice.marketing_purpose) == (
+        subject.pk,
+        "confirm.me@example.com",
+        "",
+    )
+    assert "marketing emails" in notice.email_subject
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_one_click_unsubscribe_sends_the_confirmation(django_capture_on_commit_callbacks):
+    from consent.tokens import unsubscribe_path
+
+    subject = DataSubjectFactory()
+    grant(subject)
+    with django_capture_on_commit_callbacks(execute=True):
+        Client().post(
+            unsubscribe_path(subject_public_id=subject.public_id, purpose="marketing_email"),
+            {"List-Unsubscribe": "One-Click"},
+        )
+    assert Notice.objects.filter(kind=NoticeKind.OPT_OUT_CONFIRMED, subject=subject).count() == 1
+
+
+@pytest.mark.django_db
+def test_cookie_withdrawals_and_imported_history_send_no_confirmation():
+    from consent.services import consent_import_csv
+
+    subject = DataSubjectFactory()
+    grant(subject, "analytics_cookies", channel="cookie_banner")
+    withdraw(subject, "analytics_cookies", channel="cookie_banner")  # confirm_withdrawal is off for cookies
+    consent_import_csv(
+        content=b"email,purpose,action,at\nold@example.com,marketing_email,withdraw,2020-01-01\n",
+        file_name="x.csv",
+    )
+    assert not Notice.objects.filter(kind=NoticeKind.OPT_OUT_CONFIRMED).exists()
+
+
+@pytest.mark.django_db
+def test_bulk_api_withdrawal_that_ends_a_grant_is_confirmed_once():
+    from consent.services import ConsentEventInput, consent_events_record_bulk
+
+    subject = DataSubjectFactory()
+    grant(subject)
+    item = ConsentEventInput(
+        subject_id=subject.pk,
+        purpose="marketing_email",
+        action="withdraw",
+        channel="web_form",
+        client_event_id="w1",
+    )
+    first = consent_events_record_bulk(events=[item], source="api:web", notify_withdrawals=True)
+    second = consent_events_record_bulk(events=[item], source="api:web", notify_withdrawals=True)
+    assert (first.notices, second.notices) == (1, 0)
+    assert Notice.objects.filter(kind=NoticeKind.OPT_OUT_CONFIRMED).count() == 1
+
+
+@pytest.mark.django_db
+def test_publishing_a_policy_notifies_consenting_subjects_through_the_outbox(
+    django_capture_on_commit_callbacks,
+):
+    consenting = [DataSubjectFactory() for _ in range(3)]
+    for s in consenting:
+        grant(s)
+    silent = DataSubjectFactory()
+    policy = policy_version_create(
+        version="2026-11", effective_on=dt.date(2026, 12, 1), text="New policy", summary="Shorter retention."
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        policy_version_publish(policy_version_id=policy.pk, notify_audience="consenting")
+    notices = Notice.objects.filter(kind=NoticeKind.POLICY_CHANGED)
+    assert set(notices.values_list("subject_id", flat=True)) == {s.pk for s in consenting}
+    assert silent.pk not in set(notices.values_list("subject_id", flat=True))
+    assert all("Shorter retention." in n.body_text for n in notices)
+    assert all(n.marketing_purpose == "" for n in notices)  # transactional (policy §4, §11)
+
+
+@pytest.mark.django_db
+def test_the_expiry_sweep_reports_counts_to_the_privacy_office(settings):
+    subject = DataSubjectFactory(email="expired.person@example.com")
+    grant(subject, "analytics_cookies", at=timezone.now() - dt.timedelta(days=400))
+    assert consent_expiry_sweep() == 1
+    report = Notice.objects.get(kind=NoticeKind.OPERATIONS_REPORT)
+    assert report.to_email == settings.PRIVACY_OFFICE_EMAIL
+    assert "analytics_cookies: 1" in report.body_text
+    assert "expired.person" not in report.body_text
+    assert consent_expiry_sweep() == 0
+    assert Notice.objects.filter(kind=NoticeKind.OPERATIONS_REPORT).count() == 1
+
+
+@pytest.mark.django_db
+def test_no_opt_out_notice_is_sent_to_a_subject_without_an_address():
+    subject = DataSubjectFactory(email="")
+    grant(subject)
+    event = withdraw(subject)
+    assert isinstance(event, ConsentEvent) and event.action == "withdraw"
+    assert not Notice.objects.exists()

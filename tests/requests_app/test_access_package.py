@@ -1,0 +1,192 @@
+"""Access/portability package: every category of the subject's data, none of another subject's,
+encrypted at rest, expiring single-purpose download link, downloads audited."""
+
+import io
+import json
+import zipfile
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlparse
+
+import pytest
+import time_machine
+
+from audit.models import AuditEvent
+from inventory.registry import registry
+from requests_app import fulfilment, services
+from requests_app.models import AccessPackage, PrivacyRequest, Regime, RequestType, Status, VerificationLevel
+from tests.factories import make_full_subject
+
+from .factories import make_case
+
+
+def _verify(case, officer):
+    services.request_verify_manually(
+        case=case, method="phone", level=VerificationLevel.HIGH, reason="Called back; 3 points + declaration",
+        actor=officer,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def alice_and_bob():
+    alice = make_full_subject(email="alice@example.com", name="Alice Liddell")
+    bob = make_full_subject(email="bob@example.com", name="Bob Builder")
+    return alice, bob
+
+
+def _download(client, outbox) -> tuple[object, bytes]:
+    url = outbox.last("request_completed")["context"]["download_url"]
+    path = urlparse(url).path
+    return client.post(path), path
+
+
+@pytest.mark.django_db
+def test_package_holds_every_category_of_the_subject_and_nothing_of_another(
+    alice_and_bob, officer, client, outbox, django_capture_on_commit_callbacks
+):
+    alice, bob = alice_and_bob
+    case = make_case(
+        request_type=RequestType.ACCESS, subject_email="alice@example.com", subject_name="Alice Liddell"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        _verify(case, officer)
+    case.refresh_from_db()
+    assert case.status == Status.COMPLETED
+    package = AccessPackage.objects.get(case=case)
+
+    response, _ = _download(client, outbox)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    names = set(archive.namelist())
+    assert {"README.txt", "manifest.json"} <= names
+    expected_categories = {e.category for e in registry}
+    assert set(package.categories) == expected_categories
+    for entry in registry:
+        if entry.model._meta.app_label == "inventory":
+            assert f"{entry.category}/{entry.label}.json" in names
+            assert f"{entry.category}/{entry.label}.csv" in names
+
+    everything = "".join(archive.read(n).decode() for n in names)
+    assert "alice@example.com" in everything
+    assert "Inventory counts, says Alice Liddell" in everything  # sealed survey answer, opened
+    assert f"tok_{alice.pk}_visa" in everything  # sealed payment reference, opened
+    assert "1980-05-17" in everything  # sealed date of birth
+    for marker in ("bob@example.com", "Bob Builder", f"ck-{bob.pk}", f"tok_{bob.pk}_visa"):
+        assert marker not in everything
+
+    subject_rows = json.loads(archive.read("contact/inventory.DataSubject.json"))
+    assert len(subject_rows) == 1 and subject_rows[0]["email"] == "alice@example.com"
+    readme = archive.read("README.txt").decode()
+    for heading in ("CATEGORIES", "SOURCES", "RECIPIENTS", "Why we use it", "supervisory authority"):
+        assert heading in readme
+    assert "Cookies and flash cookies" in readme  # a source name, not an id
+
+
+@pytest.mark.django_db
+def test_package_is_encrypted_at_rest_under_its_own_key(
+    alice_and_bob, officer, outbox, django_capture_on_commit_callbacks
+):
+    case = make_case(request_type=RequestType.PORTABILITY, subject_email="alice@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        _verify(case, officer)
+    package = AccessPackage.objects.get(case=case)
+    raw = fulfilment.package_path(package).read_bytes()
+    assert not raw.startswith(b"PK")
+    assert b"alice@example.com" not in raw
+    assert package.wrapped_key and package.sha256
+
+
+@pytest.mark.django_db
+def test_downloads_are_audited_limited_and_expire(alice_and_bob, officer, client, outbox, settings,
+                                                   django_capture_on_commit_callbacks):  # fmt: skip
+    settings.REQUESTS_PACKAGE_MAX_DOWNLOADS = 2
+    case = make_case(request_type=RequestType.ACCESS, subject_email="alice@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        _verify(case, officer)
+    first, path = _download(client, outbox)
+    assert first.status_code == 200
+    assert client.get(path).status_code == 200  # GET shows a button; does not count
+    assert client.post(path).status_code == 200
+    assert client.post(path).status_code == 410
+    assert AccessPackage.objects.get(case=case).download_count == 2
+    assert case.events.filter(kind="download").count() == 2
+    assert AuditEvent.objects.filter(action="request.download", subject_id=case.subject_id).count() == 2
+
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=15)):
+        assert client.post(path).status_code == 410
+
+
+@pytest.mark.django_db
+def test_expired_packages_are_purged_key_and_file(
+    alice_and_bob, officer, outbox, django_capture_on_commit_callbacks
+):
+    case = make_case(request_type=RequestType.ACCESS, subject_email="alice@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        _verify(case, officer)
+    package = AccessPackage.objects.get(case=case)
+    path = fulfilment.package_path(package)
+    with (
+        time_machine.travel(datetime.now(UTC) + timedelta(days=15)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert fulfilment.packages_purge_expired() == 1
+    package.refresh_from_db()
+    assert package.wrapped_key == "" and package.purged_at is not None
+    assert not path.exists()
+
+
+@pytest.mark.django_db
+def test_ccpa_package_covers_the_preceding_twelve_months(officer, outbox, django_capture_on_commit_callbacks):
+    from inventory.models import ActivityEvent, System
+    from inventory.services import record_create
+
+    with time_machine.travel(datetime(2024, 1, 10, tzinfo=UTC), tick=False):
+        subject = make_full_subject(email="carol@example.com")
+    record_create(
+        model=ActivityEvent,
+        subject=subject,
+        values={
+            "kind": "page_view",
+            "target": "/recent-page",
+            "system": System.objects.get(code="privacyops"),
+        },
+    )
+    case = make_case(request_type=RequestType.ACCESS, regime=Regime.CCPA, subject_email="carol@example.com")
+    assert case.lookback_from is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        _verify(case, officer)
+    response = fulfilment.package_open(
+        token=urlparse(outbox.last("request_completed")["context"]["download_url"])
+        .path.rstrip("/")
+        .split("/")[-1]
+    )
+    archive = zipfile.ZipFile(io.BytesIO(response[1]))
+    activity = json.loads(archive.read("activity/inventory.ActivityEvent.json"))
+    assert [a["target"] for a in activity] == ["/recent-page"]
+
+
+@pytest.mark.django_db
+def test_another_packages_token_cannot_be_forged(client):
+    from django.core import signing
+
+    forged = signing.dumps({"p": "00000000-0000-0000-0000-000000000000"}, salt="requests_app.verify")
+    assert client.post(f"/requests/download/{forged}/").status_code == 400
+    assert PrivacyRequest.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_erasing_the_subject_destroys_their_packages_through_the_erasure_hook(
+    alice_and_bob, officer, client, outbox, django_capture_on_commit_callbacks
+):
+    from inventory.hooks import run_before_subject_erasure
+
+    alice, _bob = alice_and_bob
+    case = make_case(request_type=RequestType.ACCESS, subject_email="alice@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        _verify(case, officer)
+    _, path = _download(client, outbox)
+    with django_capture_on_commit_callbacks(execute=True):
+        run_before_subject_erasure(subject_id=alice.pk)
+    package = AccessPackage.objects.get(case=case)
+    assert package.wrapped_key == "" and not fulfilment.package_path(package).exists()
+    assert client.post(path).status_code == 410

@@ -1,0 +1,134 @@
+"""Erasure cases through retention's engine: certificate, legal holds honoured, minors, Art. 19."""
+
+import pytest
+
+pytest.importorskip("retention.services", reason="retention app not merged into this branch yet")
+
+from inventory import models as inv  # noqa: E402
+from inventory.services import record_create  # noqa: E402
+from requests_app import fulfilment, services  # noqa: E402
+from requests_app.models import (  # noqa: E402
+    PrivacyRequest,
+    RecipientNotification,
+    Regime,
+    RequesterKind,
+    RequestType,
+    Status,
+)
+from retention.models import ErasureCertificate, LegalHold  # noqa: E402
+from tests.factories import ThirdPartyFactory, make_full_subject  # noqa: E402
+
+from .factories import make_case  # noqa: E402
+
+
+def _verified(officer, email, **kw):
+    case = make_case(request_type=RequestType.ERASURE, subject_email=email, **kw)
+    services.request_verify_manually(
+        case=case, method="phone", level="high", reason="Called back", actor=officer
+    )
+    return PrivacyRequest.objects.get(pk=case.pk)
+
+
+@pytest.mark.django_db
+def test_erasure_case_erases_the_subject_and_links_the_certificate(
+    officer, outbox, django_capture_on_commit_callbacks
+):
+    alice = make_full_subject(email="alice@example.com", name="Alice Liddell")
+    bob = make_full_subject(email="bob@example.com")
+    case = _verified(officer, "alice@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        fulfilment.request_fulfil(case=case, actor=officer)
+    case.refresh_from_db()
+    assert case.status == Status.COMPLETED
+    certificate = ErasureCertificate.objects.get(pk=case.erasure_certificate_id)
+    assert certificate.case_reference == str(case.reference)
+    assert certificate.key_destroyed and certificate.kept_count == 0
+    assert not inv.ContactPoint.objects.filter(subject=alice).exists()
+    assert inv.ContactPoint.objects.filter(subject=bob).exists()
+    alice.refresh_from_db()
+    assert alice.erased_at is not None and alice.email == ""
+    assert case.requester_email != "alice@example.com"  # hashed by the registry strategy
+    confirmation = outbox.last("erasure_confirmation")
+    assert confirmation["to_email"] == "alice@example.com"  # captured before the erasure
+    assert confirmation["context"]["certificate_reference"] == str(certificate.public_id)
+    assert confirmation["context"]["kept_records"] == []
+    assert case.events.filter(kind="erasure").exists()
+
+
+@pytest.mark.django_db
+def test_erasure_with_a_legal_hold_keeps_the_records_and_says_why(
+    officer, outbox, django_capture_on_commit_callbacks
+):
+    alice = make_full_subject(email="alice@example.com")
+    dispute = _verified(officer, "alice@example.com")
+    hold = fulfilment.request_legal_hold_place(case=dispute, reason="Pending litigation", actor=officer)
+    assert LegalHold.objects.get(pk=hold.pk).case_reference == str(dispute.reference)
+    assert PrivacyRequest.objects.get(pk=dispute.pk).legal_hold_id == hold.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        fulfilment.request_fulfil(case=dispute, actor=officer)
+    dispute.refresh_from_db()
+    assert dispute.status == Status.COMPLETED
+    certificate = ErasureCertificate.objects.get(pk=dispute.erasure_certificate_id)
+    assert certificate.kept_count > 0 and not certificate.key_destroyed
+    assert inv.ContactPoint.objects.filter(subject=alice).exists()
+    assert "kept where the law requires it" in dispute.outcome_note
+    kept = outbox.last("erasure_confirmation")["context"]["kept_records"]
+    assert kept and all(k["reason"] for k in kept)
+    event = dispute.events.get(kind="erasure")
+    assert event.details["kept"] and event.details["key_destroyed"] is False
+
+
+@pytest.mark.django_db
+def test_minors_data_is_erased_on_confirmation(officer, outbox, django_capture_on_commit_callbacks):
+    child = make_full_subject(email="kid@example.com", is_minor=True)
+    case = make_case(
+        request_type=RequestType.MINOR_DELETION,
+        regime=Regime.COPPA,
+        subject_email="kid@example.com",
+        requester_kind=RequesterKind.PARENT,
+        requester_name="Pat Parent",
+        requester_email="parent@example.com",
+    )
+    services.request_verify_manually(
+        case=case, method="phone", level="basic", reason="Parent called", actor=officer
+    )
+    assert PrivacyRequest.objects.get(pk=case.pk).status == Status.VERIFYING  # authority still missing
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_verify_authority(case=case, document="Birth certificate seen", actor=officer)
+    case.refresh_from_db()
+    assert case.status == Status.COMPLETED
+    assert ErasureCertificate.objects.get(pk=case.erasure_certificate_id).minor is True
+    assert not inv.ContactPoint.objects.filter(subject=child).exists()
+    assert outbox.last("erasure_confirmation")["to_email"] == "parent@example.com"
+
+
+@pytest.mark.django_db
+def test_erasure_tells_every_recipient_art_19_with_identifiers_captured_before(
+    officer, outbox, django_capture_on_commit_callbacks
+):
+    provider = ThirdPartyFactory(kind="service_provider", privacy_contact_email="dpo@host.example")
+    system = inv.System.objects.create(
+        code="host", name="Host", kind="external", owner="IT", provider=provider
+    )
+    alice = make_full_subject(email="alice@example.com", name="Alice Liddell")
+    record_create(model=inv.ActivityEvent, subject=alice, values={"kind": "page_view", "system": system})
+    case = _verified(officer, "alice@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        fulfilment.request_fulfil(case=case, actor=officer)
+    row = RecipientNotification.objects.get(case=case, third_party=provider)
+    assert (row.action, row.state, row.sealed_identifiers) == ("erasure", "sent", "")
+    notice = outbox.last("recipient_notification")
+    assert notice["to_email"] == "dpo@host.example"
+    assert "alice@example.com" in notice["context"]["subject_identifiers"]
+
+
+@pytest.mark.django_db
+def test_case_page_links_the_erasure_certificate(client, officer, django_capture_on_commit_callbacks):
+    make_full_subject(email="alice@example.com")
+    case = _verified(officer, "alice@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        fulfilment.request_fulfil(case=case, actor=officer)
+    case.refresh_from_db()
+    client.force_login(officer)
+    page = client.get(f"/admin/requests_app/privacyrequest/{case.pk}/change/").content.decode()
+    assert f"/admin/retention/erasurecertificate/{case.erasure_certificate_id}/change/" in page
