@@ -1,7 +1,6 @@
 """The sweep end to end through a real Celery worker consuming from Redis (fan-out, completion, certificate)."""
 
 import datetime as dt
-import importlib
 import time
 
 import pytest
@@ -13,19 +12,6 @@ from retention.services import legal_hold_place
 from retention.tasks import sweep
 
 from . import factories as f
-
-
-@pytest.fixture
-def reference_data():
-    """Transactional tests run last (pytest-django orders them so) and each ends with a flush: seed the
-    reference rows this test relies on (data categories, the report's notice template)."""
-    from django.apps import apps
-
-    from notices.defaults import seed_default_templates
-    from notices.models import NoticeTemplate
-
-    importlib.import_module("inventory.migrations.0002_reference_data").seed(apps, None)
-    seed_default_templates(NoticeTemplate)
 
 
 def _wait_for_finished_run(timeout: float = 90) -> SweepRun:
@@ -42,7 +28,7 @@ def _wait_for_finished_run(timeout: float = 90) -> SweepRun:
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_the_sweep_runs_end_to_end_through_a_real_worker_on_redis(reference_data, celery_worker, settings):
+def test_the_sweep_runs_end_to_end_through_a_real_worker_on_redis(celery_worker, settings):
     settings.RETENTION_SWEEP_BATCH_ROWS = 6
     settings.RETENTION_SWEEP_WINDOW_ROWS = 2
     f.only_these_schedules()
