@@ -258,7 +258,7 @@ def legal_hold_place(
     """Put records beyond the reach of every erasure until released or past `ends_on`.
 
     Scope: a subject (all records, or one `category` of them) or a whole category. A DSAR case's hold
-    carries the case's public UUID as `case_reference`.
+    carries the case's public UUID as `case_reference`. `owner` is a user or a name; None means the actor.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -276,8 +276,6 @@ def legal_hold_place(
         raise ValidationError({"ends_on": "The end date of a hold can't be in the past."})
     if exception_code not in ExceptionCode.values:
         raise ValidationError({"exception_code": "Choose one of the GDPR Art. 17(3) exception codes."})
-    if owner is None:
-        raise ValidationError({"owner": "Name who is responsible for the hold."})
     hold = LegalHold(
         subject_id=subject_id,
         category=category_obj,
@@ -285,7 +283,8 @@ def legal_hold_place(
         exception_code=exception_code,
         reason=reason,
         owner=owner if hasattr(owner, "pk") else None,
-        owner_label=_actor_label(owner),
+        # No owner named: whoever places the hold answers for it (a job's name, or "system").
+        owner_label=_actor_label(owner if owner is not None else actor),
         placed_at=timezone.now(),
         ends_on=ends_on,
     )

@@ -277,3 +277,15 @@ def test_with_a_hold_the_ledger_stays_readable_and_is_listed_as_kept():
     kept = {(row["model"], row["pk"]) for row in certificate.summary["kept"]}
     assert ("consent.ConsentEvent", event.pk) in kept
     assert ConsentEvent.objects.filter(pk=event.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_hold_without_a_named_owner_is_owned_by_whoever_placed_it():
+    subject = f.subject()
+    assert (
+        legal_hold_place(subject_id=subject.pk, reason="Dispute", owner=None, actor="dsar-bot").owner_label
+        == "dsar-bot"
+    )
+    user = f.officer()
+    hold = legal_hold_place(subject_id=subject.pk, reason="Dispute", owner=user)
+    assert hold.owner == user and hold.owner_label == "officer"
