@@ -24,7 +24,9 @@ from .forms import (
     AssignForm,
     AuthorityForm,
     DenyForm,
+    FeeForm,
     IntakeForm,
+    LookbackForm,
     ManualVerifyForm,
     ReasonForm,
     RectificationForm,
@@ -199,9 +201,14 @@ CASE_ACTIONS = [
     ("fulfil", "Fulfil", None, "fulfil_privacyrequest", (Status.IN_PROGRESS,)),
     ("restriction", "Complete restriction", ReasonForm, "fulfil_privacyrequest", (Status.IN_PROGRESS,)),
     ("hold", "Place legal hold", ReasonForm, "fulfil_privacyrequest", None),
+    ("release", "Release legal hold", ReasonForm, "fulfil_privacyrequest", None),
     ("extend", "Extend deadline", ReasonForm, "change_privacyrequest",
      (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)),
     ("note", "Add note", ReasonForm, "change_privacyrequest", None),
+    ("fee", "Set a fee (GDPR Art. 12(5))", FeeForm, "change_privacyrequest",
+     (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)),
+    ("lookback", "Extend the lookback (CCPA)", LookbackForm, "change_privacyrequest",
+     (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)),
     ("deny", "Deny with reason", DenyForm, "deny_privacyrequest",
      (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)),
     ("withdraw", "Withdrawn by requester", ReasonForm, "change_privacyrequest",
@@ -247,12 +254,23 @@ def _run_case_action(name: str, case: PrivacyRequest, data: dict, user) -> str:
     if name == "hold":
         fulfilment.request_legal_hold_place(case=case, reason=data["reason"], actor=user)
         return "Legal hold placed."
+    if name == "release":
+        fulfilment.request_legal_hold_release(case=case, reason=data["reason"], actor=user)
+        return "Legal hold released."
     if name == "extend":
         services.request_extend(case=case, reason=data["reason"], actor=user)
         return "Deadline extended; the requester is told."
     if name == "note":
         services.request_note_add(case=case, note=data["reason"], actor=user)
         return "Note added."
+    if name == "fee":
+        services.request_set_fee(
+            case=case, amount=data["amount"], justification=data.get("justification", ""), actor=user
+        )
+        return "Fee recorded."
+    if name == "lookback":
+        services.request_set_lookback(case=case, since=data["since"], actor=user)
+        return "Lookback extended; the package will cover the longer period."
     if name == "deny":
         services.request_deny(case=case, basis=data["basis"], reason=data["reason"], actor=user)
         return "Request denied; the requester is told."
@@ -377,7 +395,9 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="Subject")
     def subject_link(self, obj):
-        return f"Subject {str(obj.subject.public_id)}" + (" (erased)" if obj.subject.erased_at else "")
+        url = reverse("admin:inventory_datasubject_change", args=[obj.subject_id])
+        label = f"Subject {obj.subject.public_id}" + (" (erased)" if obj.subject.erased_at else "")
+        return format_html('<a href="{}">{}</a>', url, label)
 
     @admin.display(description="Deadline rule")
     def deadline_source(self, obj):

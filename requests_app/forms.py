@@ -110,6 +110,19 @@ class ManualVerifyForm(forms.Form):
     )
 
 
+class FeeForm(forms.Form):
+    amount = forms.DecimalField(max_digits=8, decimal_places=2, min_value=0)
+    justification = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        required=False,
+        help_text="GDPR Art. 12(5): why the request is manifestly unfounded or excessive. Required for a fee.",
+    )
+
+
+class LookbackForm(forms.Form):
+    since = forms.DateField(help_text="CCPA: earliest 2022-01-01 (§1798.130(a)(2)(B)).")
+
+
 class AuthorityForm(forms.Form):
     document = forms.CharField(max_length=200, help_text="Reference of the permission or proof checked.")
 

@@ -149,7 +149,10 @@ def fulfilment_run(*, attempt_id: int) -> str:
         return State.FAILED
     except Exception as exc:
         # Type only: exception text may quote data.
-        FulfilmentAttempt.objects.filter(pk=attempt.pk).update(state=State.QUEUED, error=type(exc).__name__)
+        # Back in the queue for the task's retry; queued_at restarts so the watchdog measures this wait.
+        FulfilmentAttempt.objects.filter(pk=attempt.pk).update(
+            state=State.QUEUED, error=type(exc).__name__, queued_at=timezone.now()
+        )
         raise FulfilmentRetry(type(exc).__name__) from exc
     _finish(attempt, State.SUCCEEDED)
     return State.SUCCEEDED
@@ -230,13 +233,23 @@ def fulfilment_watchdog() -> dict[str, int]:
             )
             _enqueue(retry)
             requeued += 1
-    if requeued or flagged:
+    # Recipient notifications whose task was lost: send again (the task is idempotent).
+    lost = list(
+        RecipientNotification.objects.filter(
+            state=RecipientNotification.State.PENDING, created_at__lt=now - policy.queued_too_long()
+        ).values_list("pk", flat=True)
+    )
+    if lost:
+        from .tasks import notify_recipient
+
+        transaction.on_commit(lambda: [notify_recipient.delay(pk) for pk in lost])
+    if requeued or flagged or lost:
         audit_record(
             action="request.watchdog",
             actor="fulfilment watchdog",
-            details={"requeued": requeued, "flagged": flagged},
+            details={"requeued": requeued, "flagged": flagged, "recipient_notifications_requeued": len(lost)},
         )
-    return {"requeued": requeued, "flagged": flagged}
+    return {"requeued": requeued, "flagged": flagged, "recipients_requeued": len(lost)}
 
 
 # --- access / portability ----------------------------------------------------------------------------
@@ -261,13 +274,11 @@ def access_package_build(*, case: PrivacyRequest, actor: Any = None, heartbeat=N
     """Export every registered record of the subject (ZIP of JSON + CSV per category, README), encrypted
     under a fresh package key that only the master key can unwrap."""
     now = timezone.now()
-    recipients = list(gateways.recipients_for_subject(subject_id=case.subject_id))
     contents = package_contents(
         subject_id=case.subject_id,
         reference=str(case.reference),
         generated_at=now,
         lookback_from=case.lookback_from,
-        recipients=recipients,
         heartbeat=heartbeat,
     )
     key = Fernet.generate_key()
@@ -804,3 +815,25 @@ def request_legal_hold_place(*, case: PrivacyRequest, reason: str, actor: Any):
         details={"hold_id": hold.pk},
     )
     return hold
+
+
+@transaction.atomic
+def request_legal_hold_release(*, case: PrivacyRequest, reason: str, actor: Any) -> int:
+    """Release the holds placed for this case (e.g. the dispute is settled); erasure may then proceed."""
+    reason = _require_reason(reason, "releasing the legal hold")
+    case = _lock(case)
+    released = gateways.legal_holds_release_for_case(
+        case_reference=str(case.reference), reason=reason, actor=actor
+    )
+    if not released:
+        raise ValidationError("This case has no legal hold in force.")
+    _update(case, legal_hold_id=None)
+    case_event(
+        case=case,
+        kind=CaseEvent.Kind.LEGAL_HOLD,
+        summary=f"{released} legal hold(s) of this case released",
+        actor=actor,
+        note=reason,
+        details={"released": released},
+    )
+    return released

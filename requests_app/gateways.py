@@ -9,7 +9,7 @@ call site keeps start-up free of cycles.
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from inventory.models import DataSubject, System, ThirdParty
 
@@ -65,6 +65,12 @@ def legal_hold_place(*, subject_id: int, case_reference: str, reason: str, owner
     )
 
 
+def legal_holds_release_for_case(*, case_reference: str, reason: str, actor: Any = None) -> int:
+    from retention.services import legal_holds_release_for_case as release
+
+    return release(case_reference=case_reference, reason=reason, actor=actor)
+
+
 def consent_withdraw(*, subject_id: int, purpose: str, channel: str, actor: Any = None, evidence: dict):
     from consent.services import consent_withdraw as withdraw
 
@@ -97,23 +103,26 @@ def prior_1798_83_requests(*, subject_id: int, year: int, exclude_reference: str
     return prior(subject_id=subject_id, year=year, exclude_reference=exclude_reference)
 
 
-def recipients_for_subject(*, subject_id: int) -> QuerySet[ThirdParty]:
+def recipients_for_subject(*, subject_id: int, system_ids: set[int] | None = None) -> QuerySet[ThirdParty]:
     """Third parties that received this subject's data: told of erasure/rectification (GDPR Art. 19,
     §1798.105(c)).
 
-    Today: service providers running an external system that holds a registered record of the subject
-    (inventory). The disclosures log adds the recipients it recorded once that app lands on main.
+    Two sources: the disclosures log (every third party the subject's data was disclosed to), and the
+    service providers running an external system that holds a registered record of the subject.
     """
+    from disclosures.selectors import events_for_subject
     from inventory.selectors import records_for_subject
 
-    system_ids: set[int] = set()
-    for found in records_for_subject(subject_id):
-        system_ids.update(getattr(r, "system_id", None) for r in found.records)
-    system_ids.discard(None)
+    if system_ids is None:  # callers that already hold the records pass the systems they saw
+        system_ids = set()
+        for found in records_for_subject(subject_id):
+            system_ids.update(getattr(r, "system_id", None) for r in found.records)
+        system_ids.discard(None)
     provider_ids = System.objects.filter(
         pk__in=system_ids, kind=System.Kind.EXTERNAL, provider__isnull=False
     ).values("provider_id")
-    return ThirdParty.objects.filter(pk__in=provider_ids).order_by("legal_name")
+    disclosed_ids = events_for_subject(subject_id=subject_id).order_by().values("third_party_id")
+    return ThirdParty.objects.filter(Q(pk__in=provider_ids) | Q(pk__in=disclosed_ids)).order_by("legal_name")
 
 
 def holds_for_subject(*, subject_id: int):

@@ -156,20 +156,24 @@ def package_contents(
     reference: str,
     generated_at: datetime,
     lookback_from: date | None = None,
-    recipients: list[ThirdParty] | None = None,
     heartbeat=None,
 ) -> PackageContents:
     """The whole ZIP, in memory (one subject's data: kilobytes to a few megabytes)."""
+    from .gateways import recipients_for_subject
+
     key = crypto.keys_for_subjects([subject_id]).get(subject_id)
     names = _Names()
     buffer = io.BytesIO()
     manifest: dict[str, list[dict]] = {}
     per_category: dict[str, list[tuple[PersonalData, int]]] = {}
     sources: set[str] = set()
+    system_ids: set[int] = set()
     total = 0
     files: list[str] = []
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for found in records_for_subject(subject_id):
+            # Recipients are named from every record's system, whatever the lookback.
+            system_ids.update(r.system_id for r in found.records if getattr(r, "system_id", None))
             entry = found.entry
             records = found.records
             if lookback_from and entry.subject:
@@ -200,7 +204,7 @@ def package_contents(
                 lookback_from=lookback_from,
                 categories=per_category,
                 sources=sources,
-                recipients=recipients or [],
+                recipients=list(recipients_for_subject(subject_id=subject_id, system_ids=system_ids)),
             ),
         )
         archive.writestr(

@@ -410,6 +410,19 @@ def request_create(
             actor=actor,
             details={"duplicate_of": str(duplicate.reference)},
         )
+    if regime == Regime.CCPA and request_type in (RequestType.ACCESS, RequestType.PORTABILITY):
+        from .selectors import requests_to_know_in_window
+
+        count = requests_to_know_in_window(subject_id=subject.pk, at=received_at)
+        if count > deadlines.CCPA_FREQUENCY_LIMIT:
+            case_event(
+                case=case,
+                kind=CaseEvent.Kind.DUPLICATE,
+                summary=f"Request to know number {count} in 12 months: the business need not answer more "
+                f"than {deadlines.CCPA_FREQUENCY_LIMIT} ({deadlines.CCPA_FREQUENCY_SOURCE})",
+                actor=actor,
+                details={"requests_to_know_12_months": count},
+            )
     next_steps = (
         ""
         if case.verification_level_required == VerificationLevel.NONE
@@ -744,6 +757,33 @@ def request_withdraw(*, case: PrivacyRequest, reason: str, actor: Any) -> Privac
     reason = _require_reason(reason, "the withdrawal")
     case = _lock(case)
     return _transition(case, Status.WITHDRAWN, actor=actor, summary="Withdrawn by the requester", note=reason)
+
+
+@transaction.atomic
+def request_set_lookback(*, case: PrivacyRequest, since: date, actor: Any) -> PrivacyRequest:
+    """CCPA: on the consumer's request the access package reaches back beyond 12 months, to 2022-01-01 at
+    the earliest (Cal. Civ. Code §1798.130(a)(2)(B))."""
+    case = _lock(case)
+    _require_open(case, "changed")
+    if case.regime != Regime.CCPA or case.type not in (RequestType.ACCESS, RequestType.PORTABILITY):
+        raise ValidationError("Only CCPA access and portability packages have a lookback period.")
+    if since < deadlines.CCPA_LOOKBACK_FLOOR:
+        raise ValidationError(
+            {
+                "since": f"The CCPA lookback can't start before {deadlines.CCPA_LOOKBACK_FLOOR} (§1798.130(a)(2)(B))."
+            }
+        )
+    if since > timezone.localdate(case.received_at):
+        raise ValidationError({"since": "The lookback must start before the request was received."})
+    _update(case, lookback_from=since)
+    case_event(
+        case=case,
+        kind=CaseEvent.Kind.NOTE,
+        summary=f"Access package covers records since {since}",
+        actor=actor,
+        details={"lookback_from": since},
+    )
+    return case
 
 
 @transaction.atomic

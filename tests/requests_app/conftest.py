@@ -52,18 +52,3 @@ def officer(django_user_model):
     )
     user.groups.add(Group.objects.get(name="Privacy officer"))
     return user
-
-
-@pytest.fixture
-def reference_data():
-    """Re-seed what migrations seed (reference rows, notice templates; idempotent): transactional tests
-    that ran before may have flushed every table, seed data included."""
-    import importlib
-
-    from django.apps import apps
-
-    for migration in (
-        "inventory.migrations.0002_reference_data",
-        "notices.migrations.0002_default_templates",
-    ):
-        importlib.import_module(migration).seed(apps, None)

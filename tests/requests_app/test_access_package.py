@@ -190,3 +190,39 @@ def test_erasing_the_subject_destroys_their_packages_through_the_erasure_hook(
     package = AccessPackage.objects.get(case=case)
     assert package.wrapped_key == "" and not fulfilment.package_path(package).exists()
     assert client.post(path).status_code == 410
+
+
+@pytest.mark.django_db
+def test_readme_names_the_recipients_that_received_the_data(
+    officer, outbox, django_capture_on_commit_callbacks
+):
+    from disclosures.models import Purpose
+    from inventory import models as inv
+    from inventory.services import record_create
+    from tests.disclosures.factories import MarketingPartnerFactory, log
+    from tests.factories import ThirdPartyFactory
+
+    host = ThirdPartyFactory(legal_name="Hosting Co", kind="service_provider")
+    system = inv.System.objects.create(
+        code="hostco", name="HostCo", kind="external", owner="IT", provider=host
+    )
+    alice = make_full_subject(email="alice@example.com")
+    record_create(model=inv.ActivityEvent, subject=alice, values={"kind": "page_view", "system": system})
+    log(
+        alice,
+        MarketingPartnerFactory(legal_name="Catalogue Partner LLC"),
+        "email",
+        purpose=Purpose.DIRECT_MARKETING,
+    )
+    ThirdPartyFactory(legal_name="Unrelated Vendor")
+    case = make_case(request_type=RequestType.ACCESS, subject_email="alice@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        _verify(case, officer)
+    _, data = fulfilment.package_open(
+        token=urlparse(outbox.last("request_completed")["context"]["download_url"])
+        .path.rstrip("/")
+        .split("/")[-1]
+    )
+    readme = zipfile.ZipFile(io.BytesIO(data)).read("README.txt").decode()
+    assert "Hosting Co" in readme and "Catalogue Partner LLC" in readme
+    assert "Unrelated Vendor" not in readme

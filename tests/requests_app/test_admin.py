@@ -101,6 +101,7 @@ def test_case_page_shows_the_timeline_and_workflow_buttons(client, officer):
     assert "Deny with reason" in page and "Record manual verification" in page
     assert "Fulfil" not in page.split("object-tools")[1].split("</ul>")[0]  # not verified yet
     assert 'name="_save"' not in page  # read-only: changes go through the buttons
+    assert f"/admin/inventory/datasubject/{case.subject_id}/change/" in page
 
 
 @pytest.mark.django_db

@@ -4,6 +4,8 @@ import pytest
 
 pytest.importorskip("retention.services", reason="retention app not merged into this branch yet")
 
+from django.core.exceptions import ValidationError  # noqa: E402
+
 from inventory import models as inv  # noqa: E402
 from inventory.services import record_create  # noqa: E402
 from requests_app import fulfilment, services  # noqa: E402
@@ -132,3 +134,19 @@ def test_case_page_links_the_erasure_certificate(client, officer, django_capture
     client.force_login(officer)
     page = client.get(f"/admin/requests_app/privacyrequest/{case.pk}/change/").content.decode()
     assert f"/admin/retention/erasurecertificate/{case.erasure_certificate_id}/change/" in page
+
+
+@pytest.mark.django_db
+def test_releasing_the_cases_hold_lets_a_later_erasure_through(officer, django_capture_on_commit_callbacks):
+    alice = make_full_subject(email="alice@example.com")
+    case = _verified(officer, "alice@example.com")
+    fulfilment.request_legal_hold_place(case=case, reason="Dispute about the request", actor=officer)
+    with pytest.raises(ValidationError):
+        fulfilment.request_legal_hold_release(case=case, reason="", actor=officer)
+    assert fulfilment.request_legal_hold_release(case=case, reason="Settled", actor=officer) == 1
+    assert PrivacyRequest.objects.get(pk=case.pk).legal_hold_id is None
+    with django_capture_on_commit_callbacks(execute=True):
+        fulfilment.request_fulfil(case=case, actor=officer)
+    assert not inv.ContactPoint.objects.filter(subject=alice).exists()
+    with pytest.raises(ValidationError, match="no legal hold"):
+        fulfilment.request_legal_hold_release(case=case, reason="again", actor=officer)

@@ -35,12 +35,16 @@ def test_a_dead_worker_is_detected_and_the_work_requeued(officer, django_capture
             state=State.RUNNING, started_at=start, heartbeat_at=start
         )
     with time_machine.travel(start + timedelta(minutes=20), tick=False):
-        assert fulfilment.fulfilment_watchdog() == {"requeued": 0, "flagged": 0}  # slow, not dead
+        assert fulfilment.fulfilment_watchdog() == {
+            "requeued": 0,
+            "flagged": 0,
+            "recipients_requeued": 0,
+        }  # slow, not dead
     with (
         time_machine.travel(start + timedelta(minutes=36), tick=False),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert fulfilment_watchdog.delay().get() == {"requeued": 1, "flagged": 0}
+        assert fulfilment_watchdog.delay().get() == {"requeued": 1, "flagged": 0, "recipients_requeued": 0}
     attempt.refresh_from_db()
     assert attempt.state == State.ABANDONED
     retry = FulfilmentAttempt.objects.get(case=case, number=2)
@@ -71,7 +75,7 @@ def test_after_the_last_attempt_the_case_is_flagged_with_the_reason(officer, set
         case, attempt = _queued_access_case(officer)
         FulfilmentAttempt.objects.filter(pk=attempt.pk).update(state=State.RUNNING, heartbeat_at=start)
     with time_machine.travel(start + timedelta(hours=1), tick=False):
-        assert fulfilment.fulfilment_watchdog() == {"requeued": 0, "flagged": 1}
+        assert fulfilment.fulfilment_watchdog() == {"requeued": 0, "flagged": 1, "recipients_requeued": 0}
     case.refresh_from_db()
     assert case.status == Status.IN_PROGRESS
     assert "stopped reporting 1 times; needs an officer" in case.stuck_reason
@@ -135,7 +139,7 @@ def test_only_one_fulfilment_at_a_time_and_only_when_in_progress(officer):
 
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_access_package_is_built_by_a_real_worker_over_redis(celery_worker, reference_data, officer):
+def test_access_package_is_built_by_a_real_worker_over_redis(celery_worker, officer):
     from celery.result import AsyncResult
 
     from requests_app.models import AccessPackage

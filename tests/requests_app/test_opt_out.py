@@ -29,7 +29,9 @@ def test_opt_out_takes_effect_at_intake_without_verification(
     assert case.verification_method == VerificationMethod.NOT_REQUIRED
     for purpose in policy.OPT_OUT_PURPOSES[Regime.GDPR]:
         assert not consent_is_current(subject_id=subject.pk, purpose=purpose)
-    withdrawal = ConsentEvent.objects.filter(subject_id=subject.pk, purpose_id="marketing_email").latest("id")
+    withdrawal = ConsentEvent.objects.filter(subject_id=subject.pk, purpose__code="marketing_email").latest(
+        "id"
+    )
     assert withdrawal.channel == policy.CONSENT_CHANNEL[channel]
     assert "identity_verification" not in outbox.kinds()
     assert case.events.filter(kind="fulfilment", summary__startswith="Consent withdrawn").exists()
@@ -44,5 +46,5 @@ def test_ccpa_opt_out_records_the_opt_out_of_sharing_even_without_prior_consent(
     case.refresh_from_db()
     assert case.status == Status.COMPLETED
     assert ConsentEvent.objects.filter(
-        subject_id=case.subject_id, purpose_id="share_marketing_partners", action="withdraw"
+        subject_id=case.subject_id, purpose__code="share_marketing_partners", action="withdraw"
     ).exists()

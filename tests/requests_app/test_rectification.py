@@ -188,3 +188,28 @@ def test_a_recipient_task_that_keeps_failing_is_marked_failed(officer, hosted_re
     row.refresh_from_db()
     assert row.state == RecipientNotification.State.FAILED
     assert row.last_error == "ConnectionError"
+
+
+@pytest.mark.django_db
+def test_a_lost_recipient_task_is_sent_again_by_the_watchdog(officer, outbox, hosted_recipient,
+                                                             django_capture_on_commit_callbacks):  # fmt: skip
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    provider, _silent, system, _other = hosted_recipient
+    alice = make_full_subject(email="alice@example.com")
+    record_create(model=inv.ActivityEvent, subject=alice, values={"kind": "email_open", "system": system})
+    case = _verified_case(officer, "alice@example.com", request_type=RequestType.RESTRICTION)
+    fulfilment.request_complete_restriction(
+        case=case, outcome="Profiling stopped", actor=officer
+    )  # task lost
+    row = RecipientNotification.objects.get(case=case, third_party=provider)
+    assert row.state == RecipientNotification.State.PENDING
+    with (
+        time_machine.travel(datetime.now(UTC) + timedelta(hours=2)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert fulfilment.fulfilment_watchdog()["recipients_requeued"] == 1
+    row.refresh_from_db()
+    assert row.state == RecipientNotification.State.SENT

@@ -212,3 +212,41 @@ def test_1798_83_requests_only_under_that_regime():
         make_case(request_type=RequestType.NOTICE_1798_83, regime=Regime.CCPA)
     with pytest.raises(ValidationError):
         make_case(request_type=RequestType.ACCESS, regime=Regime.CAL_1798_83)
+
+
+@pytest.mark.django_db
+def test_a_third_ccpa_request_to_know_in_12_months_is_flagged():
+    for _ in range(3):
+        case = make_case(
+            request_type=RequestType.ACCESS, regime=Regime.CCPA, subject_email="often@example.com"
+        )
+    assert case.events.filter(summary__contains="number 3 in 12 months").exists()
+    assert "§1798.130(b)" in case.events.get(summary__contains="number 3").summary
+
+
+@pytest.mark.django_db
+def test_ccpa_lookback_can_reach_back_to_2022_but_not_earlier(officer):
+    from datetime import date
+
+    case = make_case(request_type=RequestType.ACCESS, regime=Regime.CCPA)
+    assert case.lookback_from is not None
+    with pytest.raises(ValidationError):
+        services.request_set_lookback(case=case, since=date(2021, 12, 31), actor=officer)
+    services.request_set_lookback(case=case, since=date(2022, 1, 1), actor=officer)
+    assert PrivacyRequest.objects.get(pk=case.pk).lookback_from == date(2022, 1, 1)
+    gdpr = make_case(request_type=RequestType.ACCESS, regime=Regime.GDPR)
+    with pytest.raises(ValidationError):
+        services.request_set_lookback(case=gdpr, since=date(2023, 1, 1), actor=officer)
+
+
+@pytest.mark.django_db
+def test_fee_and_lookback_buttons_go_through_services(client, officer):
+    client.force_login(officer)
+    case = make_case(request_type=RequestType.ACCESS, regime=Regime.CCPA)
+    url = f"/admin/requests_app/privacyrequest/{case.pk}/act/"
+    client.post(url + "fee/", {"amount": "10.00", "justification": ""})
+    assert PrivacyRequest.objects.get(pk=case.pk).fee_amount is None  # refused: no justification
+    client.post(url + "fee/", {"amount": "10.00", "justification": "Sixth copy this year"})
+    assert str(PrivacyRequest.objects.get(pk=case.pk).fee_amount) == "10.00"
+    client.post(url + "lookback/", {"since": "2023-01-01"})
+    assert str(PrivacyRequest.objects.get(pk=case.pk).lookback_from) == "2023-01-01"
