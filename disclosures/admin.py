@@ -108,7 +108,7 @@ class DisclosureSettingsAdmin(RequirementBannerMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         changes = {
-            name: form.cleaned_data[name] for name in form.changed_data if name in services._SETTINGS_FIELDS
+            name: form.cleaned_data[name] for name in form.changed_data if name in services.SETTINGS_FIELDS
         }
         saved = services.disclosure_settings_update(actor=request.user, **changes)
         obj.updated_at, obj.updated_by_label = saved.updated_at, saved.updated_by_label

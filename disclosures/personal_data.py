@@ -30,12 +30,8 @@ registry.register(
     description="§1798.83 notices delivered: year, case reference, and the statement sent "
     "(categories and recipients' business names and addresses only).",
 )
-registry.register(
+registry.exempt(
     CorrectionRecipient,
-    subject="subject",
-    category="marketing",
-    collected_at="added_at",
-    erase={},
-    description="Customers affected by a §1798.84(d) correction and whether the corrected notice went out "
-    "(ids and status only; kept as the cure's evidence).",
+    reason="Ids and delivery status only: the evidence that a corrected §1798.83 notice went to the customer "
+    "within the §1798.84(d) 90 days. The notices themselves are registered (DisclosureNoticeRequest).",
 )

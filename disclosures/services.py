@@ -336,7 +336,7 @@ def disclosure_record(
 
 # --- settings and mapping --------------------------------------------------------------------------
 
-_SETTINGS_FIELDS = {
+SETTINGS_FIELDS = {
     "employee_count",
     "opt_out_route_enabled",
     "business_name",
@@ -351,7 +351,7 @@ _SETTINGS_FIELDS = {
 @transaction.atomic
 def disclosure_settings_update(*, actor: Any = None, **changes: Any) -> DisclosureSettings:
     """Change the §1798.83 settings; the audit event records which fields changed and the gate's state."""
-    unknown = set(changes) - _SETTINGS_FIELDS
+    unknown = set(changes) - SETTINGS_FIELDS
     if unknown:
         raise ValidationError("Unknown settings: %(names)s.", params={"names": ", ".join(sorted(unknown))})
     selectors.disclosure_settings()
@@ -435,7 +435,8 @@ def notice_links(request_public_id: uuid.UUID | str) -> dict[str, str]:
 
 
 def notice_context(content: NoticeContent, *, links: Mapping[str, str]) -> dict:
-    """What the outbox template gets: the notice pre-rendered in the standard layout, plus its parts.
+    """What the outbox's `notice_1798_83_delivered` template gets (notices.defaults): the notice in the
+    standard layout (`notice_text`, which the template prints as is), its parts, and signed links.
 
     Holds no personal data of the customer (reference ids, categories, businesses' names/addresses).
     """
@@ -447,11 +448,11 @@ def notice_context(content: NoticeContent, *, links: Mapping[str, str]) -> dict:
         "customer_reference": content.customer_reference,
         "has_disclosures": content.has_disclosures,
         "required": content.business.required,
-        "categories": content.category_labels,
+        "categories": [label[:1].upper() + label[1:] for label in content.category_labels],
         "recipients": [
             {
                 "name": r.name,
-                "postal_address": r.postal_address,
+                "address": r.postal_address,
                 "nature_of_business": r.nature_of_business,
                 "product_examples": r.product_examples,
                 "categories": [BY_CODE[c].label for c in r.categories],
@@ -459,10 +460,9 @@ def notice_context(content: NoticeContent, *, links: Mapping[str, str]) -> dict:
             for r in content.recipients
         ],
         "exempt_affiliate_count": content.exempt_affiliate_count,
-        "subject_line": f"Your California privacy rights: disclosures for direct marketing in {content.year}",
-        "body_text": render_text(content),
-        "body_html": render_html_fragment(content),
-        "html_url": links["html"],
+        "notice_text": render_text(content),
+        "notice_html": render_html_fragment(content),
+        "notice_url": links["html"],
         "pdf_url": links["pdf"],
     }
 

@@ -50,7 +50,19 @@ def rewrap(wrapped: str) -> str:
 def unwrap(wrapped: str) -> Fernet:
     if not wrapped:
         raise KeyDestroyed()
-    return Fernet(master().decrypt(wrapped.encode()))
+    return _unwrap(wrapped, tuple(settings.DATA_MASTER_KEYS))
+
+
+@lru_cache(maxsize=4096)
+def _unwrap(wrapped: str, keys: tuple[str, ...]) -> Fernet:
+    """Unwrapping costs a MultiFernet decrypt; bulk paths unwrap the same keys again and again.
+
+    The cache is keyed by the *wrapped* value read from the database on every lookup, so a
+    destroyed key (wrapped emptied) or a rotated one is never served from here: shredding takes
+    effect at once. What remains is that up to 4,096 unwrapped keys stay in this process's memory
+    until evicted or the process restarts — the same exposure as any key in use.
+    """
+    return Fernet(_master(keys).decrypt(wrapped.encode()))
 
 
 def seal(key: Fernet, plaintext: str | None) -> str:

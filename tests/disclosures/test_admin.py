@@ -208,3 +208,10 @@ def test_roles_give_analysts_exports_and_officers_corrections():
     assert "run_export" not in perms(auditor) and "view_disclosureevent" in perms(auditor)
     assert {"manage_correction", "log_disclosures", "change_disclosuresettings"} <= perms(officer)
     assert not {"change_disclosureevent", "delete_disclosureevent", "add_disclosureevent"} & perms(officer)
+
+
+def test_the_admin_index_shows_the_disclosures_cards(admin_client):
+    services.disclosure_settings_update(employee_count=15, actor="test")
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert "§1798.83 notices" in page and "Not required" in page
+    assert "§1798.84(d) corrections open" in page

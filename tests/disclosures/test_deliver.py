@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from disclosures import integrations, services
+from disclosures import services
 from disclosures.models import DisclosureNoticeRequest
 from disclosures.notice import NoticeContent
 
@@ -35,7 +35,8 @@ def test_delivering_records_what_was_said_and_hands_the_notice_to_the_outbox(out
     assert stated.reference == str(request.public_id)
     context = notice.context
     assert context["year"] == 2025 and context["recipients"][0]["name"] == partner.legal_name
-    assert "Email" in context["body_text"] and context["pdf_url"].startswith("http")
+    assert "  - Email" in context["notice_text"] and context["pdf_url"].startswith("http")
+    assert context["recipients"][0]["address"] == partner.postal_address
     event = AuditEvent.objects.get(action="disclosures.notice_delivered")
     assert event.subject_id == alice.pk and event.details["recipient_ids"] == [partner.pk]
 
@@ -71,15 +72,10 @@ def test_erased_customers_and_impossible_years_are_refused(outbox):
     assert not DisclosureNoticeRequest.objects.exists()
 
 
-def test_without_the_outbox_nothing_is_recorded(monkeypatch):
-    from django.core.exceptions import ImproperlyConfigured
-
-    def no_outbox(**kwargs):
-        raise ImproperlyConfigured("notices not available")
-
-    monkeypatch.setattr(integrations, "enqueue_notice", no_outbox)
-    (fred,) = customers(1)
-    with pytest.raises(ImproperlyConfigured):
+def test_a_customer_the_outbox_cant_reach_gets_nothing_recorded(django_capture_on_commit_callbacks):
+    """The outbox refuses a customer without an email address: the notice request is not recorded."""
+    (fred,) = customers(1, email="")
+    with pytest.raises(ValidationError, match="no email address"):
         services.notice_1798_83_deliver(subject_id=fred.pk, year=2025)
     assert not DisclosureNoticeRequest.objects.exists()
 
@@ -89,7 +85,7 @@ def test_the_signed_link_shows_the_notice_as_sent_and_refuses_forgeries(client, 
     partner = MarketingPartnerFactory(legal_name="Linked Partner Inc.")
     log(gina, partner, "email")
     notice = services.notice_1798_83_deliver(subject_id=gina.pk, year=2025)
-    html_path = urlsplit(notice.context["html_url"]).path
+    html_path = urlsplit(notice.context["notice_url"]).path
     page = client.get(html_path)
     assert page.status_code == 200 and b"Linked Partner Inc." in page.content
     assert page["Cache-Control"] == "private, no-store"
@@ -100,12 +96,17 @@ def test_the_signed_link_shows_the_notice_as_sent_and_refuses_forgeries(client, 
     assert AuditEvent.objects.filter(action="disclosures.notice_viewed", subject_id=gina.pk).count() == 2
 
 
-def test_delivery_goes_through_the_real_notices_outbox(django_capture_on_commit_callbacks):
-    """End to end with the notices app (issue 4)."""
-    pytest.importorskip("notices.services", reason="notices app not merged yet")
+def test_delivery_goes_through_the_real_notices_outbox(django_capture_on_commit_callbacks, mailoutbox):
+    """End to end with the notices app: the email carries the notice in the standard layout."""
     (hank,) = customers(1)
-    log(hank, MarketingPartnerFactory(), "email")
+    log(hank, MarketingPartnerFactory(legal_name="Outbox Partner Inc."), "email", "telephone_number")
     with django_capture_on_commit_callbacks(execute=True):
         notice = services.notice_1798_83_deliver(subject_id=hank.pk, year=2025, case_reference="CASE-R")
-    assert notice.kind == "notice_1798_83_delivered"
+    assert notice.kind == "notice_1798_83_delivered" and notice.to_email == hank.email
     assert DisclosureNoticeRequest.objects.get().notice_id == notice.pk
+    assert "Outbox Partner Inc." in notice.body_text and "Telephone number" in notice.body_text
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == [hank.email]
+    assert "Outbox Partner Inc." in mailoutbox[0].body
+    with django_capture_on_commit_callbacks(execute=True):
+        again = services.notice_1798_83_deliver(subject_id=hank.pk, year=2025, case_reference="CASE-R")
+    assert again.pk == notice.pk

@@ -1,7 +1,7 @@
 """The disclosure log: bulk batches, append-only in the database, idempotent, the opt-out route."""
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -231,31 +231,39 @@ def test_without_the_route_marketing_disclosures_are_logged_without_asking_conse
     assert _record([subject.pk], MarketingPartnerFactory()).created
 
 
-def test_with_the_route_on_and_no_consent_ledger_marketing_logging_is_refused_not_guessed(
-    route_on, monkeypatch
-):
-    import builtins
+def test_the_opt_out_route_uses_the_consent_ledger(route_on, django_capture_on_commit_callbacks):
+    """End to end with the consent app: granted passes, withdrawn `share_marketing_partners` is refused."""
+    from consent import services as consent_services
 
-    real_import = builtins.__import__
-
-    def no_consent(name, *args, **kwargs):
-        if name == "consent.selectors":
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_consent)
-    (subject,) = customers(1)
-    with pytest.raises(ImproperlyConfigured):
-        _record([subject.pk], MarketingPartnerFactory())
-
-
-def test_the_opt_out_route_uses_the_consent_ledger(route_on):
-    """End to end with the consent app (issue 5): a withdrawn `share_marketing_partners` consent refuses."""
-    consent_services = pytest.importorskip("consent.services", reason="consent app not merged yet")
     keep, opted_out = customers(2)
-    consent_services.consent_withdraw(
-        subject_id=opted_out.pk, purpose="share_marketing_partners", channel="web"
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        for person in (keep, opted_out):
+            consent_services.consent_grant(
+                subject_id=person.pk, purpose="share_marketing_partners", channel="web_form"
+            )
+        consent_services.consent_withdraw(
+            subject_id=opted_out.pk, purpose="share_marketing_partners", channel="web_form"
+        )
+    partner = MarketingPartnerFactory()
     with pytest.raises(services.OptedOutSubjects) as refused:
-        _record([keep.pk, opted_out.pk], MarketingPartnerFactory())
-    assert opted_out.pk in refused.value.subject_ids
+        _record([keep.pk, opted_out.pk], partner)
+    assert refused.value.subject_ids == [opted_out.pk]
+    assert _record([keep.pk], partner).created
+
+
+def test_erasing_a_customer_keeps_the_log_as_evidence_without_identifying_them(outbox):
+    """The retention engine erases the subject; the ledgers stay (append-only), ids and codes only."""
+    from disclosures.models import DisclosureNoticeRequest
+    from retention.services import erase_subject
+
+    (alice,) = customers(1)
+    log(alice, MarketingPartnerFactory(), "email")
+    services.notice_1798_83_deliver(subject_id=alice.pk, year=2025)
+    certificate = erase_subject(subject_id=alice.pk, reason="Customer asked to be forgotten")
+    assert certificate is not None
+    alice.refresh_from_db()
+    assert alice.erased_at is not None and alice.name == "" and alice.email == ""
+    assert DisclosureEvent.objects.filter(subject=alice).count() == 1
+    assert DisclosureNoticeRequest.objects.filter(subject=alice).count() == 1
+    with pytest.raises(ValidationError, match="erased"):
+        _record([alice.pk], MarketingPartnerFactory())

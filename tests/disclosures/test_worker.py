@@ -12,8 +12,7 @@ from disclosures.models import DisclosureExport
 from .factories import MarketingPartnerFactory, bulk_subjects, log
 
 
-# PostgreSQL too: the test database is flushed after a transactional test, and on SQLite the flush's
-# DELETE trips the append-only triggers of the ledgers this test writes (PostgreSQL flushes by TRUNCATE).
+# PostgreSQL too: the worker runs in another thread, which can't share SQLite's in-memory test database.
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_a_real_worker_builds_the_requested_export(celery_worker, media_root):
