@@ -3,11 +3,8 @@ from django.contrib import admin
 from .models import AuditEvent
 
 
-class ReadOnlyAdminMixin:
-    """Evidence is read-only: nobody adds, edits or deletes it through the admin."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
+class NoEditAdminMixin:
+    """Rows are written by services only: no edit, no delete, no bulk "delete selected"."""
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -19,6 +16,13 @@ class ReadOnlyAdminMixin:
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+
+class ReadOnlyAdminMixin(NoEditAdminMixin):
+    """Evidence is read-only: nobody adds, edits or deletes it through the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(AuditEvent)

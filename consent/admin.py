@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from audit.admin import ReadOnlyAdminMixin
+from audit.admin import NoEditAdminMixin, ReadOnlyAdminMixin
 from audit.services import audit_record
 from inventory import crypto
 from inventory.models import DataSubject
@@ -428,7 +428,7 @@ class LiftForm(forms.Form):
 
 
 @admin.register(SuppressedAddress)
-class SuppressedAddressAdmin(admin.ModelAdmin):
+class SuppressedAddressAdmin(NoEditAdminMixin, admin.ModelAdmin):
     list_display = ("short_hash", "purpose", "reason", "created_at", "created_by_label", "lift_link")
     list_filter = ("purpose", "reason")
     list_select_related = ("purpose",)
@@ -445,17 +445,6 @@ class SuppressedAddressAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}">Lift…</a>', reverse("admin:consent_suppressedaddress_lift", args=[obj.pk])
         )
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
     def get_search_results(self, request, queryset, search_term):
         # Officers search by address; the list holds hashes, so hash the term first.

@@ -7,6 +7,7 @@ so erased records and destroyed data keys stay erased.
 
 import os
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -27,6 +28,12 @@ def _pg_args(alias: str = "default") -> tuple[list[str], dict[str, str]]:
 
 
 def backup_create(*, output: Path, alias: str = "default") -> Path:
+    """Dump the database; first make sure the erasure-journal mirror (outside the dump) is complete."""
+    from retention.mirror import mirror_dir
+    from retention.services import erasure_mirror_sync
+
+    if mirror_dir() is not None:
+        erasure_mirror_sync(since=datetime(1970, 1, 1, tzinfo=UTC))
     args, env = _pg_args(alias)
     name = settings.DATABASES[alias]["NAME"]
     subprocess.run(

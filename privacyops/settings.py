@@ -143,6 +143,12 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="privacy@example.com")
 # The address at which privacy officers receive operational reports (sweep reports, ...).
 PRIVACY_OFFICE_EMAIL = env.str("PRIVACY_OFFICE_EMAIL", default="privacy-office@example.com")
+# Directory (outside the database's backups) where every erasure-journal entry is mirrored, so
+# `replay_erasures` still knows about erasures made after the backup that a restore brings back.
+RETENTION_JOURNAL_MIRROR = env.str("RETENTION_JOURNAL_MIRROR", default="")
+# Sweep fan-out: rows per task (one task per model and id range) and rows per short transaction.
+RETENTION_SWEEP_BATCH_ROWS = env.int("RETENTION_SWEEP_BATCH_ROWS", default=250_000)
+RETENTION_SWEEP_WINDOW_ROWS = env.int("RETENTION_SWEEP_WINDOW_ROWS", default=50_000)
 # Base URL used to build absolute links (unsubscribe, verification) in emails.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 

@@ -125,6 +125,17 @@ def recipients_for_subject(*, subject_id: int, system_ids: set[int] | None = Non
     return ThirdParty.objects.filter(Q(pk__in=provider_ids) | Q(pk__in=disclosed_ids)).order_by("legal_name")
 
 
+def retention_periods_by_category() -> dict[str, list[str]]:
+    """How long each category is kept (active retention schedules), for the access package's README
+    (GDPR Art. 15(1)(d))."""
+    from retention.models import RetentionSchedule
+
+    found: dict[str, list[str]] = {}
+    for schedule in RetentionSchedule.objects.filter(active=True).select_related("category"):
+        found.setdefault(schedule.category.code, []).append(f"{schedule} ({schedule.citation})")
+    return found
+
+
 def holds_for_subject(*, subject_id: int):
     from retention.selectors import holds_for_subject as holds
 

@@ -121,6 +121,9 @@ def _readme(
         "CATEGORIES OF PERSONAL DATA (GDPR Art. 15(1)(b); Cal. Civ. Code §1798.110)",
     ]
     known = {c.code: c for c in DataCategory.objects.filter(code__in=list(categories))}
+    from .gateways import retention_periods_by_category
+
+    periods = retention_periods_by_category()
     for code, entries in categories.items():
         category = known.get(code)
         title = category.name if category else code
@@ -131,6 +134,10 @@ def _readme(
             lines.append(f"  - {entry.verbose_name}: {count} record(s). {entry.description}".rstrip())
         lines.append("  Why we use it (policy §4):")
         lines += [f"    * {p}" for p in policy.PURPOSES_BY_CATEGORY.get(code, ["See the privacy policy, §4"])]
+        lines.append("  How long we keep it (GDPR Art. 15(1)(d)):")
+        lines += [
+            f"    * {p}" for p in periods.get(code, ["As long as necessary for the purposes (policy §8)"])
+        ]
     lines += ["", "SOURCES OF THE DATA (GDPR Art. 15(1)(g); §1798.110(a)(2))"]
     lines += [f"  - {s}" for s in sorted(sources)] or ["  - Provided by you"]
     lines += ["", "RECIPIENTS (GDPR Art. 15(1)(c); §1798.110(a)(4))"]

@@ -58,20 +58,7 @@ def _anchor_choices() -> list[tuple[str, str]]:
 class RetentionScheduleForm(forms.ModelForm):
     class Meta:
         model = RetentionSchedule
-        fields = [
-            "category",
-            "model_label",
-            "system",
-            "source",
-            "period_months",
-            "period_days",
-            "anchor",
-            "action",
-            "legal_basis",
-            "citation",
-            "is_default",
-            "active",
-        ]
+        fields = list(services.SCHEDULE_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -16,7 +16,9 @@ DEFAULT_SCHEDULES = [
      "Company policy default: a closed account's payment references are kept seven years after closing "
      "to cover tax and accounting record-keeping obligations, then deleted. Open accounts never expire "
      "by this schedule. Confirm the period with counsel for each jurisdiction."),
-    ("marketing", "", 24, 0, "collected", "delete",
+    # Marketing preferences only: the consent app's rows in this category (its ledger, the current state
+    # derived from it, re-consent requests) follow consent rules, not this schedule.
+    ("marketing", "inventory.MarketingPreference", 24, 0, "collected", "delete",
      "Policy §8; GDPR Art. 5(1)(e) (storage limitation)",
      "Company policy default: marketing preferences older than two years no longer reflect a choice "
      "and are deleted (consent itself is proven by the consent ledger, not by these rows)."),

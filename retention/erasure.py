@@ -29,6 +29,7 @@ from django.db.models import Q, sql
 
 from inventory.registry import Erase, PersonalData, registry
 
+from . import mirror
 from .models import Action, ErasureJournal
 
 # A keyed hash is 64 lowercase hex characters; a value that already looks like one is left alone.
@@ -162,6 +163,7 @@ def _delete(
         queryset._raw_delete(queryset.db)
         write_journal(entry.label, ErasureJournal.Method.DELETE, ids, journal)
         return Erased(len(ids), ids if want_ids else [])
+    mirrored = mirror.mirror_dir() is not None
     query = queryset.query.clone()
     query.__class__ = sql.DeleteQuery
     try:
@@ -175,7 +177,7 @@ def _delete(
         f"WITH d AS ({delete_sql} RETURNING {pk}) "
         f"INSERT INTO {qn(ErasureJournal._meta.db_table)} ({columns}) "
         f"SELECT %s, %s, %s, array_agg({pk}), count(*), %s, %s, %s FROM d HAVING count(*) > 0 "
-        f"RETURNING {qn('record_count')}" + (f", {qn('record_pks')}" if want_ids else "")
+        f"RETURNING {qn('record_count')}, {qn('record_pks') if want_ids or mirrored else 'NULL'}"
     )
     params = (
         *delete_params,
@@ -191,6 +193,8 @@ def _delete(
         row = cursor.fetchone()
     if row is None:
         return Erased(0, [])
+    if mirrored:
+        mirror.record(_mirror_line(entry.label, ErasureJournal.Method.DELETE, row[1], journal))
     return Erased(row[0], sorted(row[1]) if want_ids else [])
 
 
@@ -230,8 +234,21 @@ def _looks_hashed(value: str) -> bool:
     return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
+def _mirror_line(label: str, method: str, ids: list[int], journal: JournalContext) -> dict:
+    return mirror.entry(
+        at=journal.at,
+        model_label=label,
+        method=method,
+        record_pks=ids,
+        subject_id=journal.subject_id,
+        certificate_ref=journal.certificate_ref,
+        sweep_run_id=journal.sweep_run_id,
+    )
+
+
 def write_journal(label: str, method: str, ids: Iterable[int], journal: JournalContext) -> ErasureJournal:
     ids = list(ids)
+    mirror.record(_mirror_line(label, method, ids, journal))
     return ErasureJournal.objects.create(
         at=journal.at,
         model_label=label,

@@ -1,50 +1,52 @@
 """The sweep report to the privacy officers, sent as a transactional notice (notices contract).
 
-Kept in one function: the notices app is the delivery mechanism; this decides what the report says.
+Kept in one function: the notices app delivers; this decides what the report says. The context
+follows the `operations_report` template (title, summary, items, link) and carries ids, counts and a
+link only, never personal data.
 """
-
-import logging
 
 from django.conf import settings
 from django.urls import reverse
 
-from .models import SweepRun
+from notices.models import Notice, NoticeKind
+from notices.services import notice_enqueue
 
-logger = logging.getLogger(__name__)
+from .models import SweepRun
 
 
 def sweep_report_context(run: SweepRun) -> dict:
-    """Ids, counts and links only: the report never quotes personal data."""
     certificate = run.certificate
+    items = [
+        f"{category}: {totals['erased']} erased, {totals['kept']} kept under legal hold, {totals['errors']} failed batches"
+        for category, totals in sorted(run.summary.items())
+    ]
     return {
+        "title": f"Retention sweep {run.get_status_display().lower()}: {run.erased_count} records erased",
+        "summary": (
+            f"Sweep {run.public_id} ({run.get_trigger_display().lower()}), expiry as of "
+            f"{run.as_of:%Y-%m-%d %H:%M} UTC, finished {run.finished_at:%Y-%m-%d %H:%M} UTC.\n"
+            f"{run.erased_count} records erased, {run.kept_count} kept under legal hold, "
+            f"{run.error_count} failed batches."
+            + (f"\nErasure certificate {certificate.public_id}." if certificate else "")
+        ),
+        "items": items or ["No records had reached the end of their retention period."],
+        "link": settings.SITE_URL.rstrip("/") + reverse("admin:retention_sweeprun_change", args=[run.pk]),
         "run_id": str(run.public_id),
-        "status": run.get_status_display(),
-        "trigger": run.get_trigger_display(),
-        "as_of": run.as_of.isoformat(),
-        "started_at": run.started_at.isoformat(),
-        "finished_at": run.finished_at.isoformat() if run.finished_at else "",
+        "certificate_id": str(certificate.public_id) if certificate else "",
         "erased": run.erased_count,
         "kept_under_hold": run.kept_count,
         "errors": run.error_count,
-        "per_category": run.summary,
-        "certificate_id": str(certificate.public_id) if certificate else "",
-        "link": settings.SITE_URL.rstrip("/") + reverse("admin:retention_sweeprun_change", args=[run.pk]),
     }
 
 
-def sweep_report_send(*, run: SweepRun):
-    """Queue the report notice inside the caller's transaction; once per run (idempotency key)."""
-    if not getattr(settings, "RETENTION_SWEEP_REPORT", True):
-        return None
-    try:
-        from notices.services import notice_enqueue
-    except ImportError:  # the notices app is not installed yet on this branch
-        logger.info("retention sweep %s finished; notices app not available, report not sent", run.pk)
+def sweep_report_send(*, run: SweepRun) -> Notice | None:
+    """Queue the report inside the caller's transaction; once per run (the idempotency key)."""
+    if not getattr(settings, "RETENTION_SWEEP_REPORT", True) or not settings.PRIVACY_OFFICE_EMAIL:
         return None
     return notice_enqueue(
-        kind="operations_report",
+        kind=NoticeKind.OPERATIONS_REPORT,
         idempotency_key=f"retention.sweep-report:{run.public_id}",
-        context={"report": "retention_sweep", **sweep_report_context(run)},
+        context=sweep_report_context(run),
         to_email=settings.PRIVACY_OFFICE_EMAIL,
         actor="retention.sweep",
     )

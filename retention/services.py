@@ -8,7 +8,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from inventory.models import DataCategory, DataKey, DataSubject, Source, System
 from inventory.registry import Erase, registry
 from inventory.services import subject_destroy_data_key
 
+from . import mirror
 from .erasure import (
     JournalContext,
     Plan,
@@ -257,7 +258,7 @@ def legal_hold_place(
     """Put records beyond the reach of every erasure until released or past `ends_on`.
 
     Scope: a subject (all records, or one `category` of them) or a whole category. A DSAR case's hold
-    carries the case's public UUID as `case_reference`.
+    carries the case's public UUID as `case_reference`. `owner` is a user or a name; None means the actor.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -275,8 +276,6 @@ def legal_hold_place(
         raise ValidationError({"ends_on": "The end date of a hold can't be in the past."})
     if exception_code not in ExceptionCode.values:
         raise ValidationError({"exception_code": "Choose one of the GDPR Art. 17(3) exception codes."})
-    if owner is None:
-        raise ValidationError({"owner": "Name who is responsible for the hold."})
     hold = LegalHold(
         subject_id=subject_id,
         category=category_obj,
@@ -284,7 +283,8 @@ def legal_hold_place(
         exception_code=exception_code,
         reason=reason,
         owner=owner if hasattr(owner, "pk") else None,
-        owner_label=_actor_label(owner),
+        # No owner named: whoever places the hold answers for it (a job's name, or "system").
+        owner_label=_actor_label(owner if owner is not None else actor),
         placed_at=timezone.now(),
         ends_on=ends_on,
     )
@@ -973,6 +973,30 @@ def _replay_plan(entry, method: str) -> Plan | None:
     return None
 
 
+def _journal_lines(since: datetime) -> Iterator[dict[str, Any]]:
+    """The journal table's entries since `since`, oldest first, read in chunks."""
+    last_id = 0
+    fields = (
+        "pk",
+        "at",
+        "model_label",
+        "method",
+        "record_pks",
+        "subject_id",
+        "certificate_ref",
+        "sweep_run_id",
+    )
+    while True:
+        rows = list(
+            ErasureJournal.objects.filter(at__gte=since, pk__gt=last_id).order_by("pk").values(*fields)[:500]
+        )
+        if not rows:
+            return
+        for row in rows:
+            last_id = row.pop("pk")
+            yield row
+
+
 def erasures_replay(
     *,
     since: datetime,
@@ -980,21 +1004,28 @@ def erasures_replay(
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
-    """Re-apply every journaled erasure since `since` (after a database restore): rows that came back are
-    deleted or anonymised again, restored data keys destroyed again. One short transaction per journal row.
-    Returns counts per method of what was (or, with `dry_run`, would be) erased again.
+    """Re-apply every erasure journaled since `since` (after a database restore): rows that came back are
+    deleted or anonymised again, restored data keys destroyed again. Reads the journal table and, when
+    configured, its mirror outside the database (which a restore does not roll back). One short
+    transaction per entry. Returns counts per method of what was (with `dry_run`: would be) erased again.
     """
-    counts = {m: 0 for m in ErasureJournal.Method.values} | {"unknown_model": 0, "journal_rows": 0}
-    last_id = 0
-    while True:
-        rows = list(ErasureJournal.objects.filter(at__gte=since, pk__gt=last_id).order_by("pk")[:500])
-        if not rows:
-            break
-        for row in rows:
-            last_id = row.pk
+    counts = {m: 0 for m in ErasureJournal.Method.values} | {
+        "unknown_model": 0,
+        "journal_rows": 0,
+        "mirrored": 0,
+    }
+    seen: set[tuple] = set()
+    sources = ((False, _journal_lines(since)), (True, mirror.read(since=since)))
+    for from_mirror, lines in sources:
+        for line in lines:
+            line_key = mirror.key(line)
+            if line_key in seen:
+                continue
+            seen.add(line_key)
             counts["journal_rows"] += 1
+            counts["mirrored"] += from_mirror
             with transaction.atomic():
-                counts[row.method] += _replay_row(row, actor=actor, dry_run=dry_run, counts=counts)
+                counts[line["method"]] += _replay_line(line, actor=actor, dry_run=dry_run, counts=counts)
             if progress is not None:
                 progress(1)
     if not dry_run:
@@ -1006,9 +1037,15 @@ def erasures_replay(
     return counts
 
 
-def _replay_row(row: ErasureJournal, *, actor: Any, dry_run: bool, counts: dict[str, int]) -> int:
-    pks = row.record_pks
-    if row.method == ErasureJournal.Method.KEY_DESTROYED:
+def erasure_mirror_sync(*, since: datetime) -> int:
+    """Append to the journal's mirror the entries it lacks (run before taking a backup, or daily)."""
+    return mirror.sync(since=since, rows=_journal_lines(since))
+
+
+def _replay_line(line: dict[str, Any], *, actor: Any, dry_run: bool, counts: dict[str, int]) -> int:
+    pks = list(line["record_pks"])
+    method = line["method"]
+    if method == ErasureJournal.Method.KEY_DESTROYED:
         restored = list(
             DataKey.objects.filter(subject_id__in=pks)
             .filter(Q(destroyed_at__isnull=True) | ~Q(wrapped=""))
@@ -1019,15 +1056,15 @@ def _replay_row(row: ErasureJournal, *, actor: Any, dry_run: bool, counts: dict[
                 subject_destroy_data_key(subject_id=subject_id, actor=actor, reason="replay after restore")
                 DataKey.objects.filter(subject_id=subject_id).exclude(wrapped="").update(wrapped="")
         return len(restored)
-    if row.method == ErasureJournal.Method.SUBJECT_ERASED:
+    if method == ErasureJournal.Method.SUBJECT_ERASED:
         back = DataSubject.objects.filter(pk__in=pks, erased_at__isnull=True)
-        return back.count() if dry_run else back.update(erased_at=row.at)
+        return back.count() if dry_run else back.update(erased_at=line["at"])
     try:
-        entry = registry.by_label(row.model_label)
+        entry = registry.by_label(line["model_label"])
     except KeyError:
         counts["unknown_model"] += 1
         return 0
-    plan = _replay_plan(entry, row.method)
+    plan = _replay_plan(entry, method)
     if plan is None or entry.append_only:
         return 0
     total = 0
@@ -1042,6 +1079,7 @@ def _replay_row(row: ErasureJournal, *, actor: Any, dry_run: bool, counts: dict[
 
 __all__ = [
     "erase_subject",
+    "erasure_mirror_sync",
     "erasures_replay",
     "legal_hold_place",
     "legal_hold_release",

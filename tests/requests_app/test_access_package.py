@@ -77,7 +77,8 @@ def test_package_holds_every_category_of_the_subject_and_nothing_of_another(
     subject_rows = json.loads(archive.read("contact/inventory.DataSubject.json"))
     assert len(subject_rows) == 1 and subject_rows[0]["email"] == "alice@example.com"
     readme = archive.read("README.txt").decode()
-    for heading in ("CATEGORIES", "SOURCES", "RECIPIENTS", "Why we use it", "supervisory authority"):
+    for heading in ("CATEGORIES", "SOURCES", "RECIPIENTS", "Why we use it", "How long we keep it",
+                    "supervisory authority"):  # fmt: skip
         assert heading in readme
     assert "Cookies and flash cookies" in readme  # a source name, not an id
 

@@ -96,3 +96,13 @@ def test_dashboard_cards_show_open_by_status_due_overdue_and_median(officer, dja
     assert cards["Overdue"].value == 1 and cards["Overdue"].level == "danger"
     assert "due=overdue" in cards["Overdue"].url
     assert overdue.pk
+
+
+@pytest.mark.django_db
+def test_the_admin_index_shows_the_case_cards(client, officer):
+    make_case(request_type=RequestType.ERASURE)
+    client.force_login(officer)
+    page = client.get("/admin/").content.decode()
+    assert "Privacy requests" in page
+    for title in ("Open: Verifying identity", "Due this week", "Overdue", "Median days to close"):
+        assert title in page

@@ -222,3 +222,10 @@ def test_run_page_shows_batches_and_certificate(admin_client):
     assert page.status_code == 200
     assert str(run.certificate.public_id)[:8] in page.content.decode()
     assert ErasureCertificate.objects.filter(pk=run.certificate_id).exists()
+
+
+@pytest.mark.django_db
+def test_the_admin_index_shows_the_retention_cards(admin_client):
+    f.sweep()
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Last retention sweep" in page and "Legal holds in force" in page

@@ -83,3 +83,18 @@ def test_dashboard_cards_show_the_last_sweep_and_holds_in_force():
     last, holds = dashboard_cards(request)
     assert last.value == "1 erased" and last.level == "info"
     assert holds.value == 1
+
+
+@pytest.mark.django_db
+def test_the_sweep_is_a_daily_periodic_task_editable_in_django_celery_beat():
+    from django_celery_beat.models import PeriodicTask
+
+    from privacyops.celery import app
+    from privacyops.schedules import default_schedules
+
+    (schedule,) = [s for s in default_schedules() if s.task == "retention.sweep"]
+    assert schedule.crontab.split()[2:] == ["*", "*", "*"]  # every day
+    assert "retention.sweep" in app.tasks
+    call_command("setup_schedules", stdout=StringIO())
+    task = PeriodicTask.objects.get(name=schedule.name)
+    assert task.task == "retention.sweep" and task.crontab.hour == "2"

@@ -241,3 +241,51 @@ def test_holds_need_a_scope_a_reason_and_a_future_end():
     hold = legal_hold_place(subject_id=subject.pk, reason="Dispute", owner="Legal", case_reference="abc")
     assert AuditEvent.objects.filter(action="retention.hold.placed", subject_id=subject.pk).exists()
     assert hold.owner_label == "Legal"
+
+
+@pytest.mark.django_db
+def test_an_append_only_ledger_is_left_untouched_and_made_unreadable_by_key_destruction():
+    from consent.models import Channel, ConsentEvent, ConsentState
+    from consent.services import consent_grant
+
+    subject = make_full_subject()
+    consent_grant(subject_id=subject.pk, purpose="marketing_email", channel=Channel.WEB_FORM,
+                  evidence={"ip": "203.0.113.77", "form_id": "footer"})  # fmt: skip
+    before = list(ConsentEvent.objects.filter(subject=subject).values())
+    assert before and before[0]["evidence"]  # sealed evidence
+    certificate = erase_subject(subject_id=subject.pk, reason="Erasure request")
+    assert list(ConsentEvent.objects.filter(subject=subject).values()) == before  # never written
+    with pytest.raises(crypto.KeyDestroyed):
+        crypto.open_sealed(crypto.key_for_subject(subject.pk), before[0]["evidence"])
+    assert not ConsentState.objects.filter(subject=subject).exists()  # the registry says DELETE
+    ledgers = {row["model"]: row["count"] for row in certificate.summary["ledgers_erased_by_key_destruction"]}
+    assert ledgers["consent.ConsentEvent"] == len(before)
+    assert not ErasureJournal.objects.filter(model_label="consent.ConsentEvent").exists()
+
+
+@pytest.mark.django_db
+def test_with_a_hold_the_ledger_stays_readable_and_is_listed_as_kept():
+    from consent.models import Channel, ConsentEvent
+    from consent.services import consent_grant
+
+    subject = make_full_subject()
+    event = consent_grant(subject_id=subject.pk, purpose="marketing_email", channel=Channel.WEB_FORM,
+                          evidence={"ip": "203.0.113.77"})  # fmt: skip
+    legal_hold_place(subject_id=subject.pk, category="survey", reason="Dispute", owner="Legal")
+    certificate = erase_subject(subject_id=subject.pk, reason="Erasure request")
+    assert not certificate.key_destroyed
+    kept = {(row["model"], row["pk"]) for row in certificate.summary["kept"]}
+    assert ("consent.ConsentEvent", event.pk) in kept
+    assert ConsentEvent.objects.filter(pk=event.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_hold_without_a_named_owner_is_owned_by_whoever_placed_it():
+    subject = f.subject()
+    assert (
+        legal_hold_place(subject_id=subject.pk, reason="Dispute", owner=None, actor="dsar-bot").owner_label
+        == "dsar-bot"
+    )
+    user = f.officer()
+    hold = legal_hold_place(subject_id=subject.pk, reason="Dispute", owner=user)
+    assert hold.owner == user and hold.owner_label == "officer"

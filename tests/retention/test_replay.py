@@ -122,3 +122,63 @@ def test_replay_only_looks_at_erasures_since_the_given_date():
     _restore(inv.ContactPoint, rows)
     call_command("replay_erasures", "--since", "2026-06-16", stdout=StringIO())
     assert inv.ContactPoint.objects.filter(subject=subject).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_full_restore_that_also_rolls_back_the_journal_is_replayed_from_the_mirror(
+    settings, tmp_path, django_capture_on_commit_callbacks
+):
+    """`manage.py restore` replaces the journal table too; its mirror outside the database survives."""
+    from django.db import connection
+
+    settings.RETENTION_JOURNAL_MIRROR = str(tmp_path / "mirror")
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    with time_machine.travel(NOW, tick=False):
+        subject = make_full_subject()
+        old = f.activity(f.subject(), NOW - dt.timedelta(days=800))
+        backup = {
+            inv.DataSubject: _snapshot(inv.DataSubject, pk=subject.pk),
+            inv.DataKey: _snapshot(inv.DataKey, subject=subject),
+            inv.ContactPoint: _snapshot(inv.ContactPoint, subject=subject),
+            inv.ActivityEvent: _snapshot(inv.ActivityEvent, subject=subject)
+            + _snapshot(inv.ActivityEvent, pk=old.pk),
+        }
+        with django_capture_on_commit_callbacks(execute=True):
+            erase_subject(subject_id=subject.pk, reason="Erasure request")
+            f.sweep()
+    assert list((tmp_path / "mirror").glob("erasures-*.jsonl"))
+    # The restore: the journal table goes back to the backup's (empty) state, the rows and key come back.
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE retention_erasurejournal")
+    for model, rows in backup.items():
+        _restore(model, rows)
+
+    out = StringIO()
+    call_command("replay_erasures", "--since", "2026-06-15", stdout=out)
+
+    assert not inv.ContactPoint.objects.filter(subject=subject).exists()
+    assert not inv.ActivityEvent.objects.filter(pk=old.pk).exists()  # the sweep's erasure, too
+    assert inv.DataKey.objects.get(subject=subject).wrapped == ""
+    assert inv.DataSubject.objects.get(pk=subject.pk).name == ""
+    assert "found only in the mirror" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_mirror_sync_appends_what_the_mirror_lacks(settings, tmp_path):
+    from retention import mirror
+    from retention.services import erasure_mirror_sync
+
+    with time_machine.travel(NOW, tick=False):
+        subject = make_full_subject()
+        erase_subject(subject_id=subject.pk, reason="Erasure request")  # no mirror configured yet
+    settings.RETENTION_JOURNAL_MIRROR = str(tmp_path)
+    since = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    added = erasure_mirror_sync(since=since)
+    assert added == ErasureJournal.objects.count() > 0
+    assert erasure_mirror_sync(since=since) == 0
+    lines = list(mirror.read(since=since))
+    assert {line["method"] for line in lines} >= {"delete", "key_destroyed"}
+    assert all(set(line) >= {"model_label", "record_pks", "at"} for line in lines)
+    assert "@" not in (tmp_path / "erasures-2026-06-15.jsonl").read_text()  # ids only, no addresses

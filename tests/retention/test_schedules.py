@@ -22,6 +22,7 @@ def test_default_schedules_are_seeded_cited_marked_as_policy_defaults_and_valid(
     assert (by_category["account"].period_months, by_category["account"].anchor) == (84, "closed")
     assert by_category["account"].model_label == "inventory.UserAccount"
     assert by_category["marketing"].period_months == 24
+    assert by_category["marketing"].model_label == "inventory.MarketingPreference"
     assert (by_category["survey"].period_months, by_category["survey"].action) == (36, "anonymise")
     for schedule in seeded:
         assert "Policy §8" in schedule.citation

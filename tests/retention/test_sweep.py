@@ -402,3 +402,37 @@ def test_a_worker_that_lost_the_race_for_a_window_rolls_its_erasure_back(clock, 
     left = set(inv.ActivityEvent.objects.values_list("pk", flat=True))
     assert left == first_window  # ours was rolled back: the (simulated) other worker owns that window
     assert done.erased == 10 - len(first_window)
+
+
+@pytest.mark.django_db
+def test_bulk_erasure_takes_the_fast_path_no_collector_no_signals_constant_queries(
+    clock, settings, django_assert_num_queries
+):
+    from django.db import connection
+    from django.db.models.signals import post_delete, pre_delete
+    from django.test.utils import CaptureQueriesContext
+
+    settings.RETENTION_SWEEP_WINDOW_ROWS = 1000
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    fired = []
+
+    def receiver(**kwargs):
+        fired.append(kwargs["instance"].pk)
+
+    pre_delete.connect(receiver, sender=inv.ActivityEvent)
+    post_delete.connect(receiver, sender=inv.ActivityEvent)
+    try:
+        owner = f.subject()
+        for _ in range(5):
+            f.activity(owner, NOW - dt.timedelta(days=800))
+        with CaptureQueriesContext(connection) as few:
+            assert f.sweep().erased_count == 5
+        for _ in range(200):
+            f.activity(owner, NOW - dt.timedelta(days=800))
+        with django_assert_num_queries(len(few.captured_queries)):
+            assert f.sweep().erased_count == 200
+    finally:
+        pre_delete.disconnect(receiver, sender=inv.ActivityEvent)
+        post_delete.disconnect(receiver, sender=inv.ActivityEvent)
+    assert fired == []  # deleted in one statement per window: no per-row Collector, no signals

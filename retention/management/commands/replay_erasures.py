@@ -42,7 +42,10 @@ class Command(BaseCommand):
         )
         bar.close()
         verb = "would be erased again" if dry_run else "erased again"
-        self.stdout.write(f"{counts['journal_rows']} journal entries since {start:%Y-%m-%d %H:%M} UTC.")
+        self.stdout.write(
+            f"{counts['journal_rows']} journal entries since {start:%Y-%m-%d %H:%M} UTC "
+            f"({counts['mirrored']} found only in the mirror outside the database)."
+        )
         for method in ErasureJournal.Method:
             if counts.get(method.value):
                 self.stdout.write(f"  {method.label}: {counts[method.value]} {verb}")
