@@ -30,6 +30,8 @@ possible. If the original worker was only slow and records its success after the
 claim token still matches and the row is marked sent before anyone re-sends it.
 """
 
+import hashlib
+import hmac
 import logging
 import re
 import smtplib
@@ -404,6 +406,24 @@ def notice_deliver(*, notice_id: int) -> DeliveryOutcome:
     return _record_sent(notice=notice, token=token)
 
 
+def _forget_if_subject_erased(notice: Notice) -> None:
+    """A notice that reaches its end after its subject was erased (the erasure confirmation is sent to
+    the requester after the erasure, by design) keeps no plaintext: it gets what the erasure engine
+    does to every other notice of an erased subject (personal_data.py): the address as a keyed hash
+    (HMAC-SHA256 under HASH_KEY, as retention's keyed_hash), the rendered text and headers emptied."""
+    if (
+        notice.subject_id is None
+        or not DataSubject.objects.filter(pk=notice.subject_id, erased_at__isnull=False).exists()
+    ):
+        return
+    address = Notice.objects.filter(pk=notice.pk).values_list("to_email", flat=True).first() or ""
+    if address and not re.fullmatch(r"[0-9a-f]{64}", address):
+        address = hmac.new(settings.HASH_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()
+    Notice.objects.filter(pk=notice.pk).update(
+        to_email=address, email_subject=None, body_text=None, body_html=None, headers=None, last_error=None
+    )
+
+
 def _record_sent(*, notice: Notice, token: uuid.UUID) -> DeliveryOutcome:
     now = timezone.now()
     with transaction.atomic():
@@ -418,6 +438,7 @@ def _record_sent(*, notice: Notice, token: uuid.UUID) -> DeliveryOutcome:
                 subject_id=notice.subject_id,
                 details={"kind": notice.kind, "attempts": notice.attempts},
             )
+            _forget_if_subject_erased(notice)
     if not recorded:
         logger.warning(
             "Notice %s was accepted by the mail server after its claim was taken over; "
@@ -440,6 +461,7 @@ def _record_failure(*, notice: Notice, token: uuid.UUID, exc: BaseException) -> 
             why = "permanent failure" if permanent else f"gave up after {notice.attempts} attempts"
             updated = claim.update(status=NoticeStatus.FAILED, failed_at=now, last_error=f"{why}: {reason}")
             if updated:
+                _forget_if_subject_erased(notice)
                 audit_record(
                     action="notice.failed",
                     target=notice,
