@@ -57,7 +57,7 @@ def _hits_by_model(tables: dict[str, str], wanted: list[str]) -> dict[str, list[
 
 @pytest.mark.postgres
 @pytest.mark.redis
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_an_erased_subject_leaves_no_plaintext_in_the_database_or_redis(celery_worker, settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.MEDIA_ROOT = tmp_path

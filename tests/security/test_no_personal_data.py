@@ -67,7 +67,7 @@ def _wait(check, what: str, timeout: float = 90):
 
 @pytest.mark.postgres
 @pytest.mark.redis
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_task_messages_results_and_the_whole_redis_keyspace_hold_ids_only(celery_worker, settings, tmp_path):
     from privacyops.celery import app
 
