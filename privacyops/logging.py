@@ -14,8 +14,10 @@ IPV6 = re.compile(
     r"\b(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}\b"  # full form
     r"|\b(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?\b"  # compressed "::"
 )
-# International or North-American style numbers with at least 7 digits, separators allowed.
-PHONE = re.compile(r"(?<![\w.\-])(?!\d{4}-\d\d-\d\d)\+?\(?\d(?:[\s().\-]{0,2}\d){6,14}(?![\w.])")
+# International or North-American style numbers with at least 7 digits, separators allowed. Not a run
+# of digits glued to a dash on either side (a UUID's segment, as in Celery task ids) nor part of a
+# decimal number; a full stop ending a sentence may follow.
+PHONE = re.compile(r"(?<![\w.\-])(?!\d{4}-\d\d-\d\d)\+?\(?\d(?:[\s().\-]{0,2}\d){6,14}(?![\w\-]|\.\d)")
 
 
 def redact(text: str) -> str:
