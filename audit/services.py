@@ -44,7 +44,7 @@ def _actor_label(actor: Any) -> str:
     return actor.get_username()
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # no savepoint: nothing here catches errors, and it is called everywhere
 def audit_record(
     *,
     action: str,
