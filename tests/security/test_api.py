@@ -23,6 +23,7 @@ from .world import (
     JANE_ANSWER,
     OFFICER,
     build_world,
+    make_role_user,
     role_users,
 )
 
@@ -232,3 +233,23 @@ def test_public_links_with_forged_or_guessed_tokens_show_nothing(world_and_users
                     or re.search(r"(?i)invalid|expired|not valid|no longer", body)
                 ), (page, token, method, response.status_code)
     assert tried == 50
+
+
+def test_non_staff_service_accounts_get_their_permissions_on_machine_apis_and_nothing_else(world_and_users):
+    """Systems that feed the ledgers (website, CRM) call with a token of a non-staff user holding one
+    permission. They reach exactly that endpoint; the staff APIs (inventory, cases) stay closed even
+    when such an account is put in the officers' group by mistake."""
+    from django.contrib.auth.models import Group, Permission
+
+    world, users = world_and_users
+    website = make_role_user(None, staff=False, username="website")
+    website.user_permissions.add(Permission.objects.get(codename="record_consent"))
+    client = api_client(website)
+    assert client.post("/api/consent/events/", {}, format="json").status_code == 400  # may: say what
+    assert client.get(f"/api/consent/subjects/{world.subject.public_id}/").status_code == 403
+    assert client.post("/api/disclosures/batches/", {}, format="json").status_code == 403
+    website.groups.add(Group.objects.get(name=OFFICER))
+    client = api_client(type(website).objects.get(pk=website.pk))
+    for url in ("/api/inventory/subjects/", f"/api/inventory/subjects/{world.subject.public_id}/records/",
+                "/api/requests/cases/"):  # fmt: skip
+        assert client.get(url).status_code == 403, url

@@ -243,6 +243,7 @@ def test_every_admin_screen_custom_view_and_action_answers_each_role_as_the_matr
     wrong = {k: f"expected {expected[k]}, got {v}" for k, v in found.items() if v != expected[k]}
     assert not wrong, "\n".join(f"{k}: {v}" for k, v in sorted(wrong.items(), key=str))
     assert walked > 1500  # every caller, every screen: the count is quoted in the closing note
+    print(f"admin walk: {walked} requests, {len(found)} role/screen cells checked")
 
 
 def test_bulk_actions_offered_to_each_role_and_forbidden_ones_do_nothing(world_and_users, rf):
@@ -275,6 +276,7 @@ def test_bulk_actions_offered_to_each_role_and_forbidden_ones_do_nothing(world_a
                 assert response.status_code in (200, 302, 403), (role, label, action)
                 assert (AuditEvent.objects.count(), model.objects.count()) == before, (role, label, action)
     assert tried > 0
+    print(f"forbidden bulk actions posted: {tried}")
 
 
 def test_only_officers_see_decrypted_fields_on_the_subject_page(world_and_users):
