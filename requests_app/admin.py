@@ -370,7 +370,9 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         return {
             name: action
             for name, action in actions.items()
-            if request.user.has_perm(f"requests_app.{self.ACTION_PERMISSIONS.get(name, 'change_privacyrequest')}")
+            if request.user.has_perm(
+                f"requests_app.{self.ACTION_PERMISSIONS.get(name, 'change_privacyrequest')}"
+            )
         }
 
     def get_search_results(self, request, queryset, search_term):
