@@ -7,8 +7,9 @@ database) with two test-only additions, both driven by environment variables:
   killed worker held unacknowledged is redelivered to the next worker while the test waits.
 - CRASH_PAUSE_AT=task|window|heartbeat with CRASH_PAUSE seconds: a sleep before each task, inside
   each retention-sweep window's transaction (after its rows are erased, before its cursor moves), or
-  at each access-package heartbeat. Each pause first appends its name to CRASH_STATE_FILE, so the
-  test kills the process at a known kind of moment instead of a random one.
+  at each access-package heartbeat. Each pause appends its name and start time to CRASH_STATE_FILE,
+  and "running" when it ends, so the test kills the process at a known kind of moment (inside a
+  pause) instead of a random one.
 """
 
 import os
@@ -31,13 +32,19 @@ STATE_FILE = os.environ.get("CRASH_STATE_FILE", "")
 _patched = False
 
 
-def pause(label: str) -> None:
+def _state(line: str) -> None:
     if STATE_FILE:
         with open(STATE_FILE, "a", encoding="utf-8") as handle:
-            handle.write(label + "\n")
+            handle.write(line + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+
+
+def pause(label: str) -> None:
+    """Sleep, saying where and since when (wall clock), and say when the work goes on."""
+    _state(f"{label}|{time.time():.3f}")
     time.sleep(PAUSE)
+    _state("running")
 
 
 def _patch_once() -> None:

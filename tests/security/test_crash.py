@@ -49,6 +49,7 @@ from .world import OFFICER, make_role_user
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).parent / "celery"
 TIMEOUT = 90
+PAUSE = 0.6  # seconds the first worker sleeps at each pause point (the test kills it in one)
 
 pytestmark = [
     pytest.mark.postgres,
@@ -114,9 +115,13 @@ class Workers:
         self.procs.append(proc)
         return proc
 
-    def paused_at(self, label: str) -> bool:
+    def paused_at(self, label: str, *, pause: float) -> bool:
+        """The worker sleeps in a pause of this kind with at least a third of it left (time to kill it)."""
         lines = self.state.read_text().splitlines() if self.state.exists() else []
-        return bool(lines) and lines[-1].startswith(label)
+        if not lines or not lines[-1].startswith(label + "|"):
+            return False
+        started = float(lines[-1].rsplit("|", 1)[1])
+        return time.time() - started < pause * 2 / 3
 
     def kill(self, proc: subprocess.Popen) -> None:
         proc.send_signal(signal.SIGKILL)  # no shutdown, no ack, no clean-up: a lost machine
@@ -185,14 +190,14 @@ def test_a_sweep_killed_inside_a_window_finishes_on_a_new_worker_erasing_each_re
     young = set(inv.ActivityEvent.objects.filter(collected_at=recently).values_list("pk", flat=True))
     sizes = {"RETENTION_SWEEP_BATCH_ROWS": 90, "RETENTION_SWEEP_WINDOW_ROWS": 15}
 
-    first = workers.start(pause_at="window", pause=0.6, **sizes)
+    first = workers.start(pause_at="window", pause=PAUSE, **sizes)
     sweep.delay()
 
     def mid_batch():
-        return (
-            workers.paused_at("window")
-            and SweepBatch.objects.filter(status=SweepBatch.Status.PENDING, cursor__gt=F("lo")).exists()
-        )
+        # The database first, the pause last: the kill follows the pause check at once.
+        return SweepBatch.objects.filter(
+            status=SweepBatch.Status.PENDING, cursor__gt=F("lo")
+        ).exists() and workers.paused_at("window", pause=PAUSE)
 
     _wait(mid_batch, "a batch part-way through its windows")
     workers.kill(first)
@@ -226,17 +231,17 @@ def test_a_sweep_killed_inside_a_window_finishes_on_a_new_worker_erasing_each_re
 def test_an_access_package_job_killed_mid_build_is_rebuilt_once_and_the_case_completes(workers):
     officer = make_role_user(OFFICER)
     jane = make_full_subject(email="crash.access@example.org", name="Crash Access")
-    first = workers.start(pause_at="heartbeat", pause=0.6)
+    first = workers.start(pause_at="heartbeat", pause=PAUSE)
     case = make_case(request_type=RequestType.ACCESS, subject_email=jane.email, subject_name=jane.name)
     request_verify_manually(case=case, method="phone", level="basic", reason="Called back", actor=officer)
     attempt = FulfilmentAttempt.objects.get(case=case)
 
     _wait(
         lambda: (
-            workers.paused_at("heartbeat")
-            and FulfilmentAttempt.objects.filter(
+            FulfilmentAttempt.objects.filter(
                 pk=attempt.pk, state="running", heartbeat_at__isnull=False
             ).exists()
+            and workers.paused_at("heartbeat", pause=PAUSE)
         ),
         "the package build to be under way",
     )
@@ -266,14 +271,14 @@ def test_an_access_package_job_killed_mid_build_is_rebuilt_once_and_the_case_com
 
 def test_a_breach_notice_batch_killed_between_deliveries_sends_each_notice_exactly_once(workers):
     people = [DataSubjectFactory(email=f"breach{i}@example.org", region="CA") for i in range(24)]
-    first = workers.start(pause_at="task", pause=0.5)
+    first = workers.start(pause_at="task", pause=PAUSE)
     with transaction.atomic():
         breach = make_breach(selection={"regions": ["CA"]})
         breach_notify_start(breach_id=breach.pk)
 
     def part_way():
         sent = Notice.objects.filter(kind=NoticeKind.BREACH_NOTIFICATION, status=NoticeStatus.SENT).count()
-        return workers.paused_at("task notices.deliver_notice") and 6 <= sent < len(people)
+        return 6 <= sent < len(people) and workers.paused_at("task notices.deliver_notice", pause=PAUSE)
 
     _wait(part_way, "some breach notices sent, others not yet")
     workers.kill(first)
