@@ -106,12 +106,24 @@ CUSTOM = {
     ("disclosures_export_download", "disclosures.disclosureexport"): ("404 404", "404 404", "403 403"),
     ("requests_app_privacyrequest_intake", None):               ("200 200", "403 403", "403 403"),
     ("requests_app_privacyrequest_metrics", None):              ("200 200", "200 200", "200 200"),
-    **{
-        (f"requests_app_privacyrequest_act:{name}", "requests_app.privacyrequest"): (
-            ("200 302" if form is None else "200 200"), "403 403", "403 403"
-        )
-        for name, _label, form, _codename, _statuses in CASE_ACTIONS
-    },
+    # The case page's buttons (requests_app CASE_ACTIONS, .../<case id>/act/<name>/); send_link and fulfil
+    # have no form: an officer's POST acts (here: refused by the service, case not verified) and redirects.
+    ("act:assign", "requests_app.privacyrequest"):              ("200 200", "403 403", "403 403"),
+    ("act:send_link", "requests_app.privacyrequest"):           ("200 302", "403 403", "403 403"),
+    ("act:verify", "requests_app.privacyrequest"):              ("200 200", "403 403", "403 403"),
+    ("act:authority", "requests_app.privacyrequest"):           ("200 200", "403 403", "403 403"),
+    ("act:doubt", "requests_app.privacyrequest"):               ("200 200", "403 403", "403 403"),
+    ("act:correction", "requests_app.privacyrequest"):          ("200 200", "403 403", "403 403"),
+    ("act:fulfil", "requests_app.privacyrequest"):              ("200 302", "403 403", "403 403"),
+    ("act:restriction", "requests_app.privacyrequest"):         ("200 200", "403 403", "403 403"),
+    ("act:hold", "requests_app.privacyrequest"):                ("200 200", "403 403", "403 403"),
+    ("act:release", "requests_app.privacyrequest"):             ("200 200", "403 403", "403 403"),
+    ("act:extend", "requests_app.privacyrequest"):              ("200 200", "403 403", "403 403"),
+    ("act:fee", "requests_app.privacyrequest"):                 ("200 200", "403 403", "403 403"),
+    ("act:lookback", "requests_app.privacyrequest"):            ("200 200", "403 403", "403 403"),
+    ("act:note", "requests_app.privacyrequest"):                ("200 200", "403 403", "403 403"),
+    ("act:deny", "requests_app.privacyrequest"):                ("200 200", "403 403", "403 403"),
+    ("act:withdraw", "requests_app.privacyrequest"):            ("200 200", "403 403", "403 403"),
 }
 
 # Bulk actions offered on each changelist, per role (models not listed offer none to anyone).
@@ -170,7 +182,7 @@ def _custom_urls(world) -> list[tuple[tuple, str]]:
     out = []
     for key in CUSTOM:
         name, arg = key
-        if name.startswith("requests_app_privacyrequest_act:"):
+        if name.startswith("act:"):
             action = name.split(":", 1)[1]
             url = reverse("admin:requests_app_privacyrequest_act", args=[world.pk(arg), action])
         else:
@@ -199,7 +211,10 @@ def test_every_admin_screen_custom_view_and_action_answers_each_role_as_the_matr
         for p in model_admin.get_urls()
         if p.name and not p.name.endswith(("_changelist", "_add", "_change", "_delete", "_history"))
     } | {"consent_subject_history"}
-    assert custom_names == {k[0].split(":")[0] for k in CUSTOM}, "new custom admin view: add it to CUSTOM"
+    table_names = {"requests_app_privacyrequest_act" if k[0].startswith("act:") else k[0] for k in CUSTOM}
+    assert custom_names == table_names, "new custom admin view: add it to CUSTOM"
+    buttons = {k[0].removeprefix("act:") for k in CUSTOM if k[0].startswith("act:")}
+    assert buttons == {spec[0] for spec in CASE_ACTIONS}, "new case button: add it to CUSTOM"
 
     found, expected, walked = {}, {}, 0
     # The officer goes last: some of the officer's POSTs act (publish, sweep, send a link).
