@@ -16,7 +16,10 @@ from privacyops.logging import RedactPersonalData, redact
         ("case 42 moved to completed", "case 42 moved to completed"),
         ("at 2026-11-25 17:31:00 took 0.53 s", "at 2026-11-25 17:31:00 took 0.53 s"),
         # Celery task ids: a UUID whose first segment is all digits is not a phone number.
-        ("Task x[12345678-00e1-4d15-a6aa-3393ca7af380] ok", "Task x[12345678-00e1-4d15-a6aa-3393ca7af380] ok"),
+        (
+            "Task x[12345678-00e1-4d15-a6aa-3393ca7af380] ok",
+            "Task x[12345678-00e1-4d15-a6aa-3393ca7af380] ok",
+        ),
         ("call 415-555-0199.", "call [phone]."),
     ],
 )
