@@ -202,6 +202,17 @@ def world_and_users(settings, tmp_path):
     return build_world(users=users), users
 
 
+def _walk_one(client, caller: str, method: str, url: str) -> str:
+    """One request of the walk: signed-out callers go to the login; a refused POST changes nothing."""
+    before = AuditEvent.objects.count()
+    response = _request(client, method, url)
+    if caller in (ANON, NONSTAFF):
+        assert response.status_code == 302 and response.url.startswith("/admin/login/"), (caller, url)
+    elif method == "POST" and response.status_code == 403:
+        assert AuditEvent.objects.count() == before, f"{caller} POST {url} was refused but acted"
+    return str(response.status_code)
+
+
 def test_every_admin_screen_custom_view_and_action_answers_each_role_as_the_matrix_says(world_and_users):
     world, users = world_and_users
     assert {m._meta.label_lower for m in admin.site._registry} == set(ADMIN), "new admin: add it to ADMIN"
@@ -224,34 +235,16 @@ def test_every_admin_screen_custom_view_and_action_answers_each_role_as_the_matr
             label = model._meta.label_lower
             codes = []
             for method, url in _model_urls(world, model):
-                before = AuditEvent.objects.count()
-                response = _request(client, method, url)
+                codes.append(_walk_one(client, caller, method, url))
                 walked += 1
-                codes.append(str(response.status_code))
-                if caller in (ANON, NONSTAFF):
-                    assert response.status_code == 302 and response.url.startswith("/admin/login/"), (
-                        caller,
-                        url,
-                    )
-                elif method == "POST" and response.status_code == 403:
-                    assert AuditEvent.objects.count() == before, f"{caller} POST {url} was refused but acted"
             if caller in ROLES:
                 found[(label, caller)] = " ".join(codes)
                 expected[(label, caller)] = ADMIN[label][ROLES.index(caller)]
         for key, url in _custom_urls(world):
             codes = []
             for method in ("GET", "POST"):
-                before = AuditEvent.objects.count()
-                response = _request(client, method, url)
+                codes.append(_walk_one(client, caller, method, url))
                 walked += 1
-                codes.append(str(response.status_code))
-                if caller in (ANON, NONSTAFF):
-                    assert response.status_code == 302 and response.url.startswith("/admin/login/"), (
-                        caller,
-                        url,
-                    )
-                elif method == "POST" and response.status_code == 403:
-                    assert AuditEvent.objects.count() == before, f"{caller} POST {url} was refused but acted"
             if caller in ROLES:
                 found[(key, caller)] = " ".join(codes)
                 expected[(key, caller)] = CUSTOM[key][ROLES.index(caller)]
