@@ -198,3 +198,19 @@ def test_admin_change_log_and_audit_trail_never_hold_names_or_emails(settings):
     details = [json.dumps([e.action, e.details, str(e)], default=str) for e in AuditEvent.objects.all()]
     assert len(details) >= 8
     assert not find(details, wanted), find(details, wanted)[:5]
+
+
+def test_every_task_of_every_app_takes_ids_and_numbers_only():
+    """Not only the tasks driven above: every task any app defines is called with integers."""
+    import inspect
+
+    from privacyops.celery import app
+    from privacyops.discovery import DOMAIN_APPS, app_module
+
+    for label in DOMAIN_APPS:
+        app_module(label, "tasks")
+    ours = {name: task for name, task in app.tasks.items() if not name.startswith("celery.")}
+    assert len(ours) >= 15, sorted(ours)
+    for name, task in ours.items():
+        for param in inspect.signature(task.run).parameters.values():
+            assert param.annotation in (int, "int"), (name, param.name, param.annotation)
