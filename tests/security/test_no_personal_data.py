@@ -121,7 +121,7 @@ def test_task_messages_results_and_the_whole_redis_keyspace_hold_ids_only(celery
 
     wanted = needles()
     tasks = sorted({m["task"] for m in published})
-    assert {"notices.deliver_notice", "retention.sweep", "retention.sweep_dispatch", "retention.sweep_batch",
+    assert {"notices.deliver_notice", "retention.sweep", "retention.sweep_batch",
             "requests_app.run_fulfilment"} <= set(tasks), tasks  # fmt: skip
     ours = [m for m in published if m["task"] != "security.never_consumed"]
     leaks = find((json.dumps(m, default=str) for m in ours), wanted)
