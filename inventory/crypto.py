@@ -10,9 +10,11 @@ unreadable, database backups included, once the destruction is replayed after a 
 from collections.abc import Iterable
 from functools import lru_cache
 
+import psycopg
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 
 
 class KeyDestroyed(Exception):
@@ -85,10 +87,20 @@ def keys_for_subjects(subject_ids: Iterable[int]) -> dict[int, Fernet | None]:
     """Unwrapped keys for many subjects in one query; None where the key was destroyed."""
     from .models import DataKey
 
+    ids = list(subject_ids)
+    if connection.vendor == "postgresql":
+        # One array parameter bound server-side: Django's `__in=[thousands]` builds and parses a
+        # placeholder per id on the client, which costs more than the query on bulk paths.
+        with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
+            bound.execute(
+                f"SELECT subject_id, wrapped FROM {DataKey._meta.db_table} WHERE subject_id = ANY(%s::bigint[])",
+                [ids],
+            )
+            pairs = bound.fetchall()
+    else:
+        pairs = DataKey.objects.filter(subject_id__in=ids).values_list("subject_id", "wrapped")
     found: dict[int, Fernet | None] = {}
-    for subject_id, wrapped in DataKey.objects.filter(subject_id__in=list(subject_ids)).values_list(
-        "subject_id", "wrapped"
-    ):
+    for subject_id, wrapped in pairs:
         found[subject_id] = unwrap(wrapped) if wrapped else None
     return found
 

@@ -40,7 +40,16 @@ from ..models import (
 )
 from ..selectors import open_reconsent_requests, suppressed_hashes
 from ..suppression import subject_email_hmacs
-from ._common import _ACTIONS, _CHANNELS, _UPSERT_CHUNK, CLOCK_SKEW, COPY_THRESHOLD, _actor_fields, _chunks
+from ._common import (
+    _ACTIONS,
+    _CHANNELS,
+    _UPSERT_CHUNK,
+    CLOCK_SKEW,
+    COPY_THRESHOLD,
+    _actor_fields,
+    _chunks,
+    _pg_fetch,
+)
 
 
 @dataclass(frozen=True)
@@ -264,8 +273,17 @@ def _parse(
 def _check_subjects_and_versions(rows: list[_Row], *, errors: dict) -> set[int]:
     """Subjects must exist and not be erased; a policy version shown must be published. Returns live ids."""
     subjects: dict[int, datetime | None] = {}
-    for chunk in _chunks(list({r.item.subject_id for r in rows})):
-        subjects.update(DataSubject.objects.filter(pk__in=chunk).values_list("pk", "erased_at"))
+    wanted = list({r.item.subject_id for r in rows})
+    if connection.vendor == "postgresql":
+        subjects.update(
+            _pg_fetch(
+                f"SELECT id, erased_at FROM {DataSubject._meta.db_table} WHERE id = ANY(%s::bigint[])",
+                [wanted],
+            )
+        )
+    else:
+        for chunk in _chunks(wanted):
+            subjects.update(DataSubject.objects.filter(pk__in=chunk).values_list("pk", "erased_at"))
     labels = {r.policy_version_label for r in rows if r.policy_version_label}
     versions = {
         v.version: v
@@ -301,15 +319,26 @@ def _find_duplicates(
     codes = {p.pk: p.code for p in purposes.values()}
     keyed = [r for r in rows if r.item.client_event_id]
     existing: dict[str, tuple] = {}
-    for chunk in _chunks(list({r.item.client_event_id for r in keyed})):
-        for found in (
-            ConsentEvent.objects.filter(source=source, client_event_id__in=chunk)
-            .exclude(client_event_id="")  # lets the planner use the partial unique index
-            .values_list(
-                "client_event_id", "pk", "public_id", "subject_id", "purpose_id", "action", "suppressed"
-            )
+    wanted = list({r.item.client_event_id for r in keyed})
+    if wanted and connection.vendor == "postgresql":
+        # `<> ''` lets the planner use the partial unique index on (source, client_event_id).
+        for found in _pg_fetch(
+            "SELECT client_event_id, id, public_id, subject_id, purpose_id, action, suppressed "
+            f"FROM {ConsentEvent._meta.db_table} "
+            "WHERE source = %s AND client_event_id = ANY(%s::varchar[]) AND client_event_id <> ''",
+            [source, wanted],
         ):
             existing[found[0]] = found[1:]
+    else:
+        for chunk in _chunks(wanted):
+            for found in (
+                ConsentEvent.objects.filter(source=source, client_event_id__in=chunk)
+                .exclude(client_event_id="")
+                .values_list(
+                    "client_event_id", "pk", "public_id", "subject_id", "purpose_id", "action", "suppressed"
+                )
+            ):
+                existing[found[0]] = found[1:]
     duplicates: dict[int, tuple[int, str]] = {}
     first_in_batch: dict[str, _Row] = {}
     for row in keyed:
@@ -554,7 +583,7 @@ def _upsert_states(winners: list[_Row], *, purposes: Mapping[str, Purpose], now:
             with psycopg.Cursor(cursor.connection) as bound:
                 bound.execute(
                     f"INSERT INTO {table} ({_STATE_COLUMNS}) SELECT s, p, a, t, e, x, %s FROM unnest("
-                    "%s::bigint[], %s::bigint[], %s::varchar[], %s::timestamptz[], %s::bigint[], %s::timestamptz[]"
+                    "%b::bigint[], %b::bigint[], %b::varchar[], %b::timestamptz[], %b::bigint[], %b::timestamptz[]"
                     f") AS u(s, p, a, t, e, x){tail}",
                     [now, *[list(c) for c in columns]],
                 )
