@@ -46,10 +46,10 @@ def split_evidence(evidence: Mapping[str, Any] | None) -> tuple[dict[str, str], 
     """Validate and minimise evidence; returns (plain fields, sealed fields). Raises ValidationError."""
     if not evidence:
         return {}, {}
-    if not isinstance(evidence, Mapping):
+    if type(evidence) is not dict and not isinstance(evidence, Mapping):  # exact dict: skip the ABC check
         raise ValidationError("Evidence must be an object.")
-    unknown = sorted(set(evidence) - ALLOWED_KEYS)
-    if unknown:
+    if not ALLOWED_KEYS.issuperset(evidence):
+        unknown = sorted(set(evidence) - ALLOWED_KEYS)
         raise ValidationError(
             f"Evidence has unknown keys {', '.join(unknown)}; allowed: {', '.join(sorted(ALLOWED_KEYS))}."
         )
@@ -58,7 +58,7 @@ def split_evidence(evidence: Mapping[str, Any] | None) -> tuple[dict[str, str], 
     for key, raw in evidence.items():
         if raw is None or raw == "":
             continue
-        if not isinstance(raw, str | int | float):
+        if type(raw) is not str and not isinstance(raw, str | int | float):
             raise ValidationError(f"Evidence '{key}' must be text.")
         value = str(raw).strip()
         if key == "ip":
@@ -78,9 +78,12 @@ def split_evidence(evidence: Mapping[str, Any] | None) -> tuple[dict[str, str], 
     return plain, sealed
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # what json.dumps builds on every call
+
+
 def dumps(sealed: Mapping[str, str]) -> str:
     """Canonical JSON for sealing ("" when there is nothing to seal)."""
-    return json.dumps(sealed, separators=(",", ":")) if sealed else ""
+    return _ENCODE(sealed) if sealed else ""
 
 
 def loads(text: str) -> dict[str, str]:

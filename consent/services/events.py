@@ -96,7 +96,7 @@ class BulkRecordRejected(ValidationError):
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     index: int
     item: ConsentEventInput
@@ -184,11 +184,14 @@ def _record(
         return BulkRecordResult()
 
     _apply_suppression(new_rows)
-    for row in new_rows:
-        if row.sealed:
-            row.sealed_text = crypto.seal(keys[row.item.subject_id], evidence_mod.dumps(row.sealed))
     _insert_events(
-        new_rows, source=source, now=now, actor=user, actor_label=actor_label, import_batch=import_batch
+        new_rows,
+        keys=keys,
+        source=source,
+        now=now,
+        actor=user,
+        actor_label=actor_label,
+        import_batch=import_batch,
     )
     outcome = _fold(new_rows, purposes=purposes, now=now, notify=notify_withdrawals)
     result = _result(len(events), new_rows=new_rows, duplicates=duplicates)
@@ -220,8 +223,10 @@ def _parse(
 ) -> list[_Row]:
     """Check each item on its own (purpose, action, channel, time, sizes) and minimise its evidence."""
     rows: list[_Row] = []
+    latest = now + CLOCK_SKEW
+    split_evidence = evidence_mod.split_evidence
     for index, item in enumerate(events):
-        problems = errors[index]
+        problems: list[str] = []
         purpose = purposes.get(item.purpose)
         if purpose is None:
             problems.append(f"Unknown purpose '{str(item.purpose)[:40]}'.")
@@ -239,20 +244,22 @@ def _parse(
         elif channel != item.channel:
             item = replace(item, channel=channel)
         at = item.at or now
-        if not isinstance(at, datetime) or timezone.is_naive(at):
+        if not isinstance(at, datetime) or at.utcoffset() is None:  # naive: no time zone
             problems.append("The time must be a date and time with a time zone.")
             at = now
-        elif at > now + CLOCK_SKEW:
+        elif at > latest:
             problems.append("The time is in the future.")
         if len(item.client_event_id or "") > 100:
             problems.append("The client event id is longer than 100 characters.")
         if len(item.language or "") > 10:
             problems.append("The language code is longer than 10 characters.")
         try:
-            plain, sealed = evidence_mod.split_evidence(item.evidence)
+            plain, sealed = split_evidence(item.evidence)
         except ValidationError as exc:
             problems.extend(exc.messages)
             plain, sealed = {}, {}
+        if problems:
+            errors[index].extend(problems)
         collection_point = item.collection_point or plain.get("form_id") or plain.get("banner_id") or ""
         rows.append(
             _Row(
@@ -364,13 +371,14 @@ def _find_duplicates(
     return duplicates
 
 
-def _subject_keys(rows: list[_Row], *, live_subjects: set[int], errors: dict) -> dict[int, Any]:
-    """Unwrapped data keys of the subjects whose evidence must be sealed (one query per 5,000)."""
-    keys: dict[int, Any] = {}
-    for chunk in _chunks(
-        list({r.item.subject_id for r in rows if r.sealed and r.item.subject_id in live_subjects})
-    ):
-        keys.update(crypto.keys_for_subjects(chunk))
+def _subject_keys(
+    rows: list[_Row], *, live_subjects: set[int], errors: dict
+) -> dict[int, crypto.SealingKey | None]:
+    """Data keys of the subjects whose evidence must be sealed, unwrapped once per batch (one query per 5,000)."""
+    wanted = {r.item.subject_id for r in rows if r.sealed and r.item.subject_id in live_subjects}
+    keys: dict[int, crypto.SealingKey | None] = {}
+    for chunk in _chunks(list(wanted)):
+        keys.update(crypto.sealing_keys_for_subjects(chunk))
     for row in rows:
         if row.sealed and row.item.subject_id in live_subjects and keys.get(row.item.subject_id) is None:
             errors[row.index].append("The data subject's key was destroyed; evidence can't be stored.")
@@ -417,16 +425,33 @@ def _result(count: int, *, new_rows: list[_Row], duplicates: dict[int, tuple[int
     return result
 
 
+def _seal_evidence(rows: Sequence[_Row], keys: Mapping[int, crypto.SealingKey | None]) -> None:
+    """Seal each row's minimised evidence under its subject's data key (rows without evidence stay "")."""
+    to_seal = [r for r in rows if r.sealed]
+    dumps = evidence_mod.dumps
+    sealed = crypto.seal_many([(keys[r.item.subject_id], dumps(r.sealed)) for r in to_seal])
+    for row, text in zip(to_seal, sealed, strict=True):
+        row.sealed_text = text
+
+
+# The COPY path seals this many rows at a time, while the server is still inserting the rows already sent.
+_SEAL_CHUNK = 250
+
+
 def _insert_events(
     rows: list[_Row],
     *,
+    keys: Mapping[int, crypto.SealingKey | None],
     source: str,
     now: datetime,
     actor: Any,
     actor_label: str,
     import_batch: ConsentImport | None,
 ) -> None:
-    """Append rows to the ledger and set each row's event_id/public_id (COPY on PostgreSQL for big batches)."""
+    """Seal the evidence, append rows to the ledger, set each row's event_id/public_id.
+
+    COPY on PostgreSQL for big batches; otherwise bulk_create.
+    """
     if not rows:
         return
     for row in rows:
@@ -435,9 +460,16 @@ def _insert_events(
     import_id = import_batch.pk if import_batch is not None else None
     if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
         _copy_events(
-            rows, source=source, now=now, actor_id=actor_id, actor_label=actor_label, import_id=import_id
+            rows,
+            keys=keys,
+            source=source,
+            now=now,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            import_id=import_id,
         )
         return
+    _seal_evidence(rows, keys)
     objs = [
         ConsentEvent(
             public_id=row.public_id,
@@ -475,6 +507,7 @@ _COPY_COLUMNS = (
 def _copy_events(
     rows: list[_Row],
     *,
+    keys: Mapping[int, crypto.SealingKey | None],
     source: str,
     now: datetime,
     actor_id: int | None,
@@ -490,30 +523,35 @@ def _copy_events(
         ids = sorted(r[0] for r in cursor.fetchall())
         columns = ", ".join(_COPY_COLUMNS)
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for event_id, row in zip(ids, rows, strict=True):
-                row.event_id = event_id
-                copy.write_row(
-                    (
-                        event_id,
-                        row.public_id,
-                        row.item.subject_id,
-                        row.purpose_pk,
-                        row.action,
-                        row.at,
-                        now,
-                        row.item.channel,
-                        source,
-                        row.item.client_event_id or "",
-                        row.collection_point,
-                        row.policy_version_id,
-                        row.language,
-                        row.sealed_text,
-                        row.suppressed,
-                        import_id,
-                        actor_id,
-                        actor_label,
+            write_row = copy.write_row
+            for start in range(0, len(rows), _SEAL_CHUNK):
+                chunk = rows[start : start + _SEAL_CHUNK]
+                _seal_evidence(chunk, keys)  # overlaps with the server inserting the rows sent so far
+                for event_id, row in zip(ids[start : start + _SEAL_CHUNK], chunk, strict=True):
+                    row.event_id = event_id
+                    item = row.item
+                    write_row(
+                        (
+                            event_id,
+                            row.public_id,
+                            item.subject_id,
+                            row.purpose_pk,
+                            row.action,
+                            row.at,
+                            now,
+                            item.channel,
+                            source,
+                            item.client_event_id or "",
+                            row.collection_point,
+                            row.policy_version_id,
+                            row.language,
+                            row.sealed_text,
+                            row.suppressed,
+                            import_id,
+                            actor_id,
+                            actor_label,
+                        )
                     )
-                )
 
 
 @dataclass

@@ -123,3 +123,39 @@ def test_recording_is_audited_with_ids_only():
     audit = AuditEvent.objects.get(action="consent.events_recorded")
     assert audit.subject_id == subject.pk and audit.target_id == str(event.pk)
     assert "audit.me" not in str(audit.details) and "203.0.113" not in str(audit.details)
+
+
+@pytest.mark.django_db
+def test_a_bulk_batch_written_with_copy_seals_each_events_evidence_under_its_own_subjects_key():
+    from consent.services import COPY_THRESHOLD, ConsentEventInput, consent_events_record_bulk
+
+    subjects = [DataSubjectFactory() for _ in range(5)]
+    events = [
+        ConsentEventInput(
+            subject_id=subjects[i % 5].pk,
+            purpose="marketing_email",
+            action="grant",
+            channel="web_form",
+            client_event_id=f"bulk-{i}",
+            evidence={"ip": f"198.51.{i % 250}.7", "user_agent": f"agent {i}"},
+        )
+        for i in range(COPY_THRESHOLD + 50)
+    ]
+    result = consent_events_record_bulk(events=events, source="bulk-test")
+    assert result.created == len(events)
+    by_pk = ConsentEvent.objects.in_bulk([item.event_id for item in result.items])
+    for i, item in enumerate(result.items):
+        event = by_pk[item.event_id]
+        assert event.subject_id == subjects[i % 5].pk and "198.51." not in event.evidence
+        assert event_evidence(event) == {"ip_network": f"198.51.{i % 250}.0/24", "user_agent": f"agent {i}"}
+        other = subjects[(i + 1) % 5]
+        with pytest.raises(crypto.UndecryptableValue):  # sealed for its own subject only
+            crypto.open_sealed(crypto.key_for_subject(other.pk), event.evidence)
+    shredded = subjects[0]
+    subject_destroy_data_key(subject_id=shredded.pk, reason="erasure test")
+    for event in by_pk.values():
+        if event.subject_id == shredded.pk:
+            with pytest.raises(crypto.KeyDestroyed):
+                event_evidence(event)
+        else:
+            assert event_evidence(event)["user_agent"].startswith("agent ")
