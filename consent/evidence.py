@@ -13,6 +13,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+_quote = json.encoder.encode_basestring_ascii  # the escaper json.dumps uses (ensure_ascii)
+
 # Keys that go to plain columns of ConsentEvent rather than into the sealed blob.
 PLAIN_KEYS = {"form_id", "banner_id", "policy_version", "language"}
 SEALED_KEYS = {"ip", "user_agent", "note", "reference"}
@@ -78,12 +80,18 @@ def split_evidence(evidence: Mapping[str, Any] | None) -> tuple[dict[str, str], 
     return plain, sealed
 
 
-_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # what json.dumps builds on every call
-
-
 def dumps(sealed: Mapping[str, str]) -> str:
-    """Canonical JSON for sealing ("" when there is nothing to seal)."""
-    return _ENCODE(sealed) if sealed else ""
+    """Canonical JSON for sealing ("" when there is nothing to seal): json.dumps(separators=(",", ":")).
+
+    Text-only objects (what split_evidence returns) are joined with json's own C string escaper,
+    byte for byte what json.dumps writes; json.dumps builds a new encoder on every call.
+    """
+    if not sealed:
+        return ""
+    try:
+        return "{" + ",".join([_quote(k) + ":" + _quote(v) for k, v in sealed.items()]) + "}"
+    except TypeError:  # a key or value that is not text
+        return json.dumps(sealed, separators=(",", ":"))
 
 
 def loads(text: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ so late and out-of-order events fold correctly.
 """
 
 import hashlib
-import uuid
+import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -68,7 +68,7 @@ class ConsentEventInput:
     evidence: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordedItem:
     index: int
     status: str  # created | duplicate | suppressed (a grant for a suppressed address, recorded as withdrawn)
@@ -103,7 +103,7 @@ class _Row:
     at: datetime
     collection_point: str
     language: str
-    sealed: dict[str, str]
+    sealed: str  # canonical JSON of the evidence to seal ("" when none): a str is nothing for the GC to trace
     policy_version_id: int | None = None
     action: str = ""
     suppressed: bool = False
@@ -224,7 +224,7 @@ def _parse(
     """Check each item on its own (purpose, action, channel, time, sizes) and minimise its evidence."""
     rows: list[_Row] = []
     latest = now + CLOCK_SKEW
-    split_evidence = evidence_mod.split_evidence
+    split_evidence, dumps = evidence_mod.split_evidence, evidence_mod.dumps
     for index, item in enumerate(events):
         problems: list[str] = []
         purpose = purposes.get(item.purpose)
@@ -268,7 +268,7 @@ def _parse(
                 at=at,
                 collection_point=collection_point[:100],
                 language=(item.language or plain.get("language") or "en")[:10],
-                sealed=sealed,
+                sealed=dumps(sealed),
                 action=item.action,
                 purpose_pk=purpose.pk if purpose is not None else 0,
                 policy_version_label=item.policy_version or plain.get("policy_version", ""),
@@ -332,7 +332,7 @@ def _find_duplicates(
         for found in _pg_fetch(
             "SELECT client_event_id, id, public_id, subject_id, purpose_id, action, suppressed "
             f"FROM {ConsentEvent._meta.db_table} "
-            "WHERE source = %s AND client_event_id = ANY(%s::varchar[]) AND client_event_id <> ''",
+            "WHERE source = %s AND client_event_id = ANY(%b::varchar[]) AND client_event_id <> ''",
             [source, wanted],
         ):
             existing[found[0]] = found[1:]
@@ -349,8 +349,12 @@ def _find_duplicates(
     duplicates: dict[int, tuple[int, str]] = {}
     first_in_batch: dict[str, _Row] = {}
     for row in keyed:
-        cid = row.item.client_event_id
-        same = (row.item.subject_id, row.item.purpose, row.item.action)
+        item = row.item
+        cid = item.client_event_id
+        if cid not in existing and cid not in first_in_batch:  # the common case: a new id
+            first_in_batch[cid] = row
+            continue
+        same = (item.subject_id, item.purpose, item.action)
         if cid in existing:
             pk, public_id, sid, purpose_id, action, was_suppressed = existing[cid]
             recorded_as = Action.GRANT if was_suppressed else action
@@ -358,7 +362,7 @@ def _find_duplicates(
                 errors[row.index].append("This client event id was already used for a different event.")
             else:
                 duplicates[row.index] = (pk, str(public_id))
-        elif cid in first_in_batch:
+        else:
             first = first_in_batch[cid]
             if (first.item.subject_id, first.item.purpose, first.item.action) != same:
                 errors[row.index].append(
@@ -366,8 +370,6 @@ def _find_duplicates(
                 )
             else:
                 duplicates[row.index] = (-first.index - 1, "")
-        else:
-            first_in_batch[cid] = row
     return duplicates
 
 
@@ -425,11 +427,22 @@ def _result(count: int, *, new_rows: list[_Row], duplicates: dict[int, tuple[int
     return result
 
 
+def _uuid4_strings(count: int) -> list[str]:
+    """Random (version 4) UUIDs as text, as str(uuid.uuid4()) gives, from one os.urandom call."""
+    pool = bytearray(os.urandom(16 * count))
+    found = []
+    for start in range(0, 16 * count, 16):
+        pool[start + 6] = (pool[start + 6] & 0x0F) | 0x40  # version 4
+        pool[start + 8] = (pool[start + 8] & 0x3F) | 0x80  # RFC 4122 variant
+        h = pool[start : start + 16].hex()
+        found.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return found
+
+
 def _seal_evidence(rows: Sequence[_Row], keys: Mapping[int, crypto.SealingKey | None]) -> None:
     """Seal each row's minimised evidence under its subject's data key (rows without evidence stay "")."""
     to_seal = [r for r in rows if r.sealed]
-    dumps = evidence_mod.dumps
-    sealed = crypto.seal_many([(keys[r.item.subject_id], dumps(r.sealed)) for r in to_seal])
+    sealed = crypto.seal_many([(keys[r.item.subject_id], r.sealed) for r in to_seal])
     for row, text in zip(to_seal, sealed, strict=True):
         row.sealed_text = text
 
@@ -454,8 +467,8 @@ def _insert_events(
     """
     if not rows:
         return
-    for row in rows:
-        row.public_id = str(uuid.uuid4())
+    for row, public_id in zip(rows, _uuid4_strings(len(rows)), strict=True):
+        row.public_id = public_id
     actor_id = actor.pk if actor is not None else None
     import_id = import_batch.pk if import_batch is not None else None
     if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:

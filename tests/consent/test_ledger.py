@@ -1,5 +1,7 @@
 """The ledger is append-only in the database, its evidence is minimised and sealed, erasure shreds it."""
 
+import uuid
+
 import pytest
 from django.db import DatabaseError, connection, transaction
 
@@ -143,6 +145,8 @@ def test_a_bulk_batch_written_with_copy_seals_each_events_evidence_under_its_own
     ]
     result = consent_events_record_bulk(events=events, source="bulk-test")
     assert result.created == len(events)
+    receipts = [uuid.UUID(item.receipt_id) for item in result.items]
+    assert len(set(receipts)) == len(events) and {r.version for r in receipts} == {4}
     by_pk = ConsentEvent.objects.in_bulk([item.event_id for item in result.items])
     for i, item in enumerate(result.items):
         event = by_pk[item.event_id]
@@ -159,3 +163,21 @@ def test_a_bulk_batch_written_with_copy_seals_each_events_evidence_under_its_own
                 event_evidence(event)
         else:
             assert event_evidence(event)["user_agent"].startswith("agent ")
+
+
+@pytest.mark.parametrize(
+    "sealed",
+    [
+        {"ip_network": "198.51.100.0/24", "user_agent": 'Mozilla/5.0 "quoted" \\ back\nslash é ✓ 😀 \x00'},
+        {"note": "x"},
+        {"reference": 1, "note": None},  # not text: json.dumps itself
+    ],
+)
+def test_evidence_json_is_exactly_what_json_dumps_writes(sealed):
+    import json
+
+    from consent.evidence import dumps, loads
+
+    assert dumps(sealed) == json.dumps(sealed, separators=(",", ":"))
+    assert loads(dumps(sealed)) == sealed
+    assert dumps({}) == ""
