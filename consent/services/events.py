@@ -328,12 +328,16 @@ def _find_duplicates(
     existing: dict[str, tuple] = {}
     wanted = list({r.item.client_event_id for r in keyed})
     if wanted and connection.vendor == "postgresql":
-        # `<> ''` lets the planner use the partial unique index on (source, client_event_id).
+        # One index probe per id (LIMIT 1 keeps the lateral subquery a parameterised index scan): with
+        # `client_event_id = ANY(...)` the planner may instead scan every row of the source and filter,
+        # e.g. while the statistics still describe a smaller table during a big import.
         for found in _pg_fetch(
+            "SELECT e.client_event_id, e.id, e.public_id, e.subject_id, e.purpose_id, e.action, e.suppressed "
+            "FROM unnest(%b::varchar[]) AS wanted(client_event_id) CROSS JOIN LATERAL ("
             "SELECT client_event_id, id, public_id, subject_id, purpose_id, action, suppressed "
-            f"FROM {ConsentEvent._meta.db_table} "
-            "WHERE source = %s AND client_event_id = ANY(%b::varchar[]) AND client_event_id <> ''",
-            [source, wanted],
+            f"FROM {ConsentEvent._meta.db_table} WHERE source = %s "
+            "AND client_event_id = wanted.client_event_id AND client_event_id <> '' LIMIT 1) AS e",
+            [wanted, source],
         ):
             existing[found[0]] = found[1:]
     else:

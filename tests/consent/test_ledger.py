@@ -181,3 +181,39 @@ def test_evidence_json_is_exactly_what_json_dumps_writes(sealed):
     assert dumps(sealed) == json.dumps(sealed, separators=(",", ":"))
     assert loads(dumps(sealed)) == sealed
     assert dumps({}) == ""
+
+
+@pytest.mark.django_db
+def test_a_big_batch_sent_again_comes_back_as_duplicates_and_a_reused_id_is_refused():
+    from consent.services import (
+        COPY_THRESHOLD,
+        BulkRecordRejected,
+        ConsentEventInput,
+        consent_events_record_bulk,
+    )
+
+    subject = DataSubjectFactory()
+
+    def batch(action_of_last: str) -> list[ConsentEventInput]:
+        return [
+            ConsentEventInput(
+                subject_id=subject.pk,
+                purpose="marketing_email",
+                action="grant" if i < COPY_THRESHOLD else action_of_last,
+                channel="web_form",
+                client_event_id=f"again-{i}",
+            )
+            for i in range(COPY_THRESHOLD + 1)
+        ]
+
+    first = consent_events_record_bulk(events=batch("grant"), source="again")
+    again = consent_events_record_bulk(events=batch("grant"), source="again")
+    assert again.created == 0 and again.duplicates == len(first.items)
+    assert [i.event_id for i in again.items] == [i.event_id for i in first.items]
+    assert [i.receipt_id for i in again.items] == [i.receipt_id for i in first.items]
+    with pytest.raises(BulkRecordRejected) as rejected:
+        consent_events_record_bulk(events=batch("withdraw"), source="again")
+    assert list(rejected.value.item_errors) == [COPY_THRESHOLD]
+    assert ConsentEvent.objects.filter(source="again").count() == COPY_THRESHOLD + 1
+    other_source = consent_events_record_bulk(events=batch("grant"), source="elsewhere")
+    assert other_source.created == COPY_THRESHOLD + 1  # ids are unique per source only
