@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import NewType
+from typing import Any, NewType
 
 import psycopg
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -97,10 +97,11 @@ def _unwrap(wrapped: str, keys: tuple[str, ...]) -> Fernet:
 
 
 @lru_cache(maxsize=8)
-def _master_halves(keys: tuple[str, ...]) -> list[tuple[bytes, algorithms.AES]]:
+def _master_halves(keys: tuple[str, ...]) -> list[tuple[Any, algorithms.AES]]:
+    """Per master key: an HMAC-SHA256 primed with its signing half (copied per token), and its AES half."""
     _master(keys)  # validates the keys
     raws = [base64.urlsafe_b64decode(k) for k in keys]
-    return [(raw[:16], algorithms.AES(raw[16:])) for raw in raws]
+    return [(hmac.new(raw[:16], digestmod="sha256"), algorithms.AES(raw[16:])) for raw in raws]
 
 
 def _unwrap_many(wrapped: Sequence[str], keys: tuple[str, ...]) -> list[SealingKey]:
@@ -122,8 +123,10 @@ def _unwrap_many(wrapped: Sequence[str], keys: tuple[str, ...]) -> list[SealingK
         if len(data) < _MIN_TOKEN or data[0] != 0x80 or (len(data) - _IV_END - _TAG) % 16:
             raise InvalidToken
         body, tag = data[:-_TAG], data[-_TAG:]
-        for group, (signing, _aes) in zip(groups, halves, strict=True):
-            if hmac.compare_digest(hmac.digest(signing, body, "sha256"), tag):
+        for group, (primed, _aes) in zip(groups, halves, strict=True):
+            mac = primed.copy()
+            mac.update(body)
+            if hmac.compare_digest(mac.digest(), tag):
                 group.append(index)
                 break
         else:

@@ -385,8 +385,9 @@ def _subject_keys(
     keys: dict[int, crypto.SealingKey | None] = {}
     for chunk in _chunks(list(wanted)):
         keys.update(crypto.sealing_keys_for_subjects(chunk))
-    for row in rows:
-        if row.sealed and row.item.subject_id in live_subjects and keys.get(row.item.subject_id) is None:
+    destroyed = {sid for sid in wanted if keys.get(sid) is None}
+    for row in rows if destroyed else ():
+        if row.sealed and row.item.subject_id in destroyed:
             errors[row.index].append("The data subject's key was destroyed; evidence can't be stored.")
     return keys
 

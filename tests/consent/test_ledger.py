@@ -217,3 +217,33 @@ def test_a_big_batch_sent_again_comes_back_as_duplicates_and_a_reused_id_is_refu
     assert ConsentEvent.objects.filter(source="again").count() == COPY_THRESHOLD + 1
     other_source = consent_events_record_bulk(events=batch("grant"), source="elsewhere")
     assert other_source.created == COPY_THRESHOLD + 1  # ids are unique per source only
+
+
+@pytest.mark.django_db
+def test_evidence_for_a_subject_whose_key_was_destroyed_is_refused_and_nothing_is_written():
+    from consent.services import (
+        COPY_THRESHOLD,
+        BulkRecordRejected,
+        ConsentEventInput,
+        consent_events_record_bulk,
+    )
+
+    kept, shredded = DataSubjectFactory(), DataSubjectFactory()
+    subject_destroy_data_key(subject_id=shredded.pk, reason="erasure test")
+    events = [
+        ConsentEventInput(
+            subject_id=(shredded if i in (3, 7) else kept).pk,
+            purpose="marketing_email",
+            action="grant",
+            channel="web_form",
+            evidence={"ip": "203.0.113.9"} if i != 7 else None,
+        )
+        for i in range(COPY_THRESHOLD + 10)
+    ]
+    before = ConsentEvent.objects.count()
+    with pytest.raises(BulkRecordRejected) as rejected:
+        consent_events_record_bulk(events=events, source="shred-test")
+    assert rejected.value.item_errors == {
+        3: ["The data subject's key was destroyed; evidence can't be stored."]
+    }
+    assert ConsentEvent.objects.count() == before
