@@ -13,6 +13,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+_quote = json.encoder.encode_basestring_ascii  # the escaper json.dumps uses (ensure_ascii)
+
 # Keys that go to plain columns of ConsentEvent rather than into the sealed blob.
 PLAIN_KEYS = {"form_id", "banner_id", "policy_version", "language"}
 SEALED_KEYS = {"ip", "user_agent", "note", "reference"}
@@ -46,10 +48,10 @@ def split_evidence(evidence: Mapping[str, Any] | None) -> tuple[dict[str, str], 
     """Validate and minimise evidence; returns (plain fields, sealed fields). Raises ValidationError."""
     if not evidence:
         return {}, {}
-    if not isinstance(evidence, Mapping):
+    if type(evidence) is not dict and not isinstance(evidence, Mapping):  # exact dict: skip the ABC check
         raise ValidationError("Evidence must be an object.")
-    unknown = sorted(set(evidence) - ALLOWED_KEYS)
-    if unknown:
+    if not ALLOWED_KEYS.issuperset(evidence):
+        unknown = sorted(set(evidence) - ALLOWED_KEYS)
         raise ValidationError(
             f"Evidence has unknown keys {', '.join(unknown)}; allowed: {', '.join(sorted(ALLOWED_KEYS))}."
         )
@@ -58,7 +60,7 @@ def split_evidence(evidence: Mapping[str, Any] | None) -> tuple[dict[str, str], 
     for key, raw in evidence.items():
         if raw is None or raw == "":
             continue
-        if not isinstance(raw, str | int | float):
+        if type(raw) is not str and not isinstance(raw, str | int | float):
             raise ValidationError(f"Evidence '{key}' must be text.")
         value = str(raw).strip()
         if key == "ip":
@@ -79,8 +81,17 @@ def split_evidence(evidence: Mapping[str, Any] | None) -> tuple[dict[str, str], 
 
 
 def dumps(sealed: Mapping[str, str]) -> str:
-    """Canonical JSON for sealing ("" when there is nothing to seal)."""
-    return json.dumps(sealed, separators=(",", ":")) if sealed else ""
+    """Canonical JSON for sealing ("" when there is nothing to seal): json.dumps(separators=(",", ":")).
+
+    Text-only objects (what split_evidence returns) are joined with json's own C string escaper,
+    byte for byte what json.dumps writes; json.dumps builds a new encoder on every call.
+    """
+    if not sealed:
+        return ""
+    try:
+        return "{" + ",".join([_quote(k) + ":" + _quote(v) for k, v in sealed.items()]) + "}"
+    except TypeError:  # a key or value that is not text
+        return json.dumps(sealed, separators=(",", ":"))
 
 
 def loads(text: str) -> dict[str, str]:

@@ -274,7 +274,13 @@ class ConsentState(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="states", db_constraint=False)
+    purpose = models.ForeignKey(
+        Purpose,
+        on_delete=models.PROTECT,
+        related_name="states",
+        db_index=False,  # consent_state_expiry_idx starts with purpose; one index less to keep per upsert
+        db_constraint=False,
+    )
     action = models.CharField(max_length=10, choices=Action.choices)
     at = models.DateTimeField()
     event = models.ForeignKey(

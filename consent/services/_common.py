@@ -4,6 +4,9 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
+import psycopg
+from django.db import connection
+
 from ..models import Action, Channel
 
 # A consent can't be dated in the future; allow for the sending system's clock running a bit fast.
@@ -28,3 +31,15 @@ def _actor_fields(actor: Any) -> tuple[Any, str]:
 def _chunks(seq: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
     for start in range(0, len(seq), size):
         yield seq[start : start + size]
+
+
+def _pg_fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
+    """PostgreSQL only: run one statement with server-side binding and return its rows.
+
+    Django's psycopg cursors bind client-side, so `pk__in=[5,000 ids]` builds and parses 5,000
+    placeholders per query, which costs more than the query itself on the bulk path; here a list
+    goes to the server as one array parameter (`= ANY(%s)`).
+    """
+    with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
+        bound.execute(sql, params)
+        return bound.fetchall()

@@ -8,7 +8,7 @@ so late and out-of-order events fold correctly.
 """
 
 import hashlib
-import uuid
+import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,7 +40,16 @@ from ..models import (
 )
 from ..selectors import open_reconsent_requests, suppressed_hashes
 from ..suppression import subject_email_hmacs
-from ._common import _ACTIONS, _CHANNELS, _UPSERT_CHUNK, CLOCK_SKEW, COPY_THRESHOLD, _actor_fields, _chunks
+from ._common import (
+    _ACTIONS,
+    _CHANNELS,
+    _UPSERT_CHUNK,
+    CLOCK_SKEW,
+    COPY_THRESHOLD,
+    _actor_fields,
+    _chunks,
+    _pg_fetch,
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,7 @@ class ConsentEventInput:
     evidence: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordedItem:
     index: int
     status: str  # created | duplicate | suppressed (a grant for a suppressed address, recorded as withdrawn)
@@ -87,14 +96,14 @@ class BulkRecordRejected(ValidationError):
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     index: int
     item: ConsentEventInput
     at: datetime
     collection_point: str
     language: str
-    sealed: dict[str, str]
+    sealed: str  # canonical JSON of the evidence to seal ("" when none): a str is nothing for the GC to trace
     policy_version_id: int | None = None
     action: str = ""
     suppressed: bool = False
@@ -175,11 +184,14 @@ def _record(
         return BulkRecordResult()
 
     _apply_suppression(new_rows)
-    for row in new_rows:
-        if row.sealed:
-            row.sealed_text = crypto.seal(keys[row.item.subject_id], evidence_mod.dumps(row.sealed))
     _insert_events(
-        new_rows, source=source, now=now, actor=user, actor_label=actor_label, import_batch=import_batch
+        new_rows,
+        keys=keys,
+        source=source,
+        now=now,
+        actor=user,
+        actor_label=actor_label,
+        import_batch=import_batch,
     )
     outcome = _fold(new_rows, purposes=purposes, now=now, notify=notify_withdrawals)
     result = _result(len(events), new_rows=new_rows, duplicates=duplicates)
@@ -211,8 +223,10 @@ def _parse(
 ) -> list[_Row]:
     """Check each item on its own (purpose, action, channel, time, sizes) and minimise its evidence."""
     rows: list[_Row] = []
+    latest = now + CLOCK_SKEW
+    split_evidence, dumps = evidence_mod.split_evidence, evidence_mod.dumps
     for index, item in enumerate(events):
-        problems = errors[index]
+        problems: list[str] = []
         purpose = purposes.get(item.purpose)
         if purpose is None:
             problems.append(f"Unknown purpose '{str(item.purpose)[:40]}'.")
@@ -230,20 +244,22 @@ def _parse(
         elif channel != item.channel:
             item = replace(item, channel=channel)
         at = item.at or now
-        if not isinstance(at, datetime) or timezone.is_naive(at):
+        if not isinstance(at, datetime) or at.utcoffset() is None:  # naive: no time zone
             problems.append("The time must be a date and time with a time zone.")
             at = now
-        elif at > now + CLOCK_SKEW:
+        elif at > latest:
             problems.append("The time is in the future.")
         if len(item.client_event_id or "") > 100:
             problems.append("The client event id is longer than 100 characters.")
         if len(item.language or "") > 10:
             problems.append("The language code is longer than 10 characters.")
         try:
-            plain, sealed = evidence_mod.split_evidence(item.evidence)
+            plain, sealed = split_evidence(item.evidence)
         except ValidationError as exc:
             problems.extend(exc.messages)
             plain, sealed = {}, {}
+        if problems:
+            errors[index].extend(problems)
         collection_point = item.collection_point or plain.get("form_id") or plain.get("banner_id") or ""
         rows.append(
             _Row(
@@ -252,7 +268,7 @@ def _parse(
                 at=at,
                 collection_point=collection_point[:100],
                 language=(item.language or plain.get("language") or "en")[:10],
-                sealed=sealed,
+                sealed=dumps(sealed),
                 action=item.action,
                 purpose_pk=purpose.pk if purpose is not None else 0,
                 policy_version_label=item.policy_version or plain.get("policy_version", ""),
@@ -264,8 +280,17 @@ def _parse(
 def _check_subjects_and_versions(rows: list[_Row], *, errors: dict) -> set[int]:
     """Subjects must exist and not be erased; a policy version shown must be published. Returns live ids."""
     subjects: dict[int, datetime | None] = {}
-    for chunk in _chunks(list({r.item.subject_id for r in rows})):
-        subjects.update(DataSubject.objects.filter(pk__in=chunk).values_list("pk", "erased_at"))
+    wanted = list({r.item.subject_id for r in rows})
+    if connection.vendor == "postgresql":
+        subjects.update(
+            _pg_fetch(
+                f"SELECT id, erased_at FROM {DataSubject._meta.db_table} WHERE id = ANY(%s::bigint[])",
+                [wanted],
+            )
+        )
+    else:
+        for chunk in _chunks(wanted):
+            subjects.update(DataSubject.objects.filter(pk__in=chunk).values_list("pk", "erased_at"))
     labels = {r.policy_version_label for r in rows if r.policy_version_label}
     versions = {
         v.version: v
@@ -301,20 +326,39 @@ def _find_duplicates(
     codes = {p.pk: p.code for p in purposes.values()}
     keyed = [r for r in rows if r.item.client_event_id]
     existing: dict[str, tuple] = {}
-    for chunk in _chunks(list({r.item.client_event_id for r in keyed})):
-        for found in (
-            ConsentEvent.objects.filter(source=source, client_event_id__in=chunk)
-            .exclude(client_event_id="")  # lets the planner use the partial unique index
-            .values_list(
-                "client_event_id", "pk", "public_id", "subject_id", "purpose_id", "action", "suppressed"
-            )
+    wanted = list({r.item.client_event_id for r in keyed})
+    if wanted and connection.vendor == "postgresql":
+        # One index probe per id (LIMIT 1 keeps the lateral subquery a parameterised index scan): with
+        # `client_event_id = ANY(...)` the planner may instead scan every row of the source and filter,
+        # e.g. while the statistics still describe a smaller table during a big import.
+        for found in _pg_fetch(
+            "SELECT e.client_event_id, e.id, e.public_id, e.subject_id, e.purpose_id, e.action, e.suppressed "
+            "FROM unnest(%b::varchar[]) AS wanted(client_event_id) CROSS JOIN LATERAL ("
+            "SELECT client_event_id, id, public_id, subject_id, purpose_id, action, suppressed "
+            f"FROM {ConsentEvent._meta.db_table} WHERE source = %s "
+            "AND client_event_id = wanted.client_event_id AND client_event_id <> '' LIMIT 1) AS e",
+            [wanted, source],
         ):
             existing[found[0]] = found[1:]
+    else:
+        for chunk in _chunks(wanted):
+            for found in (
+                ConsentEvent.objects.filter(source=source, client_event_id__in=chunk)
+                .exclude(client_event_id="")
+                .values_list(
+                    "client_event_id", "pk", "public_id", "subject_id", "purpose_id", "action", "suppressed"
+                )
+            ):
+                existing[found[0]] = found[1:]
     duplicates: dict[int, tuple[int, str]] = {}
     first_in_batch: dict[str, _Row] = {}
     for row in keyed:
-        cid = row.item.client_event_id
-        same = (row.item.subject_id, row.item.purpose, row.item.action)
+        item = row.item
+        cid = item.client_event_id
+        if cid not in existing and cid not in first_in_batch:  # the common case: a new id
+            first_in_batch[cid] = row
+            continue
+        same = (item.subject_id, item.purpose, item.action)
         if cid in existing:
             pk, public_id, sid, purpose_id, action, was_suppressed = existing[cid]
             recorded_as = Action.GRANT if was_suppressed else action
@@ -322,7 +366,7 @@ def _find_duplicates(
                 errors[row.index].append("This client event id was already used for a different event.")
             else:
                 duplicates[row.index] = (pk, str(public_id))
-        elif cid in first_in_batch:
+        else:
             first = first_in_batch[cid]
             if (first.item.subject_id, first.item.purpose, first.item.action) != same:
                 errors[row.index].append(
@@ -330,20 +374,20 @@ def _find_duplicates(
                 )
             else:
                 duplicates[row.index] = (-first.index - 1, "")
-        else:
-            first_in_batch[cid] = row
     return duplicates
 
 
-def _subject_keys(rows: list[_Row], *, live_subjects: set[int], errors: dict) -> dict[int, Any]:
-    """Unwrapped data keys of the subjects whose evidence must be sealed (one query per 5,000)."""
-    keys: dict[int, Any] = {}
-    for chunk in _chunks(
-        list({r.item.subject_id for r in rows if r.sealed and r.item.subject_id in live_subjects})
-    ):
-        keys.update(crypto.keys_for_subjects(chunk))
-    for row in rows:
-        if row.sealed and row.item.subject_id in live_subjects and keys.get(row.item.subject_id) is None:
+def _subject_keys(
+    rows: list[_Row], *, live_subjects: set[int], errors: dict
+) -> dict[int, crypto.SealingKey | None]:
+    """Data keys of the subjects whose evidence must be sealed, unwrapped once per batch (one query per 5,000)."""
+    wanted = {r.item.subject_id for r in rows if r.sealed and r.item.subject_id in live_subjects}
+    keys: dict[int, crypto.SealingKey | None] = {}
+    for chunk in _chunks(list(wanted)):
+        keys.update(crypto.sealing_keys_for_subjects(chunk))
+    destroyed = {sid for sid in wanted if keys.get(sid) is None}
+    for row in rows if destroyed else ():
+        if row.sealed and row.item.subject_id in destroyed:
             errors[row.index].append("The data subject's key was destroyed; evidence can't be stored.")
     return keys
 
@@ -388,27 +432,62 @@ def _result(count: int, *, new_rows: list[_Row], duplicates: dict[int, tuple[int
     return result
 
 
+def _uuid4_strings(count: int) -> list[str]:
+    """Random (version 4) UUIDs as text, as str(uuid.uuid4()) gives, from one os.urandom call."""
+    pool = bytearray(os.urandom(16 * count))
+    found = []
+    for start in range(0, 16 * count, 16):
+        pool[start + 6] = (pool[start + 6] & 0x0F) | 0x40  # version 4
+        pool[start + 8] = (pool[start + 8] & 0x3F) | 0x80  # RFC 4122 variant
+        h = pool[start : start + 16].hex()
+        found.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return found
+
+
+def _seal_evidence(rows: Sequence[_Row], keys: Mapping[int, crypto.SealingKey | None]) -> None:
+    """Seal each row's minimised evidence under its subject's data key (rows without evidence stay "")."""
+    to_seal = [r for r in rows if r.sealed]
+    sealed = crypto.seal_many([(keys[r.item.subject_id], r.sealed) for r in to_seal])
+    for row, text in zip(to_seal, sealed, strict=True):
+        row.sealed_text = text
+
+
+# The COPY path seals this many rows at a time, while the server is still inserting the rows already sent.
+_SEAL_CHUNK = 250
+
+
 def _insert_events(
     rows: list[_Row],
     *,
+    keys: Mapping[int, crypto.SealingKey | None],
     source: str,
     now: datetime,
     actor: Any,
     actor_label: str,
     import_batch: ConsentImport | None,
 ) -> None:
-    """Append rows to the ledger and set each row's event_id/public_id (COPY on PostgreSQL for big batches)."""
+    """Seal the evidence, append rows to the ledger, set each row's event_id/public_id.
+
+    COPY on PostgreSQL for big batches; otherwise bulk_create.
+    """
     if not rows:
         return
-    for row in rows:
-        row.public_id = str(uuid.uuid4())
+    for row, public_id in zip(rows, _uuid4_strings(len(rows)), strict=True):
+        row.public_id = public_id
     actor_id = actor.pk if actor is not None else None
     import_id = import_batch.pk if import_batch is not None else None
     if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
         _copy_events(
-            rows, source=source, now=now, actor_id=actor_id, actor_label=actor_label, import_id=import_id
+            rows,
+            keys=keys,
+            source=source,
+            now=now,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            import_id=import_id,
         )
         return
+    _seal_evidence(rows, keys)
     objs = [
         ConsentEvent(
             public_id=row.public_id,
@@ -446,6 +525,7 @@ _COPY_COLUMNS = (
 def _copy_events(
     rows: list[_Row],
     *,
+    keys: Mapping[int, crypto.SealingKey | None],
     source: str,
     now: datetime,
     actor_id: int | None,
@@ -461,30 +541,35 @@ def _copy_events(
         ids = sorted(r[0] for r in cursor.fetchall())
         columns = ", ".join(_COPY_COLUMNS)
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for event_id, row in zip(ids, rows, strict=True):
-                row.event_id = event_id
-                copy.write_row(
-                    (
-                        event_id,
-                        row.public_id,
-                        row.item.subject_id,
-                        row.purpose_pk,
-                        row.action,
-                        row.at,
-                        now,
-                        row.item.channel,
-                        source,
-                        row.item.client_event_id or "",
-                        row.collection_point,
-                        row.policy_version_id,
-                        row.language,
-                        row.sealed_text,
-                        row.suppressed,
-                        import_id,
-                        actor_id,
-                        actor_label,
+            write_row = copy.write_row
+            for start in range(0, len(rows), _SEAL_CHUNK):
+                chunk = rows[start : start + _SEAL_CHUNK]
+                _seal_evidence(chunk, keys)  # overlaps with the server inserting the rows sent so far
+                for event_id, row in zip(ids[start : start + _SEAL_CHUNK], chunk, strict=True):
+                    row.event_id = event_id
+                    item = row.item
+                    write_row(
+                        (
+                            event_id,
+                            row.public_id,
+                            item.subject_id,
+                            row.purpose_pk,
+                            row.action,
+                            row.at,
+                            now,
+                            item.channel,
+                            source,
+                            item.client_event_id or "",
+                            row.collection_point,
+                            row.policy_version_id,
+                            row.language,
+                            row.sealed_text,
+                            row.suppressed,
+                            import_id,
+                            actor_id,
+                            actor_label,
+                        )
                     )
-                )
 
 
 @dataclass
@@ -554,7 +639,7 @@ def _upsert_states(winners: list[_Row], *, purposes: Mapping[str, Purpose], now:
             with psycopg.Cursor(cursor.connection) as bound:
                 bound.execute(
                     f"INSERT INTO {table} ({_STATE_COLUMNS}) SELECT s, p, a, t, e, x, %s FROM unnest("
-                    "%s::bigint[], %s::bigint[], %s::varchar[], %s::timestamptz[], %s::bigint[], %s::timestamptz[]"
+                    "%b::bigint[], %b::bigint[], %b::varchar[], %b::timestamptz[], %b::bigint[], %b::timestamptz[]"
                     f") AS u(s, p, a, t, e, x){tail}",
                     [now, *[list(c) for c in columns]],
                 )

@@ -1,5 +1,7 @@
 """The ledger is append-only in the database, its evidence is minimised and sealed, erasure shreds it."""
 
+import uuid
+
 import pytest
 from django.db import DatabaseError, connection, transaction
 
@@ -123,3 +125,125 @@ def test_recording_is_audited_with_ids_only():
     audit = AuditEvent.objects.get(action="consent.events_recorded")
     assert audit.subject_id == subject.pk and audit.target_id == str(event.pk)
     assert "audit.me" not in str(audit.details) and "203.0.113" not in str(audit.details)
+
+
+@pytest.mark.django_db
+def test_a_bulk_batch_written_with_copy_seals_each_events_evidence_under_its_own_subjects_key():
+    from consent.services import COPY_THRESHOLD, ConsentEventInput, consent_events_record_bulk
+
+    subjects = [DataSubjectFactory() for _ in range(5)]
+    events = [
+        ConsentEventInput(
+            subject_id=subjects[i % 5].pk,
+            purpose="marketing_email",
+            action="grant",
+            channel="web_form",
+            client_event_id=f"bulk-{i}",
+            evidence={"ip": f"198.51.{i % 250}.7", "user_agent": f"agent {i}"},
+        )
+        for i in range(COPY_THRESHOLD + 50)
+    ]
+    result = consent_events_record_bulk(events=events, source="bulk-test")
+    assert result.created == len(events)
+    receipts = [uuid.UUID(item.receipt_id) for item in result.items]
+    assert len(set(receipts)) == len(events) and {r.version for r in receipts} == {4}
+    by_pk = ConsentEvent.objects.in_bulk([item.event_id for item in result.items])
+    for i, item in enumerate(result.items):
+        event = by_pk[item.event_id]
+        assert event.subject_id == subjects[i % 5].pk and "198.51." not in event.evidence
+        assert event_evidence(event) == {"ip_network": f"198.51.{i % 250}.0/24", "user_agent": f"agent {i}"}
+        other = subjects[(i + 1) % 5]
+        with pytest.raises(crypto.UndecryptableValue):  # sealed for its own subject only
+            crypto.open_sealed(crypto.key_for_subject(other.pk), event.evidence)
+    shredded = subjects[0]
+    subject_destroy_data_key(subject_id=shredded.pk, reason="erasure test")
+    for event in by_pk.values():
+        if event.subject_id == shredded.pk:
+            with pytest.raises(crypto.KeyDestroyed):
+                event_evidence(event)
+        else:
+            assert event_evidence(event)["user_agent"].startswith("agent ")
+
+
+@pytest.mark.parametrize(
+    "sealed",
+    [
+        {"ip_network": "198.51.100.0/24", "user_agent": 'Mozilla/5.0 "quoted" \\ back\nslash é ✓ 😀 \x00'},
+        {"note": "x"},
+        {"reference": 1, "note": None},  # not text: json.dumps itself
+    ],
+)
+def test_evidence_json_is_exactly_what_json_dumps_writes(sealed):
+    import json
+
+    from consent.evidence import dumps, loads
+
+    assert dumps(sealed) == json.dumps(sealed, separators=(",", ":"))
+    assert loads(dumps(sealed)) == sealed
+    assert dumps({}) == ""
+
+
+@pytest.mark.django_db
+def test_a_big_batch_sent_again_comes_back_as_duplicates_and_a_reused_id_is_refused():
+    from consent.services import (
+        COPY_THRESHOLD,
+        BulkRecordRejected,
+        ConsentEventInput,
+        consent_events_record_bulk,
+    )
+
+    subject = DataSubjectFactory()
+
+    def batch(action_of_last: str) -> list[ConsentEventInput]:
+        return [
+            ConsentEventInput(
+                subject_id=subject.pk,
+                purpose="marketing_email",
+                action="grant" if i < COPY_THRESHOLD else action_of_last,
+                channel="web_form",
+                client_event_id=f"again-{i}",
+            )
+            for i in range(COPY_THRESHOLD + 1)
+        ]
+
+    first = consent_events_record_bulk(events=batch("grant"), source="again")
+    again = consent_events_record_bulk(events=batch("grant"), source="again")
+    assert again.created == 0 and again.duplicates == len(first.items)
+    assert [i.event_id for i in again.items] == [i.event_id for i in first.items]
+    assert [i.receipt_id for i in again.items] == [i.receipt_id for i in first.items]
+    with pytest.raises(BulkRecordRejected) as rejected:
+        consent_events_record_bulk(events=batch("withdraw"), source="again")
+    assert list(rejected.value.item_errors) == [COPY_THRESHOLD]
+    assert ConsentEvent.objects.filter(source="again").count() == COPY_THRESHOLD + 1
+    other_source = consent_events_record_bulk(events=batch("grant"), source="elsewhere")
+    assert other_source.created == COPY_THRESHOLD + 1  # ids are unique per source only
+
+
+@pytest.mark.django_db
+def test_evidence_for_a_subject_whose_key_was_destroyed_is_refused_and_nothing_is_written():
+    from consent.services import (
+        COPY_THRESHOLD,
+        BulkRecordRejected,
+        ConsentEventInput,
+        consent_events_record_bulk,
+    )
+
+    kept, shredded = DataSubjectFactory(), DataSubjectFactory()
+    subject_destroy_data_key(subject_id=shredded.pk, reason="erasure test")
+    events = [
+        ConsentEventInput(
+            subject_id=(shredded if i in (3, 7) else kept).pk,
+            purpose="marketing_email",
+            action="grant",
+            channel="web_form",
+            evidence={"ip": "203.0.113.9"} if i != 7 else None,
+        )
+        for i in range(COPY_THRESHOLD + 10)
+    ]
+    before = ConsentEvent.objects.count()
+    with pytest.raises(BulkRecordRejected) as rejected:
+        consent_events_record_bulk(events=events, source="shred-test")
+    assert rejected.value.item_errors == {
+        3: ["The data subject's key was destroyed; evidence can't be stored."]
+    }
+    assert ConsentEvent.objects.count() == before
