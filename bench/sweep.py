@@ -9,10 +9,14 @@ then, on identical copies of the same rows:
 
 1. raw SQL: `DELETE ... WHERE id >= lo AND id < hi AND collected_at <= cutoff`, one statement per id
    window (autocommit), the baseline;
-2. the sweep: `retention.sweep` sent as django-celery-beat would send it (eager in-process by default, or
+2. the same DELETE with `RETURNING id` feeding the ids into a journal table in the same statement, as
+   the sweep's erasure statement does: the floor of journaling every erased record by id (issue 6);
+3. the sweep: `retention.sweep` sent as django-celery-beat would send it (eager in-process by default, or
    consumed by a real worker thread with --broker), fan-out, journal, certificate, audit and all.
 
-Prints both wall times, the ratio (goal <= 1.3x), the first and last batch times, peak memory, and
+The worker runs `--concurrency` threads (default 2, as docker-compose's worker), so the fan-out's
+batches share the two cores; `--concurrency 1` runs them one after another.
+Prints the wall times, the ratios (goal <= 1.3x), the first and last batch times, peak memory, and
 checks that both erased exactly the same rows.
 """
 
@@ -107,34 +111,42 @@ def main() -> None:
           f"{batch_rows:,} rows per task, {window_rows:,} rows per transaction; "
           f"{f'real worker on {args.broker}, concurrency {args.concurrency}' if args.broker else 'eager Celery (in-process task path)'}")  # fmt: skip
     bench.seed()
-    raws, sweeps = [], []
+    raws, journaled, sweeps = [], [], []
     for _ in range(args.repeat):
         raws.append(bench.run_raw())
+        journaled.append(bench.run_raw(journal=True))
         sweeps.append(bench.run_sweep())
     bench.close()
     raw = min(raws, key=lambda r: r["seconds"])
+    raw_journal = min(journaled, key=lambda r: r["seconds"])
     sweep = min(sweeps, key=lambda r: r["seconds"])
     print()
     print(f"expired rows              {raw['deleted']:,} of {args.rows:,}")
     print(f"raw batched DELETE        {raw['seconds']:.3f} s  ({raw['deleted'] / raw['seconds']:,.0f} rows/s), "
           f"{raw['batches']} statements; first {raw['first_ms']:.1f} ms, last {raw['last_ms']:.1f} ms")  # fmt: skip
+    print(f"raw DELETE ... RETURNING  {raw_journal['seconds']:.3f} s  ({raw_journal['deleted'] / raw_journal['seconds']:,.0f} rows/s), "
+          f"ids journaled in the same statement: {raw_journal['seconds'] / raw['seconds']:.2f}x raw, the floor of "
+          "per-record journaling")  # fmt: skip
     print(f"sweep (Celery task path)  {sweep['seconds']:.3f} s  ({sweep['erased'] / sweep['seconds']:,.0f} rows/s), "
           f"{sweep['batches']} tasks, {sweep['journal_rows']} journal rows, certificate {sweep['certificate']}")  # fmt: skip
     print(f"  first batch {sweep['first_ms']} ms, last batch {sweep['last_ms']} ms "
           f"(last/first {sweep['last_ms'] / max(1, sweep['first_ms']):.2f}; goal <= 1.5); "
           f"median batch {sweep['median_ms']} ms")  # fmt: skip
     print(
-        f"ratio sweep / raw         {sweep['seconds'] / raw['seconds']:.2f}x   (goal <= 1.3x, stretch 1.15x)"
+        f"ratio sweep / raw         {sweep['seconds'] / raw['seconds']:.2f}x   (goal <= 1.3x, stretch 1.15x); "
+        f"sweep / raw journaled DELETE {sweep['seconds'] / raw_journal['seconds']:.2f}x"
     )
     windows = sweep["windows_ms"] / 1000
     print(f"  erasure windows summed over tasks {windows:.3f} s ({windows / raw['seconds']:.2f}x raw); "
           f"opening + planning {sweep['plan_ms']:.0f} ms; closing (certificate, audit, report) {sweep['close_ms']:.0f} ms")  # fmt: skip
-    print(f"same rows erased          {'yes' if sweep['survivors'] == raw['survivors'] else 'NO'}")
+    same = sweep["survivors"] == raw["survivors"] == raw_journal["survivors"]
+    print(f"same rows erased          {'yes' if same else 'NO'} (raw, raw journaled and sweep)")
     print(f"peak memory               {sweep['peak_rss_mb']:.0f} MB max RSS (process), "
           f"+{sweep['rss_growth_mb']:.0f} MB during the sweep")  # fmt: skip
     if args.repeat > 1:
         print(
-            f"all runs: raw {[round(r['seconds'], 3) for r in raws]}, sweep {[round(s['seconds'], 3) for s in sweeps]}"
+            f"all runs: raw {[round(r['seconds'], 3) for r in raws]}, "
+            f"raw journaled {[round(r['seconds'], 3) for r in journaled]}, sweep {[round(s['seconds'], 3) for s in sweeps]}"
         )
 
 
@@ -220,18 +232,27 @@ class Bench:
     def _survivors(self) -> tuple[int, int]:
         return tuple(self.sql("SELECT count(*), coalesce(sum(id), 0) FROM inventory_activityevent")[0])
 
-    def run_raw(self) -> dict:
+    def run_raw(self, *, journal: bool = False) -> dict:
+        """The baseline; with `journal`, the same DELETE also journals its ids as the sweep's statement does."""
         self._restore_rows()
         cutoff = self.period.lower_bound(self.as_of)
+        statement = "DELETE FROM inventory_activityevent WHERE id >= %s AND id < %s AND collected_at <= %s"
+        if journal:
+            self.sql("DROP TABLE IF EXISTS bench_raw_journal")
+            self.sql("CREATE TABLE bench_raw_journal (LIKE retention_erasurejournal INCLUDING ALL)")
+            statement = (
+                f"WITH d AS ({statement} RETURNING id) INSERT INTO bench_raw_journal"
+                " (at, model_label, method, record_pks, record_count, certificate_ref)"
+                " SELECT now(), 'inventory.ActivityEvent', 'delete', array_agg(id), count(*), NULL FROM d"
+                " HAVING count(*) > 0 RETURNING record_count"
+            )
         times = []
         deleted = 0
         started = time.monotonic()
         for lo in range(1, self.rows + 1, self.window_rows):
             t = time.monotonic()
-            deleted += self.sql(
-                "DELETE FROM inventory_activityevent WHERE id >= %s AND id < %s AND collected_at <= %s",
-                [lo, lo + self.window_rows, cutoff],
-            )
+            result = self.sql(statement, [lo, lo + self.window_rows, cutoff])
+            deleted += (result[0][0] if result else 0) if journal else result
             times.append((time.monotonic() - t) * 1000)
         seconds = time.monotonic() - started
         return {"seconds": seconds, "deleted": deleted, "batches": len(times), "first_ms": times[0],
