@@ -5,6 +5,7 @@ that caused it, and a repeated call with the same idempotency key sends nothing 
 what notices' templates use (notices.defaults.SAMPLE_CONTEXTS): ids, dates, links, never evidence.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -17,21 +18,33 @@ from notices.services import notice_enqueue
 from . import conf
 
 
-def opt_out_confirmation_enqueue(*, event: Any, purpose: Any, subject: Any, actor: Any = None):
-    """Transactional confirmation of a withdrawal (not marketing: no consent is needed to send it)."""
+def _join_names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def opt_out_confirmation_enqueue(
+    *, events: Sequence[Any], purposes: Sequence[Any], subject: Any, actor: Any = None
+):
+    """Transactional confirmation of withdrawals (not marketing: no consent is needed to send it).
+
+    One notice for the purposes withdrawn together (`events[i]` withdrew `purposes[i]`), keyed by the
+    first event so a retried batch never sends it twice.
+    """
+    first = events[0]
     return notice_enqueue(
         kind=NoticeKind.OPT_OUT_CONFIRMED,
-        idempotency_key=f"consent.opt_out_confirmed:{event.public_id}",
+        idempotency_key=f"consent.opt_out_confirmed:{first.public_id}",
         context={
-            "purpose": purpose.code,
-            "purpose_name": purpose.name.lower(),
-            "effective_on": event.at.isoformat(),
-            "channel": event.get_channel_display().lower(),
-            "receipt_id": str(event.public_id),
+            "purpose": ",".join(p.code for p in purposes),
+            "purpose_name": _join_names([p.name.lower() for p in purposes]),
+            "effective_on": max(e.at for e in events).isoformat(),
+            "channel": first.get_channel_display().lower(),
+            "receipt_id": str(first.public_id),
+            "receipt_ids": [str(e.public_id) for e in events],
             "opt_out_email": conf.marketing_opt_out_email(),
         },
         subject=subject,
-        language=getattr(event, "language", "") or "en",
+        language=getattr(first, "language", "") or "en",
         actor=actor,
     )
 

@@ -715,19 +715,18 @@ def _fulfil_minor(case: PrivacyRequest, actor: Any, heartbeat) -> None:
 def _fulfil_opt_out(case: PrivacyRequest, actor: Any, heartbeat) -> None:
     purposes = policy.OPT_OUT_PURPOSES[case.regime]
     with transaction.atomic():
-        for purpose in purposes:
-            gateways.consent_withdraw(
-                subject_id=case.subject_id,
-                purpose=purpose,
-                channel=policy.CONSENT_CHANNEL[case.channel],
-                actor=actor,
-                # The consent ledger's evidence keys (consent.evidence): the case reference and a note.
-                evidence={
-                    "reference": str(case.reference),
-                    "note": f"Privacy request ({case.type}) received by {case.channel}; "
-                    "GDPR Art. 21(3); Cal. Civ. Code §1798.120, §1798.135",
-                },
-            )
+        gateways.consent_withdraw_purposes(
+            subject_id=case.subject_id,
+            purposes=list(purposes),
+            channel=policy.CONSENT_CHANNEL[case.channel],
+            actor=actor,
+            # The consent ledger's evidence keys (consent.evidence): the case reference and a note.
+            evidence={
+                "reference": str(case.reference),
+                "note": f"Privacy request ({case.type}) received by {case.channel}; "
+                "GDPR Art. 21(3); Cal. Civ. Code §1798.120, §1798.135",
+            },
+        )
         case_event(
             case=case,
             kind=CaseEvent.Kind.FULFILMENT,

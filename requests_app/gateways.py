@@ -71,10 +71,13 @@ def legal_holds_release_for_case(*, case_reference: str, reason: str, actor: Any
     return release(case_reference=case_reference, reason=reason, actor=actor)
 
 
-def consent_withdraw(*, subject_id: int, purpose: str, channel: str, actor: Any = None, evidence: dict):
-    from consent.services import consent_withdraw as withdraw
+def consent_withdraw_purposes(
+    *, subject_id: int, purposes: list[str], channel: str, actor: Any = None, evidence: dict
+):
+    """Withdraw the purposes together: the person gets one opt-out confirmation naming them all."""
+    from consent.services import consent_withdraw_purposes as withdraw
 
-    return withdraw(subject_id=subject_id, purpose=purpose, channel=channel, actor=actor, evidence=evidence)
+    return withdraw(subject_id=subject_id, purposes=purposes, channel=channel, actor=actor, evidence=evidence)
 
 
 def notice_1798_83_deliver(*, subject_id: int, year: int, case_reference: str, actor: Any = None):

@@ -20,6 +20,7 @@ from .events import (
     consent_record,
     consent_withdraw,
     consent_withdraw_all_marketing,
+    consent_withdraw_purposes,
 )
 from .expiry import consent_expiry_sweep, reconsent_request_dismiss, reconsent_requests_open
 from .imports import ImportRejected, ImportReport, consent_import_csv
@@ -51,6 +52,7 @@ __all__ = [
     "consent_suppress_before_erasure",
     "consent_withdraw",
     "consent_withdraw_all_marketing",
+    "consent_withdraw_purposes",
     "policy_change_notices_enqueue_batch",
     "policy_text_sha256",
     "policy_version_create",

@@ -695,21 +695,36 @@ def _settle_reconsent_requests(winners: list[_Row], *, now: datetime) -> None:
 
 
 def _notify_withdrawals(rows: list[_Row], *, purposes: Mapping[str, Purpose], actor: Any) -> int:
-    subjects = DataSubject.objects.in_bulk([r.item.subject_id for r in rows])
-    sent = 0
+    """One opt-out confirmation per subject per batch, naming every purpose the batch withdrew.
+
+    An objection to all marketing withdraws several purposes at once; the person gets one email
+    saying so, not one per purpose.
+    """
+    by_subject: dict[int, list[_Row]] = defaultdict(list)
     for row in rows:
-        subject = subjects.get(row.item.subject_id)
+        by_subject[row.item.subject_id].append(row)
+    subjects = DataSubject.objects.in_bulk(list(by_subject))
+    sent = 0
+    for subject_id, group in by_subject.items():
+        subject = subjects.get(subject_id)
         if subject is None or subject.erased_at is not None or not subject.email:
             continue  # nowhere to send it; the ledger still proves the withdrawal
-        event = ConsentEvent(
-            pk=row.event_id,
-            public_id=row.public_id,
-            at=row.at,
-            language=row.language,
-            channel=row.item.channel,
-        )
+        group.sort(key=lambda r: r.item.purpose)
+        events = [
+            ConsentEvent(
+                pk=row.event_id,
+                public_id=row.public_id,
+                at=row.at,
+                language=row.language,
+                channel=row.item.channel,
+            )
+            for row in group
+        ]
         outbox.opt_out_confirmation_enqueue(
-            event=event, purpose=purposes[row.item.purpose], subject=subject, actor=actor
+            events=events,
+            purposes=[purposes[row.item.purpose] for row in group],
+            subject=subject,
+            actor=actor,
         )
         sent += 1
     return sent
@@ -819,13 +834,77 @@ def consent_withdraw(
 
 
 @transaction.atomic
+def consent_withdraw_purposes(
+    *,
+    subject_id: int,
+    purposes: Sequence[str],
+    channel: str,
+    actor: Any = None,
+    evidence: Mapping[str, Any] | None = None,
+) -> list[ConsentEvent]:
+    """Withdraw several purposes at once (an objection, an opt-out request) with one confirmation.
+
+    Idempotent like `consent_withdraw`: purposes already withdrawn keep their event and are neither
+    recorded again nor confirmed again. The state rows are locked so two clicks can't both record.
+    Returns the current withdrawal event of each purpose, in the order given.
+    """
+    codes = list(dict.fromkeys(purposes))
+    found = {p.code: p for p in Purpose.objects.filter(code__in=codes)}
+    for code in codes:
+        if code not in found:
+            raise ValidationError(f"Unknown purpose '{str(code)[:40]}'.")
+        if found[code].required:
+            raise ValidationError(
+                f"'{found[code].name}' is required to provide the Services and can't be withdrawn."
+            )
+    states = {
+        state.purpose_id: state
+        for state in ConsentState.objects.select_for_update()
+        .filter(subject_id=subject_id, purpose__code__in=codes)
+        .select_related("event")
+    }
+    done = {
+        code: states[found[code].pk].event
+        for code in codes
+        if found[code].pk in states and states[found[code].pk].action == Action.WITHDRAW
+    }
+    todo = [code for code in codes if code not in done]
+    if todo:
+        items = [
+            ConsentEventInput(
+                subject_id=subject_id,
+                purpose=code,
+                action=Action.WITHDRAW,
+                channel=channel,
+                evidence=evidence,
+            )
+            for code in todo
+        ]
+        try:
+            result = consent_events_record_bulk(events=items, source="", actor=actor, notify_withdrawals=True)
+        except BulkRecordRejected as exc:
+            raise ValidationError(next(iter(exc.item_errors.values()))) from exc
+        recorded = ConsentEvent.objects.select_related("purpose").in_bulk(
+            [item.event_id for item in result.items]
+        )
+        for code, item in zip(todo, result.items, strict=True):
+            done[code] = recorded[item.event_id]
+    return [done[code] for code in codes]
+
+
+@transaction.atomic
 def consent_withdraw_all_marketing(
     *, subject_id: int, channel: str, actor: Any = None, evidence: Mapping[str, Any] | None = None
 ) -> list[ConsentEvent]:
     """Objection to direct marketing (GDPR Art. 21(3)): withdraw every marketing purpose at once."""
-    return [
-        consent_withdraw(subject_id=subject_id, purpose=code, channel=channel, actor=actor, evidence=evidence)
-        for code in Purpose.objects.filter(is_marketing=True, required=False, active=True)
-        .order_by("code")
-        .values_list("code", flat=True)
-    ]
+    return consent_withdraw_purposes(
+        subject_id=subject_id,
+        purposes=list(
+            Purpose.objects.filter(is_marketing=True, required=False, active=True)
+            .order_by("code")
+            .values_list("code", flat=True)
+        ),
+        channel=channel,
+        actor=actor,
+        evidence=evidence,
+    )

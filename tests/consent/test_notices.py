@@ -112,6 +112,29 @@ def test_one_click_unsubscribe_sends_the_confirmation(django_capture_on_commit_c
 
 
 @pytest.mark.django_db
+def test_unsubscribing_from_all_marketing_sends_one_confirmation_naming_each_purpose(
+    django_capture_on_commit_callbacks,
+):
+    from consent.tokens import unsubscribe_path
+
+    subject = DataSubjectFactory()
+    grant(subject, "marketing_email")
+    grant(subject, "marketing_phone")
+    path = unsubscribe_path(subject_public_id=subject.public_id, purpose="marketing_email")
+    with django_capture_on_commit_callbacks(execute=True):
+        Client().post(path, {"scope": "all_marketing"})
+        Client().post(path, {"scope": "all_marketing"})  # a second click records and sends nothing
+    (notice,) = Notice.objects.filter(kind=NoticeKind.OPT_OUT_CONFIRMED, subject=subject)
+    withdrawn = ConsentEvent.objects.filter(subject=subject, action="withdraw")
+    assert withdrawn.count() == withdrawn.values("purpose").distinct().count() >= 2
+    confirmed = withdrawn.filter(purpose__confirm_withdrawal=True).select_related("purpose")
+    assert confirmed.count() >= 2  # marketing emails and calls at least
+    for event in confirmed:
+        assert event.purpose.name.lower() in notice.body_text
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
 def test_cookie_withdrawals_and_imported_history_send_no_confirmation():
     from consent.services import consent_import_csv
 

@@ -5,6 +5,7 @@ import pytest
 from consent.models import ConsentEvent
 from consent.selectors import consent_is_current
 from consent.services import consent_grant
+from notices.models import Notice, NoticeKind
 from requests_app import policy
 from requests_app.models import PrivacyRequest, Regime, RequestType, Status, VerificationMethod
 from tests.factories import DataSubjectFactory
@@ -35,6 +36,9 @@ def test_opt_out_takes_effect_at_intake_without_verification(
     assert withdrawal.channel == policy.CONSENT_CHANNEL[channel]
     assert "identity_verification" not in outbox.kinds()
     assert case.events.filter(kind="fulfilment", summary__startswith="Consent withdrawn").exists()
+    # One confirmation for the whole opt-out, naming what it ended; not one email per purpose.
+    (confirmation,) = Notice.objects.filter(kind=NoticeKind.OPT_OUT_CONFIRMED, subject=subject)
+    assert "marketing emails" in confirmation.body_text and "marketing calls" in confirmation.body_text
 
 
 @pytest.mark.django_db
