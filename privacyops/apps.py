@@ -9,6 +9,8 @@ class PrivacyopsConfig(AppConfig):
     verbose_name = "privacyops"
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the deployment checks)
+
         # Permissions exist only after post_migrate of every app; the last app's signal syncs roles.
         post_migrate.connect(_sync_after_last_app, dispatch_uid="privacyops.sync_roles")
 

@@ -1,0 +1,29 @@
+"""Deployment checks (`manage.py check --deploy`) for settings the security defaults rely on."""
+
+from django.conf import settings
+from django.core import checks
+
+LOCAL_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_shared_cache(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The intake rate limit and the API throttles count in the default cache.
+
+    With a cache local to each process, every gunicorn worker counts alone, so the limits multiply by
+    the number of processes (and a dummy cache counts nothing): production needs a shared cache.
+    """
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    if backend in LOCAL_CACHES:
+        return [
+            checks.Warning(
+                "The default cache is local to each process, so rate limits and API throttles are counted "
+                "per process, not per site.",
+                hint="Set CACHE_URL to a shared cache, e.g. redis://redis:6379/2 (docker-compose does).",
+                id="privacyops.W001",
+            )
+        ]
+    return []
