@@ -809,28 +809,10 @@ def consent_withdraw(
     Idempotent: when the current state is already a withdrawal, the existing event is returned and
     nothing is recorded or sent. The state row is locked so two clicks can't both record.
     """
-    found = Purpose.objects.filter(code=purpose).first()
-    if found is None:
-        raise ValidationError(f"Unknown purpose '{str(purpose)[:40]}'.")
-    if found.required:
-        raise ValidationError(f"'{found.name}' is required to provide the Services and can't be withdrawn.")
-    state = (
-        ConsentState.objects.select_for_update()
-        .filter(subject_id=subject_id, purpose=found)
-        .select_related("event")
-        .first()
+    (event,) = consent_withdraw_purposes(
+        subject_id=subject_id, purposes=[purpose], channel=channel, actor=actor, evidence=evidence
     )
-    if state is not None and state.action == Action.WITHDRAW:
-        return state.event
-    return consent_record(
-        subject_id=subject_id,
-        purpose=purpose,
-        action=Action.WITHDRAW,
-        channel=channel,
-        evidence=evidence,
-        actor=actor,
-        notify=True,
-    )
+    return event
 
 
 @transaction.atomic
