@@ -1,8 +1,9 @@
-from django.conf import settings
 from django.db import models
 
+from core.models import ActorStamped
 
-class AuditEvent(models.Model):
+
+class AuditEvent(ActorStamped):
     """One thing someone (or a job) did to personal data, chained by hash so tampering shows.
 
     Append-only in the database (trigger). Holds ids and codes only, never personal data, so it can
@@ -11,15 +12,6 @@ class AuditEvent(models.Model):
     """
 
     at = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
-    actor_label = models.CharField(max_length=150, help_text="Username or job name at the time.")
     action = models.CharField(max_length=80, db_index=True)
     target_type = models.CharField(max_length=100, blank=True)
     target_id = models.CharField(max_length=64, blank=True)

@@ -8,6 +8,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.actors import Actor, actor_label
+
 from .models import AuditEvent
 
 GENESIS = "0" * 64
@@ -36,19 +38,11 @@ def compute_hash(
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _actor_label(actor: Any) -> str:
-    if actor is None:
-        return "system"
-    if isinstance(actor, str):
-        return actor
-    return actor.get_username()
-
-
 @transaction.atomic(savepoint=False)  # no savepoint: nothing here catches errors, and it is called everywhere
 def audit_record(
     *,
     action: str,
-    actor: Any = None,
+    actor: Actor = None,
     target: Any = None,
     target_type: str = "",
     target_id: str | int = "",
@@ -70,7 +64,7 @@ def audit_record(
     last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
     prev_hash = last or GENESIS
     at = timezone.now()
-    label = _actor_label(actor)
+    label = actor_label(actor)
     fields = dict(
         at=at,
         actor_label=label,

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from privacyops.dashboard import Card
+from core.dashboard import Card
 
 from .selectors import expiring_consents, open_reconsent_requests, opt_outs_since
 

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.models import ActorStamped
 from inventory.fields import EncryptedTextField
 
 
@@ -151,7 +152,7 @@ class PolicyVersion(models.Model):
         return self.published_at is not None
 
 
-class ConsentImport(models.Model):
+class ConsentImport(ActorStamped):
     """One CSV import of historic opt-in/opt-out lists: the evidence of where imported events came from."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -164,15 +165,6 @@ class ConsentImport(models.Model):
     skipped_opted_out = models.PositiveIntegerField(default=0)
     subjects_created = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
-    actor_label = models.CharField(max_length=150)
 
     class Meta:
         ordering = ["-created_at"]
@@ -181,7 +173,7 @@ class ConsentImport(models.Model):
         return f"Import {str(self.public_id)[:8]} ({self.created_at:%Y-%m-%d})"
 
 
-class ConsentEvent(models.Model):
+class ConsentEvent(ActorStamped):
     """The consent ledger: one grant or withdrawal, with its evidence (GDPR Art. 7(1)).
 
     Append-only in the database (trigger). IP address, user agent and other evidence are minimised
@@ -219,6 +211,7 @@ class ConsentEvent(models.Model):
     import_batch = models.ForeignKey(
         ConsentImport, null=True, blank=True, on_delete=models.PROTECT, related_name="events", db_index=False
     )
+    # No index: the ledger is written in bulk and read by subject, never by actor.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -228,7 +221,6 @@ class ConsentEvent(models.Model):
         related_name="+",
         db_index=False,
     )
-    actor_label = models.CharField(max_length=150, help_text="Username, system or job at the time.")
 
     class Meta:
         ordering = ["-at", "-id"]

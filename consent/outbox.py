@@ -12,6 +12,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from core.actors import Actor
 from notices.models import NoticeKind
 from notices.services import notice_enqueue
 
@@ -23,7 +24,7 @@ def _join_names(names: list[str]) -> str:
 
 
 def opt_out_confirmation_enqueue(
-    *, events: Sequence[Any], purposes: Sequence[Any], subject: Any, actor: Any = None
+    *, events: Sequence[Any], purposes: Sequence[Any], subject: Any, actor: Actor = None
 ):
     """Transactional confirmation of withdrawals (not marketing: no consent is needed to send it).
 
@@ -49,7 +50,7 @@ def opt_out_confirmation_enqueue(
     )
 
 
-def policy_changed_enqueue(*, policy_version: Any, subject: Any, actor: Any = None):
+def policy_changed_enqueue(*, policy_version: Any, subject: Any, actor: Actor = None):
     """Policy §11: a transactional notice to each affected subject (idempotent per version and subject)."""
     return notice_enqueue(
         kind=NoticeKind.POLICY_CHANGED,
@@ -65,7 +66,7 @@ def policy_changed_enqueue(*, policy_version: Any, subject: Any, actor: Any = No
     )
 
 
-def expiry_report_enqueue(*, opened_by_purpose: dict[str, int], open_total: int, actor: Any = None):
+def expiry_report_enqueue(*, opened_by_purpose: dict[str, int], open_total: int, actor: Actor = None):
     """Tell the privacy office how many subjects to ask again (counts only, no personal data). Once a day."""
     today = timezone.localdate()
     opened = sum(opened_by_purpose.values())

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from consent.selectors import subjects_without_consent
+from core.actors import Actor
 from notices.models import NoticeKind
 from notices.services import notice_enqueue
 
@@ -27,7 +28,7 @@ def subjects_opted_out_of_partner_sharing(subject_ids: Iterable[int]) -> set[int
     return set(subjects_without_consent(subject_ids=subject_ids, purpose=PARTNER_SHARING_PURPOSE))
 
 
-def enqueue_notice(*, subject, idempotency_key: str, context: dict, actor: Any = None) -> Any:
+def enqueue_notice(*, subject, idempotency_key: str, context: dict, actor: Actor = None) -> Any:
     """Put the §1798.83 notice in the outbox (must run inside the caller's transaction)."""
     return notice_enqueue(
         kind=NOTICE_KIND, idempotency_key=idempotency_key, context=context, subject=subject, actor=actor

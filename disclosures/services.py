@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.actors import Actor, actor_label
 from inventory.models import DataSubject, ThirdParty
 
 from . import exports, integrations, rules, selectors
@@ -49,14 +50,6 @@ EXPORT_RETENTION = timedelta(days=7)  # export files hold customer references: d
 NOTICE_LINK_MAX_AGE = timedelta(days=90)
 NOTICE_LINK_SALT = "disclosures.notice"
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew of sending systems
-
-
-def _actor_label(actor: Any) -> str:
-    if actor is None:
-        return "system"
-    if isinstance(actor, str):
-        return actor
-    return actor.get_username()
 
 
 # --- categories ------------------------------------------------------------------------------------
@@ -197,7 +190,7 @@ def disclosure_batch_record(
     payload_sha256: str = "",
     source: str = "",
     exclude_opted_out: bool = False,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> BatchResult:
     """Log one share of data with one recipient: a header and one event per subject, in one bulk insert.
 
@@ -266,7 +259,7 @@ def disclosure_batch_record(
         excluded_count=len(excluded),
         source=source,
         recorded_at=now,
-        recorded_by_label=_actor_label(actor),
+        recorded_by_label=actor_label(actor),
     )
     batch.full_clean(validate_unique=False)
     try:
@@ -317,7 +310,7 @@ def disclosure_record(
     disclosed_at: datetime | None = None,
     agreement_reference: str = "",
     source: str = "",
-    actor: Any = None,
+    actor: Actor = None,
 ) -> DisclosureEvent:
     """Log a single disclosure (a batch of one)."""
     result = disclosure_batch_record(
@@ -349,7 +342,7 @@ SETTINGS_FIELDS = {
 
 
 @transaction.atomic
-def disclosure_settings_update(*, actor: Any = None, **changes: Any) -> DisclosureSettings:
+def disclosure_settings_update(*, actor: Actor = None, **changes: Any) -> DisclosureSettings:
     """Change the §1798.83 settings; the audit event records which fields changed and the gate's state."""
     unknown = set(changes) - SETTINGS_FIELDS
     if unknown:
@@ -359,7 +352,7 @@ def disclosure_settings_update(*, actor: Any = None, **changes: Any) -> Disclosu
     changed = sorted(name for name, value in changes.items() if getattr(obj, name) != value)
     for name, value in changes.items():
         setattr(obj, name, value)
-    obj.updated_by_label = _actor_label(actor)
+    obj.updated_by_label = actor_label(actor)
     obj.full_clean()
     obj.save()
     audit_record(
@@ -377,7 +370,7 @@ def disclosure_settings_update(*, actor: Any = None, **changes: Any) -> Disclosu
 
 
 @transaction.atomic
-def category_mapping_save(*, mapping: CategoryMapping, actor: Any = None) -> CategoryMapping:
+def category_mapping_save(*, mapping: CategoryMapping, actor: Actor = None) -> CategoryMapping:
     """Create or change one mapping row (admin). Logged disclosures keep the categories they had."""
     created = mapping.pk is None
     mapping.full_clean()
@@ -396,7 +389,7 @@ def category_mapping_save(*, mapping: CategoryMapping, actor: Any = None) -> Cat
 
 
 @transaction.atomic
-def category_mapping_delete(*, mapping: CategoryMapping, actor: Any = None) -> None:
+def category_mapping_delete(*, mapping: CategoryMapping, actor: Actor = None) -> None:
     details = {
         "data_category": mapping.data_category.code,
         "field": mapping.field,
@@ -484,7 +477,7 @@ def _notice_deliver(
     case_reference: str,
     kind: str,
     correction: NoticeCorrection | None,
-    actor: Any,
+    actor: Actor,
 ) -> tuple[DisclosureNoticeRequest, Any]:
     _validate_year(year)
     case_reference = (case_reference or "").strip()
@@ -565,7 +558,7 @@ def _idempotency_key(request: DisclosureNoticeRequest) -> str:
 
 
 @transaction.atomic
-def notice_1798_83_deliver(*, subject_id: int, year: int, case_reference: str = "", actor: Any = None):
+def notice_1798_83_deliver(*, subject_id: int, year: int, case_reference: str = "", actor: Actor = None):
     """Generate the customer's §1798.83 notice for calendar year `year` and send it through the outbox.
 
     Records a DisclosureNoticeRequest (what was said, flagged when a notice for that year was already
@@ -583,7 +576,7 @@ def notice_1798_83_deliver(*, subject_id: int, year: int, case_reference: str = 
     return notice
 
 
-def notice_viewed(*, request: DisclosureNoticeRequest, fmt: str, actor: Any = None) -> None:
+def notice_viewed(*, request: DisclosureNoticeRequest, fmt: str, actor: Actor = None) -> None:
     """Audit that a notice was opened (customer link or admin)."""
     audit_record(
         action="disclosures.notice_viewed",
@@ -594,7 +587,7 @@ def notice_viewed(*, request: DisclosureNoticeRequest, fmt: str, actor: Any = No
     )
 
 
-def notice_previewed(*, subject_id: int, year: int, actor: Any = None) -> NoticeContent:
+def notice_previewed(*, subject_id: int, year: int, actor: Actor = None) -> NoticeContent:
     """An officer looks at what a customer's notice would say now, without sending it (audited)."""
     _validate_year(year)
     content = selectors.notice_content(subject_id=subject_id, year=year)
@@ -638,7 +631,7 @@ def correction_open(
     discovered_at: datetime | None = None,
     third_party_id: int | None = None,
     all_requesters: bool = False,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> NoticeCorrection:
     """Open a §1798.84(d) cure for `year` and list every affected customer.
 
@@ -661,7 +654,7 @@ def correction_open(
         discovered_at=discovered_at,
         cure_deadline=rules.cure_deadline(discovered_at),
         created_at=now,
-        created_by_label=_actor_label(actor),
+        created_by_label=actor_label(actor),
     )
     correction.full_clean()
     affected: list[CorrectionRecipient] = []
@@ -703,7 +696,7 @@ def correction_open(
     return correction
 
 
-def correction_send_notices(*, correction_id: int, actor: Any = None, batch_size: int = 100) -> int:
+def correction_send_notices(*, correction_id: int, actor: Actor = None, batch_size: int = 100) -> int:
     """Send the corrected notice to every pending affected customer, in short resumable transactions.
 
     Each customer's notice goes through the outbox once (idempotent per correction and customer).
@@ -749,7 +742,7 @@ def correction_send_notices(*, correction_id: int, actor: Any = None, batch_size
 
 
 @transaction.atomic
-def correction_send_start(*, correction_id: int, actor: Any = None) -> None:
+def correction_send_start(*, correction_id: int, actor: Actor = None) -> None:
     """Queue the sending of a correction's notices (admin action); the task does the work."""
     from .tasks import send_correction_notices
 
@@ -764,7 +757,7 @@ def correction_send_start(*, correction_id: int, actor: Any = None) -> None:
 
 
 @transaction.atomic
-def _correction_close(*, correction_id: int, actor: Any) -> None:
+def _correction_close(*, correction_id: int, actor: Actor) -> None:
     correction = NoticeCorrection.objects.select_for_update().get(pk=correction_id)
     if correction.status not in (NoticeCorrection.Status.OPEN, NoticeCorrection.Status.LAPSED):
         return
@@ -784,7 +777,7 @@ def _correction_close(*, correction_id: int, actor: Any) -> None:
     )
 
 
-def corrections_check_deadlines(*, actor: Any = "disclosures.check_cure_deadlines") -> int:
+def corrections_check_deadlines(*, actor: Actor = "disclosures.check_cure_deadlines") -> int:
     """Mark open corrections whose 90-day clock ran out with customers pending as lapsed (daily job)."""
     now = timezone.now()
     lapsed = 0
@@ -823,7 +816,7 @@ _EXTENSIONS = {
 
 @transaction.atomic
 def export_request(
-    *, year: int, fmt: str = DisclosureExport.Format.CSV, notice_format: str = "pdf", actor: Any = None
+    *, year: int, fmt: str = DisclosureExport.Format.CSV, notice_format: str = "pdf", actor: Actor = None
 ) -> DisclosureExport:
     """Queue an analyst export; a Celery task builds the file after commit."""
     from .tasks import build_export
@@ -835,7 +828,7 @@ def export_request(
         notice_format=notice_format,
         task_id=str(uuid.uuid4()),
         requested_by=actor if getattr(actor, "pk", None) else None,
-        requested_by_label=_actor_label(actor),
+        requested_by_label=actor_label(actor),
         requested_at=timezone.now(),
     )
     export.full_clean()
@@ -950,7 +943,7 @@ def export_build(*, export_id: int, stale_after: timedelta | None = None) -> Dis
 
 
 @transaction.atomic
-def export_retry(*, export_id: int, actor: Any = None) -> bool:
+def export_retry(*, export_id: int, actor: Actor = None) -> bool:
     """Queue a failed export again (admin action). Returns False when it was not failed."""
     from .tasks import build_export
 
@@ -977,7 +970,7 @@ def export_file_path(export: DisclosureExport) -> Path | None:
 
 
 @transaction.atomic
-def export_downloaded(*, export: DisclosureExport, actor: Any = None) -> None:
+def export_downloaded(*, export: DisclosureExport, actor: Actor = None) -> None:
     audit_record(
         action="disclosures.export_downloaded",
         actor=actor,
@@ -987,7 +980,7 @@ def export_downloaded(*, export: DisclosureExport, actor: Any = None) -> None:
 
 
 @transaction.atomic
-def export_written(*, year: int, fmt: str, rows: int, actor: Any = "manage.py export_1798_83") -> None:
+def export_written(*, year: int, fmt: str, rows: int, actor: Actor = "manage.py export_1798_83") -> None:
     """Audit an export written from the command line (the file is wherever the operator put it)."""
     audit_record(
         action="disclosures.export_written",
@@ -997,7 +990,7 @@ def export_written(*, year: int, fmt: str, rows: int, actor: Any = "manage.py ex
     )
 
 
-def exports_purge_expired(*, actor: Any = "disclosures.purge_exports") -> int:
+def exports_purge_expired(*, actor: Actor = "disclosures.purge_exports") -> int:
     """Delete export files past their expiry (they hold customer references) and mark them expired."""
     purged = 0
     now = timezone.now()

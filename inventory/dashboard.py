@@ -7,7 +7,7 @@ tables) per registered model. Cached briefly, as every admin page view of the in
 from django.core.cache import cache
 from django.urls import reverse
 
-from privacyops.dashboard import Card
+from core.dashboard import Card
 
 from .models import DataCategory
 from .selectors import RowCount, record_counts_by_category, subject_summary

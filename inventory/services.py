@@ -10,6 +10,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.actors import Actor
 
 from . import crypto
 from .models import DataKey, DataSubject, normalize_email
@@ -37,7 +38,7 @@ def subject_create(
     region: str = "",
     date_of_birth: date | None = None,
     is_minor: bool | None = None,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> DataSubject:
     """Create a subject with its own data key; the date of birth is sealed under that key."""
     if is_minor is None:
@@ -72,7 +73,7 @@ SUBJECT_EDITABLE_FIELDS = (
 
 
 @transaction.atomic
-def subject_update(*, subject: DataSubject, changes: dict[str, Any], actor: Any = None) -> DataSubject:
+def subject_update(*, subject: DataSubject, changes: dict[str, Any], actor: Actor = None) -> DataSubject:
     """Correct a subject's plain fields (rectification). The audit names the fields changed, never values."""
     if subject.erased_at is not None:
         raise ValidationError("This data subject was erased; its record can no longer be changed.")
@@ -111,7 +112,7 @@ def _seal_values(model: type[models.Model], subject_id: int, values: dict[str, A
 
 @transaction.atomic
 def record_create(
-    *, model: type[models.Model], subject: DataSubject, values: dict[str, Any], actor: Any = None
+    *, model: type[models.Model], subject: DataSubject, values: dict[str, Any], actor: Actor = None
 ) -> models.Model:
     """Store a personal-data record of a registered model; sensitive fields are sealed first."""
     entry = registry.get(model)
@@ -125,7 +126,7 @@ def record_create(
 
 
 @transaction.atomic
-def record_update(*, record: models.Model, changes: dict[str, Any], actor: Any = None) -> models.Model:
+def record_update(*, record: models.Model, changes: dict[str, Any], actor: Actor = None) -> models.Model:
     """Correct plain fields of a held record. Sealed fields are never written here (use record_create)."""
     entry = registry.get(type(record))
     sealed = set(entry.encrypted_fields) & set(changes)
@@ -163,7 +164,9 @@ def _owner_id(entry, record: models.Model) -> int:
 
 
 @transaction.atomic
-def records_reveal(*, subject_id: int, records: Iterable[models.Model], actor: Any, channel: str) -> Revealed:
+def records_reveal(
+    *, subject_id: int, records: Iterable[models.Model], actor: Actor, channel: str
+) -> Revealed:
     """Decrypt the sealed fields of one subject's records for someone allowed to see them.
 
     Reading plaintext of sensitive data is itself an event: it is audited (model labels, field names
@@ -227,7 +230,7 @@ def record_reveal(record: models.Model, *, subject_id: int | None = None) -> dic
 
 
 @transaction.atomic
-def subject_destroy_data_key(*, subject_id: int, actor: Any = None, reason: str) -> bool:
+def subject_destroy_data_key(*, subject_id: int, actor: Actor = None, reason: str) -> bool:
     """Crypto-shred: destroy the subject's data key. Every value sealed under it becomes unreadable.
 
     Returns False when the key was already destroyed (idempotent, nothing recorded twice).
@@ -247,7 +250,7 @@ def subject_destroy_data_key(*, subject_id: int, actor: Any = None, reason: str)
     return bool(destroyed)
 
 
-def data_keys_rotate(*, batch_size: int = 1000, actor: Any = None) -> int:
+def data_keys_rotate(*, batch_size: int = 1000, actor: Actor = None) -> int:
     """Re-wrap every live data key under the newest master key, in short batches (resumable)."""
     rotated = 0
     last = 0

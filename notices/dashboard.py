@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 from django.utils import timezone
 
-from privacyops.dashboard import Card
+from core.dashboard import Card
 
 from .selectors import breach_open_clocks, outbox_counts
 

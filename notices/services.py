@@ -50,6 +50,7 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.actors import actor_label
 from inventory.models import DataCategory, DataSubject
 
 from . import defaults, gate, rendering, rules
@@ -65,12 +66,6 @@ class MarketingNotAllowed(ValidationError):
 # ---------------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------------
-def _actor_label(actor: Any) -> str:
-    if actor is None:
-        return "system"
-    if isinstance(actor, str):
-        return actor[:150]
-    return actor.get_username()[:150]
 
 
 _EMAIL_RE = re.compile(r"[^\s<>@'\"(),;:]+@[^\s<>@'\"(),;:]+")
@@ -285,7 +280,7 @@ def _enqueue(
         headers=headers,
         status=NoticeStatus.PENDING,
         dispatched_at=now,
-        requested_by=_actor_label(actor),
+        requested_by=actor_label(actor),
     )
     # The database enforces uniqueness, constraints and foreign keys (the objects were just loaded).
     notice.full_clean(
@@ -682,7 +677,7 @@ def notice_template_save(*, template: NoticeTemplate, actor=None) -> NoticeTempl
         template.version = (family.aggregate(v=Max("version"))["v"] or 0) + 1
     if template.active:
         family.filter(active=True).exclude(pk=template.pk).update(active=False)
-    template.updated_by = _actor_label(actor)
+    template.updated_by = actor_label(actor)
     template.save()
     audit_record(
         action="notice_template.created" if previous is None else "notice_template.changed",

@@ -7,29 +7,16 @@ them in the apps' stack order for templates/admin/index.html (tag `dashboard_sec
 """
 
 import logging
-from dataclasses import dataclass, field
 
 from django.apps import apps
 
+from core.dashboard import Card, Section
+
 from .discovery import DOMAIN_APPS, app_module
 
+__all__ = ["Card", "Section", "collect_cards"]
+
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Card:
-    title: str
-    value: str | int
-    url: str = ""  # admin changelist link, with filters
-    level: str = "info"  # info | warning | danger
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Section:
-    app_label: str
-    title: str
-    cards: list[Card] = field(default_factory=list)
 
 
 def collect_cards(request) -> list[Section]:

@@ -4,16 +4,7 @@ django-celery-beat's DatabaseScheduler reads its tables, so once installed an op
 disables a schedule in the admin; `setup_schedules` never overwrites an edited schedule.
 """
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class DefaultSchedule:
-    name: str
-    task: str
-    crontab: str  # "minute hour day_of_month month_of_year day_of_week"
-    description: str
-
+from core.schedules import DefaultSchedule
 
 PROJECT_SCHEDULES: list[DefaultSchedule] = [
     DefaultSchedule(

@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from privacyops.dashboard import Card
+from core.dashboard import Card
 
 from .models import Status
 from .selectors import dashboard_figures

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from cryptography.fernet import Fernet
 from django.conf import settings
@@ -23,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.actors import Actor
 from inventory import crypto
 from inventory.registry import registry
 
@@ -86,7 +86,7 @@ def _enqueue(attempt: FulfilmentAttempt) -> None:
 
 
 @transaction.atomic
-def request_fulfil(*, case: PrivacyRequest, actor: Any) -> FulfilmentAttempt:
+def request_fulfil(*, case: PrivacyRequest, actor: Actor) -> FulfilmentAttempt:
     """Start the fulfilment of a verified case (a task does the work after this transaction commits)."""
     case = _lock(case)
     if case.status != Status.IN_PROGRESS:
@@ -270,7 +270,7 @@ def package_link(package: AccessPackage) -> str:
     return _absolute(reverse("requests_app:download", args=[token]))
 
 
-def access_package_build(*, case: PrivacyRequest, actor: Any = None, heartbeat=None) -> AccessPackage:
+def access_package_build(*, case: PrivacyRequest, actor: Actor = None, heartbeat=None) -> AccessPackage:
     """Export every registered record of the subject (ZIP of JSON + CSV per category, README), encrypted
     under a fresh package key that only the master key can unwrap."""
     now = timezone.now()
@@ -319,7 +319,7 @@ def access_package_build(*, case: PrivacyRequest, actor: Any = None, heartbeat=N
     return package
 
 
-def _fulfil_access(case: PrivacyRequest, actor: Any, heartbeat) -> None:
+def _fulfil_access(case: PrivacyRequest, actor: Actor, heartbeat) -> None:
     package = access_package_build(case=case, actor=actor, heartbeat=heartbeat)
     with transaction.atomic():
         request_complete(
@@ -422,7 +422,7 @@ def rectification_add(
     field_name: str,
     value: str,
     record_id: int | None = None,
-    actor: Any,
+    actor: Actor,
 ) -> Rectification:
     """An officer enters a corrected value; it is sealed at once and applied when the case is fulfilled."""
     case = _lock(case)
@@ -464,7 +464,7 @@ def rectification_add(
     return item
 
 
-def rectification_apply(*, case: PrivacyRequest, actor: Any = None) -> list[str]:
+def rectification_apply(*, case: PrivacyRequest, actor: Actor = None) -> list[str]:
     """Apply the case's corrections to the subject's registered records; returns changed field names."""
     changed: list[str] = []
     with transaction.atomic():
@@ -506,7 +506,7 @@ def rectification_apply(*, case: PrivacyRequest, actor: Any = None) -> list[str]
     return changed
 
 
-def _fulfil_rectification(case: PrivacyRequest, actor: Any, heartbeat) -> None:
+def _fulfil_rectification(case: PrivacyRequest, actor: Actor, heartbeat) -> None:
     with transaction.atomic():
         changed = rectification_apply(case=case, actor=actor)
         recipient_notifications_create(
@@ -624,7 +624,7 @@ def recipient_notify_failed(*, notification_id: int, error: str) -> None:
     ).update(state=RecipientNotification.State.FAILED, last_error=error[:300], attempts=F("attempts") + 1)
 
 
-def _fulfil_erasure(case: PrivacyRequest, actor: Any, heartbeat, *, minor: bool = False) -> None:
+def _fulfil_erasure(case: PrivacyRequest, actor: Actor, heartbeat, *, minor: bool = False) -> None:
     with transaction.atomic():
         case = _lock(case)
         confirm_to = _verification_address(case)
@@ -705,14 +705,14 @@ def _kept_records(certificate) -> list[dict]:
     return kept
 
 
-def _fulfil_minor(case: PrivacyRequest, actor: Any, heartbeat) -> None:
+def _fulfil_minor(case: PrivacyRequest, actor: Actor, heartbeat) -> None:
     _fulfil_erasure(case, actor, heartbeat, minor=True)
 
 
 # --- opt-out, 1798.83, holds -------------------------------------------------------------------------
 
 
-def _fulfil_opt_out(case: PrivacyRequest, actor: Any, heartbeat) -> None:
+def _fulfil_opt_out(case: PrivacyRequest, actor: Actor, heartbeat) -> None:
     purposes = policy.OPT_OUT_PURPOSES[case.regime]
     with transaction.atomic():
         gateways.consent_withdraw_purposes(
@@ -739,7 +739,7 @@ def _fulfil_opt_out(case: PrivacyRequest, actor: Any, heartbeat) -> None:
         )
 
 
-def _fulfil_1798_83(case: PrivacyRequest, actor: Any, heartbeat) -> None:
+def _fulfil_1798_83(case: PrivacyRequest, actor: Actor, heartbeat) -> None:
     """§1798.83: disclosures made in the preceding calendar year, once per customer per calendar year.
 
     `year` is the calendar year the notice covers (disclosures.rules counts requests per covered year).
@@ -780,7 +780,7 @@ HANDLERS: dict[str, Callable] = {
 
 
 @transaction.atomic
-def request_complete_restriction(*, case: PrivacyRequest, outcome: str, actor: Any) -> PrivacyRequest:
+def request_complete_restriction(*, case: PrivacyRequest, outcome: str, actor: Actor) -> PrivacyRequest:
     """Restriction/objection: the officer records what now stops; recipients are told (GDPR Art. 19)."""
     outcome = _require_reason(outcome, "the outcome (it is sent to the requester)")
     case = _lock(case)
@@ -793,7 +793,7 @@ def request_complete_restriction(*, case: PrivacyRequest, outcome: str, actor: A
 
 
 @transaction.atomic
-def request_legal_hold_place(*, case: PrivacyRequest, reason: str, actor: Any):
+def request_legal_hold_place(*, case: PrivacyRequest, reason: str, actor: Actor):
     """Hold the subject's data for this case (e.g. a dispute about the request) via retention."""
     reason = _require_reason(reason, "the legal hold")
     case = _lock(case)
@@ -817,7 +817,7 @@ def request_legal_hold_place(*, case: PrivacyRequest, reason: str, actor: Any):
 
 
 @transaction.atomic
-def request_legal_hold_release(*, case: PrivacyRequest, reason: str, actor: Any) -> int:
+def request_legal_hold_release(*, case: PrivacyRequest, reason: str, actor: Actor) -> int:
     """Release the holds placed for this case (e.g. the dispute is settled); erasure may then proceed."""
     reason = _require_reason(reason, "releasing the legal hold")
     case = _lock(case)

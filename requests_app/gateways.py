@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from core.actors import Actor
 from inventory.models import DataSubject, System, ThirdParty
 
 
@@ -33,7 +34,7 @@ def notice_enqueue(
     context: dict,
     subject: DataSubject | None = None,
     to_email: str | None = None,
-    actor: Any = None,
+    actor: Actor = None,
 ):
     """notices.services.notice_enqueue: writes the outbox row in the caller's transaction."""
     from notices.services import notice_enqueue as enqueue
@@ -48,7 +49,7 @@ def notice_enqueue(
     )
 
 
-def erase_subject(*, subject_id: int, actor: Any, reason: str, case_reference: str, minor: bool = False):
+def erase_subject(*, subject_id: int, actor: Actor, reason: str, case_reference: str, minor: bool = False):
     """retention.services.erase_subject: THE erasure engine (holds honoured; returns the certificate)."""
     from retention.services import erase_subject as erase
 
@@ -57,7 +58,7 @@ def erase_subject(*, subject_id: int, actor: Any, reason: str, case_reference: s
     )
 
 
-def legal_hold_place(*, subject_id: int, case_reference: str, reason: str, owner: Any, actor: Any = None):
+def legal_hold_place(*, subject_id: int, case_reference: str, reason: str, owner: Any, actor: Actor = None):
     from retention.services import legal_hold_place as place
 
     return place(
@@ -65,14 +66,14 @@ def legal_hold_place(*, subject_id: int, case_reference: str, reason: str, owner
     )
 
 
-def legal_holds_release_for_case(*, case_reference: str, reason: str, actor: Any = None) -> int:
+def legal_holds_release_for_case(*, case_reference: str, reason: str, actor: Actor = None) -> int:
     from retention.services import legal_holds_release_for_case as release
 
     return release(case_reference=case_reference, reason=reason, actor=actor)
 
 
 def consent_withdraw_purposes(
-    *, subject_id: int, purposes: list[str], channel: str, actor: Any = None, evidence: dict
+    *, subject_id: int, purposes: list[str], channel: str, actor: Actor = None, evidence: dict
 ):
     """Withdraw the purposes together: the person gets one opt-out confirmation naming them all."""
     from consent.services import consent_withdraw_purposes as withdraw
@@ -80,7 +81,7 @@ def consent_withdraw_purposes(
     return withdraw(subject_id=subject_id, purposes=purposes, channel=channel, actor=actor, evidence=evidence)
 
 
-def notice_1798_83_deliver(*, subject_id: int, year: int, case_reference: str, actor: Any = None):
+def notice_1798_83_deliver(*, subject_id: int, year: int, case_reference: str, actor: Actor = None):
     from disclosures.services import notice_1798_83_deliver as deliver
 
     return deliver(subject_id=subject_id, year=year, case_reference=case_reference, actor=actor)

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.models import ActorStamped
 from inventory.fields import EncryptedTextField
 from inventory.models import DataSubject, ThirdParty
 
@@ -225,7 +226,7 @@ class PrivacyRequest(models.Model):
         return self.status in OPEN_STATUSES
 
 
-class CaseEvent(models.Model):
+class CaseEvent(ActorStamped):
     """One entry of a case's timeline: transitions, notes, notices, exports, verification, fulfilment.
 
     Append-only in the database (a DSAR log kept 24 months, 11 CCR §7101). Each event is also written to
@@ -258,15 +259,6 @@ class CaseEvent(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
-    actor_label = models.CharField(max_length=150)
     summary = models.CharField(max_length=300, help_text="Codes and field names only, never personal data.")
     note = EncryptedTextField(help_text="Officer's free text, sealed under the subject's data key.")
     details = models.JSONField(default=dict, blank=True)

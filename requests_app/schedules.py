@@ -1,6 +1,6 @@
 """Default periodic tasks of the privacy-request app (installed by `manage.py setup_schedules`)."""
 
-from privacyops.schedules import DefaultSchedule
+from core.schedules import DefaultSchedule
 
 SCHEDULES = [
     DefaultSchedule(

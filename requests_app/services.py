@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.actors import Actor, actor_label
 from inventory import crypto
 from inventory.models import DataSubject
 from inventory.selectors import subject_find_by_email
@@ -52,12 +53,6 @@ class VerificationLinkError(ValidationError):
 # --- helpers -----------------------------------------------------------------------------------------
 
 
-def _actor_label(actor: Any) -> str:
-    if actor is None:
-        return "system"
-    return actor if isinstance(actor, str) else actor.get_username()
-
-
 def _seal_note(subject_id: int, note: str) -> str:
     if not note:
         return ""
@@ -75,7 +70,7 @@ def case_event(
     case: PrivacyRequest,
     kind: str,
     summary: str,
-    actor: Any = None,
+    actor: Actor = None,
     note: str = "",
     details: dict | None = None,
     from_status: str = "",
@@ -91,7 +86,7 @@ def case_event(
         from_status=from_status,
         to_status=to_status,
         actor=actor if hasattr(actor, "pk") else None,
-        actor_label=_actor_label(actor),
+        actor_label=actor_label(actor),
         summary=summary[:300],
         note=_seal_note(case.subject_id, note),
         details=details,
@@ -110,7 +105,7 @@ def _transition(
     case: PrivacyRequest,
     to: str,
     *,
-    actor: Any,
+    actor: Actor,
     summary: str = "",
     note: str = "",
     details: dict | None = None,
@@ -188,7 +183,7 @@ def send_case_notice(
     key: str,
     context: dict | None = None,
     to_email: str | None = None,
-    actor: Any = None,
+    actor: Actor = None,
 ):
     """Enqueue a notice through the outbox (in this transaction) and put it on the timeline."""
     base = {
@@ -287,7 +282,7 @@ def request_create(
     received_at: datetime | None = None,
     received_at_designated_address: bool = True,
     signed_declaration: bool = False,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> PrivacyRequest:
     """Open a case: link or create the subject, compute deadlines, flag duplicates, acknowledge, verify."""
     errors: dict[str, str] = {}
@@ -459,7 +454,7 @@ def _verification_address(case: PrivacyRequest) -> str:
 
 
 @transaction.atomic
-def verification_start(*, case: PrivacyRequest, actor: Any = None) -> VerificationToken:
+def verification_start(*, case: PrivacyRequest, actor: Actor = None) -> VerificationToken:
     """Send a signed, expiring, single-use link; earlier unused links stop working."""
     case = _lock(case)
     if case.status not in (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT):
@@ -547,7 +542,7 @@ def verification_resend_expired(*, token: str) -> PrivacyRequest:
 
 
 def _identity_verified(
-    case: PrivacyRequest, *, method: str, level: str, actor: Any, note: str = ""
+    case: PrivacyRequest, *, method: str, level: str, actor: Actor, note: str = ""
 ) -> PrivacyRequest:
     now = timezone.now()
     _update(
@@ -567,7 +562,7 @@ def _identity_verified(
     return _advance_if_ready(case, actor=actor)
 
 
-def _advance_if_ready(case: PrivacyRequest, *, actor: Any) -> PrivacyRequest:
+def _advance_if_ready(case: PrivacyRequest, *, actor: Actor) -> PrivacyRequest:
     """Identity at the required level and, for agents/parents, authority shown → in progress."""
     if case.identity_verified_at is None:
         return case
@@ -595,7 +590,7 @@ def _advance_if_ready(case: PrivacyRequest, *, actor: Any) -> PrivacyRequest:
     return case
 
 
-def _after_in_progress(case: PrivacyRequest, *, actor: Any) -> None:
+def _after_in_progress(case: PrivacyRequest, *, actor: Actor) -> None:
     if case.type in policy.AUTO_FULFIL:
         from .fulfilment import request_fulfil
 
@@ -604,7 +599,7 @@ def _after_in_progress(case: PrivacyRequest, *, actor: Any) -> None:
 
 @transaction.atomic
 def request_verify_manually(
-    *, case: PrivacyRequest, method: str, level: str, reason: str, actor: Any
+    *, case: PrivacyRequest, method: str, level: str, reason: str, actor: Actor
 ) -> PrivacyRequest:
     """An officer verified by phone, mail or documents; the reason says how (e.g. which data points)."""
     reason = _require_reason(reason, "a manual verification")
@@ -619,7 +614,7 @@ def request_verify_manually(
 
 
 @transaction.atomic
-def request_verify_authority(*, case: PrivacyRequest, document: str, actor: Any) -> PrivacyRequest:
+def request_verify_authority(*, case: PrivacyRequest, document: str, actor: Actor) -> PrivacyRequest:
     """An officer checked the agent's signed permission (11 CCR §7063) or the parent's (16 CFR §312.5)."""
     document = _require_reason(document, "the authority (document reference)")
     case = _lock(case)
@@ -642,7 +637,7 @@ def request_verify_authority(*, case: PrivacyRequest, document: str, actor: Any)
 
 
 @transaction.atomic
-def request_mark_identity_in_doubt(*, case: PrivacyRequest, reason: str, actor: Any) -> PrivacyRequest:
+def request_mark_identity_in_doubt(*, case: PrivacyRequest, reason: str, actor: Actor) -> PrivacyRequest:
     """GDPR Art. 12(6): reasonable doubts; more information is asked for before anything is released."""
     reason = _require_reason(reason, "doubting the requester's identity")
     case = _lock(case)
@@ -659,7 +654,7 @@ def _lock(case: PrivacyRequest) -> PrivacyRequest:
 
 
 @transaction.atomic
-def request_assign(*, case: PrivacyRequest, assignee: Any, actor: Any) -> PrivacyRequest:
+def request_assign(*, case: PrivacyRequest, assignee: Any, actor: Actor) -> PrivacyRequest:
     if assignee is not None and not (assignee.is_active and assignee.is_staff):
         raise ValidationError({"assignee": "Cases can only be assigned to active staff users."})
     case = _lock(case)
@@ -676,13 +671,13 @@ def request_assign(*, case: PrivacyRequest, assignee: Any, actor: Any) -> Privac
 
 
 @transaction.atomic
-def request_note_add(*, case: PrivacyRequest, note: str, actor: Any) -> CaseEvent:
+def request_note_add(*, case: PrivacyRequest, note: str, actor: Actor) -> CaseEvent:
     note = _require_reason(note, "a note (write something)")
     return case_event(case=case, kind=CaseEvent.Kind.NOTE, summary="Note added", actor=actor, note=note)
 
 
 @transaction.atomic
-def request_extend(*, case: PrivacyRequest, reason: str, actor: Any) -> PrivacyRequest:
+def request_extend(*, case: PrivacyRequest, reason: str, actor: Actor) -> PrivacyRequest:
     """Extend once, inside the first period, with reasons sent to the requester (GDPR Art. 12(3);
     11 CCR §7021(b))."""
     reason = _require_reason(reason, "the extension (it is sent to the requester)")
@@ -726,7 +721,7 @@ def request_extend(*, case: PrivacyRequest, reason: str, actor: Any) -> PrivacyR
 
 
 @transaction.atomic
-def request_deny(*, case: PrivacyRequest, basis: str, reason: str, actor: Any) -> PrivacyRequest:
+def request_deny(*, case: PrivacyRequest, basis: str, reason: str, actor: Actor) -> PrivacyRequest:
     """Refuse with a reason the requester reads; GDPR refusals say they may complain (Art. 12(4))."""
     reason = _require_reason(reason, "the refusal (it is sent to the requester)")
     if basis not in DenialBasis.values:
@@ -753,14 +748,14 @@ def request_deny(*, case: PrivacyRequest, basis: str, reason: str, actor: Any) -
 
 
 @transaction.atomic
-def request_withdraw(*, case: PrivacyRequest, reason: str, actor: Any) -> PrivacyRequest:
+def request_withdraw(*, case: PrivacyRequest, reason: str, actor: Actor) -> PrivacyRequest:
     reason = _require_reason(reason, "the withdrawal")
     case = _lock(case)
     return _transition(case, Status.WITHDRAWN, actor=actor, summary="Withdrawn by the requester", note=reason)
 
 
 @transaction.atomic
-def request_set_lookback(*, case: PrivacyRequest, since: date, actor: Any) -> PrivacyRequest:
+def request_set_lookback(*, case: PrivacyRequest, since: date, actor: Actor) -> PrivacyRequest:
     """CCPA: on the consumer's request the access package reaches back beyond 12 months, to 2022-01-01 at
     the earliest (Cal. Civ. Code §1798.130(a)(2)(B))."""
     case = _lock(case)
@@ -788,7 +783,7 @@ def request_set_lookback(*, case: PrivacyRequest, since: date, actor: Any) -> Pr
 
 @transaction.atomic
 def request_set_fee(
-    *, case: PrivacyRequest, amount: Decimal, justification: str, actor: Any
+    *, case: PrivacyRequest, amount: Decimal, justification: str, actor: Actor
 ) -> PrivacyRequest:
     """GDPR Art. 12(5): requests are free; a fee only for manifestly unfounded or excessive ones, justified."""
     if amount < 0:
@@ -808,7 +803,7 @@ def request_set_fee(
 def request_complete(
     *,
     case: PrivacyRequest,
-    actor: Any,
+    actor: Actor,
     outcome_note: str = "",
     notice_kind: str = NoticeKinds.COMPLETED,
     notice_context: dict | None = None,

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from privacyops.dashboard import Card
+from core.dashboard import Card
 
 from .models import SweepRun
 from .selectors import active_holds, last_runs

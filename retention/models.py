@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.models import ActorStamped
 from inventory.models import DataCategory, DataSubject, Source, System
 
 from .expiry import Period
@@ -142,7 +143,7 @@ class LegalHold(models.Model):
         return f"Hold {str(self.public_id)[:8]} on {' / '.join(what)}"
 
 
-class SweepRun(models.Model):
+class SweepRun(ActorStamped):
     """One retention sweep: the clock it used, its progress, and its per-category results."""
 
     class Status(models.TextChoices):
@@ -158,7 +159,6 @@ class SweepRun(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING, db_index=True)
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
-    actor_label = models.CharField(max_length=150)
     as_of = models.DateTimeField(help_text="The instant expiry is computed at; a resumed run keeps it.")
     schedule_ids = models.JSONField(
         null=True, blank=True, help_text="Limited to these schedules; empty = all."
@@ -281,7 +281,7 @@ class ErasureJournal(models.Model):
         return f"{self.get_method_display()}: {self.record_count} × {self.model_label}"
 
 
-class ErasureCertificate(models.Model):
+class ErasureCertificate(ActorStamped):
     """Evidence of one erasure: what, when, how (counts, ids, methods), what was kept and why.
 
     Holds no personal data (ids, codes, counts). Append-only in the database. Key destruction is recorded
@@ -302,7 +302,6 @@ class ErasureCertificate(models.Model):
     reason = models.TextField()
     case_reference = models.CharField(max_length=64, blank=True, db_index=True)
     minor = models.BooleanField(default=False)
-    actor_label = models.CharField(max_length=150)
     erased_count = models.BigIntegerField(default=0)
     kept_count = models.BigIntegerField(default=0)
     key_destroyed = models.BooleanField(default=False)

@@ -1,7 +1,7 @@
 """Default periodic tasks of the retention app (installed by `manage.py setup_schedules`, editable in
 the admin through django-celery-beat)."""
 
-from privacyops.schedules import DefaultSchedule
+from core.schedules import DefaultSchedule
 
 SCHEDULES = [
     DefaultSchedule(

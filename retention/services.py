@@ -19,6 +19,7 @@ from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.actors import Actor, actor_label
 from inventory.hooks import run_before_subject_erasure
 from inventory.models import DataCategory, DataKey, DataSubject, Source, System
 from inventory.registry import Erase, registry
@@ -81,14 +82,6 @@ def _batch_rows() -> int:
 
 def _window_rows() -> int:
     return int(getattr(settings, "RETENTION_SWEEP_WINDOW_ROWS", WINDOW_ROWS))
-
-
-def _actor_label(actor: Any) -> str:
-    if actor is None:
-        return "system"
-    if isinstance(actor, str):
-        return actor
-    return actor.get_username()
 
 
 # === Schedules ======================================================================================
@@ -187,7 +180,7 @@ def retention_schedule_create(
     source: Source | None = None,
     is_default: bool = False,
     active: bool = True,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> RetentionSchedule:
     """Add a schedule; the audit event records what it would erase at once."""
     schedule = RetentionSchedule(
@@ -216,7 +209,7 @@ def retention_schedule_create(
 
 
 @transaction.atomic
-def retention_schedule_update(*, schedule_id: int, actor: Any = None, **changes: Any) -> RetentionSchedule:
+def retention_schedule_update(*, schedule_id: int, actor: Actor = None, **changes: Any) -> RetentionSchedule:
     """Change a schedule (period, anchor, action, scope, basis, active...). Audited with before/after."""
     unknown = set(changes) - set(SCHEDULE_FIELDS)
     if unknown:
@@ -252,7 +245,7 @@ def legal_hold_place(
     reason: str,
     owner: Any,
     ends_on: date | None = None,
-    actor: Any = None,
+    actor: Actor = None,
     exception_code: str = ExceptionCode.LEGAL_CLAIMS,
 ) -> LegalHold:
     """Put records beyond the reach of every erasure until released or past `ends_on`.
@@ -284,7 +277,7 @@ def legal_hold_place(
         reason=reason,
         owner=owner if hasattr(owner, "pk") else None,
         # No owner named: whoever places the hold answers for it (a job's name, or "system").
-        owner_label=_actor_label(owner if owner is not None else actor),
+        owner_label=actor_label(owner if owner is not None else actor),
         placed_at=timezone.now(),
         ends_on=ends_on,
     )
@@ -308,7 +301,7 @@ def legal_hold_place(
 
 @transaction.atomic
 def legal_hold_update(
-    *, hold_id: int, actor: Any = None, ends_on: date | None = None, reason: str | None = None
+    *, hold_id: int, actor: Actor = None, ends_on: date | None = None, reason: str | None = None
 ) -> LegalHold:
     """Change a hold's end date or reason (scope can't change: place a new hold instead)."""
     hold = LegalHold.objects.select_for_update().get(pk=hold_id)
@@ -338,7 +331,7 @@ def legal_hold_update(
 
 
 @transaction.atomic
-def legal_hold_release(*, hold_id: int, actor: Any = None, reason: str) -> LegalHold:
+def legal_hold_release(*, hold_id: int, actor: Actor = None, reason: str) -> LegalHold:
     """End a hold now. The records become erasable again at the next sweep or request. Idempotent."""
     if not (reason or "").strip():
         raise ValidationError({"release_reason": "Say why the hold ends."})
@@ -346,7 +339,7 @@ def legal_hold_release(*, hold_id: int, actor: Any = None, reason: str) -> Legal
     if hold.released_at is not None:
         return hold
     hold.released_at = timezone.now()
-    hold.released_by = _actor_label(actor)
+    hold.released_by = actor_label(actor)
     hold.release_reason = reason.strip()
     hold.save(update_fields=["released_at", "released_by", "release_reason"])
     audit_record(
@@ -359,7 +352,7 @@ def legal_hold_release(*, hold_id: int, actor: Any = None, reason: str) -> Legal
     return hold
 
 
-def legal_holds_release_for_case(*, case_reference: str, actor: Any = None, reason: str) -> int:
+def legal_holds_release_for_case(*, case_reference: str, actor: Actor = None, reason: str) -> int:
     """Release every active hold placed for one case (when the case is closed)."""
     ids = LegalHold.objects.filter(case_reference=case_reference, released_at__isnull=True).values_list(
         "pk", flat=True
@@ -392,7 +385,7 @@ def _fields_summary(plan: Plan) -> dict[str, str]:
 
 
 def erase_subject(
-    *, subject_id: int, actor: Any = None, reason: str, case_reference: str = "", minor: bool = False
+    *, subject_id: int, actor: Actor = None, reason: str, case_reference: str = "", minor: bool = False
 ) -> ErasureCertificate:
     """Erase every registered record of a subject, except records under legal hold, and certify it.
 
@@ -410,7 +403,7 @@ def erase_subject(
 
 @transaction.atomic
 def _erase_subject(
-    *, subject_id: int, actor: Any, reason: str, case_reference: str, minor: bool
+    *, subject_id: int, actor: Actor, reason: str, case_reference: str, minor: bool
 ) -> tuple[ErasureCertificate, bool]:
     reason = (reason or "").strip()
     if not reason:
@@ -500,7 +493,7 @@ def _erase_subject(
         reason=reason,
         case_reference=case_reference,
         minor=minor,
-        actor_label=_actor_label(actor),
+        actor_label=actor_label(actor),
         erased_count=erased_count,
         kept_count=len(kept),
         key_destroyed=key_destroyed,
@@ -546,7 +539,7 @@ def _erase_subject(
 
 def sweep_request(
     *,
-    actor: Any = None,
+    actor: Actor = None,
     trigger: str = SweepRun.Trigger.SCHEDULE,
     schedule_ids: list[int] | None = None,
     include_minors: bool = True,
@@ -574,7 +567,7 @@ def sweep_request(
 
 
 def _sweep_open(
-    *, actor: Any, trigger: str, schedule_ids: list[int] | None, include_minors: bool
+    *, actor: Actor, trigger: str, schedule_ids: list[int] | None, include_minors: bool
 ) -> SweepRun:
     run = unfinished_run()
     if run is not None:
@@ -593,7 +586,7 @@ def _sweep_open(
     now = timezone.now()
     run = SweepRun.objects.create(
         trigger=trigger,
-        actor_label=_actor_label(actor),
+        actor_label=actor_label(actor),
         as_of=now,
         started_at=now,
         schedule_ids=schedule_ids,
@@ -1000,7 +993,7 @@ def _journal_lines(since: datetime) -> Iterator[dict[str, Any]]:
 def erasures_replay(
     *,
     since: datetime,
-    actor: Any = None,
+    actor: Actor = None,
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
@@ -1042,7 +1035,7 @@ def erasure_mirror_sync(*, since: datetime) -> int:
     return mirror.sync(since=since, rows=_journal_lines(since))
 
 
-def _replay_line(line: dict[str, Any], *, actor: Any, dry_run: bool, counts: dict[str, int]) -> int:
+def _replay_line(line: dict[str, Any], *, actor: Actor, dry_run: bool, counts: dict[str, int]) -> int:
     pks = list(line["record_pks"])
     method = line["method"]
     if method == ErasureJournal.Method.KEY_DESTROYED:

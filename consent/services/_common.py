@@ -20,14 +20,6 @@ _ACTIONS = frozenset(Action.values)
 _CHANNELS = frozenset(Channel.values)
 
 
-def _actor_fields(actor: Any) -> tuple[Any, str]:
-    if actor is None:
-        return None, "system"
-    if isinstance(actor, str):
-        return None, actor[:150]
-    return actor, actor.get_username()
-
-
 def _chunks(seq: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
     for start in range(0, len(seq), size):
         yield seq[start : start + size]

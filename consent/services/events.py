@@ -22,6 +22,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.actors import Actor, actor_label, actor_user
 from inventory import crypto
 from inventory.models import DataSubject
 
@@ -46,7 +47,6 @@ from ._common import (
     _UPSERT_CHUNK,
     CLOCK_SKEW,
     COPY_THRESHOLD,
-    _actor_fields,
     _chunks,
     _pg_fetch,
 )
@@ -128,7 +128,7 @@ def consent_events_record_bulk(
     *,
     events: Sequence[ConsentEventInput],
     source: str,
-    actor: Any = None,
+    actor: Actor = None,
     notify_withdrawals: bool = False,
     import_batch: ConsentImport | None = None,
     validate_only: bool = False,
@@ -157,7 +157,7 @@ def _record(
     events: Sequence[ConsentEventInput],
     *,
     source: str,
-    actor: Any,
+    actor: Actor,
     notify_withdrawals: bool,
     import_batch: ConsentImport | None,
     validate_only: bool = False,
@@ -167,7 +167,7 @@ def _record(
     if len(source) > 100:
         raise ValidationError("The source name is longer than 100 characters.")
     now = timezone.now()
-    user, actor_label = _actor_fields(actor)
+    user, label = actor_user(actor), actor_label(actor)
     purposes = {p.code: p for p in Purpose.objects.all()}
     errors: dict[int, list[str]] = defaultdict(list)
 
@@ -190,7 +190,7 @@ def _record(
         source=source,
         now=now,
         actor=user,
-        actor_label=actor_label,
+        actor_label=label,
         import_batch=import_batch,
     )
     outcome = _fold(new_rows, purposes=purposes, now=now, notify=notify_withdrawals)
@@ -462,7 +462,7 @@ def _insert_events(
     keys: Mapping[int, crypto.SealingKey | None],
     source: str,
     now: datetime,
-    actor: Any,
+    actor: Actor,
     actor_label: str,
     import_batch: ConsentImport | None,
 ) -> None:
@@ -694,7 +694,7 @@ def _settle_reconsent_requests(winners: list[_Row], *, now: datetime) -> None:
         )
 
 
-def _notify_withdrawals(rows: list[_Row], *, purposes: Mapping[str, Purpose], actor: Any) -> int:
+def _notify_withdrawals(rows: list[_Row], *, purposes: Mapping[str, Purpose], actor: Actor) -> int:
     """One opt-out confirmation per subject per batch, naming every purpose the batch withdrew.
 
     An objection to all marketing withdraws several purposes at once; the person gets one email
@@ -738,7 +738,7 @@ def consent_record(
     channel: str,
     at: datetime | None = None,
     evidence: Mapping[str, Any] | None = None,
-    actor: Any = None,
+    actor: Actor = None,
     source: str = "",
     client_event_id: str = "",
     collection_point: str = "",
@@ -775,7 +775,7 @@ def consent_grant(
     channel: str,
     at: datetime | None = None,
     evidence: Mapping[str, Any] | None = None,
-    actor: Any = None,
+    actor: Actor = None,
     policy_version: str = "",
     collection_point: str = "",
     language: str = "en",
@@ -801,7 +801,7 @@ def consent_withdraw(
     subject_id: int,
     purpose: str,
     channel: str,
-    actor: Any = None,
+    actor: Actor = None,
     evidence: Mapping[str, Any] | None = None,
 ) -> ConsentEvent:
     """Withdraw consent now (GDPR Art. 7(3), 21(3)) and confirm it with the opt-out notice.
@@ -821,7 +821,7 @@ def consent_withdraw_purposes(
     subject_id: int,
     purposes: Sequence[str],
     channel: str,
-    actor: Any = None,
+    actor: Actor = None,
     evidence: Mapping[str, Any] | None = None,
 ) -> list[ConsentEvent]:
     """Withdraw several purposes at once (an objection, an opt-out request) with one confirmation.
@@ -876,7 +876,7 @@ def consent_withdraw_purposes(
 
 @transaction.atomic
 def consent_withdraw_all_marketing(
-    *, subject_id: int, channel: str, actor: Any = None, evidence: Mapping[str, Any] | None = None
+    *, subject_id: int, channel: str, actor: Actor = None, evidence: Mapping[str, Any] | None = None
 ) -> list[ConsentEvent]:
     """Objection to direct marketing (GDPR Art. 21(3)): withdraw every marketing purpose at once."""
     return consent_withdraw_purposes(

@@ -2,13 +2,13 @@
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.actors import Actor
 
 from .. import outbox
 from ..models import Action, ConsentState, Purpose, ReconsentRequest
@@ -16,7 +16,7 @@ from ..selectors import open_reconsent_requests
 
 
 def reconsent_requests_open(
-    *, at: datetime | None = None, batch_size: int = 1000, actor: Any = "consent-expiry-sweep"
+    *, at: datetime | None = None, batch_size: int = 1000, actor: Actor = "consent-expiry-sweep"
 ) -> int:
     """List subjects whose consent expired (one ReconsentRequest per expiry); returns how many were opened.
 
@@ -26,7 +26,7 @@ def reconsent_requests_open(
     return sum(_reconsent_requests_open(at=at, batch_size=batch_size, actor=actor).values())
 
 
-def _reconsent_requests_open(*, at: datetime | None, batch_size: int, actor: Any) -> dict[str, int]:
+def _reconsent_requests_open(*, at: datetime | None, batch_size: int, actor: Actor) -> dict[str, int]:
     at = at or timezone.now()
     opened: dict[str, int] = defaultdict(int)
     last = 0
@@ -67,7 +67,7 @@ def _reconsent_requests_open(*, at: datetime | None, batch_size: int, actor: Any
 
 
 @transaction.atomic
-def reconsent_request_dismiss(*, request_id: int, actor: Any = None) -> bool:
+def reconsent_request_dismiss(*, request_id: int, actor: Actor = None) -> bool:
     """An officer decides not to ask again (e.g. the customer relationship ended)."""
     changed = ReconsentRequest.objects.filter(pk=request_id, status=ReconsentRequest.Status.OPEN).update(
         status=ReconsentRequest.Status.DISMISSED, resolved_at=timezone.now()
@@ -82,7 +82,7 @@ def reconsent_request_dismiss(*, request_id: int, actor: Any = None) -> bool:
     return bool(changed)
 
 
-def consent_expiry_sweep(*, at: datetime | None = None, actor: Any = "consent-expiry-sweep") -> int:
+def consent_expiry_sweep(*, at: datetime | None = None, actor: Actor = "consent-expiry-sweep") -> int:
     """Open re-consent requests for consents that expired, and tell the privacy office when there are new ones."""
     opened = _reconsent_requests_open(at=at, batch_size=1000, actor=actor)
     if opened:

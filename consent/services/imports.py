@@ -10,12 +10,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.actors import Actor, actor_label, actor_user
 from inventory.models import DataSubject
 
 from ..models import Action, ConsentEvent, ConsentImport, ConsentState, PolicyVersion, Purpose
 from ..selectors import suppressed_hashes
 from ..suppression import email_hmac
-from ._common import _CHUNK, _actor_fields, _chunks
+from ._common import _CHUNK, _chunks
 from .events import BulkRecordRejected, ConsentEventInput, consent_events_record_bulk
 
 
@@ -71,7 +72,7 @@ def consent_import_csv(
     *,
     content: bytes,
     file_name: str,
-    actor: Any = None,
+    actor: Actor = None,
     create_missing_subjects: bool = True,
     dry_run: bool = False,
 ) -> ImportReport:
@@ -177,7 +178,7 @@ def consent_import_csv(
 
     from inventory.services import subject_create
 
-    user, label = _actor_fields(actor)
+    user, label = actor_user(actor), actor_label(actor)
     with transaction.atomic():
         batch = ConsentImport.objects.create(
             file_name=(file_name or "upload.csv")[:255],

@@ -11,11 +11,11 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from audit.services import audit_record
+from core.actors import Actor, actor_label
 from inventory.models import DataSubject
 
 from .. import outbox
 from ..models import Action, ConsentState, PolicyVersion, Purpose
-from ._common import _actor_fields
 
 _PURPOSE_EDITABLE = {
     "name",
@@ -33,7 +33,7 @@ _PURPOSE_EDITABLE = {
 
 
 @transaction.atomic
-def purpose_update(*, purpose: Purpose, changes: Mapping[str, Any], actor: Any = None) -> Purpose:
+def purpose_update(*, purpose: Purpose, changes: Mapping[str, Any], actor: Actor = None) -> Purpose:
     """Edit a purpose's description and settings. The code and `required` never change (ledger rows use them).
 
     A new lifetime applies to consents given from now on; existing expiry dates stay as they were promised.
@@ -53,7 +53,14 @@ def purpose_update(*, purpose: Purpose, changes: Mapping[str, Any], actor: Any =
 
 @transaction.atomic
 def purpose_create(
-    *, code: str, name: str, service: str, description: str, legal_basis: str, actor: Any = None, **extra: Any
+    *,
+    code: str,
+    name: str,
+    service: str,
+    description: str,
+    legal_basis: str,
+    actor: Actor = None,
+    **extra: Any,
 ) -> Purpose:
     unknown = set(extra) - _PURPOSE_EDITABLE - {"required"}
     if unknown:
@@ -75,7 +82,7 @@ def policy_text_sha256(text: str) -> str:
 
 @transaction.atomic
 def policy_version_create(
-    *, version: str, effective_on: date, text: str, url: str = "", summary: str = "", actor: Any = None
+    *, version: str, effective_on: date, text: str, url: str = "", summary: str = "", actor: Actor = None
 ) -> PolicyVersion:
     """Store a new (unpublished) version of the privacy policy with the hash of its text."""
     if not (text or "").strip():
@@ -99,7 +106,7 @@ def policy_version_create(
 
 @transaction.atomic
 def policy_version_update(
-    *, policy_version: PolicyVersion, changes: Mapping[str, Any], actor: Any = None
+    *, policy_version: PolicyVersion, changes: Mapping[str, Any], actor: Actor = None
 ) -> PolicyVersion:
     """Edit a draft. A published version is evidence (consents point at it) and never changes."""
     locked = PolicyVersion.objects.select_for_update().get(pk=policy_version.pk)
@@ -126,7 +133,7 @@ def policy_version_update(
 
 @transaction.atomic
 def policy_version_publish(
-    *, policy_version_id: int, notify_audience: str = PolicyVersion.Audience.NONE, actor: Any = None
+    *, policy_version_id: int, notify_audience: str = PolicyVersion.Audience.NONE, actor: Actor = None
 ) -> PolicyVersion:
     """Publish a version (policy §11) and, if asked, notify the affected subjects in batches via the outbox."""
     policy = PolicyVersion.objects.select_for_update().filter(pk=policy_version_id).first()
@@ -138,7 +145,7 @@ def policy_version_publish(
         raise ValidationError("Unknown audience for the 'policy changed' notice.")
     if policy_text_sha256(policy.text) != policy.sha256:
         raise ValidationError("The stored text no longer matches its hash; it can't be published.")
-    _, label = _actor_fields(actor)
+    label = actor_label(actor)
     policy.published_at = timezone.now()
     policy.published_by_label = label
     policy.notify_audience = notify_audience
@@ -171,7 +178,7 @@ def _policy_audience(policy: PolicyVersion, now: datetime):
 
 @transaction.atomic
 def policy_change_notices_enqueue_batch(
-    *, policy_version_id: int, batch_size: int = 500, actor: Any = None
+    *, policy_version_id: int, batch_size: int = 500, actor: Actor = None
 ) -> bool:
     """Enqueue the next batch of 'policy changed' notices; True when more remain.
 

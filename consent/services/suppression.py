@@ -1,17 +1,16 @@
 """The suppression list: keyed hashes of addresses that must never be marketed to again."""
 
 from collections.abc import Iterable
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.services import audit_record
+from core.actors import Actor, actor_label
 from inventory.models import DataSubject
 
 from ..models import Action, ConsentState, Purpose, SuppressedAddress
 from ..suppression import email_hmac, subject_email_addresses
-from ._common import _actor_fields
 
 
 def consent_suppress_before_erasure(*, subject_id: int) -> int:
@@ -41,13 +40,13 @@ def consent_suppress_before_erasure(*, subject_id: int) -> int:
 
 
 def _suppress(
-    *, hashes: set[str], purposes: Iterable[str], reason: str, actor: Any, subject_id: int | None = None
+    *, hashes: set[str], purposes: Iterable[str], reason: str, actor: Actor, subject_id: int | None = None
 ) -> int:
     if not hashes:
         return 0
     ids = dict(Purpose.objects.filter(code__in=set(purposes)).values_list("code", "pk"))
     purposes = sorted(ids)
-    _, label = _actor_fields(actor)
+    label = actor_label(actor)
     already = set(
         SuppressedAddress.objects.filter(email_hmac__in=hashes, purpose_id__in=ids.values()).values_list(
             "email_hmac", "purpose__code"
@@ -72,7 +71,7 @@ def _suppress(
 
 
 @transaction.atomic
-def suppression_add(*, email: str, purposes: Iterable[str] | None = None, actor: Any = None) -> int:
+def suppression_add(*, email: str, purposes: Iterable[str] | None = None, actor: Actor = None) -> int:
     """Suppress an address (e.g. an opt-out by email from someone we hold nothing else on).
 
     Without purposes: every marketing purpose. Only the keyed hash is stored.
@@ -96,7 +95,7 @@ def suppression_add(*, email: str, purposes: Iterable[str] | None = None, actor:
 
 
 @transaction.atomic
-def suppression_lift(*, suppressed_id: int, reason: str, actor: Any = None) -> None:
+def suppression_lift(*, suppressed_id: int, reason: str, actor: Actor = None) -> None:
     """Remove an address from the list, e.g. when the person asks to be marketed to again. Needs a reason."""
     if not (reason or "").strip():
         raise ValidationError("Say why the suppression is lifted.")
