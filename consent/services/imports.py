@@ -16,8 +16,9 @@ from inventory.models import DataSubject
 from ..models import Action, ConsentEvent, ConsentImport, ConsentState, PolicyVersion, Purpose
 from ..selectors import suppressed_hashes
 from ..suppression import email_hmac
-from ._common import _CHUNK, _chunks
-from .events import BulkRecordRejected, ConsentEventInput, consent_events_record_bulk
+from .common import CHUNK, chunks
+from .inputs import BulkRecordRejected, ConsentEventInput
+from .record import consent_events_record_bulk
 
 
 class ImportRejected(ValidationError):
@@ -49,14 +50,14 @@ def _subjects_by_email(emails: Iterable[str]) -> dict[str, int]:
 
     emails = list(set(emails))
     found: dict[str, int] = {}
-    for chunk in _chunks(emails):
+    for chunk in chunks(emails):
         for email, sid in (
             DataSubject.objects.filter(email_normalized__in=chunk, erased_at__isnull=True)
             .order_by("-pk")
             .values_list("email_normalized", "pk")
         ):
             found[email] = sid
-    for chunk in _chunks([e for e in emails if e not in found]):
+    for chunk in chunks([e for e in emails if e not in found]):
         for email, sid in (
             ContactPoint.objects.filter(
                 kind=ContactPoint.Kind.EMAIL, value_normalized__in=chunk, subject__erased_at__isnull=True
@@ -123,7 +124,7 @@ def consent_import_csv(
     hashes = {r.email: email_hmac(r.email) for r in rows}
     listed = suppressed_hashes(hashes=hashes.values(), purposes={r.purpose for r in rows})
     states = {}
-    for chunk in _chunks(list(set(subject_ids.values()))):
+    for chunk in chunks(list(set(subject_ids.values()))):
         states.update(
             {
                 (sid, purpose): action
@@ -207,8 +208,8 @@ def consent_import_csv(
             )
             for row in to_record
         ]
-        for start in range(0, len(inputs), _CHUNK):
-            chunk = inputs[start : start + _CHUNK]
+        for start in range(0, len(inputs), CHUNK):
+            chunk = inputs[start : start + CHUNK]
             try:
                 result = consent_events_record_bulk(
                     events=chunk, source="import", actor=actor, notify_withdrawals=False, import_batch=batch
