@@ -49,9 +49,5 @@ def _in_order(batch_size: int) -> Iterator[AuditEvent]:
         last_id = batch[-1].pk
 
 
-def events_for_target(*, target_type: str, target_id: str | int) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(target_type=target_type, target_id=str(target_id)).order_by("id")
-
-
 def events_for_subject(*, subject_id: int) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(subject_id=subject_id).order_by("id")
