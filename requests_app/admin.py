@@ -20,7 +20,7 @@ from inventory import crypto
 from inventory.display import may_reveal
 from inventory.selectors import subject_search
 
-from . import fulfilment, selectors, services
+from . import selectors, services
 from .forms import (
     AssignForm,
     AuthorityForm,
@@ -250,7 +250,7 @@ def _run_case_action(name: str, case: PrivacyRequest, data: dict, user) -> str:
         services.request_mark_identity_in_doubt(case=case, reason=data["reason"], actor=user)
         return "Case marked 'identity in doubt'."
     if name == "correction":
-        fulfilment.rectification_add(
+        services.rectification_add(
             case=case,
             model_label=data["model_label"],
             field_name=data["field_name"],
@@ -260,16 +260,16 @@ def _run_case_action(name: str, case: PrivacyRequest, data: dict, user) -> str:
         )
         return "Correction entered; it is applied when the case is fulfilled."
     if name == "fulfil":
-        attempt = fulfilment.request_fulfil(case=case, actor=user)
+        attempt = services.request_fulfil(case=case, actor=user)
         return f"{attempt.get_action_display()} queued."
     if name == "restriction":
-        fulfilment.request_complete_restriction(case=case, outcome=data["reason"], actor=user)
+        services.request_complete_restriction(case=case, outcome=data["reason"], actor=user)
         return "Restriction completed; recipients are being told."
     if name == "hold":
-        fulfilment.request_legal_hold_place(case=case, reason=data["reason"], actor=user)
+        services.request_legal_hold_place(case=case, reason=data["reason"], actor=user)
         return "Legal hold placed."
     if name == "release":
-        fulfilment.request_legal_hold_release(case=case, reason=data["reason"], actor=user)
+        services.request_legal_hold_release(case=case, reason=data["reason"], actor=user)
         return "Legal hold released."
     if name == "extend":
         services.request_extend(case=case, reason=data["reason"], actor=user)
@@ -487,7 +487,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda c: fulfilment.request_fulfil(case=c, actor=request.user),
+            lambda c: services.request_fulfil(case=c, actor=request.user),
             "fulfilment queued",
         )
 
