@@ -65,9 +65,9 @@ def _patch_once() -> None:
 
         services._sweep_window = window
     if PAUSE_AT == "heartbeat":
-        from requests_app import fulfilment
+        from requests_app.services import fulfilment
 
-        original_heartbeat = fulfilment._heartbeat
+        original_heartbeat = fulfilment.attempt_heartbeat
 
         def heartbeat(attempt_id):
             beat = original_heartbeat(attempt_id)
@@ -78,7 +78,7 @@ def _patch_once() -> None:
 
             return slow_beat
 
-        fulfilment._heartbeat = heartbeat
+        fulfilment.attempt_heartbeat = heartbeat
 
 
 @task_prerun.connect
