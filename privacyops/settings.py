@@ -8,7 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
+
+from privacyops import secret_rules
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -18,12 +19,18 @@ if (BASE_DIR / ".env").exists():
 
 DEBUG = env.bool("DEBUG", default=False)
 
-_DEV_SECRET_KEY = "django-insecure-development-only-never-use-in-production"
+
+def _refuse_to_start(message: str) -> None:
+    """One line naming the variable, no traceback: the operator sees what to fix at once."""
+    raise SystemExit(f"privacyops refuses to start: {message}")
+
+
+_DEV_SECRET_KEY = secret_rules.DEV_SECRET_KEY
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         # Refuse to start: a guessable key would let anyone forge sessions and signed links.
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        _refuse_to_start("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = _DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
@@ -31,16 +38,23 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Master keys wrapping each subject's data key, newest first (comma separated, Fernet keys).
 # The development default is only for DEBUG; production must set its own.
-_DEV_DATA_KEYS = ["NymaYYQRL5QtIFToAsuHtB7fVeBkwnKPeAqRl1a9cuU="]
+_DEV_DATA_KEYS = [secret_rules.DEV_DATA_KEY]
 DATA_MASTER_KEYS = env.list("DATA_MASTER_KEYS", default=[])
 if not DATA_MASTER_KEYS:
     if not DEBUG:
-        raise ImproperlyConfigured("DATA_MASTER_KEYS must be set when DEBUG is off.")
+        _refuse_to_start("DATA_MASTER_KEYS must be set when DEBUG is off.")
     DATA_MASTER_KEYS = _DEV_DATA_KEYS
 # Key for the keyed hashes (HMAC) that outlive erasure: suppression list, hashed fields.
-HASH_KEY = env.str("HASH_KEY", default="") or ("dev-hash-key" if DEBUG else "")
+HASH_KEY = env.str("HASH_KEY", default="") or (secret_rules.DEV_HASH_KEY if DEBUG else "")
 if not HASH_KEY:
-    raise ImproperlyConfigured("HASH_KEY must be set when DEBUG is off.")
+    _refuse_to_start("HASH_KEY must be set when DEBUG is off.")
+if not DEBUG:
+    # Published development values and trivially short keys are as good as no key (issue 15 item 4);
+    # `check --deploy` reports each of them too (privacyops.checks, privacyops.E010-E012).
+    for _name, _problem in secret_rules.problems(
+        secret_key=SECRET_KEY, data_master_keys=DATA_MASTER_KEYS, hash_key=HASH_KEY
+    ):
+        _refuse_to_start(f"{_name} {_problem}.")
 
 INSTALLED_APPS = [
     "privacyops.admin_apps.PrivacyAdminConfig",  # django.contrib.admin with two-factor sign-in
