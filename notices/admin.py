@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html, format_html_join
 
 from audit.admin import ReadOnlyAdminMixin
 from inventory.models import DataCategory, DataSubject
@@ -21,11 +21,13 @@ from .models import Breach, BreachStatus, Notice, NoticeStatus, NoticeTemplate
 
 
 def _iframe(html: str, height: int = 520) -> str:
-    # sandbox="": no scripts, no forms, no same-origin access; srcdoc is attribute-escaped.
+    # sandbox="": no scripts, no forms, no same-origin access. The rendered HTML arrives marked safe, which
+    # format_html would insert as is (cut at the first double quote, `</iframe>` escaping the frame):
+    # escape() escapes always, so the whole document stays inside the srcdoc attribute.
     return format_html(
         '<iframe sandbox="" srcdoc="{}" style="width:100%;max-width:760px;height:{}px;border:1px solid #d0d7de;'
         'background:#fff;"></iframe>',
-        html,
+        escape(str(html)),
         height,
     )
 
