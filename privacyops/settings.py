@@ -59,7 +59,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "privacyops",
-    # Domain apps, bottom of the import stack first (see DESIGN.md).
+    # Domain apps, bottom of the import stack first (see docs/design.md, "Layers").
     "audit",
     "inventory",
     "notices",

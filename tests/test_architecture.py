@@ -38,6 +38,8 @@ OUTSIDE_REFERENCES = [
     re.compile(re.escape("../" + "shared")),
     re.compile(r"(?<!docs/)" + "REGULATIONS" + r"\.md"),
     re.compile("BRIEF" + r"\.md"),
+    re.compile(r"(?<!docs/)" + "DESIGN" + r"\.md"),
+    re.compile("seed-privacy-" + r"policy\.txt"),
     re.compile(r"(?<![\w.])/" + "work/"),
     re.compile(r"(?<![\w.])/" + "home/"),
 ]
@@ -105,8 +107,8 @@ def test_nothing_in_the_repository_references_a_path_outside_it():
     this_file = Path(__file__).resolve()
     violations = []
     for path in _walk(TEXT_SUFFIXES, TEXT_NAMES):
-        if path == this_file:
-            continue
+        if path == this_file or "migrations" in path.parts:
+            continue  # old migrations are never edited
         for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
             if any(pattern.search(line) for pattern in OUTSIDE_REFERENCES):
                 violations.append(f"{path.relative_to(ROOT)}:{lineno}: {line.strip()[:100]}")
