@@ -26,13 +26,12 @@ CLAUSES = [*"ABCDEFGHIJKLMNOPQRSTUVWXYZ", "AA"]
 
 
 def _regulations_row() -> list[str] | None:
-    base = Path(settings.BASE_DIR)
-    for candidate in (base.parent / "shared", base.parent.parent / "shared"):
-        path = candidate / "REGULATIONS.md"
-        if path.exists():
-            for line in path.read_text().splitlines():
-                if line.startswith("| Cal. 1798.83 categories |"):
-                    return [item.strip() for item in line.split("|")[2].split(";")]
+    """The statute's category list as docs/regulations.md tables it (None while that file lacks the row)."""
+    path = Path(settings.BASE_DIR) / "docs" / "regulations.md"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.startswith("| Cal. 1798.83 categories |"):
+                return [item.strip() for item in line.split("|")[2].split(";")]
     return None
 
 
@@ -45,10 +44,10 @@ def test_there_are_exactly_27_statutory_categories_in_statutory_order():
     assert all(c.citation.startswith("Cal. Civ. Code §1798.83(e)(6)(A)(") for c in STATUTORY_CATEGORIES)
 
 
-def test_labels_are_copied_exactly_from_regulations_md():
+def test_labels_are_copied_exactly_from_docs_regulations_md():
     row = _regulations_row()
     if row is None:
-        pytest.skip("../shared/REGULATIONS.md is not beside the repository")
+        pytest.skip("docs/regulations.md has no 'Cal. 1798.83 categories' row yet")
     assert [c.label for c in STATUTORY_CATEGORIES] == row
 
 
