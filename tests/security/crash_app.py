@@ -54,16 +54,16 @@ def _patch_once() -> None:
         return
     _patched = True
     if PAUSE_AT == "window":
-        from retention import services
+        from retention.services import sweeps
 
-        original_window = services._sweep_window
+        original_window = sweeps.sweep_window
 
         def window(*args, **kwargs):
             result = original_window(*args, **kwargs)
             pause("window")
             return result
 
-        services._sweep_window = window
+        sweeps.sweep_window = window
     if PAUSE_AT == "heartbeat":
         from requests_app.services import fulfilment
 

@@ -37,7 +37,7 @@ from requests_app.models import AccessPackage, FulfilmentAttempt, PrivacyRequest
 from requests_app.services import fulfilment_watchdog, request_verify_manually
 from retention.models import ErasureJournal, SweepBatch, SweepRun
 from retention.tasks import sweep
-from tests.conftest import _reset_celery_connections, redis_url
+from tests.conftest import redis_url, reset_celery_connections
 from tests.factories import DataSubjectFactory, make_full_subject
 from tests.notices.factories import make_breach
 from tests.requests_app.factories import make_case
@@ -163,7 +163,7 @@ def workers(tmp_path, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # this process sends nothing
     saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
     app.conf.update(broker_url=redis_url(), result_backend=None, task_always_eager=False)
-    _reset_celery_connections(app)
+    reset_celery_connections(app)
     with app.connection_for_write() as conn:
         conn.default_channel.client.flushdb()
     pool = Workers(tmp_path)
@@ -172,7 +172,7 @@ def workers(tmp_path, settings):
     finally:
         pool.stop_all()
         app.conf.update(saved)
-        _reset_celery_connections(app)
+        reset_celery_connections(app)
 
 
 def test_a_sweep_killed_inside_a_window_finishes_on_a_new_worker_erasing_each_record_once(workers):
