@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api_access import StaffSessionOrServiceToken
 from inventory.models import DataSubject
 
 from .models import ConsentEvent, Purpose
@@ -60,7 +61,7 @@ def _flatten(errors) -> list[str]:
 
 
 class ConsentEventBulkView(APIView):
-    permission_classes = [IsAuthenticated, has_perm("consent.record_consent")]
+    permission_classes = [IsAuthenticated, StaffSessionOrServiceToken, has_perm("consent.record_consent")]
 
     def handle_exception(self, exc):
         # Malformed JSON or a bad envelope ("events" missing, empty, too long): the documented
@@ -166,7 +167,7 @@ class ConsentEventBulkView(APIView):
 
 
 class SubjectConsentView(APIView):
-    permission_classes = [IsAuthenticated, has_perm("consent.view_consentstate")]
+    permission_classes = [IsAuthenticated, StaffSessionOrServiceToken, has_perm("consent.view_consentstate")]
 
     @extend_schema(
         responses={200: SubjectConsentSerializer}, summary="Current consent of a subject per purpose"
@@ -178,7 +179,7 @@ class SubjectConsentView(APIView):
 
 
 class SubjectEventsView(generics.ListAPIView):
-    permission_classes = [IsAuthenticated, has_perm("consent.view_consentevent")]
+    permission_classes = [IsAuthenticated, StaffSessionOrServiceToken, has_perm("consent.view_consentevent")]
     serializer_class = ConsentEventSerializer
     queryset = ConsentEvent.objects.none()  # for the schema; requests use get_queryset
 
@@ -190,7 +191,7 @@ class SubjectEventsView(generics.ListAPIView):
 
 
 class ReceiptView(APIView):
-    permission_classes = [IsAuthenticated, has_perm("consent.view_consentevent")]
+    permission_classes = [IsAuthenticated, StaffSessionOrServiceToken, has_perm("consent.view_consentevent")]
 
     @extend_schema(
         parameters=[
@@ -214,6 +215,6 @@ class ReceiptView(APIView):
 class PurposeListView(generics.ListAPIView):
     """Paginated like every list of the API (one page holds every purpose the company has)."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, StaffSessionOrServiceToken]
     serializer_class = PurposeSerializer
     queryset = Purpose.objects.filter(active=True).order_by("code")

@@ -199,7 +199,7 @@ REST_FRAMEWORK = {
     # Token or session only (no basic auth). Token first: an anonymous caller gets 401 with
     # `WWW-Authenticate: Token` from every endpoint, not a bare 403 from some.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.api_access.ServiceTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -217,6 +217,9 @@ REST_FRAMEWORK = {
         "intake": env.str("API_THROTTLE_INTAKE", default="10/hour"),
     },
 }
+# Tokens belong to service accounts (non-staff, explicit permissions): a staff user's token would skip
+# the admin's two-factor sign-in, so it is refused unless this is on (core.api_access).
+API_ALLOW_STAFF_TOKENS = env.bool("API_ALLOW_STAFF_TOKENS", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "privacyops API",
     "DESCRIPTION": "Inventory, consent, disclosures and privacy requests.",
