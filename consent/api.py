@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api_access import StaffSessionOrServiceToken
+from core.api_errors import as_api_error
 from inventory.models import DataSubject
 
 from .models import ConsentEvent, Purpose
@@ -65,7 +66,9 @@ class ConsentEventBulkView(APIView):
 
     def handle_exception(self, exc):
         # Malformed JSON or a bad envelope ("events" missing, empty, too long): the documented
-        # BulkRejected shape, like a rejected item, not DRF's field-keyed one.
+        # BulkRejected shape, like a rejected item, not DRF's field-keyed one. A body over Django's
+        # size or field-count limits is the same kind of error (core.api_errors).
+        exc = as_api_error(exc)
         if isinstance(exc, exceptions.ValidationError | exceptions.ParseError):
             return Response(
                 {"detail": "; ".join(_flatten(exc.detail)) + " Nothing was recorded.", "errors": []},
