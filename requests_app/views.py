@@ -12,21 +12,19 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from core.client_ip import rate_limit_bucket
+
 from . import conf, services
 from .forms import IntakeForm
 from .models import Channel, PrivacyRequest
 from .selectors import case_deadlines
 
 
-def _client_ip(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is set by the client unless a trusted proxy rewrites it.
-    return request.META.get("REMOTE_ADDR", "unknown")
-
-
 def _rate_limited(request: HttpRequest) -> bool:
-    """Fixed window per client IP, in the shared cache (Redis in production)."""
+    """Fixed window per client (IPv4 address or IPv6 /64, behind TRUSTED_PROXY_COUNT proxies), in the
+    shared cache (Redis in production)."""
     limit, window = conf.intake_rate()
-    key = f"requests_app:intake:{_client_ip(request)}"
+    key = f"requests_app:intake:{rate_limit_bucket(request)}"
     cache.add(key, 0, timeout=window)
     try:
         count = cache.incr(key)
