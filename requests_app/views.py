@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 from core.client_ip import rate_limit_bucket
 
 from . import conf, services
+from .decoy import decoy_case, decoy_status_link
 from .forms import IntakeForm
 from .models import Channel, PrivacyRequest
 from .selectors import case_deadlines
@@ -53,8 +54,8 @@ def intake(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             if data.get("website"):
-                # A bot filled the honeypot: answer like a success and store nothing.
-                return render(request, "requests_app/message.html", _thanks_context(None))
+                # A bot filled the honeypot: answer exactly like a real submission, store nothing.
+                return redirect(decoy_status_link(data))
             try:
                 case = services.request_create(
                     request_type=data["request_type"],
@@ -81,19 +82,12 @@ def intake(request: HttpRequest) -> HttpResponse:
     return render(request, "requests_app/intake.html", {"form": form})
 
 
-def _thanks_context(case: PrivacyRequest | None) -> dict:
-    return {
-        "title": "We received your request",
-        "message": "Check your mailbox: we sent a confirmation and, where needed, a link to confirm it is you.",
-    }
-
-
 def _case_from_status_token(token: str) -> PrivacyRequest:
     try:
         payload = signing.loads(token, salt=services.STATUS_SALT)
     except signing.BadSignature as exc:
         raise Http404("Unknown link") from exc
-    case = PrivacyRequest.objects.filter(reference=payload.get("r")).first()
+    case = PrivacyRequest.objects.filter(reference=payload.get("r")).first() or decoy_case(payload)
     if case is None:
         raise Http404("Unknown link")
     return case

@@ -64,3 +64,20 @@ def test_axes_and_the_rate_limit_read_the_client_ip_from_the_same_setting(settin
     settings.TRUSTED_PROXY_COUNT = 1
     assert get_client_ip_address(request) == "203.0.113.5"
     assert settings.AXES_CLIENT_IP_CALLABLE == "core.client_ip.client_ip"
+
+
+@pytest.mark.django_db
+def test_the_honeypot_answers_exactly_like_a_real_submission(client):
+    import re
+
+    def shape(html: str) -> str:
+        return re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "REF", html)
+
+    real = client.post(URL, _form(1))
+    bot = client.post(URL, {**_form(2), "website": "http://spam.example"})
+    assert (real.status_code, bot.status_code) == (302, 302)
+    assert real["Location"].split("/status/")[0] == bot["Location"].split("/status/")[0]
+    real_page, bot_page = client.get(real["Location"]), client.get(bot["Location"])
+    assert (real_page.status_code, bot_page.status_code) == (200, 200)
+    assert shape(real_page.content.decode()) == shape(bot_page.content.decode())
+    assert PrivacyRequest.objects.count() == 1  # the bot's stored nothing
