@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.crypto import salted_hmac
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -19,6 +20,27 @@ from .decoy import decoy_case, decoy_status_link
 from .forms import IntakeForm
 from .models import Channel, PrivacyRequest
 from .selectors import case_deadlines
+
+
+def _count(key: str, window: int) -> int:
+    cache.add(key, 0, timeout=window)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window)
+        return 1
+
+
+def _recipient_capped(data: dict) -> bool:
+    """Per-recipient cap on mail to unverified addresses (the subject's and an agent's), counted under a
+    keyed hash so the shared cache holds no address."""
+    limit, window = conf.unverified_mail_cap()
+    addresses = {a.strip().lower() for a in (data.get("subject_email"), data.get("requester_email")) if a}
+    counts = [
+        _count(f"requests_app:mailcap:{salted_hmac('mailcap', a).hexdigest()}", window)
+        for a in sorted(addresses)
+    ]
+    return any(c > limit for c in counts)
 
 
 def _rate_limited(request: HttpRequest) -> bool:
@@ -53,8 +75,9 @@ def intake(request: HttpRequest) -> HttpResponse:
             )
         if form.is_valid():
             data = form.cleaned_data
-            if data.get("website"):
-                # A bot filled the honeypot: answer exactly like a real submission, store nothing.
+            if data.get("website") or _recipient_capped(data):
+                # A bot filled the honeypot, or these addresses got their share of unverified mail:
+                # answer exactly like a real submission, store and send nothing.
                 return redirect(decoy_status_link(data))
             try:
                 case = services.request_create(

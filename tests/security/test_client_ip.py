@@ -81,3 +81,22 @@ def test_the_honeypot_answers_exactly_like_a_real_submission(client):
     assert (real_page.status_code, bot_page.status_code) == (200, 200)
     assert shape(real_page.content.decode()) == shape(bot_page.content.decode())
     assert PrivacyRequest.objects.count() == 1  # the bot's stored nothing
+
+
+@pytest.mark.django_db
+def test_mail_to_one_unverified_address_is_capped_and_the_answer_does_not_change(
+    client, settings, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    settings.REQUESTS_UNVERIFIED_MAIL_CAP = (3, 86400)
+    settings.REQUESTS_INTAKE_RATE = (100, 3600)
+    victim = {**_form(0), "subject_email": "victim@example.org"}
+    statuses = []
+    for i in range(6):  # six submissions from six addresses, all naming the victim
+        with django_capture_on_commit_callbacks(execute=True):
+            statuses.append(client.post(URL, victim, REMOTE_ADDR=f"203.0.113.{i + 1}").status_code)
+    assert statuses == [302] * 6  # every submission gets the same answer
+    to_victim = [m for m in mail.outbox if "victim@example.org" in m.to]
+    assert PrivacyRequest.objects.count() == 3
+    assert len(to_victim) == 3 * 2  # 3 submissions x (acknowledgement + verification), then nothing
