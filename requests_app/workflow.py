@@ -178,6 +178,9 @@ def send_case_notice(
         "received_on": timezone.localdate(case.received_at).isoformat(),
         "due_on": case.due_on.isoformat() if case.due_on else "",
         "status_url": status_link(case),
+        # Greet whoever the mail goes to by the name *they* typed, never the name in our records: the
+        # address may be an unverified agent's, and our name on file would confirm a customer (item 2).
+        "recipient_name": case.requester_name,
     }
     notice = gateways.notice_enqueue(
         kind=kind,
