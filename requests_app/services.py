@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from core.actors import Actor, actor_label
-from inventory import crypto
+from inventory import bulk, crypto
 from inventory.models import DataSubject
 from inventory.selectors import subject_find_by_email
 from inventory.services import subject_create
@@ -53,11 +53,14 @@ class VerificationLinkError(ValidationError):
 # --- helpers -----------------------------------------------------------------------------------------
 
 
-def _seal_note(subject_id: int, note: str) -> str:
+def _seal_note(event: CaseEvent, note: str) -> str:
+    """Seal an officer's note bound to its timeline row (the row id is reserved before the insert)."""
     if not note:
         return ""
     try:
-        return crypto.seal(crypto.key_for_subject(subject_id), note)
+        key = crypto.key_for_subject(event.subject_id)
+        event.pk = bulk.reserve_ids(CaseEvent, 1)[0]
+        return crypto.seal_field(key, event, "note", note)
     except crypto.KeyDestroyed as exc:
         raise ValidationError(
             "This subject was erased: free-text notes can no longer be stored for the case. "
@@ -78,7 +81,7 @@ def case_event(
 ) -> CaseEvent:
     """Append to the case's timeline and to the audit chain (summary and details: codes and ids only)."""
     details = json.loads(json.dumps(details or {}, default=str))
-    event = CaseEvent.objects.create(
+    event = CaseEvent(
         case=case,
         subject_id=case.subject_id,
         at=timezone.now(),
@@ -88,9 +91,10 @@ def case_event(
         actor=actor if hasattr(actor, "pk") else None,
         actor_label=actor_label(actor),
         summary=summary[:300],
-        note=_seal_note(case.subject_id, note),
         details=details,
     )
+    event.note = _seal_note(event, note)
+    event.save(force_insert=True)
     audit_record(
         action=f"request.{kind}",
         actor=actor,
