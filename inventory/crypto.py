@@ -20,6 +20,7 @@ re-read from the database, so after an erasure no process opens that subject's v
 
 import base64
 import binascii
+import contextlib
 import logging
 import os
 import time
@@ -197,6 +198,17 @@ def open_field(key: SubjectKey, record: models.Model, field_name: str) -> str:
     return open_sealed(key, getattr(record, field_name), table=table, column=column, row=record.pk)
 
 
+def reseal(key: SubjectKey, token: str, *, table: str, column: str, row: Any) -> str:
+    """A legacy (Fernet) value opened and sealed again in the current format, bound to its place."""
+    if not is_legacy(token):
+        raise ValueError("Only legacy Fernet values are re-sealed.")
+    try:
+        plaintext = key.legacy().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise UndecryptableValue() from exc
+    return seal(key, plaintext, table=table, column=column, row=row)
+
+
 def _open(key: SubjectKey, token: str, *, table: str, column: str, row: Any) -> str:
     try:
         data = base64.urlsafe_b64decode(token)
@@ -327,7 +339,9 @@ def keys_for_subjects(subject_ids: Iterable[int]) -> dict[int, SubjectKey | None
             key = SubjectKey(subject_id, wrapped, _unwrap_raw(wrapped), epoch)
             if epoch[1] is not None:
                 if len(_cache) >= _CACHE_MAX:
-                    _cache.pop(next(iter(_cache)))
+                    # The oldest entry; another thread may be changing the dict (then skip).
+                    with contextlib.suppress(StopIteration, RuntimeError):
+                        _cache.pop(next(iter(_cache)), None)
                 _cache[subject_id] = key
         found[subject_id] = key
     return found
