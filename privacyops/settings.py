@@ -240,6 +240,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Unwrapped data keys are used at most this long before being re-read (inventory.crypto); the shared
+# cache above carries the key epoch that evicts an erased subject's key from every process at once.
+DATA_KEY_CACHE_SECONDS = env.float("DATA_KEY_CACHE_SECONDS", default=30)
 
 # --- Production hardening (active whenever DEBUG is off) -----------------------------------------
 if not DEBUG:

@@ -80,7 +80,7 @@ def _row(record: models.Model, entry: PersonalData, key, names: _Names) -> dict:
                 value = "[erased: key destroyed]" if value else ""
             else:
                 try:
-                    value = crypto.open_sealed(key, value)
+                    value = crypto.open_field(key, record, f.name)
                 except crypto.UndecryptableValue:
                     value = "[unreadable]"
         row[f.name] = _plain(value)
