@@ -37,6 +37,31 @@ def deliver_notice(self, notice_id: int) -> str:
     return outcome.result
 
 
+@shared_task(
+    bind=True,
+    base=PrivacyTask,
+    name="notices.deliver_notice_batch",
+    soft_time_limit=600,
+    time_limit=660,
+)
+def deliver_notice_batch(self, notice_ids: list[int]) -> dict:
+    """Deliver a batch of notices over one SMTP connection (notices.services.notice_deliver_batch).
+    Transient failures are recorded on their rows with the next attempt time; this task queues one
+    batch per backoff delay for them (bounded by the rows' attempt counts, as deliver_notice)."""
+    result = services.notice_deliver_batch(notice_ids=notice_ids)
+    if not self.request.is_eager:
+        for delay, ids in result.retry.items():
+            # If this message is lost, the beat sweep re-queues the notices.
+            self.apply_async(args=[ids], countdown=delay)
+    return {
+        "sent": len(result.sent),
+        "failed": len(result.failed),
+        "cancelled": len(result.cancelled),
+        "retry": sum(map(len, result.retry.values())),
+        "skipped": result.skipped,
+    }
+
+
 @shared_task(bind=True, base=PrivacyTask, name="notices.sweep_outbox")
 def sweep_outbox(self) -> dict:
     """The beat sweep of the outbox; with a backlog it queues its own next step (not a retry)."""

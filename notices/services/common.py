@@ -34,3 +34,20 @@ def dispatch_breach(breach_id: int) -> None:
         logger.exception(
             "Could not queue the notification of breach %s; the sweep will resume it.", breach_id
         )
+
+
+def dispatch_notice_batches(notice_ids: list[int]) -> None:
+    """Queue batched delivery (ids only, NOTICES_DELIVERY_BATCH per task). Called after commit; a
+    failure leaves the rows pending for the beat sweep."""
+    from .. import conf
+    from ..tasks import deliver_notice_batch
+
+    size = conf.delivery_batch_size()
+    for start in range(0, len(notice_ids), size):
+        chunk = notice_ids[start : start + size]
+        try:
+            deliver_notice_batch.delay(chunk)
+        except Exception:  # broker down: the rows stay pending and the beat sweep re-queues them
+            logger.exception(
+                "Could not queue delivery of %s notices; the outbox sweep will retry.", len(chunk)
+            )
