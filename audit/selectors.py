@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
+from .chain import GENESIS, compute_hash
 from .models import AuditEvent
-from .services import GENESIS, compute_hash
 
 
 @dataclass(frozen=True)
