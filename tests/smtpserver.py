@@ -106,3 +106,55 @@ class SMTPServer:
             "EMAIL_HOST_USER": "",
             "EMAIL_HOST_PASSWORD": "",
         }
+
+
+def _serve(conn) -> None:
+    server = SMTPServer().start()
+    conn.send((server.host, server.port))
+    while True:
+        command = conn.recv()
+        if command == "stats":
+            with server.lock:
+                ids = [m for _, m in server.messages]
+                conn.send((len(ids), len(set(ids)), server.connections))
+        elif command == "reset":
+            with server.lock:
+                server.reset()
+            conn.send(None)
+        else:
+            server.stop()
+            conn.send(None)
+            return
+
+
+class SMTPServerProcess:
+    """The same server in its own process (the bench): a mail server is another process, and in
+    ours it would compete with the sender for the interpreter lock. `stats()` returns (messages
+    accepted, distinct Message-IDs, connections opened)."""
+
+    def __init__(self) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=_serve, args=(child,), daemon=True)
+
+    def start(self) -> "SMTPServerProcess":
+        self._process.start()
+        self.host, self.port = self._conn.recv()
+        return self
+
+    def stats(self) -> tuple[int, int, int]:
+        self._conn.send("stats")
+        return self._conn.recv()
+
+    def reset(self) -> None:
+        self._conn.send("reset")
+        self._conn.recv()
+
+    def stop(self) -> None:
+        self._conn.send("stop")
+        self._conn.recv()
+        self._process.join(timeout=10)
+
+    django_settings = SMTPServer.django_settings
