@@ -44,15 +44,16 @@ def deliver_notice(self, notice_id: int) -> str:
     soft_time_limit=600,
     time_limit=660,
 )
-def deliver_notice_batch(self, notice_ids: list[int]) -> dict:
-    """Deliver a batch of notices over one SMTP connection (notices.services.notice_deliver_batch).
+def deliver_notice_batch(self, first_id: int, last_id: int) -> dict:
+    """Deliver the due pending notices with ids first_id..last_id over one SMTP connection
+    (notices.services.notice_deliver_range; ids as two numbers, never a list of anything else).
     Transient failures are recorded on their rows with the next attempt time; this task queues one
-    batch per backoff delay for them (bounded by the rows' attempt counts, as deliver_notice)."""
-    result = services.notice_deliver_batch(notice_ids=notice_ids)
+    range per backoff delay for them (bounded by the rows' attempt counts, as deliver_notice)."""
+    result = services.notice_deliver_range(first_id=first_id, last_id=last_id)
     if not self.request.is_eager:
         for delay, ids in result.retry.items():
             # If this message is lost, the beat sweep re-queues the notices.
-            self.apply_async(args=[ids], countdown=delay)
+            self.apply_async(args=[min(ids), max(ids)], countdown=delay)
     return {
         "sent": len(result.sent),
         "failed": len(result.failed),

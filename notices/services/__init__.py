@@ -13,7 +13,7 @@
 Other apps use the names re-exported here, not the modules.
 """
 
-from .batch_delivery import BatchDeliveryResult, notice_deliver_batch
+from .batch_delivery import BatchDeliveryResult, notice_deliver_batch, notice_deliver_range
 from .breach_notification import (
     BreachBatchResult,
     breach_notify_batch,
@@ -66,6 +66,7 @@ __all__ = [
     "notice_cancel",
     "notice_deliver",
     "notice_deliver_batch",
+    "notice_deliver_range",
     "notice_enqueue",
     "notice_enqueue_many",
     "notice_retry",

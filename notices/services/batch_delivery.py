@@ -41,6 +41,9 @@ from .delivery import build_message, cancel_reason, forget_if_subject_erased
 logger = logging.getLogger("notices")
 
 
+MAX_CLAIM = 1000  # a bound on one claim, whatever the range holds
+
+
 @dataclass
 class BatchDeliveryResult:
     sent: list[int] = field(default_factory=list)
@@ -69,9 +72,20 @@ def is_permanent(exc: BaseException) -> bool:
 
 def notice_deliver_batch(*, notice_ids: list[int]) -> BatchDeliveryResult:
     """Claim, send and record a batch of notices; safe to call any number of times (see above)."""
+    return _deliver(Q(pk__in=notice_ids), expected=len(set(notice_ids)))
+
+
+def notice_deliver_range(*, first_id: int, last_id: int) -> BatchDeliveryResult:
+    """notice_deliver_batch for the due pending notices with ids from first_id to last_id: what the
+    task runs (task arguments are numbers only). A notice of another caller inside the range is
+    delivered with the batch; its own task then finds nothing to claim."""
+    return _deliver(Q(pk__gte=first_id, pk__lte=last_id), expected=None)
+
+
+def _deliver(which: Q, *, expected: int | None) -> BatchDeliveryResult:
     token = uuid.uuid4()
-    claimed = _claim(notice_ids=notice_ids, token=token)
-    result = BatchDeliveryResult(skipped=len(set(notice_ids)) - len(claimed))
+    claimed = _claim(which=which, token=token)
+    result = BatchDeliveryResult(skipped=max(0, expected - len(claimed)) if expected is not None else 0)
     if not claimed:
         return result
     outcomes: dict[int, _Outcome] = {}
@@ -87,15 +101,15 @@ def notice_deliver_batch(*, notice_ids: list[int]) -> BatchDeliveryResult:
     return result
 
 
-def _claim(*, notice_ids: list[int], token: uuid.UUID) -> list[Notice]:
+def _claim(*, which: Q, token: uuid.UUID) -> list[Notice]:
     now = timezone.now()
     with transaction.atomic():
         ids = list(
             Notice.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=notice_ids, status=NoticeStatus.PENDING)
+            .filter(which, status=NoticeStatus.PENDING)
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
             .order_by("pk")
-            .values_list("pk", flat=True)
+            .values_list("pk", flat=True)[:MAX_CLAIM]
         )
         if not ids:
             return []

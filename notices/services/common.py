@@ -37,16 +37,17 @@ def dispatch_breach(breach_id: int) -> None:
 
 
 def dispatch_notice_batches(notice_ids: list[int]) -> None:
-    """Queue batched delivery (ids only, NOTICES_DELIVERY_BATCH per task). Called after commit; a
-    failure leaves the rows pending for the beat sweep."""
+    """Queue batched delivery: one task per NOTICES_DELIVERY_BATCH ids, given as its first and last id
+    (numbers only). Called after commit; a failure leaves the rows pending for the beat sweep."""
     from .. import conf
     from ..tasks import deliver_notice_batch
 
     size = conf.delivery_batch_size()
-    for start in range(0, len(notice_ids), size):
-        chunk = notice_ids[start : start + size]
+    ordered = sorted(notice_ids)
+    for start in range(0, len(ordered), size):
+        chunk = ordered[start : start + size]
         try:
-            deliver_notice_batch.delay(chunk)
+            deliver_notice_batch.delay(chunk[0], chunk[-1])
         except Exception:  # broker down: the rows stay pending and the beat sweep re-queues them
             logger.exception(
                 "Could not queue delivery of %s notices; the outbox sweep will retry.", len(chunk)

@@ -236,3 +236,30 @@ def test_the_audit_chain_stays_verifiable_after_bulk_work(smtp_server, monkeypat
     audit_record(action="test.after", details={})
     checked, broken = verify_chain()
     assert broken is None and checked >= 3
+
+
+def test_the_batch_task_takes_two_ids_and_delivers_that_range_once(smtp_server, monkeypatch):
+    from notices.tasks import deliver_notice_batch
+
+    ids = _pending(5, monkeypatch)
+    assert deliver_notice_batch.delay(ids[0], ids[-1]).get() == {
+        "sent": 5, "failed": 0, "cancelled": 0, "retry": 0, "skipped": 0}  # fmt: skip
+    assert deliver_notice_batch.delay(ids[0], ids[-1]).get()["sent"] == 0  # redelivered: nothing to claim
+    assert sorted(smtp_server.recipients()) == sorted(f"p{i}@example.com" for i in range(5))
+
+
+def test_bulk_enqueue_queues_batches_of_first_and_last_id_after_commit(
+    monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    from notices.tasks import deliver_notice_batch
+
+    settings.NOTICES_DELIVERY_BATCH = 2
+    calls = []
+    monkeypatch.setattr(deliver_notice_batch, "delay", lambda *args: calls.append(args))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        result = _bulk(_subjects(5))
+        assert calls == []  # nothing is queued before the commit
+    for callback in callbacks:
+        callback()
+    ids = result.created
+    assert calls == [(ids[0], ids[1]), (ids[2], ids[3]), (ids[4], ids[4])]
