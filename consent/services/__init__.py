@@ -5,6 +5,7 @@
 - policy.py      purposes and privacy-policy versions, 'policy changed' notices
 - expiry.py      expiry and re-consent requests, the daily sweep
 - imports.py     CSV import of historic opt-in/opt-out lists
+- web.py         choices made on the website (banner, GPC, opt-out pages, privacy center)
 
 Other apps use the names re-exported here (BRIEF.md "consent" contract), not the modules.
 """
@@ -34,6 +35,7 @@ from .policy import (
     purpose_update,
 )
 from .suppression import consent_suppress_before_erasure, suppression_add, suppression_lift
+from .web import WebChoiceResult, web_choice_record, web_device_get_or_create, web_device_link_person
 
 __all__ = [
     "CLOCK_SKEW",
@@ -44,6 +46,7 @@ __all__ = [
     "ImportRejected",
     "ImportReport",
     "RecordedItem",
+    "WebChoiceResult",
     "consent_events_record_bulk",
     "consent_expiry_sweep",
     "consent_grant",
@@ -64,4 +67,7 @@ __all__ = [
     "reconsent_requests_open",
     "suppression_add",
     "suppression_lift",
+    "web_choice_record",
+    "web_device_get_or_create",
+    "web_device_link_person",
 ]
