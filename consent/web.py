@@ -385,7 +385,9 @@ def _set_device_cookie(request: HttpRequest, response: HttpResponse, device_id: 
 
 def _private(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: with no-referrer the browser posts the form with "Origin: null",
+    # which CSRF protection rightly refuses; the device id in the URL still never leaves the site.
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
