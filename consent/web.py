@@ -61,7 +61,8 @@ def _client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def _region(request: HttpRequest) -> str:
+def visitor_region(request: HttpRequest) -> str:
+    """The visitor's region from the proxy header (conf.web_region_header), else the documented default."""
     return normalise_region(request.headers.get(conf.web_region_header(), "")) or conf.web_default_region()
 
 
@@ -153,7 +154,7 @@ def config(request: HttpRequest) -> HttpResponse:
         return _cors(HttpResponse(status=204 if origin else 403), origin)
     if origin is None and request.headers.get("Origin"):
         return _error(403, "This origin may not use the consent endpoint.", None, "origin")
-    region = _region(request)
+    region = visitor_region(request)
     gpc = _gpc_header(request) or request.GET.get("gpc") == "1"
     banner = web_banner(region=region)
     state = web_device_state(device_id=_device_param(request.GET.get("device", "")), region=region, gpc=gpc)
@@ -238,7 +239,7 @@ def choice(request: HttpRequest) -> HttpResponse:
     unknown = sorted(str(k)[:20] for k in data["choices"] if k not in keys)
     if unknown:
         return _error(400, f"Unknown web purposes: {', '.join(unknown)}.", origin, "purpose")
-    region = _region(request)
+    region = visitor_region(request)
     gpc = bool(data.get("gpc")) or _gpc_header(request)
     banner = web_banner(region=region)
     try:
@@ -318,7 +319,7 @@ def _opt_out_page(request: HttpRequest, kind: str) -> HttpResponse:
             context["error"] = "We received several requests from your connection; please wait a minute."
             status = 429
         if "error" not in context:
-            region = _region(request)
+            region = visitor_region(request)
             codes = [p.code for p in purposes]
             with transaction.atomic():
                 result = web_choice_record(

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "retention",
     "disclosures",
     "requests_app",
+    "privacycenter",  # top of the stack: may use requests_app and everything below
 ]
 
 MIDDLEWARE = [
