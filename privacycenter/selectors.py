@@ -62,3 +62,53 @@ def center_overview(*, subject_id: int) -> CenterOverview:
         ).exclude(wrapped_key="")
     ]
     return CenterOverview(choices=choices, cases=cases, packages=packages)
+
+
+# --- Data Rights Protocol ----------------------------------------------------------------------------
+
+# Our case status -> DRP status (DRP §3.02). Cases run directly by the business pass from open to
+# in_progress at once; an agent's case waits in verification for the consumer's email link and the
+# officer's check of the agent's authority.
+_DRP_STATUS = {
+    "received": "open",
+    "verifying": "in_progress",
+    "identity_in_doubt": "in_progress",
+    "in_progress": "in_progress",
+    "completed": "fulfilled",
+    "denied": "denied",
+    "withdrawn": "revoked",
+}
+_DRP_DENIAL_REASON = {
+    "identity_not_verified": "insuf_verification",
+    "no_authority": "insuf_verification",
+    "no_data": "no_match",
+    "frequency_limit": "too_many_requests",
+    "exemption": "claim_not_covered",
+}
+
+
+def drp_status(drp) -> dict:
+    """The DRP Exercise Status object (§3.03) of a request, read from its case."""
+    case = drp.case
+    status = _DRP_STATUS[case.status]
+    body = {
+        "request_id": str(drp.request_id),
+        "received_at": drp.received_at.isoformat(),
+        "status": status,
+    }
+    if drp.agent_request_id:
+        body["agent_request_id"] = drp.agent_request_id
+    if case.due_on and status in ("open", "in_progress"):
+        body["expected_by"] = timezone.make_aware(
+            timezone.datetime.combine(case.due_on, timezone.datetime.min.time())
+        ).isoformat()
+    if case.status == "verifying":
+        body["processing_details"] = (
+            "Waiting for the consumer to confirm by email and for us to check the agent's authority."
+        )
+    elif case.status == "identity_in_doubt":
+        body["processing_details"] = "We need more information to verify the consumer's identity."
+    elif status == "denied":
+        body["reason"] = _DRP_DENIAL_REASON.get(case.denial_basis, "other")
+        body["processing_details"] = case.get_denial_basis_display()
+    return body

@@ -27,7 +27,7 @@ from requests_app.models import PrivacyRequest, Regime, RequestType, Verificatio
 from requests_app.services import VERIFY_SALT, request_create, verification_confirm
 
 from . import conf
-from .models import CenterLink
+from .models import CenterLink, DrpAgent, DrpRequest
 
 LINK_SALT = "privacycenter.link"
 ACTOR = "privacy-center"
@@ -206,3 +206,200 @@ def center_request_file(*, subject_id: int, request_type: str, description: str 
     if token is not None:
         case = verification_confirm(token=signing.dumps({"n": token.nonce}, salt=VERIFY_SALT))
     return case
+
+
+# --- Data Rights Protocol (authorized agents) ---------------------------------------------------------
+
+DRP_VERSION = "0.9.4"
+# DRP exercise -> our request type (DRP §3.01). sale:opt-in is a consent, not a request: refused.
+DRP_EXERCISES = {
+    "sale:opt-out": RequestType.OPT_OUT,
+    "sale:opt_out": RequestType.OPT_OUT,  # the spelling of DRP §3.01 and the business schema
+    "deletion": RequestType.ERASURE,
+    "access": RequestType.ACCESS,
+    "access:categories": RequestType.ACCESS,
+    "access:specific": RequestType.ACCESS,
+}
+DRP_MAX_WINDOW = (
+    60 * 60
+)  # seconds: a signed message may claim at most an hour between issued-at and expires-at
+
+
+class DrpError(Exception):
+    """A DRP message refused; `status` is the HTTP status, `message` says why (no personal data)."""
+
+    def __init__(self, status: int, message: str, *, fatal: bool = True):
+        super().__init__(message)
+        self.status, self.message, self.fatal = status, message, fatal
+
+
+def _token_hash(token: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def drp_verify_signed(*, agent: DrpAgent, body: bytes, envelope: bool = True) -> dict:
+    """DRP §3.07: base64(Ed25519 signature || JSON), verified with the agent's registered key.
+
+    With `envelope` (exercise, key setup) the agent, business and validity window are checked too; a
+    revoke message (§2.04) carries only a reason.
+    """
+    import base64
+    import binascii
+    import json
+    from datetime import datetime
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        raw = base64.b64decode(body.strip(), validate=True)
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(agent.verify_key))
+    except (binascii.Error, ValueError) as exc:
+        raise DrpError(400, "The message is not a base64 signed DRP message.") from exc
+    if len(raw) <= 64:
+        raise DrpError(400, "The message is not a base64 signed DRP message.")
+    signature, message = raw[:64], raw[64:]
+    try:
+        key.verify(signature, message)
+    except InvalidSignature as exc:
+        raise DrpError(403, "The signature does not match the agent's key.") from exc
+    try:
+        data = json.loads(message)
+    except ValueError as exc:
+        raise DrpError(400, "The signed message is not JSON.") from exc
+    if not isinstance(data, dict):
+        raise DrpError(400, "The signed message must be a JSON object.")
+    if not envelope:
+        return data
+    if data.get("agent-id") != agent.agent_id:
+        raise DrpError(403, "The message names another agent.")
+    if data.get("business-id") != drp_business_id():
+        raise DrpError(403, "The message is addressed to another business.")
+    try:
+        issued = datetime.fromisoformat(str(data.get("issued-at", "")))
+        expires = datetime.fromisoformat(str(data.get("expires-at", "")))
+    except ValueError as exc:
+        raise DrpError(400, "issued-at and expires-at must be ISO 8601 times.") from exc
+    if issued.utcoffset() is None or expires.utcoffset() is None:
+        raise DrpError(400, "issued-at and expires-at need a time zone.")
+    now = timezone.now()
+    if expires <= now or issued > now + timezone.timedelta(minutes=5):
+        raise DrpError(400, "The message has expired or is dated in the future.")
+    if (expires - issued).total_seconds() > DRP_MAX_WINDOW:
+        raise DrpError(400, "The message's validity window is too long.")
+    return data
+
+
+def drp_business_id() -> str:
+    return getattr(settings, "DRP_BUSINESS_ID", "") or settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0]
+
+
+@transaction.atomic
+def drp_agent_token_issue(*, agent_id: str, body: bytes) -> tuple[DrpAgent, str]:
+    """DRP §2.05 pair-wise key setup: a signed message from a registered agent gets a fresh bearer token."""
+    agent = DrpAgent.objects.select_for_update().filter(agent_id=agent_id, active=True).first()
+    if agent is None:
+        raise DrpError(403, "Unknown agent.")
+    drp_verify_signed(agent=agent, body=body)
+    token = secrets.token_urlsafe(32)
+    agent.token_sha256 = _token_hash(token)
+    agent.token_issued_at = timezone.now()
+    agent.save(update_fields=["token_sha256", "token_issued_at"])
+    audit_record(
+        action="privacycenter.drp_token_issued",
+        actor=ACTOR,
+        target_type="privacycenter.drpagent",
+        target_id=agent.pk,
+    )
+    return agent, token
+
+
+def drp_agent_for_token(token: str) -> DrpAgent | None:
+    if not token:
+        return None
+    return DrpAgent.objects.filter(token_sha256=_token_hash(token), active=True).first()
+
+
+def _drp_identity(data: dict) -> dict:
+    email = str(data.get("email") or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise DrpError(400, "The request needs the consumer's email address (claim 'email').") from exc
+    return {
+        "email": email,
+        "name": str(data.get("name") or "")[:200],
+        "phone": str(data.get("phone_number") or "")[:40],
+        "address": str(data.get("address") or "")[:500],
+    }
+
+
+@transaction.atomic
+def drp_request_submit(*, agent: DrpAgent, body: bytes) -> DrpRequest:
+    """DRP §2.01: a signed exercise request becomes a case with the agent as requester.
+
+    The consumer's identity is verified by the ordinary email link and the agent's authority by an
+    officer (request_verify_authority), exactly as for an agent filing by email (11 CCR §7063).
+    """
+    import uuid
+
+    data = drp_verify_signed(agent=agent, body=body)
+    if str(data.get("drp.version", "")) != DRP_VERSION:
+        raise DrpError(400, f"This business speaks DRP {DRP_VERSION}.")
+    exercise = data.get("exercise")
+    if exercise not in DRP_EXERCISES:
+        raise DrpError(400, "This right is not supported here; see /.well-known/data-rights.json.")
+    regime = data.get("regime")
+    if regime not in (None, "", "ccpa"):
+        raise DrpError(400, "Only the ccpa regime (or none, voluntary) is supported.")
+    agent_request_id = str(data.get("agent-request-id") or "")[:100]
+    if agent_request_id:
+        earlier = DrpRequest.objects.filter(agent=agent, agent_request_id=agent_request_id).first()
+        if earlier is not None:
+            return earlier  # the agent retried: one case per agent request id
+    identity = _drp_identity(data)
+    callback = str(data.get("status_callback") or "")
+    if callback and not callback.startswith("https://"):
+        raise DrpError(400, "status_callback must be an https URL.")
+    case = request_create(
+        request_type=DRP_EXERCISES[exercise],
+        regime=Regime.CCPA if regime == "ccpa" else Regime.OTHER,
+        channel="web",
+        subject_email=identity["email"],
+        subject_name=identity["name"],
+        subject_phone=identity["phone"],
+        subject_postal_address=identity["address"],
+        requester_kind="agent",
+        requester_name=agent.name[:200],
+        requester_email=agent.contact_email,
+        description=f"Filed by authorized agent {agent.name} through the Data Rights Protocol ({exercise}).",
+        actor=f"drp:{agent.agent_id}"[:150],
+    )
+    return DrpRequest.objects.create(
+        request_id=uuid.uuid4(),
+        agent=agent,
+        agent_request_id=agent_request_id,
+        case=case,
+        exercise=exercise,
+        status_callback=callback[:200],
+        received_at=case.received_at,
+    )
+
+
+@transaction.atomic
+def drp_request_revoke(*, drp: DrpRequest, reason: str = "") -> DrpRequest:
+    """DRP §2.04: the agent revokes an open request; the case is withdrawn."""
+    from requests_app.models import OPEN_STATUSES
+    from requests_app.services import request_withdraw
+
+    if drp.case.status not in OPEN_STATUSES:
+        raise DrpError(400, "This request is already final.", fatal=False)
+    request_withdraw(
+        case=drp.case,
+        reason=(reason or "Revoked by the authorized agent (DRP).")[:500],
+        actor=f"drp:{drp.agent.agent_id}"[:150],
+    )
+    drp.case.refresh_from_db()
+    return drp

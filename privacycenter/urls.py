@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import drp, views
 
 app_name = "privacycenter"
 
@@ -13,4 +13,11 @@ urlpatterns = [
     path("me/choice/", views.choice, name="choice"),
     path("me/request/", views.file_request, name="request"),
     path("me/sign-out/", views.sign_out, name="sign-out"),
+    # Data Rights Protocol for authorized agents.
+    path("drp/business.json", drp.business, name="drp-business"),
+    path("drp/", drp.business, name="drp-base"),
+    path("drp/v1/agent/<str:agent_id>", drp.agent, name="drp-agent"),
+    path("drp/v1/data-rights-request", drp.exercise, name="drp-exercise"),
+    path("drp/v1/data-rights-request/", drp.exercise),  # the trailing slash of DRP < 0.9.3
+    path("drp/v1/data-rights-request/<uuid:request_id>", drp.request_status, name="drp-request"),
 ]
