@@ -183,7 +183,7 @@ def config(request: HttpRequest) -> HttpResponse:
     return _cors(JsonResponse(payload), origin)
 
 
-def _parse_choice(request: HttpRequest) -> dict:
+def _parse_choice(request: HttpRequest, *, current_sha256: str) -> dict:
     if len(request.body) > MAX_BODY:
         raise ValidationError("The request is too large.", code="too_large")
     if request.content_type != "application/json":
@@ -203,7 +203,9 @@ def _parse_choice(request: HttpRequest) -> dict:
         if not isinstance(data.get(flag, False), bool):
             raise ValidationError(f"'{flag}' must be true or false.", code=flag)
     banner = data.get("banner_sha256", "")
-    if not isinstance(banner, str) or banner not in banner_hashes():
+    # The banner of the visitor's region is the one they saw; the other model's is accepted too (a
+    # region header that changed between page load and choice), anything else is stale.
+    if not isinstance(banner, str) or (banner != current_sha256 and banner not in banner_hashes()):
         raise ValidationError(
             "The banner changed since this page loaded; reload the page and choose again.", code="banner"
         )
@@ -229,19 +231,17 @@ def choice(request: HttpRequest) -> HttpResponse:
         return _error(
             429, "Too many choices from this network; try again in a minute.", origin, "rate_limited"
         )
+    region = visitor_region(request)
+    banner = web_banner(region=region)
     try:
-        data = _parse_choice(request)
+        data = _parse_choice(request, current_sha256=banner.sha256)
     except ValidationError as exc:
         return _error(400, exc.messages[0], origin, exc.code or "invalid")
-    keys = dict(
-        Purpose.objects.filter(active=True, required=False).exclude(web_key="").values_list("web_key", "code")
-    )
+    keys = {p["key"]: p["code"] for p in banner.purposes if not p["required"]}
     unknown = sorted(str(k)[:20] for k in data["choices"] if k not in keys)
     if unknown:
         return _error(400, f"Unknown web purposes: {', '.join(unknown)}.", origin, "purpose")
-    region = visitor_region(request)
     gpc = bool(data.get("gpc")) or _gpc_header(request)
-    banner = web_banner(region=region)
     try:
         result = web_choice_record(
             device_id=data["device_id"] or None,

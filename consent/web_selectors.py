@@ -125,7 +125,7 @@ def web_device_state(*, device_id: str | UUID | None, region: str, gpc: bool = F
     """Effective choices: the ledger's state where the device chose, else the regional default; GPC off."""
     device = None
     if device_id:
-        device = WebDevice.objects.filter(public_id=device_id).only("pk", "subject_id").first()
+        device = WebDevice.objects.filter(public_id=device_id).only("pk", "public_id", "subject_id").first()
     states: dict[int, ConsentState] = {}
     if device is not None:
         states = {s.purpose_id: s for s in ConsentState.objects.filter(subject_id=device.subject_id)}
