@@ -48,6 +48,7 @@ def _parse_device_id(device_id: str | UUID | None) -> UUID | None:
         raise ValidationError("The device id is not valid.", code="device_id") from exc
 
 
+@transaction.atomic
 def web_device_get_or_create(*, device_id: str | UUID | None, region: str = "") -> WebDevice:
     """The device with this id (locked), or a new one with its own pseudonymous subject.
 
@@ -71,7 +72,6 @@ def _sale_or_sharing_codes(purposes: Mapping[str, Purpose]) -> set[str]:
     return {code for code, p in purposes.items() if p.sale_or_sharing and not p.required and p.active}
 
 
-@transaction.atomic
 def web_choice_record(
     *,
     device_id: str | UUID | None,
@@ -112,7 +112,51 @@ def web_choice_record(
     ):
         raise ValidationError("The banner hash must be 64 lower-case hex digits.", code="banner")
 
+    # The device (and its pseudonymous subject, audited) is created in its own short transaction: the
+    # audit chain's lock is then held only from the ledger's audit event to the commit below, not for
+    # the whole choice, which is what lets concurrent choices overlap.
     device = web_device_get_or_create(device_id=device_id, region=region)
+    with transaction.atomic():
+        return _record_choice(
+            device=device,
+            purposes=purposes,
+            choices=choices,
+            banner_sha256=banner_sha256,
+            gpc=gpc,
+            conflict_acknowledged=conflict_acknowledged,
+            region=region,
+            policy_version=policy_version,
+            ip=ip,
+            user_agent=user_agent,
+            language=language,
+            channel=channel,
+            collection_point=collection_point,
+            rule=rule,
+            person_id=person_id,
+            actor=actor,
+        )
+
+
+def _record_choice(
+    *,
+    device: WebDevice,
+    purposes: dict[str, Purpose],
+    choices: Mapping[str, bool],
+    banner_sha256: str,
+    gpc: bool,
+    conflict_acknowledged: bool,
+    region: str,
+    policy_version: str,
+    ip: str,
+    user_agent: str,
+    language: str,
+    channel: str,
+    collection_point: str,
+    rule: str,
+    person_id: int | None,
+    actor: Actor,
+) -> WebChoiceResult:
+    device = WebDevice.objects.select_for_update().get(pk=device.pk)  # one choice per device at a time
     if person_id is not None and device.person_id != person_id:
         device.person_id = person_id
         device.save(update_fields=["person"])
