@@ -14,8 +14,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import conf
-from .models import Action, ConsentState, Purpose
-from .selectors import current_policy_version
+from .models import Action, ConsentState, PolicyVersion, Purpose
 from .web_models import WebDevice
 
 OPT_IN = "opt_in"  # EU/EEA/UK/CH: non-essential purposes off until chosen
@@ -56,6 +55,16 @@ def region_model(region: str) -> str:
         return OPT_IN
     default = conf.web_default_region().split("-", 1)[0].upper()
     return OPT_OUT if default == "US" else OPT_IN
+
+
+def current_policy_version(*, on=None) -> PolicyVersion | None:
+    """The published policy version in force on a date (today by default): the one the banner links."""
+    on = on or timezone.localdate()
+    return (
+        PolicyVersion.objects.filter(published_at__isnull=False, effective_on__lte=on)
+        .order_by("-effective_on", "-id")
+        .first()
+    )
 
 
 def web_purposes() -> QuerySet[Purpose]:

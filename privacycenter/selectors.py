@@ -6,7 +6,6 @@ from datetime import date
 from django.utils import timezone
 
 from consent.selectors import PurposeStatus, consent_overview
-from requests_app.fulfilment import package_link
 from requests_app.models import AccessPackage, PrivacyRequest
 from requests_app.selectors import case_deadlines
 
@@ -22,18 +21,10 @@ class CaseRow:
 
 
 @dataclass(frozen=True)
-class PackageRow:
-    file_name: str
-    created_at: object
-    expires_at: object
-    url: str
-
-
-@dataclass(frozen=True)
 class CenterOverview:
     choices: list[PurposeStatus]
     cases: list[CaseRow]
-    packages: list[PackageRow]
+    packages: list[AccessPackage]  # released and still downloadable; the view signs their links
 
 
 def center_overview(*, subject_id: int) -> CenterOverview:
@@ -53,14 +44,11 @@ def center_overview(*, subject_id: int) -> CenterOverview:
             )
         )
     now = timezone.now()
-    packages = [
-        PackageRow(
-            file_name=p.file_name, created_at=p.created_at, expires_at=p.expires_at, url=package_link(p)
-        )
-        for p in AccessPackage.objects.filter(
-            case__subject_id=subject_id, purged_at__isnull=True, expires_at__gt=now
-        ).exclude(wrapped_key="")
-    ]
+    packages = list(
+        AccessPackage.objects.filter(case__subject_id=subject_id, purged_at__isnull=True, expires_at__gt=now)
+        .exclude(wrapped_key="")
+        .order_by("-created_at")
+    )
     return CenterOverview(choices=choices, cases=cases, packages=packages)
 
 

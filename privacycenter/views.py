@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from consent.web import DEVICE_COOKIE, visitor_region
 from requests_app.models import RequestType
+from requests_app.services import package_link
 
 from . import conf, services
 from .selectors import center_overview
@@ -104,6 +105,10 @@ def home(request: HttpRequest) -> HttpResponse:
         "privacycenter/home.html",
         {
             "overview": overview,
+            "packages": [
+                {"file_name": p.file_name, "expires_at": p.expires_at, "url": package_link(p)}
+                for p in overview.packages
+            ],
             "request_types": [(t.value, t.label) for t in RequestType if t in services.FILEABLE],
             "message": request.session.pop("privacycenter_message", ""),
         },

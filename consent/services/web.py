@@ -21,7 +21,8 @@ from inventory.services import subject_create
 
 from ..models import Action, Channel, ConsentState, Purpose
 from ..web_models import WebChoice, WebDevice, WebRule
-from .events import BulkRecordRejected, ConsentEventInput, consent_events_record_bulk
+from .inputs import BulkRecordRejected, ConsentEventInput
+from .record import consent_events_record_bulk
 
 WEB_SOURCE = "website"
 WEB_ACTOR = "website"
