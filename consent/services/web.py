@@ -7,7 +7,7 @@ rule that decided the action (11 CCR §7025(c)(3) when the signal and an opt-in 
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
@@ -138,6 +138,80 @@ def web_choice_record(
         )
 
 
+def _decide(
+    *,
+    choices: Mapping[str, bool],
+    purposes: Mapping[str, Purpose],
+    gpc: bool,
+    conflict_acknowledged: bool,
+    rule: str,
+    opted_in,
+    result: WebChoiceResult,
+) -> dict[str, tuple[str, str]]:
+    """The action and the rule per purpose code: the visitor's choices, then GPC (11 CCR §7025)."""
+    wanted: dict[str, tuple[str, str]] = {}
+    for code, allowed in choices.items():
+        wanted[code] = (Action.GRANT if allowed else Action.WITHDRAW, rule)
+    if not gpc:
+        return wanted
+    for code in _sale_or_sharing_codes(purposes):
+        asked = choices.get(code)
+        if asked and conflict_acknowledged:  # §7025(c)(3): consent after being told of the conflict
+            wanted[code] = (Action.GRANT, WebRule.OPT_IN_AFTER_NOTICE)
+            result.conflict = True
+        elif asked:
+            wanted[code] = (Action.WITHDRAW, WebRule.GPC_REFUSED_OPT_IN)
+            result.conflict = True
+        elif asked is False:
+            wanted[code] = (Action.WITHDRAW, rule)
+        else:
+            earlier = opted_in(code)  # §7025(c)(3): the signal wins over an earlier opt-in
+            wanted[code] = (Action.WITHDRAW, WebRule.GPC_OVER_OPT_IN if earlier else WebRule.GPC)
+            result.conflict = result.conflict or earlier
+    return wanted
+
+
+def _ledger_items(
+    *,
+    wanted: Mapping[str, tuple[str, str]],
+    explicit: set[str],
+    subjects: list[int],
+    states: Mapping[tuple[int, str], ConsentState | None],
+    template: ConsentEventInput,
+) -> tuple[list[ConsentEventInput], list[tuple[str, str]]]:
+    """One ledger event per (subject, purpose) to record, and its (code, rule)."""
+    items: list[ConsentEventInput] = []
+    meta: list[tuple[str, str]] = []
+    for code, (action, why) in sorted(wanted.items()):
+        for sid in subjects:
+            state = states.get((sid, code))
+            # A GPC withdrawal the ledger already holds is not written again on every page view.
+            if code not in explicit and state is not None and state.action == action:
+                continue
+            items.append(replace(template, subject_id=sid, purpose=code, action=action))
+            meta.append((code, why))
+    return items, meta
+
+
+def _write_web_evidence(*, recorded, meta: list[tuple[str, str]], template: WebChoice) -> None:
+    """One append-only WebChoice row per ledger event just written (duplicates have theirs already)."""
+    WebChoice.objects.bulk_create(
+        [
+            WebChoice(
+                event_id=item.event_id,
+                device=template.device,
+                banner_sha256=template.banner_sha256,
+                gpc=template.gpc,
+                region=template.region,
+                rule=why,
+                created_at=template.created_at,
+            )
+            for item, (_, why) in zip(recorded, meta, strict=True)
+            if item.status != "duplicate"
+        ]
+    )
+
+
 def _record_choice(
     *,
     device: WebDevice,
@@ -169,51 +243,35 @@ def _record_choice(
     now = timezone.now()
     result = WebChoiceResult(device_id=str(device.public_id), gpc_honoured=gpc)
 
-    wanted: dict[str, tuple[str, str]] = {}  # code -> (action, rule)
-    for code, allowed in choices.items():
-        wanted[code] = (Action.GRANT if allowed else Action.WITHDRAW, rule)
-    if gpc:
-        for code in _sale_or_sharing_codes(purposes):
-            asked = choices.get(code)
-            if asked and conflict_acknowledged:
-                wanted[code] = (Action.GRANT, WebRule.OPT_IN_AFTER_NOTICE)
-                result.conflict = True
-            elif asked:
-                wanted[code] = (Action.WITHDRAW, WebRule.GPC_REFUSED_OPT_IN)
-                result.conflict = True
-            elif asked is False:
-                wanted[code] = (Action.WITHDRAW, rule)
-            else:
-                opted_in = any(
-                    (s := states.get((sid, purposes[code].pk))) is not None and s.is_current(now)
-                    for sid in subjects
-                )
-                wanted[code] = (Action.WITHDRAW, WebRule.GPC_OVER_OPT_IN if opted_in else WebRule.GPC)
-                result.conflict = result.conflict or opted_in
-
-    items: list[ConsentEventInput] = []
-    meta: list[tuple[str, str]] = []  # (code, rule) per item
-    evidence = {"ip": ip, "user_agent": user_agent} if (ip or user_agent) else None
-    explicit = set(choices)
-    for code, (action, why) in sorted(wanted.items()):
-        for sid in subjects:
-            state = states.get((sid, purposes[code].pk))
-            # A GPC withdrawal the ledger already holds is not written again on every page view.
-            if code not in explicit and state is not None and state.action == action:
-                continue
-            items.append(
-                ConsentEventInput(
-                    subject_id=sid,
-                    purpose=code,
-                    action=action,
-                    channel=channel,
-                    collection_point=collection_point,
-                    policy_version=policy_version,
-                    language=(language or "en")[:10],
-                    evidence=evidence,
-                )
-            )
-            meta.append((code, why))
+    wanted = _decide(
+        choices=choices,
+        purposes=purposes,
+        gpc=gpc,
+        conflict_acknowledged=conflict_acknowledged,
+        rule=rule,
+        opted_in=lambda code: any(
+            (s := states.get((sid, purposes[code].pk))) is not None and s.is_current(now) for sid in subjects
+        ),
+        result=result,
+    )
+    template = ConsentEventInput(
+        subject_id=0,
+        purpose="",
+        action="",
+        channel=channel,
+        collection_point=collection_point,
+        policy_version=policy_version,
+        language=(language or "en")[:10],
+        evidence={"ip": ip, "user_agent": user_agent} if (ip or user_agent) else None,
+    )
+    items, meta = _ledger_items(
+        wanted=wanted,
+        explicit=set(choices),
+        subjects=subjects,
+        states={(sid, code): states.get((sid, p.pk)) for sid in subjects for code, p in purposes.items()},
+        template=template,
+    )
+    for code, (action, why) in wanted.items():
         result.actions[code] = action
         result.rules[code] = why
     if not items:
@@ -222,21 +280,10 @@ def _record_choice(
         recorded = consent_events_record_bulk(events=items, source="", actor=actor)
     except BulkRecordRejected as exc:
         raise ValidationError(next(iter(exc.item_errors.values())), code="invalid") from exc
-    WebChoice.objects.bulk_create(
-        [
-            WebChoice(
-                event_id=item.event_id,
-                device=device,
-                banner_sha256=banner_sha256,
-                gpc=gpc,
-                region=region[:8],
-                rule=why,
-                created_at=now,
-            )
-            for item, (_, why) in zip(recorded.items, meta, strict=True)
-            if item.status != "duplicate"
-        ]
+    evidence = WebChoice(
+        device=device, banner_sha256=banner_sha256, gpc=gpc, region=region[:8], created_at=now
     )
+    _write_web_evidence(recorded=recorded.items, meta=meta, template=evidence)
     result.receipts = [item.receipt_id for item in recorded.items]
     return result
 
