@@ -6,6 +6,8 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 from consent.selectors import consent_is_current
 from tests.browser.conftest import axe_check, screenshot
@@ -24,16 +26,22 @@ def test_from_email_link_to_a_changed_preference(browser, settings):
     assert axe_check(browser) == []
     browser.find_element(By.ID, "email").send_keys("grace@example.com")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    assert "Check your email" in browser.find_element(By.TAG_NAME, "h1").text
+    WebDriverWait(browser, 15).until(
+        EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Check your email")
+    )
 
     link = re.search(r"https?://\S+/privacycenter/enter/\S+/", mail.outbox[-1].body).group(0)
     browser.get(link)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    assert browser.find_element(By.TAG_NAME, "h1").text == "Your privacy center"
+    WebDriverWait(browser, 15).until(
+        EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Your privacy center")
+    )
     screenshot(browser, "privacy-center")
     assert axe_check(browser) == []
 
     browser.find_element(By.CSS_SELECTOR, "button[aria-label='Switch off: Marketing emails']").click()
-    assert "Your choice is saved." in browser.find_element(By.CSS_SELECTOR, "[role=status]").text
+    WebDriverWait(browser, 15).until(
+        EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[role=status]"), "Your choice is saved.")
+    )
     assert not consent_is_current(subject_id=person.pk, purpose="marketing_email")
     assert browser.find_elements(By.CSS_SELECTOR, "button[aria-label='Allow: Marketing emails']")
