@@ -82,3 +82,73 @@ def site_url() -> str:
 def privacy_office_email() -> str:
     """PRIVACY_OFFICE_EMAIL: where reports for the privacy office go."""
     return settings.PRIVACY_OFFICE_EMAIL
+
+
+# --- The website (issue 18) ----------------------------------------------------------------------
+# EU/EEA, UK and Switzerland: non-essential purposes stay off until chosen (ePrivacy Art. 5(3), GDPR
+# Art. 7, UK PECR reg. 6, Swiss FADP). Everything else in the US gets the opt-out model (CCPA).
+OPT_IN_COUNTRIES = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "IS",
+        "LI",
+        "NO",
+        "GB",
+        "CH",
+    ]
+)
+
+
+def web_allowed_origins() -> list[str]:
+    """Origins (scheme://host[:port]) whose pages may call the consent endpoint (CORS)."""
+    return list(getattr(settings, "CONSENT_WEB_ALLOWED_ORIGINS", []))
+
+
+def web_region_header() -> str:
+    """Request header the CDN or proxy sets to the visitor's country (ISO 3166-1, optionally -subdivision).
+
+    Default `CF-IPCountry` (Cloudflare); CloudFront users set `CloudFront-Viewer-Country`. Only a proxy
+    should set it: the proxy must overwrite any value the browser sent.
+    """
+    return getattr(settings, "CONSENT_WEB_REGION_HEADER", "CF-IPCountry")
+
+
+def web_default_region() -> str:
+    """Region assumed when the header is missing or unknown; an opt-in country is the safe default."""
+    return getattr(settings, "CONSENT_WEB_DEFAULT_REGION", "EU")
+
+
+def web_rate_limit() -> tuple[int, int]:
+    """(requests, seconds) per client IP for the consent endpoint and the opt-out pages."""
+    return getattr(settings, "CONSENT_WEB_RATE_LIMIT", (60, 60))
+
+
+def web_script_max_age() -> int:
+    """Cache lifetime of the versioned consent.js URL (the content hash is in the URL): one year."""
+    return getattr(settings, "CONSENT_WEB_SCRIPT_MAX_AGE", 365 * 24 * 3600)

@@ -86,6 +86,22 @@ class Purpose(models.Model):
         max_length=60, blank=True, help_text="Kantara consent receipt purpose category."
     )
     third_party_disclosure = models.BooleanField(default=False)
+    web_key = models.SlugField(
+        max_length=20,
+        blank=True,
+        help_text="Short name the website's consent.js uses (e.g. analytics, advertising); empty: not a "
+        "website purpose. privacyops.consent.allows(web_key) tells tags whether they may load.",
+    )
+    sale_or_sharing = models.BooleanField(
+        default=False,
+        help_text="Selling or sharing personal information (CCPA §1798.120, §1798.140(ah)): a Global Privacy "
+        "Control signal and the 'Do Not Sell or Share' page withdraw it.",
+    )
+    sensitive_use = models.BooleanField(
+        default=False,
+        help_text="Uses sensitive personal information beyond what §1798.121(a) allows: the 'Limit the Use "
+        "of My Sensitive Personal Information' page withdraws it.",
+    )
     data_categories = models.ManyToManyField("inventory.DataCategory", blank=True, related_name="+")
     policy_reference = models.CharField(max_length=40, blank=True)
     active = models.BooleanField(default=True)
@@ -103,6 +119,9 @@ class Purpose(models.Model):
             models.CheckConstraint(
                 condition=Q(required=False) | Q(consent_lifetime_days__isnull=True),
                 name="consent_purpose_required_never_expires",
+            ),
+            models.UniqueConstraint(
+                fields=["web_key"], condition=~Q(web_key=""), name="consent_purpose_web_key_unique"
             ),
         ]
 
@@ -364,3 +383,7 @@ class ReconsentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Re-consent request #{self.pk} of subject #{self.subject_id}"
+
+
+# The website's devices and the evidence of web choices (issue 18) live in their own module.
+from .web_models import WebChoice, WebDevice  # noqa: E402, F401

@@ -2,7 +2,7 @@
 
 from inventory.registry import DELETE, SHRED, registry
 
-from .models import ConsentEvent, ConsentState, ReconsentRequest
+from .models import ConsentEvent, ConsentState, ReconsentRequest, WebDevice
 
 registry.register(
     ConsentEvent,
@@ -30,4 +30,13 @@ registry.register(
     collected_at="created_at",
     erase=DELETE,
     description="Subjects to ask for consent again after their consent expired.",
+)
+registry.register(
+    WebDevice,
+    subject="person",
+    category="marketing",
+    collected_at="created_at",
+    erase=DELETE,
+    description="Website devices linked to the person through a verified privacy-center link (device id, "
+    "region). Erasure deletes the link; the device's own choices stay pseudonymous.",
 )

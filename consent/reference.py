@@ -130,3 +130,72 @@ PURPOSES = [
         "data_categories": ["contact", "account"],
     },
 ]
+
+# --- The website (issue 18) ----------------------------------------------------------------------
+# Purposes added for the website's consent banner and the CCPA opt-out pages (seeded by migration 0005).
+STRICTLY_NECESSARY = "strictly_necessary"
+WIDGETS = "widgets"
+SENSITIVE_PI_USE = "sensitive_pi_use"
+
+WEB_PURPOSES = [
+    {
+        "code": STRICTLY_NECESSARY,
+        "name": "Strictly necessary cookies",
+        "service": "Website",
+        "description": "Cookies the Website can't work without (security, load balancing, remembering this "
+        "choice). Exempt from consent (ePrivacy Directive Art. 5(3)); always on (policy §3 'Cookies').",
+        "legal_basis": "legitimate_interests",
+        "required": True,
+        "is_marketing": False,
+        "confirm_withdrawal": False,
+        "consent_lifetime_days": None,
+        "receipt_purpose_category": "1 - Core Function",
+        "third_party_disclosure": False,
+        "policy_reference": "§3",
+        "data_categories": ["activity"],
+    },
+    {
+        "code": WIDGETS,
+        "name": "Widgets from other providers",
+        "service": "Website",
+        "description": "Embedded videos, maps and social widgets that send data about the visit to their "
+        "providers (policy §3 'widgets'). Counts as sharing under the CCPA (§1798.140(ah)).",
+        "legal_basis": "consent",
+        "required": False,
+        "is_marketing": False,
+        "confirm_withdrawal": False,
+        "consent_lifetime_days": 395,
+        "receipt_purpose_category": "9 - Sharing for Marketing",
+        "third_party_disclosure": True,
+        "policy_reference": "§3",
+        "data_categories": ["activity"],
+    },
+    {
+        "code": SENSITIVE_PI_USE,
+        "name": "Use of sensitive personal information",
+        "service": "Personalisation",
+        "description": "Using sensitive personal information for purposes beyond those Cal. Civ. Code "
+        "§1798.121(a) and 11 CCR §7027(m) allow; 'Limit the Use of My Sensitive Personal Information' "
+        "withdraws it.",
+        "legal_basis": "consent",
+        "required": False,
+        "is_marketing": False,
+        "confirm_withdrawal": True,
+        "consent_lifetime_days": None,
+        "receipt_purpose_category": "16 - Improve Performance",
+        "third_party_disclosure": False,
+        "policy_reference": "§4",
+        "data_categories": ["activity"],
+    },
+]
+
+# Website marks per purpose code: web_key (what consent.js and tag managers call it), and whether
+# the purpose is a sale/sharing (GPC and "Do Not Sell or Share" withdraw it) or a sensitive use.
+WEB_MARKS = {
+    STRICTLY_NECESSARY: {"web_key": "necessary", "sale_or_sharing": False, "sensitive_use": False},
+    ANALYTICS_COOKIES: {"web_key": "analytics", "sale_or_sharing": False, "sensitive_use": False},
+    ADVERTISING_PIXELS: {"web_key": "advertising", "sale_or_sharing": True, "sensitive_use": False},
+    WIDGETS: {"web_key": "widgets", "sale_or_sharing": True, "sensitive_use": False},
+    SHARE_MARKETING_PARTNERS: {"web_key": "", "sale_or_sharing": True, "sensitive_use": False},
+    SENSITIVE_PI_USE: {"web_key": "", "sale_or_sharing": False, "sensitive_use": True},
+}

@@ -12,7 +12,9 @@ import importlib
 import importlib.util
 from types import ModuleType
 
-DOMAIN_APPS = ["audit", "inventory", "notices", "consent", "retention", "disclosures", "requests_app"]
+DOMAIN_APPS = [
+    "audit", "inventory", "notices", "consent", "retention", "disclosures", "requests_app", "privacycenter",
+]  # fmt: skip
 
 
 def app_module(app: str, name: str) -> ModuleType | None:

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "retention",
     "disclosures",
     "requests_app",
+    "privacycenter",  # top of the stack: may use requests_app and everything below
 ]
 
 MIDDLEWARE = [
@@ -243,6 +244,15 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 # Unwrapped data keys are used at most this long before being re-read (inventory.crypto); the shared
 # cache above carries the key epoch that evicts an erased subject's key from every process at once.
 DATA_KEY_CACHE_SECONDS = env.float("DATA_KEY_CACHE_SECONDS", default=30)
+
+# The website's consent banner (consent.js, issue 18): see docs/operations.md "Website consent".
+CONSENT_WEB_ALLOWED_ORIGINS = env.list(
+    "CONSENT_WEB_ALLOWED_ORIGINS", default=["http://127.0.0.1:8000", "http://localhost:8000"] if DEBUG else []
+)
+CONSENT_WEB_REGION_HEADER = env.str("CONSENT_WEB_REGION_HEADER", default="CF-IPCountry")
+CONSENT_WEB_DEFAULT_REGION = env.str("CONSENT_WEB_DEFAULT_REGION", default="EU")
+_web_rate = env.str("CONSENT_WEB_RATE_LIMIT", default="60/60")  # requests/seconds per client IP
+CONSENT_WEB_RATE_LIMIT = tuple(int(part) for part in _web_rate.split("/", 1))
 
 # --- Production hardening (active whenever DEBUG is off) -----------------------------------------
 if not DEBUG:

@@ -9,6 +9,7 @@
 - policy.py      purposes and privacy-policy versions, 'policy changed' notices
 - expiry.py      expiry and re-consent requests, the daily sweep
 - imports.py     CSV import of historic opt-in/opt-out lists
+- web.py         choices made on the website (banner, GPC, opt-out pages, privacy center)
 
 Other apps use the names re-exported here (docs/design.md, the consent section), not the modules.
 """
@@ -28,6 +29,7 @@ from .policy import (
 )
 from .record import consent_events_record_bulk, consent_grant, consent_record
 from .suppression import consent_suppress_before_erasure, suppression_add, suppression_lift
+from .web import WebChoiceResult, web_choice_record, web_device_get_or_create, web_device_link_person
 from .withdraw import consent_withdraw, consent_withdraw_all_marketing, consent_withdraw_purposes
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "ImportRejected",
     "ImportReport",
     "RecordedItem",
+    "WebChoiceResult",
     "consent_events_record_bulk",
     "consent_expiry_sweep",
     "consent_grant",
@@ -59,4 +62,7 @@ __all__ = [
     "reconsent_requests_open",
     "suppression_add",
     "suppression_lift",
+    "web_choice_record",
+    "web_device_get_or_create",
+    "web_device_link_person",
 ]

@@ -8,8 +8,8 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from consent.dashboard import dashboard_cards
-from consent.models import ConsentEvent, ConsentState, Purpose, ReconsentRequest
-from consent.reference import PURPOSES
+from consent.models import ConsentEvent, ConsentState, Purpose, ReconsentRequest, WebDevice
+from consent.reference import PURPOSES, WEB_PURPOSES
 from inventory.registry import registry
 from inventory.selectors import records_for_subject
 from privacyops.roles import permission_matrix
@@ -20,22 +20,28 @@ CONTRACT_CODES = {
     "marketing_email", "marketing_phone", "analytics_cookies", "advertising_pixels", "surveys",
     "share_marketing_partners", "transactional",
 }  # fmt: skip
+# Added for the website (issue 18): the banner's strictly necessary cookies, widgets, and the purpose the
+# "Limit the Use of My Sensitive Personal Information" page withdraws.
+WEB_CODES = {"strictly_necessary", "widgets", "sensitive_pi_use"}
+REQUIRED = {"transactional", "strictly_necessary"}
 
 
 @pytest.mark.django_db
 def test_purposes_are_seeded_with_the_contract_codes_and_legal_basis():
     seeded = {p.code: p for p in Purpose.objects.prefetch_related("data_categories")}
-    assert set(seeded) == CONTRACT_CODES == {row["code"] for row in PURPOSES}
+    assert set(seeded) == CONTRACT_CODES | WEB_CODES
+    assert {row["code"] for row in PURPOSES} == CONTRACT_CODES
+    assert {row["code"] for row in WEB_PURPOSES} == WEB_CODES
     assert seeded["transactional"].required and seeded["transactional"].legal_basis == "contract"
-    assert all(
-        p.legal_basis == "consent" and not p.required for code, p in seeded.items() if code != "transactional"
-    )
+    assert seeded["strictly_necessary"].required and seeded["strictly_necessary"].legal_basis != "consent"
+    assert {code for code, p in seeded.items() if p.required} == REQUIRED
+    assert all(p.legal_basis == "consent" for code, p in seeded.items() if code not in REQUIRED)
     assert seeded["analytics_cookies"].consent_lifetime_days == 395
     assert all(p.data_categories.exists() for p in seeded.values())
 
 
 def test_every_consent_model_linked_to_a_subject_is_registered():
-    for model in (ConsentEvent, ConsentState, ReconsentRequest):
+    for model in (ConsentEvent, ConsentState, ReconsentRequest, WebDevice):
         assert registry.is_covered(model)
 
 

@@ -84,6 +84,8 @@ ADMIN = {
     "disclosures.disclosureexport":        ("200 403 403 200 403 403 200", "200 403 403 200 403 403 200", "200 403 403 200 403 403 200"),
     "requests_app.privacyrequest":         ("200 403 403 200 403 403 200", "200 403 403 200 403 403 200", "200 403 403 200 403 403 200"),
     "requests_app.caseevent":              ("200 403 403 200 403 403 200", "403 403 403 403 403 403 403", "200 403 403 200 403 403 200"),
+    "privacycenter.drpagent":              ("200 200 200",                 "200 403 403",                 "200 403 403"),
+    "privacycenter.drprequest":            ("200 403 403",                 "200 403 403",                 "200 403 403"),
 }
 
 # Custom admin views (get_urls): (url name, arguments), then "GET POST" status per role.

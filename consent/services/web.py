@@ -1,0 +1,332 @@
+"""Choices made on the website (banner, dialog, opt-out pages, privacy center) recorded on the ledger.
+
+Every web choice goes through consent_events_record_bulk, so it gets the ledger's checks, sealed
+evidence, receipts, suppression and fold; a WebChoice row next to each event keeps what only the
+web knows: the hash of the banner text shown, the Global Privacy Control flag, the region and the
+rule that decided the action (11 CCR §7025(c)(3) when the signal and an opt-in conflict).
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from core.actors import Actor
+from inventory.models import DataSubject
+from inventory.services import subject_create
+
+from ..models import Action, Channel, ConsentState, Purpose
+from ..web_models import WebChoice, WebDevice, WebRule
+from .inputs import BulkRecordRejected, ConsentEventInput
+from .record import consent_events_record_bulk
+
+WEB_SOURCE = "website"
+WEB_ACTOR = "website"
+
+
+@dataclass
+class WebChoiceResult:
+    """What was recorded for one web choice; `actions` maps purpose code -> grant/withdraw recorded."""
+
+    device_id: str
+    actions: dict[str, str] = field(default_factory=dict)
+    rules: dict[str, str] = field(default_factory=dict)
+    receipts: list[str] = field(default_factory=list)
+    gpc_honoured: bool = False
+    conflict: bool = False  # the signal overrode an opt-in (earlier or in this request)
+
+
+def _parse_device_id(device_id: str | UUID | None) -> UUID | None:
+    if device_id in (None, ""):
+        return None
+    try:
+        return device_id if isinstance(device_id, UUID) else UUID(str(device_id))
+    except ValueError as exc:
+        raise ValidationError("The device id is not valid.", code="device_id") from exc
+
+
+@transaction.atomic
+def web_device_get_or_create(*, device_id: str | UUID | None, region: str = "") -> WebDevice:
+    """The device with this id (locked), or a new one with its own pseudonymous subject.
+
+    The id comes from the visitor's cookie; an id we have never seen is kept (it is random and the
+    visitor's own), so a first choice needs no extra round trip. Without an id a new one is made.
+    """
+    wanted = _parse_device_id(device_id)
+    if wanted is not None:
+        device = WebDevice.objects.select_for_update().filter(public_id=wanted).first()
+        if device is not None:
+            return device
+    subject = subject_create(actor=WEB_ACTOR)
+    device = WebDevice(subject=subject, region=region[:8])
+    if wanted is not None:
+        device.public_id = wanted
+    device.save()
+    return device
+
+
+def _sale_or_sharing_codes(purposes: Mapping[str, Purpose]) -> set[str]:
+    return {code for code, p in purposes.items() if p.sale_or_sharing and not p.required and p.active}
+
+
+def web_choice_record(
+    *,
+    device_id: str | UUID | None,
+    choices: Mapping[str, bool],
+    banner_sha256: str = "",
+    gpc: bool = False,
+    conflict_acknowledged: bool = False,
+    region: str = "",
+    policy_version: str = "",
+    ip: str = "",
+    user_agent: str = "",
+    language: str = "en",
+    channel: str = Channel.COOKIE_BANNER,
+    collection_point: str = "web-banner",
+    rule: str = WebRule.CHOICE,
+    person_id: int | None = None,
+    actor: Actor = WEB_ACTOR,
+) -> WebChoiceResult:
+    """Record a visitor's choices (purpose code -> allowed) for their device and, if known, the person.
+
+    With `gpc`, every sale/sharing purpose is opted out (11 CCR §7025(b)), whatever the choices say,
+    unless the visitor switched it on after being told it conflicts with the signal
+    (`conflict_acknowledged`, §7025(c)(3)); an earlier opt-in the signal overrides is recorded with
+    the rule that applied. A signal-only withdrawal the ledger already holds is not recorded again, so
+    a GPC browser costs one ledger row per purpose, not one per page view. Raises ValidationError (nothing
+    recorded) on an unknown or required purpose.
+    """
+    purposes = {p.code: p for p in Purpose.objects.filter(active=True)}
+    bad = sorted(str(code)[:40] for code in choices if code not in purposes or purposes[code].required)
+    if bad:
+        raise ValidationError(f"Not a purpose a visitor can choose: {', '.join(bad)}.", code="purpose")
+    if any(not isinstance(value, bool) for value in choices.values()):
+        raise ValidationError("Each choice must be true or false.", code="choice")
+    if rule not in WebRule.values:
+        raise ValidationError("Unknown rule.", code="rule")
+    if banner_sha256 and (
+        len(banner_sha256) != 64 or any(c not in "0123456789abcdef" for c in banner_sha256)
+    ):
+        raise ValidationError("The banner hash must be 64 lower-case hex digits.", code="banner")
+
+    # The device (and its pseudonymous subject, audited) is created in its own short transaction: the
+    # audit chain's lock is then held only from the ledger's audit event to the commit below, not for
+    # the whole choice, which is what lets concurrent choices overlap.
+    device = web_device_get_or_create(device_id=device_id, region=region)
+    with transaction.atomic():
+        return _record_choice(
+            device=device,
+            purposes=purposes,
+            choices=choices,
+            banner_sha256=banner_sha256,
+            gpc=gpc,
+            conflict_acknowledged=conflict_acknowledged,
+            region=region,
+            policy_version=policy_version,
+            ip=ip,
+            user_agent=user_agent,
+            language=language,
+            channel=channel,
+            collection_point=collection_point,
+            rule=rule,
+            person_id=person_id,
+            actor=actor,
+        )
+
+
+def _decide(
+    *,
+    choices: Mapping[str, bool],
+    purposes: Mapping[str, Purpose],
+    gpc: bool,
+    conflict_acknowledged: bool,
+    rule: str,
+    opted_in,
+    result: WebChoiceResult,
+) -> dict[str, tuple[str, str]]:
+    """The action and the rule per purpose code: the visitor's choices, then GPC (11 CCR §7025)."""
+    wanted: dict[str, tuple[str, str]] = {}
+    for code, allowed in choices.items():
+        wanted[code] = (Action.GRANT if allowed else Action.WITHDRAW, rule)
+    if not gpc:
+        return wanted
+    for code in _sale_or_sharing_codes(purposes):
+        asked = choices.get(code)
+        if asked and conflict_acknowledged:  # §7025(c)(3): consent after being told of the conflict
+            wanted[code] = (Action.GRANT, WebRule.OPT_IN_AFTER_NOTICE)
+            result.conflict = True
+        elif asked:
+            wanted[code] = (Action.WITHDRAW, WebRule.GPC_REFUSED_OPT_IN)
+            result.conflict = True
+        elif asked is False:
+            wanted[code] = (Action.WITHDRAW, rule)
+        else:
+            earlier = opted_in(code)  # §7025(c)(3): the signal wins over an earlier opt-in
+            wanted[code] = (Action.WITHDRAW, WebRule.GPC_OVER_OPT_IN if earlier else WebRule.GPC)
+            result.conflict = result.conflict or earlier
+    return wanted
+
+
+def _ledger_items(
+    *,
+    wanted: Mapping[str, tuple[str, str]],
+    explicit: set[str],
+    subjects: list[int],
+    states: Mapping[tuple[int, str], ConsentState | None],
+    template: ConsentEventInput,
+) -> tuple[list[ConsentEventInput], list[tuple[str, str]]]:
+    """One ledger event per (subject, purpose) to record, and its (code, rule)."""
+    items: list[ConsentEventInput] = []
+    meta: list[tuple[str, str]] = []
+    for code, (action, why) in sorted(wanted.items()):
+        for sid in subjects:
+            state = states.get((sid, code))
+            # A GPC withdrawal the ledger already holds is not written again on every page view.
+            if code not in explicit and state is not None and state.action == action:
+                continue
+            items.append(replace(template, subject_id=sid, purpose=code, action=action))
+            meta.append((code, why))
+    return items, meta
+
+
+def _write_web_evidence(*, recorded, meta: list[tuple[str, str]], template: WebChoice) -> None:
+    """One append-only WebChoice row per ledger event just written (duplicates have theirs already)."""
+    WebChoice.objects.bulk_create(
+        [
+            WebChoice(
+                event_id=item.event_id,
+                device=template.device,
+                banner_sha256=template.banner_sha256,
+                gpc=template.gpc,
+                region=template.region,
+                rule=why,
+                created_at=template.created_at,
+            )
+            for item, (_, why) in zip(recorded, meta, strict=True)
+            if item.status != "duplicate"
+        ]
+    )
+
+
+def _record_choice(
+    *,
+    device: WebDevice,
+    purposes: dict[str, Purpose],
+    choices: Mapping[str, bool],
+    banner_sha256: str,
+    gpc: bool,
+    conflict_acknowledged: bool,
+    region: str,
+    policy_version: str,
+    ip: str,
+    user_agent: str,
+    language: str,
+    channel: str,
+    collection_point: str,
+    rule: str,
+    person_id: int | None,
+    actor: Actor,
+) -> WebChoiceResult:
+    device = WebDevice.objects.select_for_update().get(pk=device.pk)  # one choice per device at a time
+    if person_id is not None and device.person_id != person_id:
+        device.person_id = person_id
+        device.save(update_fields=["person"])
+    subjects = [device.subject_id] + ([device.person_id] if device.person_id else [])
+    states = {
+        (s.subject_id, s.purpose_id): s
+        for s in ConsentState.objects.select_for_update().filter(subject_id__in=subjects)
+    }
+    now = timezone.now()
+    result = WebChoiceResult(device_id=str(device.public_id), gpc_honoured=gpc)
+
+    wanted = _decide(
+        choices=choices,
+        purposes=purposes,
+        gpc=gpc,
+        conflict_acknowledged=conflict_acknowledged,
+        rule=rule,
+        opted_in=lambda code: any(
+            (s := states.get((sid, purposes[code].pk))) is not None and s.is_current(now) for sid in subjects
+        ),
+        result=result,
+    )
+    template = ConsentEventInput(
+        subject_id=0,
+        purpose="",
+        action="",
+        channel=channel,
+        collection_point=collection_point,
+        policy_version=policy_version,
+        language=(language or "en")[:10],
+        evidence={"ip": ip, "user_agent": user_agent} if (ip or user_agent) else None,
+    )
+    items, meta = _ledger_items(
+        wanted=wanted,
+        explicit=set(choices),
+        subjects=subjects,
+        states={(sid, code): states.get((sid, p.pk)) for sid in subjects for code, p in purposes.items()},
+        template=template,
+    )
+    for code, (action, why) in wanted.items():
+        result.actions[code] = action
+        result.rules[code] = why
+    if not items:
+        return result
+    try:
+        recorded = consent_events_record_bulk(events=items, source="", actor=actor)
+    except BulkRecordRejected as exc:
+        raise ValidationError(next(iter(exc.item_errors.values())), code="invalid") from exc
+    evidence = WebChoice(
+        device=device, banner_sha256=banner_sha256, gpc=gpc, region=region[:8], created_at=now
+    )
+    _write_web_evidence(recorded=recorded.items, meta=meta, template=evidence)
+    result.receipts = [item.receipt_id for item in recorded.items]
+    return result
+
+
+@transaction.atomic
+def web_device_link_person(*, device_id: str | UUID, person_id: int, actor: Actor = WEB_ACTOR) -> WebDevice:
+    """Tie a device to the person it belongs to, once they proved who they are (privacy-center link).
+
+    The device's current opt-outs of sale/sharing (a GPC signal, the Do Not Sell page) then apply to
+    the person too (11 CCR §7025(c)(1): "and, if known, the consumer"); later choices are recorded for both.
+    """
+    person = DataSubject.objects.filter(pk=person_id, erased_at__isnull=True).first()
+    if person is None:
+        raise ValidationError("Unknown data subject.")
+    device = web_device_get_or_create(device_id=device_id)
+    if device.person_id == person.pk:
+        return device
+    device.person = person
+    device.save(update_fields=["person"])
+    audit_record(
+        action="consent.web_device_linked",
+        actor=actor,
+        target_type="consent.webdevice",
+        target_id=device.pk,
+        subject_id=person.pk,
+    )
+    opted_out = list(
+        ConsentState.objects.filter(
+            subject_id=device.subject_id, action=Action.WITHDRAW, purpose__sale_or_sharing=True
+        ).values_list("purpose__code", "event_id")
+    )
+    if opted_out:
+        gpc_events = set(
+            WebChoice.objects.filter(event_id__in=[e for _, e in opted_out]).values_list("event_id", "gpc")
+        )
+        by_gpc = any(gpc for _, gpc in gpc_events)
+        web_choice_record(
+            device_id=device.public_id,
+            choices={code: False for code, _ in opted_out},
+            gpc=False,
+            channel=Channel.WEB_FORM,
+            collection_point="privacy-center",
+            rule=WebRule.GPC if by_gpc else WebRule.PRIVACY_CENTER,
+            actor=actor,
+        )
+    return device
