@@ -12,7 +12,16 @@ import importlib
 import importlib.util
 from types import ModuleType
 
-DOMAIN_APPS = ["audit", "inventory", "notices", "consent", "retention", "disclosures", "requests_app"]
+DOMAIN_APPS = [
+    "audit",
+    "inventory",
+    "notices",
+    "connectors",
+    "consent",
+    "retention",
+    "disclosures",
+    "requests_app",
+]
 
 
 def app_module(app: str, name: str) -> ModuleType | None:

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "audit",
     "inventory",
     "notices",
+    "connectors",
     "consent",
     "retention",
     "disclosures",

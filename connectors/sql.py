@@ -1,0 +1,360 @@
+"""SQL systems through SQLAlchemy Core: traversal, erasure, journal replay, live schema checks.
+
+No ORM models for foreign schemas: lightweight `table()`/`column()` constructs built from the dataset,
+so one query per collection and step is all a traversal costs. Engines are cached per connection and
+credential version, so a credential change mid-case reconnects instead of reusing a dead pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from django.conf import settings
+
+from .graph import ERASE_DELETE, ERASE_HASH, ERASE_KEEP, Graph, erase_plan
+
+HASHED = re.compile(r"^[0-9a-f]{64}$")
+_ENGINES: dict[tuple[Any, ...], sa.Engine] = {}
+_LOCK = threading.Lock()
+
+
+class SystemUnavailable(Exception):
+    """The system did not answer or refused the credentials (message names the system and error class)."""
+
+
+def normalize_url(url: str) -> str:
+    """Accept the usual URL spellings and pick our drivers: psycopg 3 for PostgreSQL, PyMySQL for MySQL."""
+    for old, new in (
+        ("postgres://", "postgresql+psycopg://"),
+        ("postgresql://", "postgresql+psycopg://"),
+        ("mysql://", "mysql+pymysql://"),
+        ("mariadb://", "mysql+pymysql://"),
+    ):
+        if url.startswith(old):
+            return new + url[len(old) :]
+    return url
+
+
+def engine_for(url: str, *, cache_key: Any = None) -> sa.Engine:
+    """A pooled engine per (cache_key, url); NullPool for SQLite files (one connection per use)."""
+    key = (cache_key, url)
+    with _LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            url = normalize_url(url)
+            kwargs: dict[str, Any] = {"pool_pre_ping": True}
+            if url.startswith("sqlite"):
+                kwargs = {"poolclass": sa.pool.NullPool}
+            elif url.startswith("mysql"):
+                kwargs["pool_recycle"] = 3600
+            engine = sa.create_engine(url, **kwargs)
+            _ENGINES[key] = engine
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every pool (tests dropping databases; a credential change drops the old key's pool)."""
+    with _LOCK:
+        for engine in _ENGINES.values():
+            engine.dispose()
+        _ENGINES.clear()
+
+
+def keyed_hash(value: Any) -> str:
+    """HMAC-SHA256 under settings.HASH_KEY, the same function the back office uses on its own rows."""
+    return hmac.new(settings.HASH_KEY.encode(), str(value).encode(), hashlib.sha256).hexdigest()
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    return value
+
+
+@dataclass
+class CollectionResult:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    truncated: bool = False
+
+
+@dataclass
+class Traversal:
+    """What one traversal found, by collection, plus the number of queries it took."""
+
+    collections: dict[str, CollectionResult]
+    queries: int = 0
+
+    @property
+    def truncated(self) -> list[str]:
+        return sorted(c for c, r in self.collections.items() if r.truncated)
+
+    def counts(self) -> dict[str, int]:
+        return {c: len(r.rows) for c, r in self.collections.items() if r.rows}
+
+    def as_json(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            c: [{k: jsonable(v) for k, v in row.items()} for row in r.rows]
+            for c, r in self.collections.items()
+            if r.rows
+        }
+
+
+def _table(graph: Graph, cname: str, columns: Iterable[str]) -> Any:
+    short = cname.split(":")[-1]
+    schema, _, name = short.rpartition(".")
+    return sa.table(name, *[sa.column(c) for c in columns], schema=schema or None)
+
+
+def identity_values(identities: dict[str, Iterable[str]]) -> dict[str, list[Any]]:
+    """Emails are matched as given and lower-cased (the policy: one person, one address)."""
+    out: dict[str, list[Any]] = {}
+    for ident, values in identities.items():
+        vals = [v for v in values if v not in (None, "")]
+        if ident == "email":
+            vals = [*vals, *(str(v).strip().lower() for v in vals)]
+        out[ident] = list(dict.fromkeys(vals))
+    return out
+
+
+def traverse(
+    conn: sa.Connection, graph: Graph, identities: dict[str, Iterable[str]], *, row_cap: int
+) -> Traversal:
+    """Rows reached from the identities, collection by collection in dependency order.
+
+    Each step sends at most one `SELECT ... WHERE f1 IN (...) OR f2 IN (...)` per collection with only
+    values not yet looked up, so cycles end when no new value appears. A collection stops at
+    `row_cap` rows and is marked truncated.
+    """
+    pending: dict[tuple[str, str], set[Any]] = defaultdict(set)
+    looked_up: dict[tuple[str, str], set[Any]] = defaultdict(set)
+    for ident, values in identity_values({k: list(v) for k, v in identities.items()}).items():
+        for cname, fname in graph.seeds.get(ident, []):
+            pending[(cname, fname)].update(values)
+    results = {c: CollectionResult() for c in graph.collections}
+    seen_keys: dict[str, set[tuple]] = defaultdict(set)
+    out_edges = {c: graph.outgoing(c) for c in graph.collections}
+    lookup_fields = {c: graph.lookup_fields(c) for c in graph.collections}
+    queries = 0
+    while True:
+        progressed = False
+        for cname in graph.order:
+            coll = graph.collections[cname]
+            conditions = {}
+            for fname in lookup_fields[cname]:
+                new = pending[(cname, fname)] - looked_up[(cname, fname)]
+                if new:
+                    conditions[fname] = new
+                    looked_up[(cname, fname)] |= new
+                pending[(cname, fname)].clear()
+            if not conditions:
+                continue
+            result = results[cname]
+            if result.truncated:
+                continue
+            progressed = True
+            columns = list(coll.fields)
+            t = _table(graph, cname, columns)
+            where = sa.or_(*[t.c[f].in_(sorted(v, key=str)) for f, v in conditions.items()])
+            room = row_cap - len(result.rows)
+            stmt = sa.select(*[t.c[c] for c in columns]).where(where).limit(room + 1)
+            rows = [dict(r._mapping) for r in conn.execute(stmt)]
+            queries += 1
+            pk = coll.primary_key or columns
+            fresh = []
+            for row in rows:
+                key = tuple(row[k] for k in pk)
+                if key not in seen_keys[cname]:
+                    seen_keys[cname].add(key)
+                    fresh.append(row)
+            if len(fresh) > room:
+                fresh = fresh[:room]
+                result.truncated = True
+            result.rows.extend(fresh)
+            for e in out_edges[cname]:
+                vals = {row[e.source_field] for row in fresh if row.get(e.source_field) is not None}
+                if vals:
+                    pending[(e.target, e.target_field)] |= vals
+        if not progressed:
+            break
+    return Traversal(collections=results, queries=queries)
+
+
+@dataclass
+class ErasureStep:
+    """One collection's erasure: journaled by primary key before it is applied."""
+
+    collection: str
+    dataset: str
+    strategy: str | dict[str, str]
+    key_columns: list[str]
+    keys: list[list[Any]]
+
+    @property
+    def row_count(self) -> int:
+        return len(self.keys)
+
+    def journal_keys(self) -> dict[str, Any]:
+        return {"columns": self.key_columns, "values": [[jsonable(v) for v in k] for k in self.keys]}
+
+
+def erasure_steps(graph: Graph, found: Traversal, erase: dict[str, str]) -> list[ErasureStep]:
+    """Field updates first (parents first), then row deletions children first along references."""
+    plan = erase_plan(graph, erase)
+    parents_first = graph.parents_first()
+    updates, deletes = [], []
+    for cname in parents_first:
+        strategy = plan[cname]
+        rows = found.collections[cname].rows
+        if strategy == ERASE_KEEP or not rows:
+            continue
+        pk = graph.collections[cname].primary_key
+        step = ErasureStep(cname, graph.dataset_of[cname], strategy, pk, [[r[c] for c in pk] for r in rows])
+        (deletes if strategy == ERASE_DELETE else updates).append(step)
+    return updates + list(reversed(deletes))
+
+
+def _key_condition(t: Any, columns: list[str], keys: list[list[Any]]) -> Any:
+    if len(columns) == 1:
+        return t.c[columns[0]].in_([k[0] for k in keys])
+    return sa.tuple_(*[t.c[c] for c in columns]).in_([tuple(k) for k in keys])
+
+
+def apply_step(conn: sa.Connection, graph: Graph, step: ErasureStep, *, chunk: int = 1000) -> int:
+    """Apply one journaled step; idempotent (deleted rows are gone, NULL stays NULL, hashes are kept)."""
+    cname = step.collection
+    changed = 0
+    for i in range(0, len(step.keys), chunk):
+        keys = step.keys[i : i + chunk]
+        if step.strategy == ERASE_DELETE:
+            t = _table(graph, cname, step.key_columns)
+            changed += conn.execute(sa.delete(t).where(_key_condition(t, step.key_columns, keys))).rowcount
+            continue
+        fields: dict[str, str] = step.strategy  # type: ignore[assignment]
+        nulls = [f for f, s in fields.items() if s != ERASE_HASH]
+        hashes = [f for f, s in fields.items() if s == ERASE_HASH]
+        t = _table(graph, cname, [*step.key_columns, *fields])
+        nulled = 0
+        if nulls:
+            cond = sa.or_(*[t.c[f].is_not(None) for f in nulls])
+            stmt = sa.update(t).where(_key_condition(t, step.key_columns, keys)).where(cond)
+            nulled = conn.execute(stmt.values({f: None for f in nulls})).rowcount
+        params: list[dict[str, Any]] = []
+        if hashes:
+            current = conn.execute(
+                sa.select(*[t.c[c] for c in step.key_columns], *[t.c[f] for f in hashes]).where(
+                    _key_condition(t, step.key_columns, keys)
+                )
+            )
+            for row in current:
+                m = row._mapping
+                values = {
+                    f"h_{f}": keyed_hash(m[f]) if m[f] is not None and not HASHED.match(str(m[f])) else m[f]
+                    for f in hashes
+                }
+                if all(values[f"h_{f}"] == m[f] for f in hashes):
+                    continue  # already erased: a resumed or replayed run changes nothing twice
+                params.append({**{f"k_{c}": m[c] for c in step.key_columns}, **values})
+            if params:
+                stmt = (
+                    sa.update(t)
+                    .where(sa.and_(*[t.c[c] == sa.bindparam(f"k_{c}") for c in step.key_columns]))
+                    .values({f: sa.bindparam(f"h_{f}") for f in hashes})
+                )
+                conn.execute(stmt, params)
+        changed += max(nulled, len(params) if hashes else 0)
+    return changed
+
+
+def check_schema(engine: sa.Engine, graph: Graph, erase: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of a dataset against the live schema, by table and column name.
+
+    Errors: unknown tables/columns, NULL strategy on a NOT NULL column. Warnings: every identity or
+    reference column without an index starting with it, with the CREATE INDEX to run.
+    """
+    errors: list[str] = []
+    warnings: list[str] = []
+    inspector = sa.inspect(engine)
+    plan = erase_plan(graph, erase)
+    lookups = {
+        c: graph.lookup_fields(c) | {e.source_field for e in graph.outgoing(c)} for c in graph.collections
+    }
+    for cname, coll in graph.collections.items():
+        short = cname.split(":")[-1]
+        schema, _, table = short.rpartition(".")
+        schema = schema or None
+        if not inspector.has_table(table, schema=schema):
+            errors.append(f"table {short!r} does not exist")
+            continue
+        columns = {c["name"]: c for c in inspector.get_columns(table, schema=schema)}
+        for fname in coll.fields:
+            if fname not in columns:
+                errors.append(f"column {short}.{fname} does not exist")
+        strategy = plan[cname]
+        if isinstance(strategy, dict):
+            for fname, s in strategy.items():
+                if fname not in columns:
+                    continue
+                if s != ERASE_HASH and not columns[fname].get("nullable", True):
+                    errors.append(f"{short}.{fname} is NOT NULL: erase it with 'hash' or delete the row")
+                length = getattr(columns[fname]["type"], "length", None)
+                if s == ERASE_HASH and length is not None and length < 64:
+                    errors.append(
+                        f"{short}.{fname} holds {length} characters: a keyed hash needs 64 (use 'null')"
+                    )
+        indexed: set[str] = set()
+        pk = inspector.get_pk_constraint(table, schema=schema).get("constrained_columns") or []
+        if pk:
+            indexed.add(pk[0])
+        for ix in inspector.get_indexes(table, schema=schema):
+            cols = ix.get("column_names") or []
+            if cols and cols[0]:
+                indexed.add(cols[0])
+        for uc in inspector.get_unique_constraints(table, schema=schema):
+            cols = uc.get("column_names") or []
+            if cols:
+                indexed.add(cols[0])
+        for fname in sorted(lookups[cname]):
+            if fname in columns and fname not in indexed:
+                qualified = f"{schema}.{table}" if schema else table
+                warnings.append(
+                    f"{short}.{fname} is looked up by identity or reference but has no index: "
+                    f"CREATE INDEX {table}_{fname}_idx ON {qualified} ({fname});"
+                )
+    return errors, warnings
+
+
+def probe(engine: sa.Engine, graph: Graph | None) -> str:
+    """What a "test connection" could reach: the server version and the dataset's tables found."""
+    with engine.connect() as conn:
+        dialect = engine.dialect.name
+        version = ".".join(str(p) for p in (engine.dialect.server_version_info or ()))
+        conn.execute(sa.text("SELECT 1"))
+    if graph is None:
+        return f"connected to {dialect} {version}".strip()
+    inspector = sa.inspect(engine)
+    found = [c for c in graph.collections if inspector.has_table(c.split(":")[-1].rpartition(".")[2])]
+    return f"connected to {dialect} {version}; {len(found)} of {len(graph.collections)} collections found"
+
+
+def run_in_transaction(engine: sa.Engine, work: Callable[[sa.Connection], Any]) -> Any:
+    """One transaction per system where the engine allows (SQLite, PostgreSQL, InnoDB)."""
+    try:
+        with engine.begin() as conn:
+            return work(conn)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise SystemUnavailable(f"{type(exc.orig or exc).__name__}: the database did not answer") from None
