@@ -25,6 +25,7 @@ from inventory.models import System
 
 from . import fides, graph, sql
 from .connector import NotConnected, for_system, system_graph
+from .http import HttpConfigError, HttpError
 from .models import Connection, Dataset, ErasureJournal, RunEvent, RunStatus, SystemRun
 from .secrets import open_json, seal, seal_json
 
@@ -38,6 +39,8 @@ RUN_ERRORS = (
     fides.DatasetError,
     sa.exc.SQLAlchemyError,
     ValidationError,
+    HttpError,
+    HttpConfigError,
 )
 
 
@@ -79,7 +82,7 @@ def connection_save(
     if rate_limit_per_second is not None:
         conn.rate_limit_per_second = rate_limit_per_second
     if kind == Connection.Kind.HTTP and conn.config:
-        from .http import HttpConfigError, parse_config
+        from .http import parse_config
 
         try:
             parse_config(conn.config)
@@ -440,7 +443,15 @@ def system_run_execute(*, run_id: int) -> SystemRun | None:
 
 def _safe_error(exc: Exception) -> str:
     """Error class plus our own message; driver messages (which may quote data) are not kept."""
-    if isinstance(exc, NotConnected | sql.SystemUnavailable | fides.DatasetError | ValidationError):
+    if isinstance(
+        exc,
+        NotConnected
+        | sql.SystemUnavailable
+        | fides.DatasetError
+        | ValidationError
+        | HttpError
+        | HttpConfigError,
+    ):
         return f"{type(exc).__name__}: {exc}"[:300]
     return f"{type(exc).__name__}: the system refused the operation"[:300]
 
