@@ -56,7 +56,9 @@ class SqlConnector:
     def access(self, identities: dict[str, list[str]]) -> sql.Traversal:
         engine = self.engine
         return sql.run_in_transaction(
-            engine, lambda conn: sql.traverse(conn, self.graph, identities, row_cap=self.connection.row_cap)
+            engine,
+            lambda conn: sql.traverse(conn, self.graph, identities, row_cap=self.connection.row_cap),
+            read_only=True,
         )
 
     def steps(self, found: sql.Traversal) -> list[sql.ErasureStep]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import threading
 from collections import defaultdict
@@ -53,11 +54,11 @@ def engine_for(url: str, *, cache_key: Any = None) -> sa.Engine:
         engine = _ENGINES.get(key)
         if engine is None:
             url = normalize_url(url)
-            kwargs: dict[str, Any] = {"pool_pre_ping": True}
+            # No pre-ping (a round trip per checkout): a dropped connection fails that run, the pool
+            # is invalidated by SQLAlchemy, and the retry reconnects. Recycle before server timeouts.
+            kwargs: dict[str, Any] = {"pool_recycle": 300}
             if url.startswith("sqlite"):
                 kwargs = {"poolclass": sa.pool.NullPool}
-            elif url.startswith("mysql"):
-                kwargs["pool_recycle"] = 3600
             engine = sa.create_engine(url, **kwargs)
             _ENGINES[key] = engine
     return engine
@@ -132,6 +133,93 @@ def identity_values(identities: dict[str, Iterable[str]]) -> dict[str, list[Any]
 
 
 def traverse(
+    conn: sa.Connection, graph: Graph, identities: dict[str, Iterable[str]], *, row_cap: int
+) -> Traversal:
+    """Rows reached from the identities: one statement when the graph allows, else step by step."""
+    identities = {k: list(v) for k, v in identities.items()}
+    found = traverse_in_one_statement(conn, graph, identities, row_cap=row_cap)
+    if found is not None:
+        return found
+    return traverse_by_steps(conn, graph, identities, row_cap=row_cap)
+
+
+_JSON_OBJECT = {"postgresql": "json_build_object", "mysql": "JSON_OBJECT", "sqlite": "json_object"}
+
+
+def traverse_in_one_statement(
+    conn: sa.Connection, graph: Graph, identities: dict[str, list[Any]], *, row_cap: int
+) -> Traversal | None:
+    """The whole traversal as one `WITH` statement: a CTE per collection in dependency order, each
+    selecting by its identity values and by the keys of the CTEs before it, rows returned as JSON.
+
+    One round trip instead of one per collection and step (on a busy server the round trips are the
+    cost). Returns None, for the step-by-step traversal to answer, when it can't be exact: an edge
+    pointing back up the order brings values not already looked up, or a collection hit the row cap.
+    """
+    func = _JSON_OBJECT.get(conn.dialect.name)
+    if func is None:
+        return None
+    seeds = identity_values(identities)
+    position = {c: i for i, c in enumerate(graph.order)}
+    quote = conn.dialect.identifier_preparer.quote
+    params: dict[str, Any] = {}
+    ctes, selects = [], []
+    reached: set[str] = set()
+    for i, cname in enumerate(graph.order):
+        coll = graph.collections[cname]
+        conditions = []
+        for ident, pairs in graph.seeds.items():
+            for c, f in pairs:
+                if c == cname and seeds.get(ident):
+                    names = []
+                    for v in seeds[ident]:
+                        key = f"p{len(params)}"
+                        params[key] = v
+                        names.append(f":{key}")
+                    conditions.append(f"{quote(f)} IN ({', '.join(names)})")
+        for e in graph.edges:
+            if e.target == cname and e.source in reached and position[e.source] < i:
+                conditions.append(
+                    f"{quote(e.target_field)} IN (SELECT {quote(e.source_field)} FROM r{position[e.source]})"
+                )
+        if not conditions:
+            continue
+        reached.add(cname)
+        short = cname.split(":")[-1]
+        schema, _, table = short.rpartition(".")
+        source = f"{quote(schema)}.{quote(table)}" if schema else quote(table)
+        columns = ", ".join(quote(c) for c in coll.fields)
+        ctes.append(
+            f"r{i} AS (SELECT {columns} FROM {source} WHERE {' OR '.join(conditions)} LIMIT {row_cap + 1})"
+        )
+        pairs_sql = ", ".join(f"'{c}', {quote(c)}" for c in coll.fields if "'" not in c)
+        selects.append(f"SELECT {i} AS c, {func}({pairs_sql}) AS j FROM r{i}")
+    if not ctes:
+        return Traversal(collections={c: CollectionResult() for c in graph.collections}, queries=0)
+    statement = f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}"
+    results = {c: CollectionResult() for c in graph.collections}
+    for index, doc in conn.execute(sa.text(statement), params):
+        row = json.loads(doc) if isinstance(doc, str | bytes) else doc
+        results[graph.order[index]].rows.append(row)
+    if any(len(r.rows) > row_cap for r in results.values()):
+        return None
+    # Edges pointing back up the order: exact only if they bring no value not already looked up.
+    looked_up: dict[tuple[str, str], set[Any]] = defaultdict(set)
+    for ident, pairs in graph.seeds.items():
+        for c, f in pairs:
+            looked_up[(c, f)].update(seeds.get(ident, []))
+    for e in graph.edges:
+        if position[e.source] < position[e.target]:
+            looked_up[(e.target, e.target_field)].update(r[e.source_field] for r in results[e.source].rows)
+    for e in graph.edges:
+        if position[e.source] >= position[e.target]:
+            values = {r[e.source_field] for r in results[e.source].rows if r[e.source_field] is not None}
+            if not values <= looked_up[(e.target, e.target_field)]:
+                return None
+    return Traversal(collections=results, queries=1)
+
+
+def traverse_by_steps(
     conn: sa.Connection, graph: Graph, identities: dict[str, Iterable[str]], *, row_cap: int
 ) -> Traversal:
     """Rows reached from the identities, collection by collection in dependency order.
@@ -351,9 +439,17 @@ def probe(engine: sa.Engine, graph: Graph | None) -> str:
     return f"connected to {dialect} {version}; {len(found)} of {len(graph.collections)} collections found"
 
 
-def run_in_transaction(engine: sa.Engine, work: Callable[[sa.Connection], Any]) -> Any:
-    """One transaction per system where the engine allows (SQLite, PostgreSQL, InnoDB)."""
+def run_in_transaction(
+    engine: sa.Engine, work: Callable[[sa.Connection], Any], *, read_only: bool = False
+) -> Any:
+    """One transaction per system where the engine allows (SQLite, PostgreSQL, InnoDB).
+
+    Reads run in autocommit: the traversal is one statement (one snapshot) and skips BEGIN/COMMIT.
+    """
     try:
+        if read_only:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                return work(conn)
         with engine.begin() as conn:
             return work(conn)
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:

@@ -2,7 +2,8 @@
 
 import pytest
 
-from connectors.services import system_access
+from connectors import demo
+from connectors.services import dataset_import, system_access
 
 from .conftest import JANE
 
@@ -26,9 +27,21 @@ def test_email_reaches_every_collection_two_reference_levels_deep(crm_system):
 
 
 @pytest.mark.django_db
-def test_traversal_sends_one_query_per_collection_and_step(crm_system):
+def test_traversal_is_one_statement_when_references_point_one_way(crm_system):
     found = system_access(system=crm_system, identities={"email": [JANE["email"]]})
-    assert found.queries == 8  # one per collection: the reverse edges bring no new value
+    assert found.queries == 1
+
+
+@pytest.mark.django_db
+def test_undirected_references_traverse_step_by_step_with_the_same_rows(crm_system):
+    one_way = system_access(system=crm_system, identities={"email": [JANE["email"]]})
+    text = demo.dataset_text().replace("                  direction: from\n", "")
+    dataset_import(system=crm_system, text=text, erase=demo.DEMO_ERASE, actor="test")
+    both_ways = system_access(system=crm_system, identities={"email": [JANE["email"]]})
+    assert both_ways.queries > 1  # one per collection and step; the cycles end when no value is new
+    assert both_ways.counts() == one_way.counts()
+    ids = {c: sorted(r["id"] for r in rows) for c, rows in both_ways.as_json().items()}
+    assert ids == {c: sorted(r["id"] for r in rows) for c, rows in one_way.as_json().items()}
 
 
 @pytest.mark.django_db
