@@ -501,3 +501,93 @@ def case_systems_settled(*, case_id: int, action: str | None = None) -> bool:
     if action:
         runs = runs.filter(action=action)
     return not runs.exclude(status__in=[RunStatus.DONE, RunStatus.WAIVED]).exists()
+
+
+# --- opt-outs --------------------------------------------------------------------------------------
+
+
+def unsubscribe_systems() -> list[System]:
+    """Systems that declare an unsubscribe operation (HTTP connections whose YAML has one)."""
+    from .http import HttpConfigError, parse_config
+
+    out = []
+    for system in connected_systems():
+        conn = system.connection
+        if conn.kind != Connection.Kind.HTTP or not conn.config:
+            continue
+        try:
+            if parse_config(conn.config).operations.get("unsubscribe"):
+                out.append(system)
+        except HttpConfigError:
+            continue
+    return out
+
+
+@transaction.atomic
+def opt_out_propagate(
+    *,
+    identities: dict[str, list[str]],
+    subject_id: int | None = None,
+    case_id: int | None = None,
+    actor: Actor = None,
+) -> list[SystemRun]:
+    """A withdrawal or unsubscribe reaches every system with an unsubscribe operation: one run each,
+    status recorded, retried like any run (consent and requests_app call this; we never call them)."""
+    from .tasks import run_system
+
+    runs = []
+    sealed = seal_json({k: list(v) for k, v in identities.items() if v})
+    for system in unsubscribe_systems():
+        run = SystemRun.objects.create(
+            case_id=case_id, subject_id=subject_id, system=system, action=SystemRun.Action.OPT_OUT,
+            identities=sealed,
+        )  # fmt: skip
+        RunEvent.objects.create(run=run, kind="planned", **actor_fields(actor))
+        runs.append(run)
+        transaction.on_commit(lambda pk=run.pk: run_system.delay(pk))
+    if runs:
+        audit_record(
+            action="connectors.opt_out_planned",
+            actor=actor,
+            target_type="inventory.datasubject",
+            target_id=subject_id or "",
+            subject_id=subject_id,
+            details={"systems": [r.system_id for r in runs], "case_id": case_id},
+        )
+    return runs
+
+
+# --- the demo CRM (make run) -------------------------------------------------------------------------
+
+
+def demo_crm_install(*, path: str, subjects: int = 200, actor: Actor = "bootstrap") -> System:
+    """A small SQLite "CRM" beside the demo data, filled for the first demo subjects, with its dataset,
+    so a demo access request returns rows from it and a demo erasure erases them."""
+    from pathlib import Path
+
+    from inventory.models import DataSubject
+
+    from . import demo
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        target.unlink()
+    engine = sa.create_engine(f"sqlite:///{target}", poolclass=sa.pool.NullPool)
+    demo.create_schema(engine)
+    people = [
+        {"email": s.email_normalized, "name": s.name or "-", "phone": s.phone or None}
+        for s in DataSubject.objects.filter(erased_at__isnull=True)
+        .exclude(email_normalized="")
+        .order_by("id")[:subjects]
+    ]
+    demo.fill(engine, people)
+    engine.dispose()
+    system, _ = System.objects.get_or_create(
+        code="demo-crm",
+        defaults={"name": "Demo CRM", "kind": System.Kind.EXTERNAL, "owner": "Sales operations",
+                  "location": "US", "description": "The demo's external CRM (SQLite), reached by the connectors."},
+    )  # fmt: skip
+    connection_save(system=system, kind=Connection.Kind.SQL, url=f"sqlite:///{target}", actor=actor)
+    dataset_import(system=system, text=demo.dataset_text(), erase=demo.DEMO_ERASE, actor=actor)
+    return system

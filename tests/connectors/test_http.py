@@ -279,3 +279,35 @@ def _md5(value):
     import hashlib
 
     return hashlib.md5(value.encode()).hexdigest()
+
+
+@pytest.mark.django_db
+def test_an_opt_out_reaches_every_system_with_an_unsubscribe_operation(mailchimp, hubspot, api):
+    from connectors.services import opt_out_propagate
+
+    state, _ = api
+    runs = opt_out_propagate(identities={"email": [JANE]}, subject_id=None, actor="consent")
+    assert sorted(r.system.code for r in runs) == ["hubspot", "mailchimp"]
+    for run in runs:
+        run = system_run_execute(run_id=run.pk)
+        assert run.status == "done" and run.identities == ""
+    assert state.members[_md5("jane@example.com")]["status"] == "unsubscribed"
+    assert state.unsubscribed == [("jane@example.com", "S9")]
+
+
+@pytest.mark.django_db
+def test_a_failed_opt_out_is_recorded_and_retried(mailchimp, api):
+    from connectors.services import opt_out_propagate, system_run_retry
+
+    state, _ = api
+    mailchimp.connection.config += "\nretry_base_seconds: 0\nretries: 0\n"
+    mailchimp.connection.save()
+    state.fault("/3.0/lists", 503)
+    [run] = opt_out_propagate(identities={"email": [JANE]}, actor="consent")
+    run = system_run_execute(run_id=run.pk)
+    assert (
+        run.status == "failed"
+        and run.error == "HttpError: unsubscribe list_members: HTTP 503 after 1 attempt(s)"
+    )
+    system_run_retry(run_id=run.pk, actor="officer")
+    assert system_run_execute(run_id=run.pk).status == "done"
