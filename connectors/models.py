@@ -107,6 +107,12 @@ class SystemRun(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0)
     waived_reason = models.TextField(blank=True)
+    # Manual systems: the owner's own due date (ahead of the case's), reminders, escalation, upload.
+    due_on = models.DateField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    upload_name = models.CharField(max_length=200, blank=True)
+    upload = models.TextField(blank=True, editable=False, help_text="Sealed export file from the owner.")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -115,3 +115,20 @@ def case_access_results(*, case_id: int) -> list[CollectionRows]:
                 )
             )
     return out
+
+
+@dataclass(frozen=True)
+class ManualUpload:
+    """An export file a system owner uploaded for a case (joins the access package)."""
+
+    system_code: str
+    system_name: str
+    file_name: str
+    content: bytes
+
+
+def case_manual_uploads(*, case_id: int) -> list[ManualUpload]:
+    from .manual import manual_upload
+
+    runs = case_runs(case_id=case_id).filter(status="done").exclude(upload="")
+    return [ManualUpload(r.system.code, r.system.name, r.upload_name, manual_upload(r)) for r in runs]

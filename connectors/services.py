@@ -10,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -319,11 +320,14 @@ def case_systems_plan(
     subject_id: int | None = None,
     systems: list[System] | None = None,
     actor: Actor = None,
+    case_due_on: date | None = None,
 ) -> list[SystemRun]:
-    """One run per connected system for the case and action, each started by its own task on commit.
+    """One run per connected system for the case and action, each started by its own task on commit;
+    manual systems get a task mailed to their owner, due ahead of the case.
 
     Idempotent: planning again returns the existing runs and starts only the unsettled ones.
     """
+    from .manual import manual_task_open
     from .tasks import run_system
 
     runs = []
@@ -337,6 +341,8 @@ def case_systems_plan(
         )
         if created:
             RunEvent.objects.create(run=run, kind="planned", **actor_fields(actor))
+            if system.connection.kind == Connection.Kind.MANUAL:
+                manual_task_open(run=run, case_due_on=case_due_on)
         runs.append(run)
         if not run.settled and system.connection.kind != Connection.Kind.MANUAL:
             transaction.on_commit(lambda pk=run.pk: run_system.delay(pk))
@@ -374,6 +380,8 @@ def system_run_execute(*, run_id: int) -> SystemRun | None:
     A run already done or waived is left alone. An erasure that was interrupted re-applies its own
     journal first (every strategy is idempotent), then traverses again for anything left.
     """
+    if SystemRun.objects.filter(pk=run_id, system__connection__kind=Connection.Kind.MANUAL).exists():
+        return SystemRun.objects.get(pk=run_id)  # a person answers (connectors.manual), not a worker
     with _run_lock(run_id) as got:
         if not got:
             return None

@@ -11,3 +11,11 @@ def run_system(run_id: int) -> None:
     from .services import system_run_execute
 
     system_run_execute(run_id=run_id)
+
+
+@shared_task(base=PrivacyTask, acks_late=True, name="connectors.manual_tasks_remind")
+def manual_tasks_remind() -> None:
+    """Daily: reminders and escalation of manual system tasks (idempotent: each is sent once)."""
+    from .manual import manual_tasks_remind as remind
+
+    remind()
