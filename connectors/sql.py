@@ -220,13 +220,19 @@ def traverse_in_one_statement(
 
 
 def traverse_by_steps(
-    conn: sa.Connection, graph: Graph, identities: dict[str, Iterable[str]], *, row_cap: int
+    conn: sa.Connection,
+    graph: Graph,
+    identities: dict[str, Iterable[str]],
+    *,
+    row_cap: int,
+    start: tuple[str, list[dict[str, Any]]] | None = None,
 ) -> Traversal:
     """Rows reached from the identities, collection by collection in dependency order.
 
     Each step sends at most one `SELECT ... WHERE f1 IN (...) OR f2 IN (...)` per collection with only
     values not yet looked up, so cycles end when no new value appears. A collection stops at
-    `row_cap` rows and is marked truncated.
+    `row_cap` rows and is marked truncated. With `start` (a collection and rows already read, as a
+    retention sweep has), only child edges are followed from those rows: their dependants, no parent.
     """
     pending: dict[tuple[str, str], set[Any]] = defaultdict(set)
     looked_up: dict[tuple[str, str], set[Any]] = defaultdict(set)
@@ -236,6 +242,16 @@ def traverse_by_steps(
     results = {c: CollectionResult() for c in graph.collections}
     seen_keys: dict[str, set[tuple]] = defaultdict(set)
     out_edges = {c: graph.outgoing(c) for c in graph.collections}
+    if start is not None:
+        out_edges = {c: [e for e in edges if graph.child_of(e) == e.target] for c, edges in out_edges.items()}
+        cname, rows = start
+        results[cname].rows.extend(rows)
+        pk = graph.collections[cname].primary_key
+        seen_keys[cname].update(tuple(r[k] for k in pk) for r in rows)
+        for e in out_edges[cname]:
+            pending[(e.target, e.target_field)] |= {
+                r[e.source_field] for r in rows if r.get(e.source_field) is not None
+            }
     lookup_fields = {c: graph.lookup_fields(c) for c in graph.collections}
     queries = 0
     while True:
@@ -454,3 +470,26 @@ def run_in_transaction(
             return work(conn)
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         raise SystemUnavailable(f"{type(exc.orig or exc).__name__}: the database did not answer") from None
+
+
+def expired_rows(
+    conn: sa.Connection,
+    graph: Graph,
+    collection: str,
+    *,
+    timestamp_field: str,
+    before: Any,
+    after_key: Any,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The next batch of a collection's rows older than `before`, in primary-key order after `after_key`
+    (key windows, not OFFSET: each batch starts where the last ended, whatever was deleted)."""
+    coll = graph.collections[collection]
+    [pk] = coll.primary_key or [None]
+    if pk is None:
+        raise SystemUnavailable(f"{collection}: a retention sweep needs a single-column primary key")
+    t = _table(graph, collection, coll.fields)
+    stmt = sa.select(*[t.c[c] for c in coll.fields]).where(t.c[timestamp_field] < before)
+    if after_key is not None:
+        stmt = stmt.where(t.c[pk] > after_key)
+    return [dict(r._mapping) for r in conn.execute(stmt.order_by(t.c[pk]).limit(limit))]
