@@ -10,10 +10,14 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from .datamap import as_csv, as_pdf, datamap_generate
 from .fides import DatasetError
-from .models import Connection, Dataset, ErasureJournal, SystemRun
+from .models import Connection, DataMapSnapshot, Dataset, ErasureJournal, SystemRun
 from .services import connection_save, connection_test, dataset_check, dataset_import, system_run_retry
 
 
@@ -224,3 +228,71 @@ class ErasureJournalAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(DataMapSnapshot)
+class DataMapAdmin(admin.ModelAdmin):
+    """The data map / Art. 30 record: generate, read (with what changed), download as CSV or PDF."""
+
+    list_display = ["generated_at", "row_count", "downloads"]
+    show_full_result_count = False
+    change_list_template = "admin/connectors/datamapsnapshot/change_list.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="rows")
+    def row_count(self, obj):
+        return len(obj.rows)
+
+    @admin.display(description="download")
+    def downloads(self, obj):
+        return format_html(
+            '<a href="{}">CSV</a> · <a href="{}">PDF</a>',
+            reverse("admin:connectors_datamap_csv", args=[obj.pk]),
+            reverse("admin:connectors_datamap_pdf", args=[obj.pk]),
+        )
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("generate/", wrap(self.generate_view), name="connectors_datamap_generate"),
+            path("<int:pk>/csv/", wrap(self.csv_view), name="connectors_datamap_csv"),
+            path("<int:pk>/pdf/", wrap(self.pdf_view), name="connectors_datamap_pdf"),
+            *super().get_urls(),
+        ]
+
+    def generate_view(self, request):
+        if request.method != "POST" or not self.has_view_permission(request):
+            return HttpResponseNotAllowed(["POST"])
+        snapshot, changes = datamap_generate(actor=request.user)
+        summary = (
+            f"added: {', '.join(changes.added) or '-'}; removed: {', '.join(changes.removed) or '-'}; "
+            f"changed: {'; '.join(changes.changed) or '-'}"
+        )
+        self.message_user(
+            request, f"Data map generated with {len(snapshot.rows)} rows. Since the last one — {summary}"
+        )
+        return redirect("admin:connectors_datamapsnapshot_changelist")
+
+    def csv_view(self, request, pk):
+        snapshot = get_object_or_404(DataMapSnapshot, pk=pk)
+        response = HttpResponse(as_csv(snapshot), content_type="text/csv")
+        response["Content-Disposition"] = (
+            f'attachment; filename="data-map-{snapshot.generated_at:%Y%m%d-%H%M}.csv"'
+        )
+        return response
+
+    def pdf_view(self, request, pk):
+        snapshot = get_object_or_404(DataMapSnapshot, pk=pk)
+        response = HttpResponse(as_pdf(snapshot), content_type="application/pdf")
+        response["Content-Disposition"] = (
+            f'attachment; filename="art30-{snapshot.generated_at:%Y%m%d-%H%M}.pdf"'
+        )
+        return response

@@ -180,3 +180,17 @@ class RunEvent(ActorStamped):
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class DataMapSnapshot(models.Model):
+    """A generated data map / record of processing (GDPR Art. 30), kept to show what changed since."""
+
+    generated_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    rows = models.JSONField(help_text="One row per (system, category): no personal data.")
+    digest = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-generated_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Data map of {self.generated_at:%Y-%m-%d %H:%M}"

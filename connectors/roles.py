@@ -1,6 +1,6 @@
 """Connectors permissions per role (collected by privacyops.roles)."""
 
-_MODELS = ["connection", "dataset", "systemrun", "erasurejournal"]
+_MODELS = ["connection", "dataset", "systemrun", "erasurejournal", "datamapsnapshot"]
 _VIEW = [f"connectors.view_{m}" for m in _MODELS]
 
 PERMISSIONS = {
