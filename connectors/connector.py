@@ -66,7 +66,7 @@ class SqlConnector:
 
     def apply(self, steps: list[sql.ErasureStep]) -> dict[str, int]:
         def work(conn: Any) -> dict[str, int]:
-            return {s.collection: sql.apply_step(conn, self.graph, s) for s in steps}
+            return sql.apply_steps(conn, self.graph, steps)
 
         return sql.run_in_transaction(self.engine, work)
 

@@ -307,6 +307,9 @@ class ErasureStep:
     strategy: str | dict[str, str]
     key_columns: list[str]
     keys: list[list[Any]]
+    # The rows as the traversal read them (not journaled): lets hashes be computed without reading
+    # the rows again. None when the step comes from the journal (resume, replay).
+    rows: list[dict[str, Any]] | None = None
 
     @property
     def row_count(self) -> int:
@@ -327,7 +330,9 @@ def erasure_steps(graph: Graph, found: Traversal, erase: dict[str, str]) -> list
         if strategy == ERASE_KEEP or not rows:
             continue
         pk = graph.collections[cname].primary_key
-        step = ErasureStep(cname, graph.dataset_of[cname], strategy, pk, [[r[c] for c in pk] for r in rows])
+        step = ErasureStep(
+            cname, graph.dataset_of[cname], strategy, pk, [[r[c] for c in pk] for r in rows], rows
+        )
         (deletes if strategy == ERASE_DELETE else updates).append(step)
     return updates + list(reversed(deletes))
 
@@ -336,6 +341,63 @@ def _key_condition(t: Any, columns: list[str], keys: list[list[Any]]) -> Any:
     if len(columns) == 1:
         return t.c[columns[0]].in_([k[0] for k in keys])
     return sa.tuple_(*[t.c[c] for c in columns]).in_([tuple(k) for k in keys])
+
+
+def _hash_params(step: ErasureStep, rows: Iterable[Any], hashes: list[str]) -> list[dict[str, Any]]:
+    params = []
+    for m in rows:
+        values = {
+            f"h_{f}": keyed_hash(m[f]) if m[f] is not None and not HASHED.match(str(m[f])) else m[f]
+            for f in hashes
+        }
+        if all(values[f"h_{f}"] == m[f] for f in hashes):
+            continue  # already erased: a resumed or replayed run changes nothing twice
+        params.append({**{f"k_{c}": m[c] for c in step.key_columns}, **values})
+    return params
+
+
+def _literal_keys(t: Any, columns: list[str], keys: list[list[Any]]) -> Any:
+    if len(columns) == 1:
+        return t.c[columns[0]].in_([sa.literal(k[0]) for k in keys])
+    return sa.tuple_(*[t.c[c] for c in columns]).in_([sa.tuple_(*[sa.literal(v) for v in k]) for k in keys])
+
+
+def step_statements(graph: Graph, step: ErasureStep) -> list[Any] | None:
+    """A step as plain statements with typed literal values (None when it must read the rows first)."""
+    t_cols = step.key_columns if step.strategy == ERASE_DELETE else [*step.key_columns, *step.strategy]
+    t = _table(graph, step.collection, t_cols)
+    if step.strategy == ERASE_DELETE:
+        return [sa.delete(t).where(_literal_keys(t, step.key_columns, step.keys))]
+    fields: dict[str, str] = step.strategy  # type: ignore[assignment]
+    nulls = [f for f, s in fields.items() if s != ERASE_HASH]
+    hashes = [f for f, s in fields.items() if s == ERASE_HASH]
+    if hashes and (step.rows is None or (step.rows and any(f not in step.rows[0] for f in hashes))):
+        return None
+    out: list[Any] = []
+    if nulls:
+        cond = sa.or_(*[t.c[f].is_not(None) for f in nulls])
+        out.append(sa.update(t).where(_literal_keys(t, step.key_columns, step.keys)).where(cond).values(
+            {f: sa.null() for f in nulls}))  # fmt: skip
+    for p in _hash_params(step, step.rows or [], hashes) if hashes else []:
+        cond = sa.and_(*[t.c[c] == sa.literal(p[f"k_{c}"]) for c in step.key_columns])
+        out.append(sa.update(t).where(cond).values({f: sa.literal(p[f"h_{f}"]) for f in hashes}))
+    return out
+
+
+def apply_steps(conn: sa.Connection, graph: Graph, steps: list[ErasureStep]) -> dict[str, int]:
+    """Apply a system's steps in one transaction; on PostgreSQL as one round trip when the traversal
+    already read the values to hash (statements rendered with the dialect's literal quoting)."""
+    if conn.dialect.name == "postgresql":
+        compiled = [step_statements(graph, s) for s in steps]
+        if all(c is not None for c in compiled) and sum(len(c) for c in compiled) > 1:  # type: ignore[arg-type]
+            text = ";\n".join(
+                str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+                for statements in compiled
+                for stmt in statements  # type: ignore[union-attr]
+            )
+            conn.exec_driver_sql(text)
+            return {s.collection: s.row_count for s in steps}
+    return {s.collection: apply_step(conn, graph, s) for s in steps}
 
 
 def apply_step(conn: sa.Connection, graph: Graph, step: ErasureStep, *, chunk: int = 1000) -> int:
@@ -364,15 +426,7 @@ def apply_step(conn: sa.Connection, graph: Graph, step: ErasureStep, *, chunk: i
                     _key_condition(t, step.key_columns, keys)
                 )
             )
-            for row in current:
-                m = row._mapping
-                values = {
-                    f"h_{f}": keyed_hash(m[f]) if m[f] is not None and not HASHED.match(str(m[f])) else m[f]
-                    for f in hashes
-                }
-                if all(values[f"h_{f}"] == m[f] for f in hashes):
-                    continue  # already erased: a resumed or replayed run changes nothing twice
-                params.append({**{f"k_{c}": m[c] for c in step.key_columns}, **values})
+            params = _hash_params(step, (row._mapping for row in current), hashes)
             if params:
                 stmt = (
                     sa.update(t)
