@@ -14,11 +14,19 @@ from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from .datamap import as_csv, as_pdf, datamap_generate
 from .fides import DatasetError
 from .models import Connection, DataMapSnapshot, Dataset, ErasureJournal, SystemRun
-from .services import connection_save, connection_test, dataset_check, dataset_import, system_run_retry
+from .services import (
+    connection_save,
+    connection_test,
+    dataset_check,
+    dataset_import,
+    system_run_retry,
+    system_run_waive,
+)
 
 
 class ConnectionForm(forms.ModelForm):
@@ -205,6 +213,40 @@ class SystemRunAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/retry/", wrap(self.retry_view), name="connectors_systemrun_retry_one"),
+            path("<int:pk>/waive/", wrap(self.waive_view), name="connectors_systemrun_waive_one"),
+            *super().get_urls(),
+        ]
+
+    def _back(self, request):
+        target = request.META.get("HTTP_REFERER") or reverse("admin:connectors_systemrun_changelist")
+        return redirect(
+            target if url_has_allowed_host_and_scheme(target, {request.get_host()}) else "/admin/"
+        )
+
+    def retry_view(self, request, pk):
+        if request.method != "POST" or not request.user.has_perm("connectors.change_systemrun"):
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            system_run_retry(run_id=pk, actor=request.user)
+            self.message_user(request, "Retry queued.", messages.SUCCESS)
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+        return self._back(request)
+
+    def waive_view(self, request, pk):
+        if request.method != "POST" or not request.user.has_perm("connectors.change_systemrun"):
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            system_run_waive(run_id=pk, actor=request.user, reason=request.POST.get("reason", ""))
+            self.message_user(request, "System waived for this case.", messages.SUCCESS)
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+        return self._back(request)
 
     @admin.action(description="Retry failed runs")
     def retry(self, request, queryset):

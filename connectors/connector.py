@@ -22,7 +22,7 @@ class NotConnected(Exception):
 
 
 @lru_cache(maxsize=256)
-def _parsed(dataset_id: int, updated_at: Any, text: str) -> fides.Dataset:
+def parsed_dataset(dataset_id: int, updated_at: Any, text: str) -> fides.Dataset:
     return fides.parse_one(text)
 
 
@@ -31,7 +31,7 @@ def system_graph(system: System) -> tuple[graph.Graph, dict[str, str]]:
     rows = list(Dataset.objects.filter(system=system).order_by("fides_key"))
     if not rows:
         raise NotConnected(f"system {system.code!r} has no dataset")
-    parsed = [_parsed(d.pk, d.updated_at, d.text) for d in rows]
+    parsed = [parsed_dataset(d.pk, d.updated_at, d.text) for d in rows]
     erase: dict[str, str] = {}
     for d in rows:
         erase.update(d.erase or {})

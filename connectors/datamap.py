@@ -27,7 +27,7 @@ from inventory.reference import EEA_COUNTRIES
 from inventory.registry import registry
 
 from . import fides
-from .connector import _parsed
+from .connector import parsed_dataset
 from .models import Connection, DataMapSnapshot, Dataset
 
 COLUMNS = [
@@ -74,7 +74,7 @@ def build_rows() -> list[dict[str, Any]]:
             for code, models in internal.items():
                 by_category[code] = {"collections": set(models), "identities": {"subject"}}
         for d in datasets.get(system.pk, []):
-            ds = _parsed(d.pk, d.updated_at, d.text)
+            ds = parsed_dataset(d.pk, d.updated_at, d.text)
             for coll in ds.collections.values():
                 for f in coll.fields.values():
                     for cat in f.data_categories:

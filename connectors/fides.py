@@ -122,6 +122,81 @@ def _meta(raw: dict) -> dict:
     return {}
 
 
+def _references(
+    meta: dict, key: str, where: str, fline: int, errors: list[tuple[int, str]]
+) -> list[Reference]:
+    refs = []
+    for ref in meta.get("references") or []:
+        rline = ref.get("__line__", fline) if isinstance(ref, dict) else fline
+        target = ref.get("field", "") if isinstance(ref, dict) else ""
+        if "." not in str(target):
+            errors.append((rline, f"reference of {where} needs `field: collection.field`"))
+            continue
+        direction = ref.get("direction")
+        if direction not in DIRECTIONS:
+            errors.append((rline, f"reference direction must be `from` or `to`, not {direction!r}"))
+            continue
+        coll, _, fname = str(target).partition(".")
+        refs.append(Reference(str(ref.get("dataset") or key), coll, fname, direction, rline))
+    return refs
+
+
+def _field(rf: dict, key: str, cname: str, fline: int, errors: list[tuple[int, str]]) -> Field:
+    meta = _meta(rf)
+    where = f"{cname}.{rf['name']}"
+    cats = rf.get("data_categories") or []
+    if not isinstance(cats, list):
+        errors.append((fline, f"data_categories of {where} must be a list"))
+        cats = []
+    return Field(
+        name=rf["name"],
+        data_categories=[str(c) for c in cats],
+        identity=meta.get("identity"),
+        primary_key=bool(meta.get("primary_key")),
+        data_type=meta.get("data_type"),
+        references=_references(meta, key, where, fline, errors),
+        line=fline,
+    )
+
+
+def _collections(raw: dict, key: str, line: int, errors: list[tuple[int, str]]) -> dict[str, Collection]:
+    collections: dict[str, Collection] = {}
+    for rc in raw.get("collections") or []:
+        cline = rc.get("__line__", line) if isinstance(rc, dict) else line
+        if not isinstance(rc, dict) or not rc.get("name"):
+            errors.append((cline, "collection without a `name`"))
+            continue
+        if rc["name"] in collections:
+            errors.append((cline, f"collection {rc['name']!r} appears twice"))
+        fields: dict[str, Field] = {}
+        for rf in rc.get("fields") or []:
+            fline = rf.get("__line__", cline) if isinstance(rf, dict) else cline
+            if not isinstance(rf, dict) or not rf.get("name"):
+                errors.append((fline, f"field without a `name` in collection {rc['name']!r}"))
+                continue
+            fields[rf["name"]] = _field(rf, key, rc["name"], fline, errors)
+        collections[rc["name"]] = Collection(name=rc["name"], fields=fields, line=cline)
+    return collections
+
+
+def _check_references(datasets: list[Dataset], errors: list[tuple[int, str]]) -> None:
+    known = {d.fides_key: d for d in datasets}
+    for ds in datasets:
+        for coll in ds.collections.values():
+            for f in coll.fields.values():
+                for ref in f.references:
+                    target = known.get(ref.dataset)
+                    if target is None:
+                        continue  # a reference to another system's dataset: checked when both are loaded
+                    where = f"{coll.name}.{f.name}"
+                    if ref.collection not in target.collections:
+                        errors.append((ref.line, f"{where} references unknown collection {ref.collection!r}"))
+                    elif ref.field not in target.collections[ref.collection].fields:
+                        errors.append(
+                            (ref.line, f"{where} references unknown field {ref.collection}.{ref.field}")
+                        )
+
+
 def parse(text: str) -> list[Dataset]:
     """Every dataset in a Fides YAML document; raises DatasetError listing every problem by line."""
     try:
@@ -144,75 +219,9 @@ def parse(text: str) -> list[Dataset]:
         if not key or not isinstance(key, str):
             errors.append((line, "dataset without a `fides_key`"))
             continue
-        collections: dict[str, Collection] = {}
-        for rc in raw.get("collections") or []:
-            cline = rc.get("__line__", line) if isinstance(rc, dict) else line
-            if not isinstance(rc, dict) or not rc.get("name"):
-                errors.append((cline, "collection without a `name`"))
-                continue
-            if rc["name"] in collections:
-                errors.append((cline, f"collection {rc['name']!r} appears twice"))
-            fields: dict[str, Field] = {}
-            for rf in rc.get("fields") or []:
-                fline = rf.get("__line__", cline) if isinstance(rf, dict) else cline
-                if not isinstance(rf, dict) or not rf.get("name"):
-                    errors.append((fline, f"field without a `name` in collection {rc['name']!r}"))
-                    continue
-                meta = _meta(rf)
-                refs = []
-                for ref in meta.get("references") or []:
-                    rline = ref.get("__line__", fline) if isinstance(ref, dict) else fline
-                    target = ref.get("field", "") if isinstance(ref, dict) else ""
-                    if "." not in str(target):
-                        errors.append(
-                            (rline, f"reference of {rc['name']}.{rf['name']} needs `field: collection.field`")
-                        )
-                        continue
-                    direction = ref.get("direction")
-                    if direction not in DIRECTIONS:
-                        errors.append(
-                            (rline, f"reference direction must be `from` or `to`, not {direction!r}")
-                        )
-                        continue
-                    coll, _, fname = str(target).partition(".")
-                    refs.append(Reference(str(ref.get("dataset") or key), coll, fname, direction, rline))
-                cats = rf.get("data_categories") or []
-                if not isinstance(cats, list):
-                    errors.append((fline, f"data_categories of {rc['name']}.{rf['name']} must be a list"))
-                    cats = []
-                fields[rf["name"]] = Field(
-                    name=rf["name"],
-                    data_categories=[str(c) for c in cats],
-                    identity=meta.get("identity"),
-                    primary_key=bool(meta.get("primary_key")),
-                    data_type=meta.get("data_type"),
-                    references=refs,
-                    line=fline,
-                )
-            collections[rc["name"]] = Collection(name=rc["name"], fields=fields, line=cline)
+        collections = _collections(raw, key, line, errors)
         datasets.append(Dataset(fides_key=key, name=str(raw.get("name") or key), collections=collections))
-    for ds in datasets:
-        known = {d.fides_key: d for d in datasets}
-        for coll in ds.collections.values():
-            for f in coll.fields.values():
-                for ref in f.references:
-                    target = known.get(ref.dataset)
-                    if target is None:
-                        continue  # a reference to another system's dataset: checked when both are loaded
-                    if ref.collection not in target.collections:
-                        errors.append(
-                            (
-                                ref.line,
-                                f"{coll.name}.{f.name} references unknown collection {ref.collection!r}",
-                            )
-                        )
-                    elif ref.field not in target.collections[ref.collection].fields:
-                        errors.append(
-                            (
-                                ref.line,
-                                f"{coll.name}.{f.name} references unknown field {ref.collection}.{ref.field}",
-                            )
-                        )
+    _check_references(datasets, errors)
     if errors:
         raise DatasetError(errors)
     if not datasets:

@@ -22,6 +22,7 @@ from audit.services import audit_record
 from core.actors import Actor, actor_fields
 from core.organisation import organisation
 
+from . import hooks
 from .models import Connection, RunEvent, RunStatus, SystemRun
 from .secrets import open_sealed, seal
 
@@ -117,6 +118,7 @@ def manual_task_answer(
         fields["upload"] = seal(base64.b64encode(file_bytes).decode())
     SystemRun.objects.filter(pk=run_id).update(**fields)
     RunEvent.objects.create(run=run, kind=f"manual_{outcome}", **actor_fields(actor))
+    hooks.case_settled(run.case_id)
     audit_record(
         action="connectors.manual_answered",
         actor=actor,

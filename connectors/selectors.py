@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from . import fides
-from .connector import _parsed
+from .connector import parsed_dataset
 from .models import Dataset, SystemRun
 from .secrets import open_json
 
@@ -85,7 +85,7 @@ class CollectionRows:
 def _field_categories(system_id: int) -> dict[str, dict[str, list[str]]]:
     out: dict[str, dict[str, list[str]]] = {}
     for d in Dataset.objects.filter(system_id=system_id):
-        ds = _parsed(d.pk, d.updated_at, d.text)
+        ds = parsed_dataset(d.pk, d.updated_at, d.text)
         for coll in ds.collections.values():
             cats = out.setdefault(coll.name, {})
             for f in coll.fields.values():

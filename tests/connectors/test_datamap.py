@@ -27,6 +27,8 @@ def crm(db):
 @pytest.mark.django_db
 def test_rows_come_from_the_registry_and_the_datasets_with_transfers(crm):
     DataSubject.objects.create(name="Hans", email="hans@example.de", country="DE")
+    System.objects.get_or_create(code="privacyops", defaults={"name": "privacyops database", "kind": "internal",
+                                                              "owner": "Privacy"})  # fmt: skip
     snapshot, changes = datamap_generate(actor="officer")
     rows = {(r["system"], r["category"]): r for r in snapshot.rows}
     contact = rows[("crm", "contact")]
