@@ -66,6 +66,8 @@ def case_systems_plan(
         runs.append(run)
         if not run.settled and system.connection.kind != Connection.Kind.MANUAL:
             transaction.on_commit(lambda pk=run.pk: run_system.delay(pk))
+    if not runs:
+        return runs  # no connected system: nothing to record
     audit_record(
         action="connectors.case_planned",
         actor=actor,
