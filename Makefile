@@ -6,10 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format bench clean
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $(STAMP)
 
 ## make run: SQLite + eager tasks by default; set DATABASE_URL / CELERY_BROKER_URL to use services.
@@ -30,9 +30,11 @@ test: $(STAMP)
 	else echo "make test: using DATABASE_URL"; fi; \
 	DEBUG=$${DEBUG:-1} $(PY) -m pytest $(PYTEST_ARGS)
 
+## make lint: ruff (rules and format) and the layer contracts (import-linter, pyproject.toml).
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(PY) -m ruff check --fix .

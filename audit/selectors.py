@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
+from .chain import GENESIS, compute_hash
 from .models import AuditEvent
-from .services import GENESIS, compute_hash
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,6 @@ def _in_order(batch_size: int) -> Iterator[AuditEvent]:
             return
         yield from batch
         last_id = batch[-1].pk
-
-
-def events_for_target(*, target_type: str, target_id: str | int) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(target_type=target_type, target_id=str(target_id)).order_by("id")
 
 
 def events_for_subject(*, subject_id: int) -> QuerySet[AuditEvent]:

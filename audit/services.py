@@ -1,8 +1,6 @@
 """Writing to the audit chain. Every service that touches personal data calls `audit_record`."""
 
-import hashlib
 import json
-from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -10,32 +8,13 @@ from django.utils import timezone
 
 from core.actors import Actor, actor_label
 
+from .chain import GENESIS, compute_hash
 from .models import AuditEvent
 
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "audit_record", "compute_hash"]
+
 # Arbitrary constant naming the advisory lock that serialises chain appends on PostgreSQL.
 _CHAIN_LOCK_ID = 0x5052_4956_4143
-
-
-def compute_hash(
-    *,
-    prev_hash: str,
-    at: datetime,
-    actor_label: str,
-    action: str,
-    target_type: str,
-    target_id: str,
-    subject_id: int | None,
-    details: dict,
-) -> str:
-    """The hash covers every field a reader relies on, so changing any of them breaks the chain."""
-    payload = json.dumps(
-        [prev_hash, at.isoformat(), actor_label, action, target_type, target_id, subject_id, details],
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 @transaction.atomic(savepoint=False)  # no savepoint: nothing here catches errors, and it is called everywhere

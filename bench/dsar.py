@@ -156,7 +156,7 @@ def main() -> None:
 
     # Time our work, not mail delivery: tasks queued after commit go to the (unconsumed) broker.
     from privacyops.celery import app
-    from requests_app import fulfilment
+    from requests_app import services
     from requests_app.packages import package_contents
     from retention.services import erase_subject
 
@@ -177,9 +177,9 @@ def main() -> None:
     )
     case = _verified_case(target, "access")
     built = []
-    t_case = _ms(lambda: built.append(fulfilment.access_package_build(case=case, actor="bench")))
+    t_case = _ms(lambda: built.append(services.access_package_build(case=case, actor="bench")))
     with transaction.atomic():  # leave no export behind: key destroyed, file removed
-        fulfilment._destroy_package(built[0], reason="bench")
+        services.package_destroy(built[0], reason="bench")
     print(
         f"\nACCESS PACKAGE for one subject ({rows} registered rows; raw SQL found {raw_rows}), median of {args.repeat}"
     )
@@ -203,7 +203,7 @@ def main() -> None:
         for s in engine_subjects
     )
     t_erase_case = statistics.median(
-        _ms(lambda c=c: fulfilment.HANDLERS["erasure"](c, "bench", None)) for c in erase_cases
+        _ms(lambda c=c: services.HANDLERS["erasure"](c, "bench", None)) for c in erase_cases
     )
     print(f"\nERASURE of one subject ({erase_rows} registered rows), median of {n} subjects each")
     print(f"  raw SQL (delete, blank/hash, destroy key)      : {t_raw_erase:8.2f} ms")

@@ -73,8 +73,11 @@ def main() -> None:
 def run(args, mail, transaction) -> None:
     from inventory.models import DataSubject
     from notices import rendering, services
+    from notices.context import common_context
     from notices.models import Notice, NoticeKind, NoticeStatus
+    from notices.services import common
     from notices.tasks import deliver_notice
+    from notices.templates_lookup import active_template
 
     n = args.n
     pool = min(n, 10_000)
@@ -90,14 +93,14 @@ def run(args, mail, transaction) -> None:
     }
 
     # --- Raw render loop ----------------------------------------------------------------------------
-    template = services.active_template(kind=NoticeKind.REQUEST_ACKNOWLEDGED)
+    template = active_template(kind=NoticeKind.REQUEST_ACKNOWLEDGED)
     import uuid
 
     t0 = time.perf_counter()
     for i in range(n):
         subject = subjects[i % pool]
         context = {
-            **services._common_context(public_id=uuid.uuid4(), subject=subject, unsubscribe_url=""),
+            **common_context(public_id=uuid.uuid4(), subject=subject, unsubscribe_url=""),
             **base,
             "reference": f"DSAR-{i:07d}",
         }
@@ -112,7 +115,7 @@ def run(args, mail, transaction) -> None:
     # --- Enqueue (delivery dispatch collected, then run through the task) --------------------------
     queued: list[int] = []
     t0 = time.perf_counter()
-    with mock.patch.object(services, "_dispatch", side_effect=queued.extend):
+    with mock.patch.object(common, "dispatch_notices", side_effect=queued.extend):
         for start in range(0, n, args.batch):
             with transaction.atomic():
                 for i in range(start, min(n, start + args.batch)):

@@ -87,7 +87,7 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from retention import services
+    from retention import conf
 
     if args.batch_rows:
         settings.RETENTION_SWEEP_BATCH_ROWS = args.batch_rows
@@ -97,8 +97,7 @@ def main() -> None:
     settings.EMAIL_BACKEND = (
         "django.core.mail.backends.dummy.EmailBackend"  # its delivery is not ours to time
     )
-    batch_rows = int(getattr(settings, "RETENTION_SWEEP_BATCH_ROWS", services.BATCH_ROWS))
-    window_rows = int(getattr(settings, "RETENTION_SWEEP_WINDOW_ROWS", services.WINDOW_ROWS))
+    batch_rows, window_rows = conf.sweep_batch_rows(), conf.sweep_window_rows()
 
     bench = Bench(
         rows=args.rows,
@@ -117,11 +116,16 @@ def main() -> None:
         journaled.append(bench.run_raw(journal=True))
         sweeps.append(bench.run_sweep())
     bench.close()
+    _report(rows=args.rows, raws=raws, journaled=journaled, sweeps=sweeps)
+
+
+def _report(*, rows: int, raws: list[dict], journaled: list[dict], sweeps: list[dict]) -> None:
+    """Print the best run of each kind, the ratios against the goals, and whether the same rows went."""
     raw = min(raws, key=lambda r: r["seconds"])
     raw_journal = min(journaled, key=lambda r: r["seconds"])
     sweep = min(sweeps, key=lambda r: r["seconds"])
     print()
-    print(f"expired rows              {raw['deleted']:,} of {args.rows:,}")
+    print(f"expired rows              {raw['deleted']:,} of {rows:,}")
     print(f"raw batched DELETE        {raw['seconds']:.3f} s  ({raw['deleted'] / raw['seconds']:,.0f} rows/s), "
           f"{raw['batches']} statements; first {raw['first_ms']:.1f} ms, last {raw['last_ms']:.1f} ms")  # fmt: skip
     print(f"raw DELETE ... RETURNING  {raw_journal['seconds']:.3f} s  ({raw_journal['deleted'] / raw_journal['seconds']:,.0f} rows/s), "
@@ -143,7 +147,7 @@ def main() -> None:
     print(f"same rows erased          {'yes' if same else 'NO'} (raw, raw journaled and sweep)")
     print(f"peak memory               {sweep['peak_rss_mb']:.0f} MB max RSS (process), "
           f"+{sweep['rss_growth_mb']:.0f} MB during the sweep")  # fmt: skip
-    if args.repeat > 1:
+    if len(sweeps) > 1:
         print(
             f"all runs: raw {[round(r['seconds'], 3) for r in raws]}, "
             f"raw journaled {[round(r['seconds'], 3) for r in journaled]}, sweep {[round(s['seconds'], 3) for s in sweeps]}"

@@ -100,19 +100,10 @@ def decode(content: bytes) -> str:
         raise ValidationError("The file is not UTF-8 text; save it as 'CSV UTF-8' and try again.") from exc
 
 
-def parse(text: str, *, now: datetime | None = None) -> tuple[list[CsvRow], list[RowError]]:
-    """Parse and check each row on its own (format, values). Cross-row and database checks come later."""
-    now = now or timezone.now()
-    rows: list[CsvRow] = []
-    errors: list[RowError] = []
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        return [], [RowError(0, "The file is empty.")]
-    except csv.Error as exc:
-        return [], [RowError(1, f"The header can't be read as CSV ({exc}).")]
+def _check_header(header: list[str]) -> tuple[list[str], list[RowError]]:
+    """The header's column names (lower case) and what is wrong with them (missing, unknown, repeated)."""
     columns = [h.strip().lower() for h in header]
+    errors: list[RowError] = []
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     unknown = [c for c in columns if c and c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if missing:
@@ -121,6 +112,96 @@ def parse(text: str, *, now: datetime | None = None) -> tuple[list[CsvRow], list
         errors.append(RowError(1, f"Unknown column(s): {', '.join(unknown)}."))
     if len(set(columns)) != len(columns):
         errors.append(RowError(1, "A column name appears twice."))
+    return columns, errors
+
+
+def _row_problems(get, *, now: datetime) -> tuple[dict[str, object], list[str]]:
+    """The checked values of one row and its problems (messages never repeat the address)."""
+    problems = []
+    email = normalize_email(get("email"))
+    if not email:
+        problems.append("the email address is empty")
+    else:
+        try:
+            validate_email(email)
+        except ValidationError:
+            problems.append("the email address is not valid")
+    purpose = get("purpose").lower()
+    if not purpose:
+        problems.append("the purpose is empty")
+    action = ACTION_ALIASES.get(get("action").lower().replace(" ", "_"))
+    if action is None:
+        problems.append(f"'{get('action')[:20]}' is not an action (use grant or withdraw)")
+    at = _parse_at(get("at"))
+    if at is None:
+        problems.append(
+            f"'{get('at')[:30]}' is not a date (use ISO 8601, e.g. 2021-03-04 or 2021-03-04T10:00:00Z)"
+        )
+    elif at > now:
+        problems.append("the date is in the future")
+    channel = get("channel").lower() or Channel.IMPORT
+    if channel not in Channel.values:
+        problems.append(f"'{channel[:20]}' is not a channel ({', '.join(Channel.values)})")
+    for name, limit in (
+        ("collection_point", 100),
+        ("policy_version", 40),
+        ("language", 10),
+        ("name", 200),
+        ("note", 500),
+    ):
+        if len(get(name)) > limit:
+            problems.append(f"{name} is longer than {limit} characters")
+    country, region = get("country").upper(), get("region").upper()
+    if country and len(country) != 2:
+        problems.append("country must be a 2-letter ISO code")
+    if len(region) > 3:
+        problems.append("region must be an ISO 3166-2 subdivision code (up to 3 letters)")
+    values = {
+        "email": email,
+        "purpose": purpose,
+        "action": action,
+        "at": at,
+        "channel": channel,
+        "country": country,
+        "region": region,
+    }
+    return values, problems
+
+
+def _parse_row(values: list[str], *, line: int, position: dict[str, int], now: datetime) -> CsvRow | RowError:
+    """One data line as a CsvRow, or the RowError listing everything wrong with it."""
+    if len(values) != len(position):
+        return RowError(line, f"Expected {len(position)} values, found {len(values)}.")
+
+    def get(name: str) -> str:
+        return values[position[name]].strip() if name in position else ""
+
+    checked, problems = _row_problems(get, now=now)
+    if problems:
+        return RowError(line, "; ".join(problems).capitalize() + ".")
+    return CsvRow(
+        line=line,
+        **checked,
+        collection_point=get("collection_point"),
+        policy_version=get("policy_version"),
+        language=get("language") or "en",
+        name=get("name"),
+        note=get("note"),
+    )
+
+
+def parse(text: str, *, now: datetime | None = None) -> tuple[list[CsvRow], list[RowError]]:
+    """Parse and check each row on its own (format, values). Cross-row and database checks come later."""
+    now = now or timezone.now()
+    rows: list[CsvRow] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        return [], [RowError(0, "The file is empty.")]
+    except csv.Error as exc:
+        return [], [RowError(1, f"The header can't be read as CSV ({exc}).")]
+    columns, errors = _check_header(header)
     if errors:
         return [], errors
     position = {name: i for i, name in enumerate(columns)}
@@ -140,72 +221,8 @@ def parse(text: str, *, now: datetime | None = None) -> tuple[list[CsvRow], list
         if len(rows) + len(errors) >= MAX_ROWS:
             errors.append(RowError(line, f"More than {MAX_ROWS:,} rows; split the file."))
             break
-        if len(values) != len(columns):
-            errors.append(RowError(line, f"Expected {len(columns)} values, found {len(values)}."))
-            continue
-
-        def get(name: str, values=values) -> str:
-            return values[position[name]].strip() if name in position else ""
-
-        problems = []
-        email = normalize_email(get("email"))
-        if not email:
-            problems.append("the email address is empty")
-        else:
-            try:
-                validate_email(email)
-            except ValidationError:
-                problems.append("the email address is not valid")
-        purpose = get("purpose").lower()
-        if not purpose:
-            problems.append("the purpose is empty")
-        action = ACTION_ALIASES.get(get("action").lower().replace(" ", "_"))
-        if action is None:
-            problems.append(f"'{get('action')[:20]}' is not an action (use grant or withdraw)")
-        at = _parse_at(get("at"))
-        if at is None:
-            problems.append(
-                f"'{get('at')[:30]}' is not a date (use ISO 8601, e.g. 2021-03-04 or 2021-03-04T10:00:00Z)"
-            )
-        elif at > now:
-            problems.append("the date is in the future")
-        channel = get("channel").lower() or Channel.IMPORT
-        if channel not in Channel.values:
-            problems.append(f"'{channel[:20]}' is not a channel ({', '.join(Channel.values)})")
-        for name, limit in (
-            ("collection_point", 100),
-            ("policy_version", 40),
-            ("language", 10),
-            ("name", 200),
-            ("note", 500),
-        ):
-            if len(get(name)) > limit:
-                problems.append(f"{name} is longer than {limit} characters")
-        country, region = get("country").upper(), get("region").upper()
-        if country and len(country) != 2:
-            problems.append("country must be a 2-letter ISO code")
-        if len(region) > 3:
-            problems.append("region must be an ISO 3166-2 subdivision code (up to 3 letters)")
-        if problems:
-            errors.append(RowError(line, "; ".join(problems).capitalize() + "."))
-            continue
-        rows.append(
-            CsvRow(
-                line=line,
-                email=email,
-                purpose=purpose,
-                action=action,
-                at=at,
-                channel=channel,
-                collection_point=get("collection_point"),
-                policy_version=get("policy_version"),
-                language=get("language") or "en",
-                name=get("name"),
-                country=country,
-                region=region,
-                note=get("note"),
-            )
-        )
+        parsed = _parse_row(values, line=line, position=position, now=now)
+        (errors if isinstance(parsed, RowError) else rows).append(parsed)
     if not rows and not errors:
         errors.append(RowError(0, "The file has a header but no rows."))
     return rows, errors

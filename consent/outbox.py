@@ -8,7 +8,6 @@ what notices' templates use (notices.defaults.SAMPLE_CONTEXTS): ids, dates, link
 from collections.abc import Sequence
 from typing import Any
 
-from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -70,11 +69,7 @@ def expiry_report_enqueue(*, opened_by_purpose: dict[str, int], open_total: int,
     """Tell the privacy office how many subjects to ask again (counts only, no personal data). Once a day."""
     today = timezone.localdate()
     opened = sum(opened_by_purpose.values())
-    link = (
-        settings.SITE_URL.rstrip("/")
-        + reverse("admin:consent_reconsentrequest_changelist")
-        + "?status__exact=open"
-    )
+    link = conf.site_url() + reverse("admin:consent_reconsentrequest_changelist") + "?status__exact=open"
     return notice_enqueue(
         kind=NoticeKind.OPERATIONS_REPORT,
         idempotency_key=f"consent.expiry_report:{today.isoformat()}",
@@ -85,6 +80,6 @@ def expiry_report_enqueue(*, opened_by_purpose: dict[str, int], open_total: int,
             "items": [f"{purpose}: {count}" for purpose, count in sorted(opened_by_purpose.items())],
             "link": link,
         },
-        to_email=settings.PRIVACY_OFFICE_EMAIL,
+        to_email=conf.privacy_office_email(),
         actor=actor,
     )

@@ -1,11 +1,11 @@
 """Consent reference data the policy states, as data (seeded by migration 0002, tested).
 
-Sources: ../shared/seed-privacy-policy.txt (sections cited per row), ../shared/REGULATIONS.md.
+Sources: the company's privacy policy (sections cited per row) and docs/regulations.md (consent).
 Receipt purpose categories follow the Kantara Consent Receipt Specification v1.1 (Appendix, purpose
 categories); data categories are inventory.DataCategory codes.
 """
 
-# Purpose codes other apps rely on (BRIEF "consent" contract). Never rename one: ledger rows store it.
+# Purpose codes other apps rely on (docs/design.md, the consent contract). Never rename one: ledger rows store it.
 MARKETING_EMAIL = "marketing_email"
 MARKETING_PHONE = "marketing_phone"
 ANALYTICS_COOKIES = "analytics_cookies"

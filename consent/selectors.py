@@ -15,12 +15,11 @@ from .models import (
     Action,
     ConsentEvent,
     ConsentState,
-    PolicyVersion,
     Purpose,
     ReconsentRequest,
     SuppressedAddress,
 )
-from .suppression import email_hmac, subject_email_hmacs
+from .suppression import subject_email_hmacs
 
 _CHUNK = 5000
 
@@ -40,11 +39,12 @@ def consent_is_current(*, subject_id: int, purpose: str, at: datetime | None = N
     """
     at = at or timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(_IS_CURRENT_SQL, [purpose, subject_id, connection.ops.adapt_datetimefield_value(at)])
+        cursor.execute(IS_CURRENT_SQL, [purpose, subject_id, connection.ops.adapt_datetimefield_value(at)])
         return cursor.fetchone() is not None
 
 
-_IS_CURRENT_SQL = (
+# The consent gate's one query (public so a test can EXPLAIN it: it must stay an index lookup).
+IS_CURRENT_SQL = (
     f"SELECT 1 FROM {Purpose._meta.db_table} p WHERE p.code = %s AND (p.required OR EXISTS ("
     f"SELECT 1 FROM {ConsentState._meta.db_table} s WHERE s.subject_id = %s AND s.purpose_id = p.id "
     f"AND s.action = '{Action.GRANT.value}' AND (s.expires_at IS NULL OR s.expires_at > %s)))"
@@ -82,10 +82,6 @@ def subject_is_suppressed(*, subject_id: int, purpose: str) -> bool:
         bool(hashes)
         and SuppressedAddress.objects.filter(email_hmac__in=hashes, purpose__code=purpose).exists()
     )
-
-
-def address_is_suppressed(*, email: str, purpose: str) -> bool:
-    return SuppressedAddress.objects.filter(email_hmac=email_hmac(email), purpose__code=purpose).exists()
 
 
 def suppressed_hashes(*, hashes: Iterable[str], purposes: Iterable[str]) -> set[tuple[str, str]]:
@@ -184,24 +180,9 @@ def expiring_consents(*, within: timedelta, at: datetime | None = None) -> Query
     return ConsentState.objects.filter(action=Action.GRANT, expires_at__gt=at, expires_at__lte=at + within)
 
 
-def expired_consents(*, at: datetime | None = None) -> QuerySet[ConsentState]:
-    at = at or timezone.now()
-    return ConsentState.objects.filter(action=Action.GRANT, expires_at__lte=at)
-
-
 def opt_outs_since(*, since: datetime) -> int:
     return ConsentEvent.objects.filter(at__gte=since, action=Action.WITHDRAW).count()
 
 
 def open_reconsent_requests() -> QuerySet[ReconsentRequest]:
     return ReconsentRequest.objects.filter(status=ReconsentRequest.Status.OPEN)
-
-
-def current_policy_version(*, on=None) -> PolicyVersion | None:
-    """The published version in force on a date (today by default)."""
-    on = on or timezone.localdate()
-    return (
-        PolicyVersion.objects.filter(published_at__isnull=False, effective_on__lte=on)
-        .order_by("-effective_on", "-id")
-        .first()
-    )

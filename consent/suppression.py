@@ -1,4 +1,4 @@
-"""Keyed hashes of email addresses for the suppression list (HMAC-SHA256 with settings.HASH_KEY).
+"""Keyed hashes of email addresses for the suppression list (HMAC-SHA256 with the HASH_KEY setting).
 
 The address itself is never stored: without the key a hash can't be reversed or even confirmed
 by guessing, yet the same address always gives the same hash, so a re-import is recognised.
@@ -8,14 +8,14 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 
-from django.conf import settings
-
 from inventory.models import ContactPoint, DataSubject, normalize_email
+
+from . import conf
 
 
 def email_hmac(email: str) -> str:
     normalized = normalize_email(email)
-    return hmac.new(settings.HASH_KEY.encode(), normalized.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(conf.hash_key().encode(), normalized.encode(), hashlib.sha256).hexdigest()
 
 
 def subject_email_addresses(subject_ids: Iterable[int]) -> dict[int, set[str]]:

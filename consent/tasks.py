@@ -1,21 +1,17 @@
-"""Celery tasks: take ids, call one service, safe to run twice (acks_late), bounded retries with backoff."""
+"""Celery tasks: take ids, call one service, safe to run twice (acks_late).
+
+Retries come from core.tasks.PrivacyTask: only lost database/broker connections, with bounded
+exponential backoff and jitter; a business error is never retried.
+"""
 
 from celery import shared_task
-from django.db import DatabaseError
+
+from core.tasks import PrivacyTask
 
 from . import services
 
-_RETRY = {
-    "acks_late": True,
-    "autoretry_for": (DatabaseError, ConnectionError),
-    "retry_backoff": True,
-    "retry_backoff_max": 600,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
 
-
-@shared_task(name="consent.policy_change_notify", **_RETRY)
+@shared_task(name="consent.policy_change_notify", base=PrivacyTask)
 def policy_change_notify(policy_version_id: int, batch_size: int = 500) -> bool:
     """Enqueue one batch of 'policy changed' notices, then re-queue itself while subjects remain."""
     more = services.policy_change_notices_enqueue_batch(
@@ -26,7 +22,7 @@ def policy_change_notify(policy_version_id: int, batch_size: int = 500) -> bool:
     return more
 
 
-@shared_task(name="consent.expiry_sweep", **_RETRY)
+@shared_task(name="consent.expiry_sweep", base=PrivacyTask)
 def consent_expiry_sweep() -> int:
     """Daily: list subjects whose consent expired, to ask them again (ReconsentRequest)."""
     return services.consent_expiry_sweep(actor="consent.expiry_sweep")

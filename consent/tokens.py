@@ -9,7 +9,6 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
-from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
@@ -56,8 +55,8 @@ def unsubscribe_path(*, subject_public_id: uuid.UUID | str, purpose: str) -> str
 
 
 def unsubscribe_url(*, subject_public_id: uuid.UUID | str, purpose: str) -> str:
-    """Absolute link for emails (settings.SITE_URL), used in the body and the List-Unsubscribe header."""
+    """Absolute link for emails (the SITE_URL setting), used in the body and the List-Unsubscribe header."""
     return urljoin(
-        settings.SITE_URL.rstrip("/") + "/",
+        conf.site_url() + "/",
         unsubscribe_path(subject_public_id=subject_public_id, purpose=purpose).lstrip("/"),
     )

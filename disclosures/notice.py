@@ -182,7 +182,20 @@ def _cap(text: str) -> str:
 
 
 def layout(content: NoticeContent) -> list[tuple[str, object]]:
-    """The notice as blocks: ("title"|"meta"|"h"|"p", text), ("ul", [text]), ("recipient", [lines])."""
+    """The notice as blocks: ("title"|"meta"|"h"|"p", text), ("ul", [text]), ("recipient", [lines]).
+
+    Built from its three numbered sections, in the statute's order, after the heading.
+    """
+    return [
+        *_heading_blocks(content),
+        *_category_blocks(content),
+        *_recipient_blocks(content),
+        *_choice_blocks(content),
+    ]
+
+
+def _heading_blocks(content: NoticeContent) -> list[tuple[str, object]]:
+    """Title, issuer and references, the voluntary-notice remark when the gate is off, the purpose."""
     b = content.business
     year = content.year
     blocks: list[tuple[str, object]] = [
@@ -211,33 +224,42 @@ def layout(content: NoticeContent) -> list[tuple[str, object]]:
             "and the names and addresses of those third parties (§1798.83(a)).",
         )
     )
-    blocks.append(("h", "1. Categories of personal information disclosed"))
+    return blocks
+
+
+def _category_blocks(content: NoticeContent) -> list[tuple[str, object]]:
+    """Section 1: the statutory categories disclosed, or an explicit "None"."""
+    blocks: list[tuple[str, object]] = [("h", "1. Categories of personal information disclosed")]
     if content.categories:
         blocks.append(("ul", [_cap(label) for label in content.category_labels]))
     else:
         blocks.append(
             (
                 "p",
-                f"None. During {year}, {b.name} did not disclose your personal information to third parties "
-                "for their direct marketing purposes.",
+                f"None. During {content.year}, {content.business.name} did not disclose your personal "
+                "information to third parties for their direct marketing purposes.",
             )
         )
-    blocks.append(("h", "2. Third parties that received it"))
-    if content.recipients:
-        for r in content.recipients:
-            lines = [r.name, r.postal_address, f"Nature of business: {r.nature_of_business}"]
-            if r.product_examples:
-                lines.append(f"Examples of products or services marketed: {r.product_examples}")
-            lines.append("Categories received: " + "; ".join(BY_CODE[c].label for c in r.categories))
-            if r.same_brand_affiliate:
-                lines.append(
-                    "An affiliate sharing our brand name, listed because it received categories that "
-                    "§1798.83(f) requires us to report."
-                )
-            blocks.append(("recipient", lines))
-    else:
+    return blocks
+
+
+def _recipient_blocks(content: NoticeContent) -> list[tuple[str, object]]:
+    """Section 2: each recipient's name, address, business and categories; the exempt-affiliate count."""
+    blocks: list[tuple[str, object]] = [("h", "2. Third parties that received it")]
+    for r in content.recipients:
+        lines = [r.name, r.postal_address, f"Nature of business: {r.nature_of_business}"]
+        if r.product_examples:
+            lines.append(f"Examples of products or services marketed: {r.product_examples}")
+        lines.append("Categories received: " + "; ".join(BY_CODE[c].label for c in r.categories))
+        if r.same_brand_affiliate:
+            lines.append(
+                "An affiliate sharing our brand name, listed because it received categories that "
+                "§1798.83(f) requires us to report."
+            )
+        blocks.append(("recipient", lines))
+    if not content.recipients:
         blocks.append(("p", "None."))
-    if content.exempt_affiliate_count and b.show_same_brand_affiliate_count:
+    if content.exempt_affiliate_count and content.business.show_same_brand_affiliate_count:
         n = content.exempt_affiliate_count
         blocks.append(
             (
@@ -246,7 +268,13 @@ def layout(content: NoticeContent) -> list[tuple[str, object]]:
                 "information for direct marketing only in categories that §1798.83(f) exempts from this notice.",
             )
         )
-    blocks.append(("h", "3. Your choices and how to reach us"))
+    return blocks
+
+
+def _choice_blocks(content: NoticeContent) -> list[tuple[str, object]]:
+    """Section 3: the opt-out route when offered, the once-a-year right, the designated channels."""
+    b = content.business
+    blocks: list[tuple[str, object]] = [("h", "3. Your choices and how to reach us")]
     if b.opt_out_route_enabled:
         blocks.append(
             (

@@ -8,6 +8,8 @@ to a §1798.83 notice. Disclosing a whole DataCategory (no fields named) counts 
 fields map to, which errs on the side of telling the customer more.
 """
 
+from core.organisation import DEFAULT_ORGANISATION, Organisation, organisation
+
 # (DataCategory.code, field, statutory category code or "", why)
 CATEGORY_MAPPING = [
     # Policy §2 "Personal Contact Information. Your name and physical address, email addresses, and
@@ -40,11 +42,31 @@ CATEGORY_MAPPING = [
     ("activity", "browsing", "", "pages visited, downloads, email opens: none of the 27 categories"),
 ]  # fmt: skip
 
-# The business and its designated request channels, from the policy (seed-privacy-policy.txt §7, §13:
-# "California Civil Code Sections 1798.83-1798.84 ... please call 800-369-8649 or send an email to
-# privacy@us.syspro.com"; mail to "SYSPRO USA, Attn: Privacy, 959 South Coast Drive, Suite 100,
-# Costa Mesa, CA 92626"). Seeded into DisclosureSettings; editable there.
-BUSINESS_NAME = "SYSPRO USA"
-BUSINESS_POSTAL_ADDRESS = "Attn: Privacy, 959 South Coast Drive, Suite 100, Costa Mesa, CA 92626"
-DESIGNATED_EMAIL = "privacy@us.syspro.com"
-DESIGNATED_PHONE = "800-369-8649"
+# The business and its designated request channels are the controller's identity, defined once in
+# core.organisation (policy §7, §13: "California Civil Code Sections 1798.83-1798.84 ... please call
+# 800-369-8649 or send an email to privacy@us.syspro.com"; mail to the privacy office). Seeded into
+# DisclosureSettings; editable there.
+
+
+def settings_defaults() -> dict[str, str]:
+    """The DisclosureSettings row's first values, from the organisation's identity (and its overrides)."""
+    return _settings_values(organisation())
+
+
+def _settings_values(org: Organisation) -> dict[str, str]:
+    mail = f"Attn: Privacy, {org.postal_address}"
+    return {
+        "business_name": org.name,
+        "business_postal_address": mail,
+        "designated_postal_address": mail,
+        "designated_email": org.privacy_email,
+        "designated_phone": org.privacy_phone,
+    }
+
+
+# Read by migration 0002 (migrations are never edited): the same values, from the identity's defaults.
+_SEED = _settings_values(DEFAULT_ORGANISATION)
+BUSINESS_NAME = _SEED["business_name"]
+BUSINESS_POSTAL_ADDRESS = _SEED["business_postal_address"]
+DESIGNATED_EMAIL = _SEED["designated_email"]
+DESIGNATED_PHONE = _SEED["designated_phone"]

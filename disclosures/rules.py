@@ -1,4 +1,4 @@
-"""Cal. Civ. Code §1798.83-84 timing and frequency rules, as data (see ../shared/REGULATIONS.md).
+"""Cal. Civ. Code §1798.83-84 timing and frequency rules, as data (see docs/regulations.md, §1798.83).
 
 The DSAR case type "1798.83 notice" (requests_app) reads these; it never re-implements them.
 

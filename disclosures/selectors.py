@@ -32,16 +32,7 @@ _CHUNK = 5000
 
 def disclosure_settings() -> DisclosureSettings:
     """The singleton settings row (seeded by migration 0002; recreated with the policy's defaults)."""
-    obj, _ = DisclosureSettings.objects.get_or_create(
-        pk=1,
-        defaults={
-            "business_name": reference.BUSINESS_NAME,
-            "business_postal_address": reference.BUSINESS_POSTAL_ADDRESS,
-            "designated_postal_address": reference.BUSINESS_POSTAL_ADDRESS,
-            "designated_email": reference.DESIGNATED_EMAIL,
-            "designated_phone": reference.DESIGNATED_PHONE,
-        },
-    )
+    obj, _ = DisclosureSettings.objects.get_or_create(pk=1, defaults=reference.settings_defaults())
     return obj
 
 
@@ -174,17 +165,6 @@ def subject_ids_for_public_ids(public_ids: Sequence[UUID | str]) -> dict[str, in
     return found
 
 
-def public_ids_for_subject_ids(subject_ids: Iterable[int]) -> dict[int, str]:
-    ids = list(subject_ids)
-    out: dict[int, str] = {}
-    for i in range(0, len(ids), _CHUNK):
-        for pk, public_id in DataSubject.objects.filter(pk__in=ids[i : i + _CHUNK]).values_list(
-            "pk", "public_id"
-        ):
-            out[pk] = str(public_id)
-    return out
-
-
 def events_for_subject(*, subject_id: int) -> QuerySet[DisclosureEvent]:
     return DisclosureEvent.objects.filter(subject_id=subject_id).select_related("third_party").order_by("-at")
 
@@ -196,10 +176,6 @@ def batches(*, purpose: str | None = None, third_party_id: int | None = None) ->
     if third_party_id:
         qs = qs.filter(third_party_id=third_party_id)
     return qs
-
-
-def notice_requests_for_year(*, year: int) -> QuerySet[DisclosureNoticeRequest]:
-    return DisclosureNoticeRequest.objects.filter(year=year)
 
 
 def latest_statements_for_year(*, year: int) -> dict[int, DisclosureNoticeRequest]:

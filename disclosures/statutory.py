@@ -1,7 +1,7 @@
 """The 27 statutory categories of personal information of Cal. Civ. Code §1798.83(e)(6)(A).
 
 A fixed enumeration, not a table: the statute defines it, nobody edits it in the admin. Labels are
-copied exactly from ../shared/REGULATIONS.md (row "Cal. 1798.83 categories", source §1798.83(e)(6)(A));
+copied exactly from docs/regulations.md (row "Cal. 1798.83 categories", source §1798.83(e)(6)(A));
 lists derived from them count as them (§1798.83(e)(6)(B)), so a derived list is logged under the
 categories it was derived from.
 
@@ -22,7 +22,7 @@ from django.db import models
 class StatutoryCategory:
     bit: int
     code: str
-    label: str  # exactly as REGULATIONS.md
+    label: str  # exactly as docs/regulations.md
     clause: str  # §1798.83(e)(6)(A)(clause)
     # §1798.83(f): disclosures to same-brand affiliates must be reported only for these categories.
     same_brand_reportable: bool
@@ -36,11 +36,11 @@ class StatutoryCategory:
         return f"Cal. Civ. Code §1798.83(e)(6)(A)({self.clause})"
 
 
-# (code, label exactly as REGULATIONS.md, statutory clause, reportable for same-brand affiliates)
+# (code, label exactly as docs/regulations.md, statutory clause, reportable for same-brand affiliates)
 # The same-brand column follows §1798.83(f): affiliates sharing the brand are exempt unless the data
 # corresponds to one of the categories the subdivision lists (children's number/age/gender, physical
 # traits, race, religion, occupation, telephone, education, politics, health, financial identifiers,
-# balances, payment history, creditworthiness). REGULATIONS.md calls them "sensitive categories".
+# balances, payment history, creditworthiness). docs/regulations.md calls them "sensitive categories".
 _ROWS = [
     ("name_and_address", "name and address", "A", False),
     ("email", "email", "B", False),

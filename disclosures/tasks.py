@@ -1,28 +1,24 @@
-"""Celery tasks: each takes ids only, calls one service, is idempotent and retries with backoff."""
+"""Celery tasks: each takes ids only, calls one service and is idempotent.
+
+The retry policy is PrivacyTask's (core.tasks): only database/broker connection errors are retried,
+with bounded exponential backoff and jitter; acks_late, since every task here is safe to run twice.
+"""
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+
+from core.tasks import PrivacyTask
 
 from . import services
 
-_RETRY = {
-    "acks_late": True,
-    "autoretry_for": (OperationalError, InterfaceError),
-    "retry_backoff": 10,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 3,
-}
 
-
-@shared_task(name="disclosures.build_export", **_RETRY)
+@shared_task(name="disclosures.build_export", base=PrivacyTask)
 def build_export(export_id: int) -> dict:
     """Build an analyst export's file (a ready export is left as is)."""
     export = services.export_build(export_id=export_id)
     return {"export": str(export.public_id), "status": export.status, "rows": export.row_count}
 
 
-@shared_task(name="disclosures.send_correction_notices", **_RETRY)
+@shared_task(name="disclosures.send_correction_notices", base=PrivacyTask)
 def send_correction_notices(correction_id: int) -> int:
     """Send corrected §1798.83 notices to every pending affected customer (resumable)."""
     return services.correction_send_notices(
@@ -30,13 +26,13 @@ def send_correction_notices(correction_id: int) -> int:
     )
 
 
-@shared_task(name="disclosures.check_cure_deadlines", **_RETRY)
+@shared_task(name="disclosures.check_cure_deadlines", base=PrivacyTask)
 def check_cure_deadlines() -> int:
     """Daily: corrections whose §1798.84(d) 90-day clock ran out with customers pending become lapsed."""
     return services.corrections_check_deadlines()
 
 
-@shared_task(name="disclosures.purge_exports", **_RETRY)
+@shared_task(name="disclosures.purge_exports", base=PrivacyTask)
 def purge_exports() -> int:
     """Daily: delete export files past their expiry."""
     return services.exports_purge_expired()

@@ -23,9 +23,10 @@ from typing import Any, NewType
 import psycopg
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
+
+from . import conf
 
 
 class KeyDestroyed(Exception):
@@ -51,7 +52,8 @@ _PADDING = [bytes([n]) * n for n in range(17)]
 
 
 @lru_cache(maxsize=8)
-def _master(keys: tuple[str, ...]) -> MultiFernet:
+def master_fernet(keys: tuple[str, ...]) -> MultiFernet:
+    """The master keys as one MultiFernet (newest encrypts, any decrypts), cached per key tuple."""
     if not keys:
         raise ImproperlyConfigured("DATA_MASTER_KEYS is empty.")
     try:
@@ -60,12 +62,8 @@ def _master(keys: tuple[str, ...]) -> MultiFernet:
         raise ImproperlyConfigured("DATA_MASTER_KEYS holds a key that is not a valid Fernet key.") from exc
 
 
-def _master_key_list() -> tuple[str, ...]:
-    return tuple(settings.DATA_MASTER_KEYS)
-
-
 def master() -> MultiFernet:
-    return _master(_master_key_list())
+    return master_fernet(conf.data_master_keys())
 
 
 def new_wrapped_key() -> str:
@@ -81,7 +79,7 @@ def rewrap(wrapped: str) -> str:
 def unwrap(wrapped: str) -> Fernet:
     if not wrapped:
         raise KeyDestroyed()
-    return _unwrap(wrapped, tuple(settings.DATA_MASTER_KEYS))
+    return _unwrap(wrapped, conf.data_master_keys())
 
 
 @lru_cache(maxsize=4096)
@@ -93,18 +91,18 @@ def _unwrap(wrapped: str, keys: tuple[str, ...]) -> Fernet:
     effect at once. What remains is that up to 4,096 unwrapped keys stay in this process's memory
     until evicted or the process restarts — the same exposure as any key in use.
     """
-    return Fernet(_master(keys).decrypt(wrapped.encode()))
+    return Fernet(master_fernet(keys).decrypt(wrapped.encode()))
 
 
 @lru_cache(maxsize=8)
 def _master_halves(keys: tuple[str, ...]) -> list[tuple[Any, algorithms.AES]]:
     """Per master key: an HMAC-SHA256 primed with its signing half (copied per token), and its AES half."""
-    _master(keys)  # validates the keys
+    master_fernet(keys)  # validates the keys
     raws = [base64.urlsafe_b64decode(k) for k in keys]
     return [(hmac.new(raw[:16], digestmod="sha256"), algorithms.AES(raw[16:])) for raw in raws]
 
 
-def _unwrap_many(wrapped: Sequence[str], keys: tuple[str, ...]) -> list[SealingKey]:
+def unwrap_many(wrapped: Sequence[str], keys: tuple[str, ...]) -> list[SealingKey]:
     """`MultiFernet.decrypt` of many wrapped keys, with one AES pass per master key instead of one per key.
 
     Each token's HMAC is verified first, with the master keys in order, exactly as MultiFernet does;
@@ -226,7 +224,7 @@ def sealing_keys_for_subjects(subject_ids: Iterable[int]) -> dict[int, SealingKe
     live = [(subject_id, wrapped) for subject_id, wrapped in pairs if wrapped]
     found: dict[int, SealingKey | None] = dict.fromkeys((subject_id for subject_id, _ in pairs), None)
     found.update(
-        zip([sid for sid, _ in live], _unwrap_many([w for _, w in live], _master_key_list()), strict=True)
+        zip([sid for sid, _ in live], unwrap_many([w for _, w in live], conf.data_master_keys()), strict=True)
     )
     return found
 

@@ -388,6 +388,38 @@ def _subject(
              city, phone, postal, is_entity)  # fmt: skip
 
 
+def _activity_events(batch, pos, index, rng, lk, later, country) -> None:
+    """Website and email activity: a handful of events per subject, one cookie and device each."""
+    src, sysm = lk.sources, lk.systems
+    n_events = min(int(rng.expovariate(1 / 2.5)), 12)
+    if n_events:
+        digest = hashlib.blake2b(f"{index}".encode(), digest_size=8, key=b"demo").hexdigest()
+        cookie, device = f"ck_{digest}", f"dev_{rng.getrandbits(48):012x}"
+        agent = rng.choice(USER_AGENTS)
+        for _ in range(n_events):
+            roll = rng.random()
+            if roll < 0.55:
+                kind, target, source, system = "page_view", rng.choice(PAGES), "cookies", "web-analytics"
+            elif roll < 0.65:
+                kind, target, source, system = "download", rng.choice(DOWNLOADS), "website", "privacyops"
+            elif roll < 0.85:
+                kind, target, source, system = (
+                    "email_open",
+                    rng.choice(EMAILS),
+                    "email_analytics",
+                    "email-platform",
+                )
+            elif roll < 0.95:
+                kind, target, source, system = "email_click", rng.choice(EMAILS), "pixels", "email-platform"
+            else:
+                kind, target, source, system = "widget", "chat-widget", "widgets", "privacyops"
+            batch.add(
+                "inventory.ActivityEvent",
+                (pos, src[source], sysm[system], later(), kind, target, _ip(rng), device, cookie, agent,
+                 country),
+            )  # fmt: skip
+
+
 def _records(batch, pos, index, rng, key, lk, created, as_of, email, first, last, company, domain, country,
              city, phone, postal, is_entity) -> None:  # fmt: skip
     src, sysm = lk.sources, lk.systems
@@ -444,34 +476,7 @@ def _records(batch, pos, index, rng, key, lk, created, as_of, email, first, last
                 "inventory.SurveyResponse",
                 (pos, src["widgets"], db, later(), survey, question, crypto.seal(key, answer)),
             )
-    # Website and email activity: a handful of events per subject, one cookie and device each.
-    n_events = min(int(rng.expovariate(1 / 2.5)), 12)
-    if n_events:
-        digest = hashlib.blake2b(f"{index}".encode(), digest_size=8, key=b"demo").hexdigest()
-        cookie, device = f"ck_{digest}", f"dev_{rng.getrandbits(48):012x}"
-        agent = rng.choice(USER_AGENTS)
-        for _ in range(n_events):
-            roll = rng.random()
-            if roll < 0.55:
-                kind, target, source, system = "page_view", rng.choice(PAGES), "cookies", "web-analytics"
-            elif roll < 0.65:
-                kind, target, source, system = "download", rng.choice(DOWNLOADS), "website", "privacyops"
-            elif roll < 0.85:
-                kind, target, source, system = (
-                    "email_open",
-                    rng.choice(EMAILS),
-                    "email_analytics",
-                    "email-platform",
-                )
-            elif roll < 0.95:
-                kind, target, source, system = "email_click", rng.choice(EMAILS), "pixels", "email-platform"
-            else:
-                kind, target, source, system = "widget", "chat-widget", "widgets", "privacyops"
-            batch.add(
-                "inventory.ActivityEvent",
-                (pos, src[source], sysm[system], later(), kind, target, _ip(rng), device, cookie, agent,
-                 country),
-            )  # fmt: skip
+    _activity_events(batch, pos, index, rng, lk, later, country)
 
 
 def companies_for(total_subjects: int) -> int:
@@ -490,7 +495,7 @@ def generate_batch(
     master_keys: tuple[str, ...],
 ) -> Batch:
     """Rows for subjects start .. start+count-1 (and all their records). Runs in worker processes."""
-    master = crypto._master(master_keys)
+    master = crypto.master_fernet(master_keys)
     batch = Batch(start=start)
     for pos in range(count):
         _subject(batch, pos, start + pos, seed, as_of, companies, lookups, master)

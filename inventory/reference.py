@@ -1,6 +1,6 @@
 """Reference data the policy states, as data (seeded by migration 0002, tested).
 
-Source: ../shared/seed-privacy-policy.txt, sections cited per row.
+Source: the company's privacy policy (see docs/regulations.md), sections cited per row.
 """
 
 # (code, name, sensitivity, policy section, description)

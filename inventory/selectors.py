@@ -7,7 +7,7 @@ from typing import Any
 from django.db import connection, connections, models
 from django.db.models import Count, Q
 
-from .models import ContactPoint, DataCategory, DataSubject, normalize_email
+from .models import ContactPoint, DataSubject, normalize_email
 from .registry import PersonalData, registry
 
 
@@ -205,10 +205,6 @@ def records_for_subject_by_category(
 def records_in_category(code: str) -> list[models.QuerySet]:
     """One queryset per registered model holding data of this category."""
     return [entry.all() for entry in registry.for_category(code)]
-
-
-def categories_in_use() -> models.QuerySet[DataCategory]:
-    return DataCategory.objects.filter(code__in={e.category for e in registry})
 
 
 # --- Counts for the dashboard --------------------------------------------------------------------

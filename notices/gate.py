@@ -1,6 +1,6 @@
 """The marketing gate: the one question notices asks before a marketing message, "may we?".
 
-Notices never imports consent (DESIGN.md: imports point down the stack). Consent implements a gate and
+Notices never imports consent (docs/design.md: imports point down the stack). Consent implements a gate and
 registers it in ConsentConfig.ready():
 
     from notices.gate import register_marketing_gate
@@ -49,12 +49,6 @@ def register_marketing_gate(gate: MarketingGate) -> MarketingGate:
         raise TypeError("A marketing gate needs may_send(*, subject_id, purpose) and unsubscribe_url(...).")
     _gate = gate
     return gate
-
-
-def unregister_marketing_gate() -> None:
-    """Back to refusing every marketing message."""
-    global _gate
-    _gate = _DEFAULT
 
 
 def marketing_gate() -> MarketingGate:

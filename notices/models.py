@@ -13,11 +13,11 @@ from django.db.models import Q
 
 from inventory.models import DataCategory, DataSubject
 
-from . import rules
+from . import conf, rules
 
 
 class NoticeKind(models.TextChoices):
-    """Every message the product sends. Values are a cross-app contract (BRIEF.md); don't rename."""
+    """Every message the product sends. Values are a cross-app contract (docs/design.md, notices); don't rename."""
 
     REQUEST_ACKNOWLEDGED = "request_acknowledged", "Request acknowledged"
     IDENTITY_VERIFICATION = "identity_verification", "Identity verification"
@@ -182,7 +182,7 @@ class Notice(models.Model):
     @property
     def message_id(self) -> str:
         """Stable RFC 5322 Message-ID: a re-send after a crash carries the same id (clients dedupe)."""
-        domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(">") or "privacyops.local"
+        domain = conf.from_email().rsplit("@", 1)[-1].strip(">") or "privacyops.local"
         return f"<notice.{self.public_id}@{domain}>"
 
 

@@ -62,7 +62,7 @@ def as_date(value: Any, fmt: str = "F j, Y") -> str:
     return str(value)
 
 
-# Consent purposes (codes seeded by the consent app, BRIEF.md) as a person reads them.
+# Consent purposes (codes seeded by the consent app, docs/design.md) as a person reads them.
 PURPOSE_LABELS = {
     "marketing_email": "marketing emails",
     "marketing_phone": "marketing calls",

@@ -1,14 +1,14 @@
-"""Rules the notices app enforces, as data, each row cited to /work/shared/REGULATIONS.md's source.
+"""Rules the notices app enforces, as data, each row cited to its source (docs/regulations.md, breaches).
 
 Breach clocks, the California Attorney General sample threshold, and the outbox's delivery policy
 (bounded retries with exponential backoff, the lease after which a "sending" notice is re-examined).
-Delivery numbers may be tuned per deployment in settings (NOTICES_*); the legal numbers may not.
+Delivery numbers may be tuned per deployment (notices.conf, NOTICES_* settings); the legal numbers may not.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
+from . import conf
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,13 @@ def ag_sample_due(breach) -> datetime | None:
 # --- Outbox delivery policy ---------------------------------------------------------------------
 def max_attempts() -> int:
     """Delivery attempts before a notice is marked failed (the first try counts)."""
-    return int(getattr(settings, "NOTICES_MAX_ATTEMPTS", 5))
+    return conf.max_attempts()
 
 
 def retry_delay(attempts: int) -> timedelta:
     """Exponential backoff after the n-th failed attempt: base, 2×base, 4×base, ... capped."""
-    base = int(getattr(settings, "NOTICES_RETRY_BASE_SECONDS", 60))
-    cap = int(getattr(settings, "NOTICES_RETRY_MAX_SECONDS", 3600))
+    base = conf.retry_base_seconds()
+    cap = conf.retry_max_seconds()
     return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
 
 
@@ -79,13 +79,13 @@ def sending_lease() -> timedelta:
     Must comfortably exceed the SMTP timeout plus the task's run time, or a slow but live delivery
     would be re-queued while still in flight.
     """
-    return timedelta(seconds=int(getattr(settings, "NOTICES_SENDING_LEASE_SECONDS", 15 * 60)))
+    return timedelta(seconds=conf.sending_lease_seconds())
 
 
 def dispatch_grace() -> timedelta:
     """A pending notice whose task was queued this long ago and never ran counts as orphaned."""
-    return timedelta(seconds=int(getattr(settings, "NOTICES_DISPATCH_GRACE_SECONDS", 5 * 60)))
+    return timedelta(seconds=conf.dispatch_grace_seconds())
 
 
 def smtp_timeout() -> int:
-    return int(getattr(settings, "NOTICES_SMTP_TIMEOUT_SECONDS", 30))
+    return conf.smtp_timeout_seconds()

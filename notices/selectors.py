@@ -12,7 +12,9 @@ from inventory.models import DataSubject
 from inventory.registry import registry
 
 from . import defaults, rendering, rules
+from .context import common_context
 from .models import Breach, BreachStatus, Notice, NoticeKind, NoticeStatus, NoticeTemplate
+from .templates_lookup import active_template
 
 
 # --- Outbox ------------------------------------------------------------------------------------------
@@ -31,10 +33,6 @@ def outbox_counts() -> OutboxCounts:
         failed=Notice.objects.filter(status=NoticeStatus.FAILED).count(),
         sent_today=Notice.objects.filter(sent_at__gte=midnight).count(),
     )
-
-
-def notices_for_subject(*, subject_id: int) -> QuerySet[Notice]:
-    return Notice.objects.filter(subject_id=subject_id).order_by("-created_at")
 
 
 # --- Templates ---------------------------------------------------------------------------------------
@@ -146,11 +144,9 @@ def breach_notice_context(breach: Breach) -> dict[str, Any]:
 def breach_sample_notice(breach: Breach) -> rendering.Rendered:
     """The notice as subjects receive it, without any personal information: the Attorney General
     sample (Cal. Civ. Code §1798.82(f)) and the admin preview."""
-    from .services import _common_context, active_template
-
     template = active_template(kind=NoticeKind.BREACH_NOTIFICATION)
     context = {
-        **_common_context(public_id=breach.public_id, subject=None, unsubscribe_url=""),
+        **common_context(public_id=breach.public_id, subject=None, unsubscribe_url=""),
         **breach_notice_context(breach),
         "notice_reference": "SAMPLE",
     }

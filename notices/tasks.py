@@ -1,13 +1,16 @@
 """Celery tasks of the notices app. They take ids only (never addresses or text) and call one service.
 
-deliver_notice is idempotent (the service claims the row before sending, see notices.services), so
-acks_late is safe: a message redelivered after a worker died finds nothing left to claim.
+Every task is based on core.tasks.PrivacyTask: acks_late, and retries only when the database or the
+broker went away (exponential backoff with jitter, bounded). deliver_notice is idempotent (the
+service claims the row before sending, see notices.services.delivery), so acks_late is safe: a
+message redelivered after a worker died finds nothing left to claim.
 """
 
 import logging
 
 from celery import shared_task
-from django.db import OperationalError
+
+from core.tasks import PrivacyTask
 
 from . import services
 
@@ -16,17 +19,16 @@ logger = logging.getLogger("notices")
 
 @shared_task(
     bind=True,
+    base=PrivacyTask,
     name="notices.deliver_notice",
-    acks_late=True,
-    # Backstop only: the attempt count that matters is on the row (notices.rules.max_attempts).
-    max_retries=10,
-    autoretry_for=(OperationalError,),  # the database went away before the claim: try again
-    retry_backoff=True,
-    retry_backoff_max=600,
     soft_time_limit=90,
     time_limit=120,
 )
 def deliver_notice(self, notice_id: int) -> str:
+    """Deliver one notice. A failed send is recorded on the row with its next attempt time; this task
+    then retries itself with that computed countdown (the row's attempt count, notices.rules.max_attempts,
+    bounds it, hence max_retries=None on this retry). It is the one retry outside PrivacyTask's policy:
+    the service already caught the error, so nothing would be retried otherwise."""
     outcome = services.notice_deliver(notice_id=notice_id)
     if outcome.result == "retry" and outcome.retry_in is not None and not self.request.is_eager:
         # The row is pending with next_attempt_at; this re-run claims it once due. If this message
@@ -35,23 +37,18 @@ def deliver_notice(self, notice_id: int) -> str:
     return outcome.result
 
 
-@shared_task(bind=True, name="notices.sweep_outbox", acks_late=True, max_retries=3, default_retry_delay=60)
+@shared_task(bind=True, base=PrivacyTask, name="notices.sweep_outbox")
 def sweep_outbox(self) -> dict:
+    """The beat sweep of the outbox; with a backlog it queues its own next step (not a retry)."""
     result = services.outbox_sweep()
     if result.more and not self.request.is_eager:
         self.apply_async(countdown=1)  # a backlog: keep going in bounded steps
     return {"requeued": result.requeued, "lease_expired": result.lease_expired, "failed": result.failed}
 
 
-@shared_task(
-    bind=True,
-    name="notices.notify_breach_batch",
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-)
+@shared_task(bind=True, base=PrivacyTask, name="notices.notify_breach_batch")
 def notify_breach_batch(self, breach_id: int, batch_size: int = 500) -> dict:
+    """One batch of a breach's notification; queues the next until the selection is done."""
     result = services.breach_notify_batch(breach_id=breach_id, batch_size=batch_size)
     if not self.request.is_eager:
         if not result.done:
@@ -65,11 +62,11 @@ def notify_breach_batch(self, breach_id: int, batch_size: int = 500) -> dict:
     return {"processed": processed, "done": True}
 
 
-@shared_task(name="notices.resume_breach_notifications", acks_late=True)
+@shared_task(base=PrivacyTask, name="notices.resume_breach_notifications")
 def resume_breach_notifications() -> list[int]:
     return services.breach_resume_stalled()
 
 
-@shared_task(name="notices.breach_clock_reminders", acks_late=True)
+@shared_task(base=PrivacyTask, name="notices.breach_clock_reminders")
 def breach_clock_reminders() -> int:
     return services.breach_clock_reminders()

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 
-def _pg_args(alias: str = "default") -> tuple[list[str], dict[str, str]]:
+def pg_args(alias: str = "default") -> tuple[list[str], dict[str, str]]:
     db = settings.DATABASES[alias]
     if db["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("Backups with pg_dump need PostgreSQL (DATABASE_URL=postgres://...).")
@@ -34,7 +34,7 @@ def backup_create(*, output: Path, alias: str = "default") -> Path:
 
     if mirror_dir() is not None:
         erasure_mirror_sync(since=datetime(1970, 1, 1, tzinfo=UTC))
-    args, env = _pg_args(alias)
+    args, env = pg_args(alias)
     name = settings.DATABASES[alias]["NAME"]
     subprocess.run(
         ["pg_dump", "--format=custom", "--no-owner", "--file", str(output), *args, name],
@@ -47,7 +47,7 @@ def backup_create(*, output: Path, alias: str = "default") -> Path:
 
 def backup_restore(*, source: Path, alias: str = "default") -> None:
     """Replace the database's contents with the backup (objects are dropped and recreated)."""
-    args, env = _pg_args(alias)
+    args, env = pg_args(alias)
     name = settings.DATABASES[alias]["NAME"]
     from django.db import connections
 

@@ -59,7 +59,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "privacyops",
-    # Domain apps, bottom of the import stack first (see DESIGN.md).
+    # Domain apps, bottom of the import stack first (see docs/design.md, "Layers").
     "audit",
     "inventory",
     "notices",
@@ -144,6 +144,10 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="privacy@example.com")
 # The address at which privacy officers receive operational reports (sweep reports, ...).
 PRIVACY_OFFICE_EMAIL = env.str("PRIVACY_OFFICE_EMAIL", default="privacy-office@example.com")
+# The controller's identity named in notices, receipts and the §1798.83 notice (core.organisation):
+# a JSON object overriding some fields, e.g. {"name": "...", "privacy_email": "..."}; empty keeps the
+# privacy policy's identity.
+ORGANISATION: dict = env.json("ORGANISATION", default={})
 # Directory (outside the database's backups) where every erasure-journal entry is mirrored, so
 # `replay_erasures` still knows about erasures made after the backup that a restore brings back.
 RETENTION_JOURNAL_MIRROR = env.str("RETENTION_JOURNAL_MIRROR", default="")
@@ -171,9 +175,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
-# Default periodic tasks; installed into django-celery-beat's tables by `manage.py setup_schedules`
-# (run by `make run` and at container start) and editable in the admin afterwards.
-CELERY_BEAT_SCHEDULE: dict = {}
+# Periodic tasks live in django-celery-beat's tables: each app declares its defaults (core.schedules),
+# `manage.py setup_schedules` installs them, and the admin edits them afterwards.
 
 # --- REST API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

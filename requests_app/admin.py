@@ -20,17 +20,12 @@ from inventory import crypto
 from inventory.display import may_reveal
 from inventory.selectors import subject_search
 
-from . import fulfilment, selectors, services
+from . import selectors, services
+from .case_actions import CASE_ACTIONS, CASE_ACTIONS_BY_NAME, CaseAction
 from .forms import (
-    AssignForm,
-    AuthorityForm,
     DenyForm,
-    FeeForm,
     IntakeForm,
-    LookbackForm,
-    ManualVerifyForm,
     ReasonForm,
-    RectificationForm,
 )
 from .models import (
     AccessPackage,
@@ -111,22 +106,15 @@ class FlagFilter(admin.SimpleListFilter):
         return queryset
 
 
-class _ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The case's evidence rows, shown on the case page; written by services only."""
+
     extra = 0
     can_delete = False
     show_change_link = False
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class CaseEventInline(_ReadOnlyInline):
+class CaseEventInline(ReadOnlyInline):
     model = CaseEvent
     verbose_name_plural = "Timeline"
     fields = ("at", "kind", "from_status", "to_status", "actor_label", "summary", "note_text")
@@ -156,13 +144,13 @@ class CaseEventInline(_ReadOnlyInline):
             return "[erased]"
 
 
-class FulfilmentAttemptInline(_ReadOnlyInline):
+class FulfilmentAttemptInline(ReadOnlyInline):
     model = FulfilmentAttempt
     fields = ("action", "number", "state", "queued_at", "started_at", "heartbeat_at", "finished_at", "error")
     readonly_fields = fields
 
 
-class AccessPackageInline(_ReadOnlyInline):
+class AccessPackageInline(ReadOnlyInline):
     model = AccessPackage
     fields = (
         "public_id",
@@ -176,13 +164,13 @@ class AccessPackageInline(_ReadOnlyInline):
     readonly_fields = fields
 
 
-class RectificationInline(_ReadOnlyInline):
+class RectificationInline(ReadOnlyInline):
     model = Rectification
     fields = ("model_label", "field_name", "record_id", "created_at", "applied_at", "records_changed")
     readonly_fields = fields
 
 
-class RecipientNotificationInline(_ReadOnlyInline):
+class RecipientNotificationInline(ReadOnlyInline):
     model = RecipientNotification
     fields = ("third_party", "action", "state", "attempts", "sent_at", "notice_id", "last_error")
     readonly_fields = fields
@@ -197,101 +185,6 @@ class AdminIntakeForm(IntakeForm):
     channel = forms.ChoiceField(choices=[c for c in Channel.choices if c[0] != Channel.WEB])
     received_at = forms.DateTimeField(required=False, help_text="Empty = now.")
     received_at_designated_address = forms.BooleanField(required=False, initial=True)
-
-
-# (name, label, form class or None, permission codename, statuses the button shows for)
-CASE_ACTIONS = [
-    ("assign", "Assign", AssignForm, "change_privacyrequest", None),
-    ("send_link", "Send verification link", None, "verify_privacyrequest",
-     (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT)),
-    ("verify", "Record manual verification", ManualVerifyForm, "verify_privacyrequest",
-     (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT)),
-    ("authority", "Record agent/parent authority", AuthorityForm, "verify_privacyrequest",
-     (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)),
-    ("doubt", "Identity in doubt", ReasonForm, "verify_privacyrequest",
-     (Status.RECEIVED, Status.VERIFYING)),
-    ("correction", "Enter a correction", RectificationForm, "fulfil_privacyrequest",
-     (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)),
-    ("fulfil", "Fulfil", None, "fulfil_privacyrequest", (Status.IN_PROGRESS,)),
-    ("restriction", "Complete restriction", ReasonForm, "fulfil_privacyrequest", (Status.IN_PROGRESS,)),
-    ("hold", "Place legal hold", ReasonForm, "fulfil_privacyrequest", None),
-    ("release", "Release legal hold", ReasonForm, "fulfil_privacyrequest", None),
-    ("extend", "Extend deadline", ReasonForm, "change_privacyrequest",
-     (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)),
-    ("note", "Add note", ReasonForm, "change_privacyrequest", None),
-    ("fee", "Set a fee (GDPR Art. 12(5))", FeeForm, "change_privacyrequest",
-     (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)),
-    ("lookback", "Extend the lookback (CCPA)", LookbackForm, "change_privacyrequest",
-     (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)),
-    ("deny", "Deny with reason", DenyForm, "deny_privacyrequest",
-     (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)),
-    ("withdraw", "Withdrawn by requester", ReasonForm, "change_privacyrequest",
-     (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)),
-]  # fmt: skip
-
-
-def _run_case_action(name: str, case: PrivacyRequest, data: dict, user) -> str:
-    """Dispatch one workflow button to its service; returns the success message."""
-    if name == "assign":
-        services.request_assign(case=case, assignee=data.get("assignee"), actor=user)
-        return "Assignment saved."
-    if name == "send_link":
-        services.verification_start(case=case, actor=user)
-        return "Verification link sent."
-    if name == "verify":
-        services.request_verify_manually(
-            case=case, method=data["method"], level=data["level"], reason=data["reason"], actor=user
-        )
-        return "Verification recorded."
-    if name == "authority":
-        services.request_verify_authority(case=case, document=data["document"], actor=user)
-        return "Authority recorded."
-    if name == "doubt":
-        services.request_mark_identity_in_doubt(case=case, reason=data["reason"], actor=user)
-        return "Case marked 'identity in doubt'."
-    if name == "correction":
-        fulfilment.rectification_add(
-            case=case,
-            model_label=data["model_label"],
-            field_name=data["field_name"],
-            record_id=data.get("record_id"),
-            value=data["value"],
-            actor=user,
-        )
-        return "Correction entered; it is applied when the case is fulfilled."
-    if name == "fulfil":
-        attempt = fulfilment.request_fulfil(case=case, actor=user)
-        return f"{attempt.get_action_display()} queued."
-    if name == "restriction":
-        fulfilment.request_complete_restriction(case=case, outcome=data["reason"], actor=user)
-        return "Restriction completed; recipients are being told."
-    if name == "hold":
-        fulfilment.request_legal_hold_place(case=case, reason=data["reason"], actor=user)
-        return "Legal hold placed."
-    if name == "release":
-        fulfilment.request_legal_hold_release(case=case, reason=data["reason"], actor=user)
-        return "Legal hold released."
-    if name == "extend":
-        services.request_extend(case=case, reason=data["reason"], actor=user)
-        return "Deadline extended; the requester is told."
-    if name == "note":
-        services.request_note_add(case=case, note=data["reason"], actor=user)
-        return "Note added."
-    if name == "fee":
-        services.request_set_fee(
-            case=case, amount=data["amount"], justification=data.get("justification", ""), actor=user
-        )
-        return "Fee recorded."
-    if name == "lookback":
-        services.request_set_lookback(case=case, since=data["since"], actor=user)
-        return "Lookback extended; the package will cover the longer period."
-    if name == "deny":
-        services.request_deny(case=case, basis=data["basis"], reason=data["reason"], actor=user)
-        return "Request denied; the requester is told."
-    if name == "withdraw":
-        services.request_withdraw(case=case, reason=data["reason"], actor=user)
-        return "Case closed as withdrawn."
-    raise ValueError(name)
 
 
 @admin.register(PrivacyRequest)
@@ -354,26 +247,31 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    # The permission each bulk action needs (the action checks it again when it runs).
-    ACTION_PERMISSIONS = {
-        "assign_to_me": "change_privacyrequest",
-        "send_verification_link": "verify_privacyrequest",
-        "fulfil_selected": "fulfil_privacyrequest",
-        "extend_selected": "change_privacyrequest",
-        "deny_selected": "deny_privacyrequest",
-    }
+    # Django's action permissions: @admin.action(permissions=["verify"]) asks has_verify_permission(),
+    # so analysts and auditors are offered (and can run) only what their role allows.
+    def has_verify_permission(self, request) -> bool:
+        return request.user.has_perm("requests_app.verify_privacyrequest")
+
+    def has_fulfil_permission(self, request) -> bool:
+        return request.user.has_perm("requests_app.fulfil_privacyrequest")
+
+    def has_deny_permission(self, request) -> bool:
+        return request.user.has_perm("requests_app.deny_privacyrequest")
+
+    def has_intake_permission(self, request) -> bool:
+        """Logging a request by hand (the add form itself is off: intake goes through the service)."""
+        return request.user.has_perm("requests_app.add_privacyrequest")
+
+    def has_metrics_permission(self, request) -> bool:
+        return request.user.has_perm("requests_app.view_request_metrics")
+
+    def has_case_action_permission(self, request, action: CaseAction) -> bool:
+        return getattr(self, f"has_{action.permission}_permission")(request)
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        # Offer only what the user may run: analysts and auditors saw every workflow action and got 403.
-        return {
-            name: action
-            for name, action in actions.items()
-            if request.user.has_perm(
-                f"requests_app.{self.ACTION_PERMISSIONS.get(name, 'change_privacyrequest')}"
-            )
-        }
+        actions.pop("delete_selected", None)  # cases are never deleted from the admin
+        return actions
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -460,13 +358,8 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         if ok:
             self.message_user(request, f"{ok} case(s): {done}", messages.SUCCESS)
 
-    def _need(self, request, codename: str):
-        if not request.user.has_perm(f"requests_app.{codename}"):
-            raise PermissionDenied
-
-    @admin.action(description="Assign selected cases to me")
+    @admin.action(description="Assign selected cases to me", permissions=["change"])
     def assign_to_me(self, request, queryset):
-        self._need(request, "change_privacyrequest")
         self._each(
             request,
             queryset,
@@ -474,25 +367,22 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             "assigned to you",
         )
 
-    @admin.action(description="Send a (new) verification link")
+    @admin.action(description="Send a (new) verification link", permissions=["verify"])
     def send_verification_link(self, request, queryset):
-        self._need(request, "verify_privacyrequest")
         self._each(
             request, queryset, lambda c: services.verification_start(case=c, actor=request.user), "link sent"
         )
 
-    @admin.action(description="Fulfil selected verified cases")
+    @admin.action(description="Fulfil selected verified cases", permissions=["fulfil"])
     def fulfil_selected(self, request, queryset):
-        self._need(request, "fulfil_privacyrequest")
         self._each(
             request,
             queryset,
-            lambda c: fulfilment.request_fulfil(case=c, actor=request.user),
+            lambda c: services.request_fulfil(case=c, actor=request.user),
             "fulfilment queued",
         )
 
-    def _with_form(self, request, queryset, form_class, title, codename, fn, done):
-        self._need(request, codename)
+    def _with_form(self, request, queryset, form_class, title, fn, done):
         if "apply" in request.POST:
             form = form_class(request.POST)
             if form.is_valid():
@@ -514,17 +404,17 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             },
         )
 
-    @admin.action(description="Extend the deadline (reason sent to the requester)")
+    @admin.action(description="Extend the deadline (reason sent to the requester)", permissions=["change"])
     def extend_selected(self, request, queryset):
         return self._with_form(
-            request, queryset, ReasonForm, "Extend the deadline", "change_privacyrequest",
+            request, queryset, ReasonForm, "Extend the deadline",
             lambda c, d: services.request_extend(case=c, reason=d["reason"], actor=request.user), "deadline extended",
         )  # fmt: skip
 
-    @admin.action(description="Deny with reason")
+    @admin.action(description="Deny with reason", permissions=["deny"])
     def deny_selected(self, request, queryset):
         return self._with_form(
-            request, queryset, DenyForm, "Deny with reason", "deny_privacyrequest",
+            request, queryset, DenyForm, "Deny with reason",
             lambda c, d: services.request_deny(case=c, basis=d["basis"], reason=d["reason"], actor=request.user),
             "denied",
         )  # fmt: skip
@@ -551,13 +441,16 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         case = self.get_object(request, object_id)
         buttons = []
         if case is not None:
-            for name, label, _form, codename, statuses in CASE_ACTIONS:
-                if statuses is not None and case.status not in statuses:
+            for action in CASE_ACTIONS:
+                if action.statuses is not None and case.status not in action.statuses:
                     continue
-                if not request.user.has_perm(f"requests_app.{codename}"):
+                if not self.has_case_action_permission(request, action):
                     continue
                 buttons.append(
-                    (reverse("admin:requests_app_privacyrequest_act", args=[case.pk, name]), label)
+                    (
+                        reverse("admin:requests_app_privacyrequest_act", args=[case.pk, action.name]),
+                        action.label,
+                    )
                 )
         context = {
             **(extra_context or {}),
@@ -570,11 +463,10 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, context)
 
     def case_action_view(self, request, pk: int, name: str):
-        spec = next((a for a in CASE_ACTIONS if a[0] == name), None)
-        if spec is None:
+        action = CASE_ACTIONS_BY_NAME.get(name)
+        if action is None or not self.has_case_action_permission(request, action):
             raise PermissionDenied
-        _name, label, form_class, codename, _statuses = spec
-        self._need(request, codename)
+        label, form_class = action.label, action.form
         case = get_object_or_404(PrivacyRequest.objects.select_related("subject"), pk=pk)
         back = reverse("admin:requests_app_privacyrequest_change", args=[case.pk])
         form = None
@@ -582,7 +474,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             form = form_class(request.POST or None)
         if request.method == "POST" and (form is None or form.is_valid()):
             try:
-                message = _run_case_action(name, case, form.cleaned_data if form else {}, request.user)
+                result = action.run(case, form.cleaned_data if form else {}, request.user)
             except ValidationError as exc:
                 if form is not None and hasattr(exc, "error_dict"):
                     for field, errors in exc.message_dict.items():
@@ -591,7 +483,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
                     self.message_user(request, " ".join(exc.messages), messages.ERROR)
                     return HttpResponseRedirect(back)
             else:
-                self.message_user(request, message, messages.SUCCESS)
+                self.message_user(request, action.done(result), messages.SUCCESS)
                 return HttpResponseRedirect(back)
         return TemplateResponse(
             request,
@@ -607,7 +499,8 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         )
 
     def intake_view(self, request):
-        self._need(request, "add_privacyrequest")
+        if not self.has_intake_permission(request):
+            raise PermissionDenied
         form = AdminIntakeForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             d = form.cleaned_data
@@ -654,7 +547,8 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
 
     def metrics_view(self, request):
         """CSV download of the 11 CCR §7102 metrics for a calendar year."""
-        self._need(request, "view_request_metrics")
+        if not self.has_metrics_permission(request):
+            raise PermissionDenied
         try:
             year = int(request.GET.get("year") or timezone.localdate().year)
         except ValueError:

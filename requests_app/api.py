@@ -10,6 +10,7 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from . import selectors, services
 from .models import PrivacyRequest
@@ -37,6 +38,13 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     queryset = PrivacyRequest.objects.select_related("subject", "assignee", "possible_duplicate_of").order_by(
         "-received_at", "-id"
     )
+
+    throttle_scope = "intake"
+
+    def get_throttles(self):
+        # Intake (creating cases) has its own rate, API_THROTTLE_INTAKE; reads keep the defaults.
+        throttles = super().get_throttles()
+        return [*throttles, ScopedRateThrottle()] if getattr(self, "action", None) == "create" else throttles
 
     @extend_schema(request=CaseIntakeSerializer, responses={201: CaseSerializer})
     def create(self, request, *args, **kwargs):

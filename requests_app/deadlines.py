@@ -1,4 +1,4 @@
-"""Legal deadlines as data (DESIGN.md "Rules that are data"), each row cited to /work/shared/REGULATIONS.md.
+"""Legal deadlines as data (docs/design.md, "Rules that are data"), each row cited (docs/regulations.md, by topic).
 
 A case's dates are computed from its receipt date, its regime and, for CCPA, its type:
 
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from functools import lru_cache
+
+import holidays
 
 
 class Unit(StrEnum):
@@ -73,7 +75,7 @@ RULES: dict[str, DeadlineRule] = {
     GDPR: DeadlineRule(
         regime=GDPR,
         respond=M1,
-        source="GDPR Art. 12(3) (REGULATIONS.md 'GDPR response')",
+        source="GDPR Art. 12(3) (docs/regulations.md 'GDPR response')",
         extension=Period(2, Unit.MONTHS),
         max_extensions=1,
         extension_source="GDPR Art. 12(3): two further months, requester told with reasons inside month 1",
@@ -81,9 +83,9 @@ RULES: dict[str, DeadlineRule] = {
     CCPA: DeadlineRule(
         regime=CCPA,
         respond=Period(45, Unit.DAYS),
-        source="Cal. Civ. Code §1798.130(a)(2)(A); 11 CCR §7021(b) (REGULATIONS.md 'CCPA respond')",
+        source="Cal. Civ. Code §1798.130(a)(2)(A); 11 CCR §7021(b) (docs/regulations.md 'CCPA respond')",
         acknowledge=Period(10, Unit.BUSINESS_DAYS),
-        acknowledge_source="11 CCR §7021(a) (REGULATIONS.md 'CCPA acknowledge')",
+        acknowledge_source="11 CCR §7021(a) (docs/regulations.md 'CCPA acknowledge')",
         extension=Period(45, Unit.DAYS),
         max_extensions=1,
         extension_source="11 CCR §7021(b): once, with notice and reasons inside the first 45 days",
@@ -91,16 +93,16 @@ RULES: dict[str, DeadlineRule] = {
     CAL_1798_83: DeadlineRule(
         regime=CAL_1798_83,
         respond=None,
-        source="Cal. Civ. Code §1798.83(b)(1) (REGULATIONS.md 'Cal. 1798.83 deadline'); "
+        source="Cal. Civ. Code §1798.83(b)(1) (docs/regulations.md 'Cal. 1798.83 deadline'); "
         "rule owned by disclosures.rules.notice_1798_83_due",
         note="30 days at a designated address, email or toll-free number; otherwise at most 150 days.",
     ),
     COPPA: DeadlineRule(
         regime=COPPA,
-        # Policy §9 says "immediately"; stricter than 16 CFR §312.6, so the policy wins (REGULATIONS.md
+        # Policy §9 says "immediately"; stricter than 16 CFR §312.6, so the policy wins (docs/regulations.md
         # preamble). One calendar day is the operational target; erasure itself runs on confirmation.
         respond=Period(1, Unit.DAYS),
-        source="Privacy policy §9 ('immediately delete'); 16 CFR §312.6, §312.10 (REGULATIONS.md 'COPPA')",
+        source="Privacy policy §9 ('immediately delete'); 16 CFR §312.6, §312.10 (docs/regulations.md 'COPPA')",
     ),
     OTHER: DeadlineRule(
         regime=OTHER,
@@ -115,13 +117,13 @@ RULES: dict[str, DeadlineRule] = {
 CCPA_OPT_OUT = DeadlineRule(
     regime=CCPA,
     respond=Period(15, Unit.BUSINESS_DAYS),
-    source="11 CCR §7026 (REGULATIONS.md 'CCPA opt-out of sale/sharing')",
+    source="11 CCR §7026 (docs/regulations.md 'CCPA opt-out of sale/sharing')",
 )
 
 # The requests CCPA lets a business refuse past two per 12 months (§1798.130(b)).
 CCPA_FREQUENCY_LIMIT = 2
 CCPA_FREQUENCY_WINDOW_DAYS = 365
-CCPA_FREQUENCY_SOURCE = "Cal. Civ. Code §1798.130(b) (REGULATIONS.md 'CCPA frequency')"
+CCPA_FREQUENCY_SOURCE = "Cal. Civ. Code §1798.130(b) (docs/regulations.md 'CCPA frequency')"
 # CCPA lookback for access: the preceding 12 months; on request back to 2022-01-01 (§1798.130(a)(2)(B)).
 CCPA_LOOKBACK_MONTHS = 12
 CCPA_LOOKBACK_FLOOR = date(2022, 1, 1)
@@ -143,58 +145,21 @@ def add_months(start: date, months: int) -> date:
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    first = date(year, month, 1)
-    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-
-
-def _last_weekday(year: int, month: int, weekday: int) -> date:
-    last = date(year, month, calendar.monthrange(year, month)[1])
-    return last - timedelta(days=(last.weekday() - weekday) % 7)
-
-
-def _observed(day: date) -> date:
-    # Saturday holidays are observed the Friday before, Sunday ones the Monday after
-    # (5 U.S.C. §6103(b); Executive Order 11582).
-    if day.weekday() == 5:
-        return day - timedelta(days=1)
-    if day.weekday() == 6:
-        return day + timedelta(days=1)
-    return day
-
-
-MON, THU = 0, 3
-
-# US federal holidays, 5 U.S.C. §6103(a), as rules: (name, function of the year -> actual date).
-FEDERAL_HOLIDAYS = [
-    ("New Year's Day", lambda y: date(y, 1, 1)),
-    ("Birthday of Martin Luther King, Jr.", lambda y: _nth_weekday(y, 1, MON, 3)),
-    ("Washington's Birthday", lambda y: _nth_weekday(y, 2, MON, 3)),
-    ("Memorial Day", lambda y: _last_weekday(y, 5, MON)),
-    # Juneteenth National Independence Day Act, Pub. L. 117-17 (from 2021).
-    ("Juneteenth National Independence Day", lambda y: date(y, 6, 19) if y >= 2021 else None),
-    ("Independence Day", lambda y: date(y, 7, 4)),
-    ("Labor Day", lambda y: _nth_weekday(y, 9, MON, 1)),
-    ("Columbus Day", lambda y: _nth_weekday(y, 10, MON, 2)),
-    ("Veterans Day", lambda y: date(y, 11, 11)),
-    ("Thanksgiving Day", lambda y: _nth_weekday(y, 11, THU, 4)),
-    ("Christmas Day", lambda y: date(y, 12, 25)),
-]
-
-
 @lru_cache(maxsize=64)
 def federal_holidays(year: int) -> dict[date, str]:
-    """Observed federal holidays falling in `year` (1 January of year+1 on a Saturday lands here)."""
-    found: dict[date, str] = {}
-    for y in (year, year + 1):
-        for name, rule in FEDERAL_HOLIDAYS:
-            actual = rule(y)
-            if actual is None:
-                continue
-            observed = _observed(actual)
-            if observed.year == year:
-                found[observed] = name
-    return found
+    """Observed US federal holidays (5 U.S.C. §6103) falling in `year`, from the maintained `holidays`
+    package rather than a hand-kept table (new holidays such as Juneteenth arrive with an upgrade).
+
+    Only weekdays are kept: a holiday on a Saturday is observed the Friday before, one on a Sunday the
+    Monday after (§6103(b); Executive Order 11582), and the weekend date is no business day anyway.
+    The next year is asked too: 1 January of year+1 on a Saturday is observed on 31 December of `year`.
+    """
+    calendar_ = holidays.US(years=[year, year + 1], observed=True)
+    return {
+        day: name.removesuffix(" (observed)")
+        for day, name in sorted(calendar_.items())
+        if day.year == year and day.weekday() < 5
+    }
 
 
 def is_business_day(day: date) -> bool:

@@ -1,4 +1,4 @@
-"""The one place where cases call the apps they fulfil through (BRIEF.md cross-app contracts).
+"""The one place where cases call the apps they fulfil through (docs/design.md, cross-app contracts).
 
 Every call into notices, consent, retention and disclosures goes through a function here, with the
 contract's exact signature, so a newcomer finds the seams in one file and tests can see them. Imports are
@@ -15,7 +15,7 @@ from core.actors import Actor
 from inventory.models import DataSubject, System, ThirdParty
 
 
-# Notice kinds (notices.models.NoticeKind values, BRIEF.md contract).
+# Notice kinds (notices.models.NoticeKind values, docs/design.md, cross-app contracts).
 class NoticeKinds:
     ACKNOWLEDGED = "request_acknowledged"
     VERIFICATION = "identity_verification"

@@ -1,6 +1,6 @@
 """DSAR cases: the case itself, its append-only timeline, identity tokens, fulfilment work and outputs.
 
-Status changes and every business rule live in services.py / fulfilment.py; these models only hold
+Status changes and every business rule live in services/ (one module per use case); these models only hold
 fields and single-row invariants.
 """
 
@@ -64,7 +64,7 @@ CLOSED_STATUSES = (Status.COMPLETED, Status.DENIED, Status.WITHDRAWN)
 
 
 class VerificationLevel(models.TextChoices):
-    # 11 CCR §§7060-7062 (REGULATIONS.md 'CCPA verification'); ordered weakest first.
+    # 11 CCR §§7060-7062 (docs/regulations.md 'CCPA verification'); ordered weakest first.
     NONE = "none", "None needed"
     BASIC = "basic", "Control of the email address on file"
     REASONABLE = "reasonable", "Reasonable degree (2 matching data points)"

@@ -45,7 +45,7 @@ registry.register(
 
 
 def _destroy_packages(*, subject_id: int) -> None:
-    from .fulfilment import packages_destroy_for_subject
+    from .services import packages_destroy_for_subject
 
     packages_destroy_for_subject(subject_id=subject_id)
 

@@ -1,12 +1,8 @@
-"""Rules of the request workflow that are data, each cited (REGULATIONS.md rows, policy sections)."""
-
-from datetime import timedelta
-
-from django.conf import settings
+"""Rules of the request workflow that are data, each cited (docs/regulations.md, the privacy policy's sections)."""
 
 from .models import Regime, RequestType, Status, VerificationLevel
 
-# Allowed status changes. Everything else is refused by services._transition.
+# Allowed status changes. Everything else is refused by workflow.transition.
 TRANSITIONS: dict[str, frozenset[str]] = {
     Status.RECEIVED: frozenset(
         {Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS, Status.DENIED, Status.WITHDRAWN}
@@ -57,7 +53,7 @@ def level_from_data_points(*, points: int, signed_declaration: bool) -> str:
     return VerificationLevel.BASIC if points >= 1 else VerificationLevel.NONE
 
 
-# Which consent purposes an opt-out withdraws (consent app's seeded purpose codes, BRIEF.md contract).
+# Which consent purposes an opt-out withdraws (consent app's seeded purpose codes, docs/design.md, cross-app contracts).
 OPT_OUT_PURPOSES: dict[str, tuple[str, ...]] = {
     # GDPR Art. 21(3): processing for direct marketing stops.
     Regime.GDPR: ("marketing_email", "marketing_phone", "share_marketing_partners", "advertising_pixels"),
@@ -86,14 +82,6 @@ AUTO_FULFIL = frozenset(
         RequestType.NOTICE_1798_83,
     }
 )
-
-# Types whose fulfilment changes data recipients hold: tell them (GDPR Art. 19; §1798.105(c)).
-RECIPIENT_ACTIONS = {
-    RequestType.ERASURE: "erasure",
-    RequestType.MINOR_DELETION: "erasure",
-    RequestType.RECTIFICATION: "rectification",
-    RequestType.RESTRICTION: "restriction",
-}
 
 # Purposes per data category for the access package README (policy §4, GDPR Art. 15(1)(a)).
 PURPOSES_BY_CATEGORY: dict[str, list[str]] = {
@@ -151,50 +139,3 @@ SUPERVISORY_AUTHORITY_NOTE = (
     "You have the right to lodge a complaint with a supervisory authority, in particular in the EU member "
     "state of your habitual residence, place of work or of the alleged infringement (GDPR Art. 12(4), 77)."
 )
-
-
-def setting(name: str, default):
-    """Operator-tunable numbers (settings.py may override; these defaults are the product's)."""
-    return getattr(settings, name, default)
-
-
-def duplicate_window() -> timedelta:
-    return timedelta(days=setting("REQUESTS_DUPLICATE_WINDOW_DAYS", 365))
-
-
-def verification_max_age() -> timedelta:
-    return timedelta(hours=setting("REQUESTS_VERIFICATION_HOURS", 72))
-
-
-def package_ttl() -> timedelta:
-    return timedelta(days=setting("REQUESTS_PACKAGE_DAYS", 14))
-
-
-def package_max_downloads() -> int:
-    return setting("REQUESTS_PACKAGE_MAX_DOWNLOADS", 5)
-
-
-def intake_rate() -> tuple[int, int]:
-    """(requests, seconds) per client IP on the public form."""
-    return setting("REQUESTS_INTAKE_RATE", (5, 3600))
-
-
-def reminder_unassigned_after() -> timedelta:
-    return timedelta(days=setting("REQUESTS_REMIND_UNASSIGNED_DAYS", 5))
-
-
-def reminder_before_due() -> timedelta:
-    return timedelta(days=setting("REQUESTS_REMIND_BEFORE_DUE_DAYS", 5))
-
-
-def stuck_after() -> timedelta:
-    """No heartbeat for this long = the worker died (the task's hard time limit plus a margin)."""
-    return timedelta(seconds=setting("CELERY_TASK_TIME_LIMIT", 1800) + 300)
-
-
-def queued_too_long() -> timedelta:
-    return timedelta(minutes=setting("REQUESTS_QUEUED_STUCK_MINUTES", 60))
-
-
-def max_fulfilment_attempts() -> int:
-    return setting("REQUESTS_MAX_FULFILMENT_ATTEMPTS", 3)

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from . import deadlines, policy
+from . import conf, deadlines
 from .models import OPEN_STATUSES, CaseEvent, PrivacyRequest, RequestType, Status
 
 DUE_SOON_DAYS = 7
@@ -81,7 +81,7 @@ def cases_unassigned_for_reminder(now: datetime | None = None) -> QuerySet[Priva
         .filter(
             assignee__isnull=True,
             unassigned_reminder_at__isnull=True,
-            received_at__lte=now - policy.reminder_unassigned_after(),
+            received_at__lte=now - conf.reminder_unassigned_after(),
         )
         .select_related("subject")
         .order_by("received_at")
@@ -92,7 +92,7 @@ def cases_due_soon_for_reminder(today: date | None = None) -> QuerySet[PrivacyRe
     today = today or timezone.localdate()
     return (
         cases_open()
-        .filter(assignee__isnull=False, due_on__gte=today, due_on__lte=today + policy.reminder_before_due())
+        .filter(assignee__isnull=False, due_on__gte=today, due_on__lte=today + conf.reminder_before_due())
         .filter(Q(due_reminder_for__isnull=True) | ~Q(due_reminder_for=F("due_on")))
         .select_related("subject", "assignee")
         .order_by("due_on")

@@ -1,48 +1,65 @@
-"""Celery tasks: ids in, one service call each, idempotent, acks_late, bounded retries with backoff."""
+"""Celery tasks: ids in, one service call each, idempotent; all on core.tasks.PrivacyTask (acks_late,
+retries only for database/broker connection errors, exponential backoff with jitter).
+
+Two tasks keep an explicit retry of their own, because exhausting the retries must leave a visible
+trace for an officer, which a plain autoretry can't do:
+- run_fulfilment: the attempt is marked failed and the case flagged (`fulfilment_give_up`). A handler's
+  crash is reported as FulfilmentRetry (database, broker or disk: reasons that may pass); business
+  refusals are not retried (the service flags them at once).
+- notify_recipient: the notification is marked failed. Only connection errors are retried; anything
+  else fails it at once.
+"""
 
 from celery import shared_task
 
-from . import fulfilment, services
+from core.tasks import RETRYABLE, PrivacyTask
+
+from . import services
 
 MAX_RETRIES = 3
 
 
 def _backoff(retries: int) -> int:
+    """Explicit countdown for the two tasks above: 60 s doubling, at most 15 minutes."""
     return min(60 * 2**retries, 900)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, name="requests_app.run_fulfilment")
+@shared_task(bind=True, base=PrivacyTask, max_retries=MAX_RETRIES, name="requests_app.run_fulfilment")
 def run_fulfilment(self, attempt_id: int) -> str:
     try:
-        return fulfilment.fulfilment_run(attempt_id=attempt_id)
-    except fulfilment.FulfilmentRetry as exc:
+        return services.fulfilment_run(attempt_id=attempt_id)
+    except services.FulfilmentRetry as exc:
         if self.request.retries >= MAX_RETRIES:
-            fulfilment.fulfilment_give_up(attempt_id=attempt_id, error=str(exc))
+            services.fulfilment_give_up(attempt_id=attempt_id, error=str(exc))
             return "failed"
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
 
 
-@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, name="requests_app.notify_recipient")
+@shared_task(bind=True, base=PrivacyTask, max_retries=MAX_RETRIES, name="requests_app.notify_recipient")
 def notify_recipient(self, notification_id: int) -> str:
     try:
-        return fulfilment.recipient_notify(notification_id=notification_id)
-    except Exception as exc:
+        return services.recipient_notify(notification_id=notification_id)
+    except RETRYABLE as exc:
         if self.request.retries >= MAX_RETRIES:
-            fulfilment.recipient_notify_failed(notification_id=notification_id, error=type(exc).__name__)
+            services.recipient_notify_failed(notification_id=notification_id, error=type(exc).__name__)
             return "failed"
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    except Exception as exc:
+        # Retrying would fail the same way: fail it visibly now (the type only, text may quote data).
+        services.recipient_notify_failed(notification_id=notification_id, error=type(exc).__name__)
+        return "failed"
 
 
-@shared_task(acks_late=True, name="requests_app.fulfilment_watchdog")
+@shared_task(base=PrivacyTask, name="requests_app.fulfilment_watchdog")
 def fulfilment_watchdog() -> dict:
-    return fulfilment.fulfilment_watchdog()
+    return services.fulfilment_watchdog()
 
 
-@shared_task(acks_late=True, name="requests_app.send_reminders")
+@shared_task(base=PrivacyTask, name="requests_app.send_reminders")
 def send_reminders() -> dict:
     return services.reminders_send()
 
 
-@shared_task(acks_late=True, name="requests_app.purge_expired_packages")
+@shared_task(base=PrivacyTask, name="requests_app.purge_expired_packages")
 def purge_expired_packages() -> int:
-    return fulfilment.packages_purge_expired()
+    return services.packages_purge_expired()

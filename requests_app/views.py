@@ -4,7 +4,6 @@ No account is needed. Every link is a signed token that names one case or packag
 case id from the URL, so one person's link never shows another person's case.
 """
 
-from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -13,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from . import fulfilment, policy, services
+from . import conf, services
 from .forms import IntakeForm
 from .models import Channel, PrivacyRequest
 from .selectors import case_deadlines
@@ -26,7 +25,7 @@ def _client_ip(request: HttpRequest) -> str:
 
 def _rate_limited(request: HttpRequest) -> bool:
     """Fixed window per client IP, in the shared cache (Redis in production)."""
-    limit, window = policy.intake_rate()
+    limit, window = conf.intake_rate()
     key = f"requests_app:intake:{_client_ip(request)}"
     cache.add(key, 0, timeout=window)
     try:
@@ -108,7 +107,7 @@ def status(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "requests_app/status.html",
-        {"case": case, "deadlines": case_deadlines(case), "contact": settings.DEFAULT_FROM_EMAIL},
+        {"case": case, "deadlines": case_deadlines(case), "contact": conf.contact_email()},
     )
 
 
@@ -179,7 +178,7 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "GET":
         return render(request, "requests_app/download.html", {"token": token})
     try:
-        package, data = fulfilment.package_open(token=token)
+        package, data = services.package_open(token=token)
     except ValidationError as exc:
         return render(
             request,

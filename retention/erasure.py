@@ -3,11 +3,11 @@
 Nothing here names a model. Callers (the sweep, `erase_subject`, `replay_erasures`) pass a registry
 entry and a queryset already narrowed to the records to erase; this module
 
-- deletes rows on the fast path (one DELETE statement, no Collector, no signals: DESIGN.md), on
+- deletes rows on the fast path (one DELETE statement, no Collector, no signals: docs/design.md, performance), on
   PostgreSQL in the same statement as the journal insert
   (`WITH d AS (DELETE ... RETURNING id) INSERT INTO journal SELECT array_agg(id) ...`);
 - anonymises rows by the entry's per-field strategies: NULL (empty value), HASH (HMAC-SHA256 under
-  settings.HASH_KEY), SHRED (the ciphertext is dropped);
+  the HASH_KEY setting), SHRED (the ciphertext is dropped);
 - journals every erasure by record id and method.
 
 Every operation only touches records that still hold something to erase (`pending_q`), so running it
@@ -22,14 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models import Q, sql
 
 from inventory.registry import Erase, PersonalData, registry
 
-from . import mirror
+from . import conf, mirror
 from .models import Action, ErasureJournal
 
 # A keyed hash is 64 lowercase hex characters; a value that already looks like one is left alone.
@@ -38,8 +37,8 @@ _CHUNK = 1000
 
 
 def keyed_hash(value: str) -> str:
-    """HMAC-SHA256 of a value under settings.HASH_KEY: lets the same value be recognised, not read."""
-    return hmac.new(settings.HASH_KEY.encode(), str(value).encode(), hashlib.sha256).hexdigest()
+    """HMAC-SHA256 of a value under the HASH_KEY setting: lets the same value be recognised, not read."""
+    return hmac.new(conf.hash_key().encode(), str(value).encode(), hashlib.sha256).hexdigest()
 
 
 def empty_value(field: models.Field) -> Any:

@@ -17,14 +17,15 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
+from . import conf
+
 
 def mirror_dir() -> Path | None:
-    value = getattr(settings, "RETENTION_JOURNAL_MIRROR", "")
-    return Path(value) if value else None
+    """The mirror's directory, or None when no mirror is configured (see conf.journal_mirror_dir)."""
+    return conf.journal_mirror_dir()
 
 
 def entry(*, at: datetime, model_label: str, method: str, record_pks: list[int], subject_id: int | None,

@@ -20,7 +20,7 @@ class Action(models.TextChoices):
 
 
 class ExceptionCode(models.TextChoices):
-    """Why a record is kept after an erasure request: GDPR Art. 17(3)(a)-(e) (REGULATIONS.md)."""
+    """Why a record is kept after an erasure request: GDPR Art. 17(3)(a)-(e) (docs/regulations.md, GDPR)."""
 
     EXPRESSION = "art17_3_a", "Art. 17(3)(a): freedom of expression and information"
     LEGAL_OBLIGATION = "art17_3_b", "Art. 17(3)(b): legal obligation or public task"

@@ -5,12 +5,12 @@ follows the `operations_report` template (title, summary, items, link) and carri
 link only, never personal data.
 """
 
-from django.conf import settings
 from django.urls import reverse
 
 from notices.models import Notice, NoticeKind
 from notices.services import notice_enqueue
 
+from . import conf
 from .models import SweepRun
 
 
@@ -30,7 +30,7 @@ def sweep_report_context(run: SweepRun) -> dict:
             + (f"\nErasure certificate {certificate.public_id}." if certificate else "")
         ),
         "items": items or ["No records had reached the end of their retention period."],
-        "link": settings.SITE_URL.rstrip("/") + reverse("admin:retention_sweeprun_change", args=[run.pk]),
+        "link": conf.site_url() + reverse("admin:retention_sweeprun_change", args=[run.pk]),
         "run_id": str(run.public_id),
         "certificate_id": str(certificate.public_id) if certificate else "",
         "erased": run.erased_count,
@@ -41,12 +41,13 @@ def sweep_report_context(run: SweepRun) -> dict:
 
 def sweep_report_send(*, run: SweepRun) -> Notice | None:
     """Queue the report inside the caller's transaction; once per run (the idempotency key)."""
-    if not getattr(settings, "RETENTION_SWEEP_REPORT", True) or not settings.PRIVACY_OFFICE_EMAIL:
+    to_email = conf.privacy_office_email()
+    if not conf.sweep_report_enabled() or not to_email:
         return None
     return notice_enqueue(
         kind=NoticeKind.OPERATIONS_REPORT,
         idempotency_key=f"retention.sweep-report:{run.public_id}",
         context=sweep_report_context(run),
-        to_email=settings.PRIVACY_OFFICE_EMAIL,
+        to_email=to_email,
         actor="retention.sweep",
     )

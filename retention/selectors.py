@@ -46,10 +46,6 @@ class HoldsForCategory:
     category_wide: LegalHold | None
     by_subject: dict[int, LegalHold]
 
-    @property
-    def any(self) -> bool:
-        return self.category_wide is not None or bool(self.by_subject)
-
 
 def holds_for_category(*, category: str, at: datetime | None = None) -> HoldsForCategory:
     wide = None

@@ -5,26 +5,35 @@ Fan-out: `retention.sweep` (beat, daily) opens or resumes a run, plans it and en
 in the same task saves a broker round trip on every run. `sweep_dispatch` does the planning part alone
 for runs opened elsewhere (the admin's "sweep now"). The batch that completes last closes the run
 (completions are counted in the database, so no result backend or chord is needed).
+
+`sweep` and `sweep_dispatch` follow the shared retry policy (core.tasks.PrivacyTask: connection errors
+only). `sweep_batch` keeps its own retry, for a documented reason: a batch must always end DONE or
+FAILED, or its run never closes, so any error is retried a few times with a computed countdown and,
+after the last retry, recorded on the batch (`sweep_batch_fail`); the run then finishes with the error
+counted and the next run picks up the records left over.
 """
 
 import logging
 
 from celery import shared_task
 
+from core.tasks import PrivacyTask
+
 from . import services
 from .models import SweepRun
 
 logger = logging.getLogger(__name__)
 
-MAX_RETRIES = 3
+# Retries of one sweep batch before it is recorded as failed (4 attempts in all).
+BATCH_MAX_RETRIES = 3
 
 
-def _backoff(retries: int) -> int:
+def batch_backoff(retries: int) -> int:
+    """Seconds before a batch's next attempt: 30 s doubling, at most 10 minutes."""
     return min(600, 30 * 2**retries)
 
 
-@shared_task(name="retention.sweep", acks_late=True, autoretry_for=(Exception,), max_retries=MAX_RETRIES,
-             retry_backoff=30, retry_backoff_max=600)  # fmt: skip
+@shared_task(base=PrivacyTask, name="retention.sweep")
 def sweep() -> int:
     """The daily sweep (django-celery-beat). Resumes an unfinished run instead of starting a second one."""
     run = services.sweep_request(
@@ -41,14 +50,15 @@ def _enqueue_pending(run_id: int) -> int:
     return len(pending)
 
 
-@shared_task(name="retention.sweep_dispatch", acks_late=True, autoretry_for=(Exception,),
-             max_retries=MAX_RETRIES, retry_backoff=30, retry_backoff_max=600)  # fmt: skip
+@shared_task(base=PrivacyTask, name="retention.sweep_dispatch")
 def sweep_dispatch(run_id: int) -> int:
     """Plan the run's batches (once) and enqueue every batch still pending."""
     return _enqueue_pending(run_id)
 
 
-@shared_task(bind=True, name="retention.sweep_batch", acks_late=True, max_retries=MAX_RETRIES)
+# autoretry_for=(): the explicit retry below is the only one (see the module docstring for why).
+@shared_task(base=PrivacyTask, bind=True, name="retention.sweep_batch", autoretry_for=(),
+             max_retries=BATCH_MAX_RETRIES)  # fmt: skip
 def sweep_batch(self, batch_id: int) -> int:
     """Erase one batch's expired records window by window; after the last retry, record the failure."""
     try:
@@ -63,4 +73,4 @@ def sweep_batch(self, batch_id: int) -> int:
             services.sweep_batch_fail(batch_id=batch_id, error_code=code)
             return 0
         logger.warning("retention.sweep_batch %s failed (%s); retrying", batch_id, code)
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from None
+        raise self.retry(exc=exc, countdown=batch_backoff(self.request.retries)) from None

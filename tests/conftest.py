@@ -157,7 +157,7 @@ def axes_enabled(settings):
     settings.AXES_ENABLED = True
 
 
-def _reset_celery_connections(app) -> None:
+def reset_celery_connections(app) -> None:
     # The broker pool and result backend are cached on first use: drop them after changing URLs.
     from kombu import pools
 
@@ -178,7 +178,7 @@ def celery_worker(transactional_db):
     url = redis_url()
     saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
     app.conf.update(broker_url=url, result_backend=url, task_always_eager=False)
-    _reset_celery_connections(app)
+    reset_celery_connections(app)
     with app.connection_for_write() as conn:
         conn.default_channel.client.flushdb()  # a clean queue: no leftovers from an earlier run
     with start_worker(
@@ -186,4 +186,4 @@ def celery_worker(transactional_db):
     ) as w:
         yield w
     app.conf.update(saved)
-    _reset_celery_connections(app)
+    reset_celery_connections(app)

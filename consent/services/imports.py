@@ -16,8 +16,9 @@ from inventory.models import DataSubject
 from ..models import Action, ConsentEvent, ConsentImport, ConsentState, PolicyVersion, Purpose
 from ..selectors import suppressed_hashes
 from ..suppression import email_hmac
-from ._common import _CHUNK, _chunks
-from .events import BulkRecordRejected, ConsentEventInput, consent_events_record_bulk
+from .common import CHUNK, chunks
+from .inputs import BulkRecordRejected, ConsentEventInput
+from .record import consent_events_record_bulk
 
 
 class ImportRejected(ValidationError):
@@ -49,14 +50,14 @@ def _subjects_by_email(emails: Iterable[str]) -> dict[str, int]:
 
     emails = list(set(emails))
     found: dict[str, int] = {}
-    for chunk in _chunks(emails):
+    for chunk in chunks(emails):
         for email, sid in (
             DataSubject.objects.filter(email_normalized__in=chunk, erased_at__isnull=True)
             .order_by("-pk")
             .values_list("email_normalized", "pk")
         ):
             found[email] = sid
-    for chunk in _chunks([e for e in emails if e not in found]):
+    for chunk in chunks([e for e in emails if e not in found]):
         for email, sid in (
             ContactPoint.objects.filter(
                 kind=ContactPoint.Kind.EMAIL, value_normalized__in=chunk, subject__erased_at__isnull=True
@@ -68,29 +69,20 @@ def _subjects_by_email(emails: Iterable[str]) -> dict[str, int]:
     return found
 
 
-def consent_import_csv(
-    *,
-    content: bytes,
-    file_name: str,
-    actor: Actor = None,
-    create_missing_subjects: bool = True,
-    dry_run: bool = False,
-) -> ImportReport:
-    """Import a historic opt-in/opt-out list, all or nothing.
+@dataclass
+class _Plan:
+    """What an import will do: the rows to record and the subjects to create (first row per address)."""
 
-    Every row is checked first; any bad row rejects the whole file (ImportRejected lists each one with
-    its line number) and nothing is written. Grants for suppressed addresses, and grants for subjects
-    who opted out, are refused (a list can never re-subscribe anyone); they are counted, not errors.
-    Re-importing the same file records nothing twice (client event id = file hash + line).
-    """
+    report: ImportReport
+    to_record: list[Any]
+    missing: dict[str, Any]
+    subject_ids: dict[str, int]
+    prefix: str
+
+
+def _check_rows(rows: Sequence[Any], errors: list[Any]) -> None:
+    """Checks needing the database or other rows: purpose usable, policy version published, no repeats."""
     from .. import csv_import
-
-    try:
-        text = csv_import.decode(content)
-    except ValidationError as exc:
-        raise ImportRejected([csv_import.RowError(0, exc.messages[0])]) from exc
-    now = timezone.now()
-    rows, errors = csv_import.parse(text, now=now)
 
     purposes = {p.code: p for p in Purpose.objects.all()}
     published = set(
@@ -119,11 +111,11 @@ def consent_import_csv(
         else:
             seen[key] = row.line
 
-    subject_ids = _subjects_by_email(r.email for r in rows)
-    hashes = {r.email: email_hmac(r.email) for r in rows}
-    listed = suppressed_hashes(hashes=hashes.values(), purposes={r.purpose for r in rows})
-    states = {}
-    for chunk in _chunks(list(set(subject_ids.values()))):
+
+def _current_states(subject_ids: Iterable[int]) -> dict[tuple[int, str], str]:
+    """(subject id, purpose code) -> current action, for the subjects the file names."""
+    states: dict[tuple[int, str], str] = {}
+    for chunk in chunks(list(set(subject_ids))):
         states.update(
             {
                 (sid, purpose): action
@@ -132,17 +124,33 @@ def consent_import_csv(
                 )
             }
         )
-    sha = hashlib.sha256(content).hexdigest()
-    prefix = f"{sha[:32]}:"
-    imported_lines = {
+    return states
+
+
+def _imported_lines(prefix: str) -> set[int]:
+    """Lines of this very file (same hash) recorded by an earlier import."""
+    return {
         int(cid.removeprefix(prefix))
         for cid in ConsentEvent.objects.filter(
             source="import", client_event_id__startswith=prefix
         ).values_list("client_event_id", flat=True)
     }
-    report = ImportReport(rows=len(rows), dry_run=dry_run)
-    to_record: list[csv_import.CsvRow] = []
-    missing: dict[str, csv_import.CsvRow] = {}
+
+
+def _plan(
+    rows: Sequence[Any], errors: list[Any], *, sha: str, create_missing_subjects: bool, dry_run: bool
+) -> _Plan:
+    """Sort each row into recorded, duplicate, skipped (suppressed or opted out), or an error."""
+    from .. import csv_import
+
+    subject_ids = _subjects_by_email(r.email for r in rows)
+    hashes = {r.email: email_hmac(r.email) for r in rows}
+    listed = suppressed_hashes(hashes=hashes.values(), purposes={r.purpose for r in rows})
+    states = _current_states(subject_ids.values())
+    prefix = f"{sha[:32]}:"
+    imported_lines = _imported_lines(prefix)
+    plan = _Plan(ImportReport(rows=len(rows), dry_run=dry_run), [], {}, subject_ids, prefix)
+    report = plan.report
     for row in rows:
         if row.line in imported_lines:  # this very file was imported before
             report.duplicates += 1
@@ -167,84 +175,114 @@ def consent_import_csv(
                     )
                 )
                 continue
-            missing.setdefault(row.email, row)
-        to_record.append(row)
-    if errors:
-        raise ImportRejected(errors)
-    report.subjects_created = len(missing)
-    if dry_run:
-        report.events_created = len(to_record)
-        return report
+            plan.missing.setdefault(row.email, row)
+        plan.to_record.append(row)
+    return plan
 
+
+def _record_rows(plan: _Plan, *, batch: ConsentImport, actor: Actor) -> None:
+    """Record the planned rows in batches through the ledger's one path; a refused item rejects the file."""
+    from .. import csv_import
+
+    to_record, report = plan.to_record, plan.report
+    inputs = [
+        ConsentEventInput(
+            subject_id=plan.subject_ids[row.email],
+            purpose=row.purpose,
+            action=row.action,
+            channel=row.channel,
+            at=row.at,
+            client_event_id=f"{plan.prefix}{row.line}",
+            collection_point=row.collection_point,
+            policy_version=row.policy_version,
+            language=row.language,
+            evidence={"note": row.note} if row.note else None,
+        )
+        for row in to_record
+    ]
+    for start in range(0, len(inputs), CHUNK):
+        chunk = inputs[start : start + CHUNK]
+        try:
+            result = consent_events_record_bulk(
+                events=chunk, source="import", actor=actor, notify_withdrawals=False, import_batch=batch
+            )
+        except BulkRecordRejected as exc:
+            lines = [to_record[start + i].line for i in exc.item_errors]
+            raise ImportRejected(
+                [
+                    csv_import.RowError(line, " ".join(msgs))
+                    for line, msgs in zip(lines, exc.item_errors.values(), strict=True)
+                ]
+            ) from exc
+        report.events_created += result.created
+        report.duplicates += result.duplicates
+
+
+_COUNTS = ("events_created", "duplicates", "skipped_suppressed", "skipped_opted_out", "subjects_created")
+
+
+def _write(plan: _Plan, *, sha: str, file_name: str, actor: Actor) -> ConsentImport:
+    """Create the import batch and the missing subjects, record the rows, store the counts, audit."""
     from inventory.services import subject_create
 
-    user, label = actor_user(actor), actor_label(actor)
+    report = plan.report
     with transaction.atomic():
         batch = ConsentImport.objects.create(
             file_name=(file_name or "upload.csv")[:255],
             file_sha256=sha,
-            rows_total=len(rows),
-            actor=user,
-            actor_label=label,
+            rows_total=report.rows,
+            actor=actor_user(actor),
+            actor_label=actor_label(actor),
         )
-        for email, row in missing.items():
+        for email, row in plan.missing.items():
             subject = subject_create(
                 email=email, name=row.name, country=row.country, region=row.region, actor=actor
             )
-            subject_ids[email] = subject.pk
-        inputs = [
-            ConsentEventInput(
-                subject_id=subject_ids[row.email],
-                purpose=row.purpose,
-                action=row.action,
-                channel=row.channel,
-                at=row.at,
-                client_event_id=f"{prefix}{row.line}",
-                collection_point=row.collection_point,
-                policy_version=row.policy_version,
-                language=row.language,
-                evidence={"note": row.note} if row.note else None,
-            )
-            for row in to_record
-        ]
-        for start in range(0, len(inputs), _CHUNK):
-            chunk = inputs[start : start + _CHUNK]
-            try:
-                result = consent_events_record_bulk(
-                    events=chunk, source="import", actor=actor, notify_withdrawals=False, import_batch=batch
-                )
-            except BulkRecordRejected as exc:
-                lines = [to_record[start + i].line for i in exc.item_errors]
-                raise ImportRejected(
-                    [
-                        csv_import.RowError(line, " ".join(msgs))
-                        for line, msgs in zip(lines, exc.item_errors.values(), strict=True)
-                    ]
-                ) from exc
-            report.events_created += result.created
-            report.duplicates += result.duplicates
-        for name in (
-            "events_created",
-            "duplicates",
-            "skipped_suppressed",
-            "skipped_opted_out",
-            "subjects_created",
-        ):
+            plan.subject_ids[email] = subject.pk
+        _record_rows(plan, batch=batch, actor=actor)
+        for name in _COUNTS:
             setattr(batch, name, getattr(report, name))
         batch.save()
         audit_record(
             action="consent.list_imported",
             actor=actor,
             target=batch,
-            details={
-                "sha256": sha,
-                "rows": report.rows,
-                "events_created": report.events_created,
-                "duplicates": report.duplicates,
-                "skipped_suppressed": report.skipped_suppressed,
-                "skipped_opted_out": report.skipped_opted_out,
-                "subjects_created": report.subjects_created,
-            },
+            details={"sha256": sha, "rows": report.rows, **{name: getattr(report, name) for name in _COUNTS}},
         )
-    report.import_batch = batch
+    return batch
+
+
+def consent_import_csv(
+    *,
+    content: bytes,
+    file_name: str,
+    actor: Actor = None,
+    create_missing_subjects: bool = True,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Import a historic opt-in/opt-out list, all or nothing.
+
+    Every row is checked first; any bad row rejects the whole file (ImportRejected lists each one with
+    its line number) and nothing is written. Grants for suppressed addresses, and grants for subjects
+    who opted out, are refused (a list can never re-subscribe anyone); they are counted, not errors.
+    Re-importing the same file records nothing twice (client event id = file hash + line).
+    """
+    from .. import csv_import
+
+    try:
+        text = csv_import.decode(content)
+    except ValidationError as exc:
+        raise ImportRejected([csv_import.RowError(0, exc.messages[0])]) from exc
+    rows, errors = csv_import.parse(text, now=timezone.now())
+    _check_rows(rows, errors)
+    sha = hashlib.sha256(content).hexdigest()
+    plan = _plan(rows, errors, sha=sha, create_missing_subjects=create_missing_subjects, dry_run=dry_run)
+    if errors:
+        raise ImportRejected(errors)
+    report = plan.report
+    report.subjects_created = len(plan.missing)
+    if dry_run:
+        report.events_created = len(plan.to_record)
+        return report
+    report.import_batch = _write(plan, sha=sha, file_name=file_name, actor=actor)
     return report

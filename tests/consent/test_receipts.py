@@ -42,3 +42,13 @@ def test_a_withdrawal_receipt_says_so():
     event = withdraw(subject)
     assert consent_receipt(event)["privacyops"]["withdrawn"] is True
     assert consent_receipt(event)["collectionMethod"] == "Email unsubscribe link"
+
+
+@pytest.mark.django_db
+def test_the_receipt_names_the_controller_from_the_organisation_setting(settings):
+    settings.ORGANISATION = {"name": "Example Controller Ltd", "privacy_email": "dpo@example.org"}
+    subject = DataSubjectFactory()
+    controller = consent_receipt(grant(subject))["piiControllers"][0]
+    assert controller["piiController"] == "Example Controller Ltd"
+    assert controller["email"] == "dpo@example.org"
+    assert controller["address"]["addressLocality"] == "Costa Mesa"  # the rest keeps the policy's values

@@ -32,7 +32,7 @@ def test_consent_is_current_answers_in_one_query(django_assert_num_queries):
 def test_consent_is_current_probes_the_subject_purpose_unique_index():
     from django.db import connection
 
-    from consent.selectors import _IS_CURRENT_SQL
+    from consent.selectors import IS_CURRENT_SQL
 
     subject = DataSubjectFactory()
     grant(subject)
@@ -40,7 +40,7 @@ def test_consent_is_current_probes_the_subject_purpose_unique_index():
         cursor.execute(
             "SET LOCAL enable_seqscan = off"
         )  # tiny tables: make the planner show its index choice
-        cursor.execute("EXPLAIN " + _IS_CURRENT_SQL, ["marketing_email", subject.pk, timezone.now()])
+        cursor.execute("EXPLAIN " + IS_CURRENT_SQL, ["marketing_email", subject.pk, timezone.now()])
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "consent_state_subject_purpose" in plan
     assert "consent_purpose_code" in plan

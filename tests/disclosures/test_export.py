@@ -15,6 +15,7 @@ from audit.models import AuditEvent
 from disclosures import exports, selectors, services
 from disclosures.models import DisclosureExport, Purpose
 from disclosures.selectors import notice_content
+from disclosures.services import exports as export_services
 
 from .factories import (
     MarketingPartnerFactory,
@@ -95,7 +96,7 @@ def test_copy_and_python_exports_write_the_same_rows(year_2025):
     cards, business = selectors.third_party_cards(), selectors.business()
     copied, python = io.BytesIO(), io.BytesIO()
     exports.export_csv(year=2025, out=copied, cards=cards, business=business)
-    exports._python_csv(year=2025, out=python, cards=cards, business=business, progress=None, window=3)
+    exports.python_csv(year=2025, out=python, cards=cards, business=business, progress=None, window=3)
     copied_rows = list(csv.reader(io.StringIO(copied.getvalue().decode())))
     python_rows = list(csv.reader(io.StringIO(python.getvalue().decode())))
     assert copied_rows[0] == exports.CSV_HEADER
@@ -173,7 +174,7 @@ def test_a_failed_build_leaves_no_file_and_can_be_retried(
     def broken(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "write_export", broken)
+    monkeypatch.setattr(export_services, "write_export", broken)  # where export_build looks it up
     with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
         services.export_request(year=2025, fmt="csv", actor="analyst")
     export = DisclosureExport.objects.get()

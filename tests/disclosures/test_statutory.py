@@ -1,5 +1,6 @@
 """The 27 statutory categories are a fixed, cited enumeration, and every inventory category is mapped."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -25,15 +26,11 @@ from inventory.models import DataCategory
 CLAUSES = [*"ABCDEFGHIJKLMNOPQRSTUVWXYZ", "AA"]
 
 
-def _regulations_row() -> list[str] | None:
-    base = Path(settings.BASE_DIR)
-    for candidate in (base.parent / "shared", base.parent.parent / "shared"):
-        path = candidate / "REGULATIONS.md"
-        if path.exists():
-            for line in path.read_text().splitlines():
-                if line.startswith("| Cal. 1798.83 categories |"):
-                    return [item.strip() for item in line.split("|")[2].split(";")]
-    return None
+def _regulations_list() -> list[tuple[str, str]]:
+    """The (clause, label) list of docs/regulations.md's "The 27 categories" section."""
+    text = (Path(settings.BASE_DIR) / "docs" / "regulations.md").read_text(encoding="utf-8")
+    section = text.split("### The 27 categories", 1)[1].split("\n#", 1)[0]
+    return re.findall(r"^- \(([A-Z]{1,2})\) (.+)$", section, flags=re.MULTILINE)
 
 
 def test_there_are_exactly_27_statutory_categories_in_statutory_order():
@@ -46,10 +43,8 @@ def test_there_are_exactly_27_statutory_categories_in_statutory_order():
 
 
 def test_labels_are_copied_exactly_from_regulations_md():
-    row = _regulations_row()
-    if row is None:
-        pytest.skip("../shared/REGULATIONS.md is not beside the repository")
-    assert [c.label for c in STATUTORY_CATEGORIES] == row
+    documented = _regulations_list()
+    assert [(c.clause, c.label) for c in STATUTORY_CATEGORIES] == documented
 
 
 def test_masks_round_trip_and_unknown_codes_are_refused():

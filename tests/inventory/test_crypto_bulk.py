@@ -5,7 +5,7 @@ import base64
 import pytest
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from inventory import crypto
+from inventory import conf, crypto
 from inventory.models import DataKey
 from inventory.services import subject_destroy_data_key
 from tests.factories import make_full_subject
@@ -65,7 +65,7 @@ def test_a_tampered_or_foreign_token_from_seal_many_is_undecryptable():
 def test_batch_unwrap_returns_the_keys_multifernet_unwraps():
     plain = [Fernet.generate_key() for _ in range(40)]
     wrapped = [crypto.master().encrypt(k).decode() for k in plain]
-    keys = crypto._unwrap_many(wrapped, crypto._master_key_list())
+    keys = crypto.unwrap_many(wrapped, conf.data_master_keys())
     assert [base64.urlsafe_b64encode(k) for k in keys] == plain
 
 
@@ -80,7 +80,7 @@ def test_batch_unwrap_tries_every_master_key_in_order(settings):
     ]
     settings.DATA_MASTER_KEYS = [new, old]
     mixed = under_new[:1] + under_old + under_new[1:]
-    keys = crypto._unwrap_many(mixed, crypto._master_key_list())
+    keys = crypto.unwrap_many(mixed, conf.data_master_keys())
     assert [base64.urlsafe_b64encode(k) for k in keys] == [crypto.master().decrypt(w.encode()) for w in mixed]
 
 
@@ -92,7 +92,7 @@ def test_batch_unwrap_rejects_tampered_or_foreign_wrapped_keys():
     foreign = Fernet(Fernet.generate_key()).encrypt(Fernet.generate_key()).decode()
     for bad in (tampered, foreign, "not a token", good[:40]):
         with pytest.raises(InvalidToken):
-            crypto._unwrap_many([good, bad], crypto._master_key_list())
+            crypto.unwrap_many([good, bad], conf.data_master_keys())
 
 
 @pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""The breach register: clocks from REGULATIONS.md, the selection of affected subjects, batched and
+"""The breach register: clocks from docs/regulations.md (breaches), the selection of affected subjects, batched and
 resumable notification through the outbox, California residents and the Attorney General sample."""
 
 import datetime as dt
@@ -50,7 +50,7 @@ def _bulk_subjects(n: int, *, region: str = "CA", country: str = "US", email: bo
     return [s.pk for s in DataSubject.objects.bulk_create(rows)]
 
 
-# --- Clocks (REGULATIONS.md: GDPR Art. 33(1) 72 h; Cal. Civ. Code §1798.82 30 days; AG sample) --------
+# --- Clocks (docs/regulations.md: GDPR Art. 33(1) 72 h; Cal. Civ. Code §1798.82 30 days; AG sample) --------
 def test_rule_table_matches_the_regulations():
     assert (
         rules.EU_AUTHORITY.period == dt.timedelta(hours=72) and rules.EU_AUTHORITY.starts_from == "aware_at"

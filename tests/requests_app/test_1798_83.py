@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from disclosures.models import DisclosureNoticeRequest
-from requests_app import fulfilment, gateways, services
+from requests_app import gateways, services
 from requests_app.models import (
     DenialBasis,
     PrivacyRequest,
@@ -95,7 +95,7 @@ def test_recipients_come_from_the_disclosure_log_too(officer, outbox, django_cap
     case = make_case(request_type=RequestType.ERASURE, subject_email="alice@example.com")
     services.request_verify_manually(case=case, method="phone", level="basic", reason="ok", actor=officer)
     with django_capture_on_commit_callbacks(execute=True):
-        fulfilment.request_fulfil(case=case, actor=officer)
+        services.request_fulfil(case=case, actor=officer)
     row = RecipientNotification.objects.get(case=case)
     assert (row.third_party, row.state) == (partner, RecipientNotification.State.SENT)
     assert outbox.last("recipient_notification")["to_email"] == "privacy@partner.example"

@@ -12,7 +12,7 @@ import time_machine
 
 from audit.models import AuditEvent
 from inventory.registry import registry
-from requests_app import fulfilment, services
+from requests_app import services
 from requests_app.models import AccessPackage, PrivacyRequest, Regime, RequestType, Status, VerificationLevel
 from tests.factories import make_full_subject
 
@@ -91,7 +91,7 @@ def test_package_is_encrypted_at_rest_under_its_own_key(
     with django_capture_on_commit_callbacks(execute=True):
         _verify(case, officer)
     package = AccessPackage.objects.get(case=case)
-    raw = fulfilment.package_path(package).read_bytes()
+    raw = services.package_path(package).read_bytes()
     assert not raw.startswith(b"PK")
     assert b"alice@example.com" not in raw
     assert package.wrapped_key and package.sha256
@@ -125,12 +125,12 @@ def test_expired_packages_are_purged_key_and_file(
     with django_capture_on_commit_callbacks(execute=True):
         _verify(case, officer)
     package = AccessPackage.objects.get(case=case)
-    path = fulfilment.package_path(package)
+    path = services.package_path(package)
     with (
         time_machine.travel(datetime.now(UTC) + timedelta(days=15)),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert fulfilment.packages_purge_expired() == 1
+        assert services.packages_purge_expired() == 1
     package.refresh_from_db()
     assert package.wrapped_key == "" and package.purged_at is not None
     assert not path.exists()
@@ -156,7 +156,7 @@ def test_ccpa_package_covers_the_preceding_twelve_months(officer, outbox, django
     assert case.lookback_from is not None
     with django_capture_on_commit_callbacks(execute=True):
         _verify(case, officer)
-    response = fulfilment.package_open(
+    response = services.package_open(
         token=urlparse(outbox.last("request_completed")["context"]["download_url"])
         .path.rstrip("/")
         .split("/")[-1]
@@ -189,7 +189,7 @@ def test_erasing_the_subject_destroys_their_packages_through_the_erasure_hook(
     with django_capture_on_commit_callbacks(execute=True):
         run_before_subject_erasure(subject_id=alice.pk)
     package = AccessPackage.objects.get(case=case)
-    assert package.wrapped_key == "" and not fulfilment.package_path(package).exists()
+    assert package.wrapped_key == "" and not services.package_path(package).exists()
     assert client.post(path).status_code == 410
 
 
@@ -219,7 +219,7 @@ def test_readme_names_the_recipients_that_received_the_data(
     case = make_case(request_type=RequestType.ACCESS, subject_email="alice@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         _verify(case, officer)
-    _, data = fulfilment.package_open(
+    _, data = services.package_open(
         token=urlparse(outbox.last("request_completed")["context"]["download_url"])
         .path.rstrip("/")
         .split("/")[-1]

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError  # noqa: E402
 
 from inventory import models as inv  # noqa: E402
 from inventory.services import record_create  # noqa: E402
-from requests_app import fulfilment, services  # noqa: E402
+from requests_app import services  # noqa: E402
 from requests_app.models import (  # noqa: E402
     PrivacyRequest,
     RecipientNotification,
@@ -39,7 +39,7 @@ def test_erasure_case_erases_the_subject_and_links_the_certificate(
     bob = make_full_subject(email="bob@example.com")
     case = _verified(officer, "alice@example.com")
     with django_capture_on_commit_callbacks(execute=True):
-        fulfilment.request_fulfil(case=case, actor=officer)
+        services.request_fulfil(case=case, actor=officer)
     case.refresh_from_db()
     assert case.status == Status.COMPLETED
     certificate = ErasureCertificate.objects.get(pk=case.erasure_certificate_id)
@@ -63,11 +63,11 @@ def test_erasure_with_a_legal_hold_keeps_the_records_and_says_why(
 ):
     alice = make_full_subject(email="alice@example.com")
     dispute = _verified(officer, "alice@example.com")
-    hold = fulfilment.request_legal_hold_place(case=dispute, reason="Pending litigation", actor=officer)
+    hold = services.request_legal_hold_place(case=dispute, reason="Pending litigation", actor=officer)
     assert LegalHold.objects.get(pk=hold.pk).case_reference == str(dispute.reference)
     assert PrivacyRequest.objects.get(pk=dispute.pk).legal_hold_id == hold.pk
     with django_capture_on_commit_callbacks(execute=True):
-        fulfilment.request_fulfil(case=dispute, actor=officer)
+        services.request_fulfil(case=dispute, actor=officer)
     dispute.refresh_from_db()
     assert dispute.status == Status.COMPLETED
     certificate = ErasureCertificate.objects.get(pk=dispute.erasure_certificate_id)
@@ -116,7 +116,7 @@ def test_erasure_tells_every_recipient_art_19_with_identifiers_captured_before(
     record_create(model=inv.ActivityEvent, subject=alice, values={"kind": "page_view", "system": system})
     case = _verified(officer, "alice@example.com")
     with django_capture_on_commit_callbacks(execute=True):
-        fulfilment.request_fulfil(case=case, actor=officer)
+        services.request_fulfil(case=case, actor=officer)
     row = RecipientNotification.objects.get(case=case, third_party=provider)
     assert (row.action, row.state, row.sealed_identifiers) == ("erasure", "sent", "")
     notice = outbox.last("recipient_notification")
@@ -129,7 +129,7 @@ def test_case_page_links_the_erasure_certificate(client, officer, django_capture
     make_full_subject(email="alice@example.com")
     case = _verified(officer, "alice@example.com")
     with django_capture_on_commit_callbacks(execute=True):
-        fulfilment.request_fulfil(case=case, actor=officer)
+        services.request_fulfil(case=case, actor=officer)
     case.refresh_from_db()
     client.force_login(officer)
     page = client.get(f"/admin/requests_app/privacyrequest/{case.pk}/change/").content.decode()
@@ -140,13 +140,13 @@ def test_case_page_links_the_erasure_certificate(client, officer, django_capture
 def test_releasing_the_cases_hold_lets_a_later_erasure_through(officer, django_capture_on_commit_callbacks):
     alice = make_full_subject(email="alice@example.com")
     case = _verified(officer, "alice@example.com")
-    fulfilment.request_legal_hold_place(case=case, reason="Dispute about the request", actor=officer)
+    services.request_legal_hold_place(case=case, reason="Dispute about the request", actor=officer)
     with pytest.raises(ValidationError):
-        fulfilment.request_legal_hold_release(case=case, reason="", actor=officer)
-    assert fulfilment.request_legal_hold_release(case=case, reason="Settled", actor=officer) == 1
+        services.request_legal_hold_release(case=case, reason="", actor=officer)
+    assert services.request_legal_hold_release(case=case, reason="Settled", actor=officer) == 1
     assert PrivacyRequest.objects.get(pk=case.pk).legal_hold_id is None
     with django_capture_on_commit_callbacks(execute=True):
-        fulfilment.request_fulfil(case=case, actor=officer)
+        services.request_fulfil(case=case, actor=officer)
     assert not inv.ContactPoint.objects.filter(subject=alice).exists()
     with pytest.raises(ValidationError, match="no legal hold"):
-        fulfilment.request_legal_hold_release(case=case, reason="again", actor=officer)
+        services.request_legal_hold_release(case=case, reason="again", actor=officer)

@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
-from requests_app import fulfilment, services
+from requests_app import services
 from requests_app.models import FulfilmentAttempt, PrivacyRequest, RequestType, Status
 from requests_app.tasks import fulfilment_watchdog, run_fulfilment
 from tests.factories import make_full_subject
@@ -35,7 +35,7 @@ def test_a_dead_worker_is_detected_and_the_work_requeued(officer, django_capture
             state=State.RUNNING, started_at=start, heartbeat_at=start
         )
     with time_machine.travel(start + timedelta(minutes=20), tick=False):
-        assert fulfilment.fulfilment_watchdog() == {
+        assert services.fulfilment_watchdog() == {
             "requeued": 0,
             "flagged": 0,
             "recipients_requeued": 0,
@@ -63,7 +63,7 @@ def test_a_message_never_picked_up_is_requeued(officer, django_capture_on_commit
         time_machine.travel(start + timedelta(minutes=61), tick=False),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert fulfilment.fulfilment_watchdog()["requeued"] == 1
+        assert services.fulfilment_watchdog()["requeued"] == 1
     assert PrivacyRequest.objects.get(pk=case.pk).status == Status.COMPLETED
 
 
@@ -75,7 +75,7 @@ def test_after_the_last_attempt_the_case_is_flagged_with_the_reason(officer, set
         case, attempt = _queued_access_case(officer)
         FulfilmentAttempt.objects.filter(pk=attempt.pk).update(state=State.RUNNING, heartbeat_at=start)
     with time_machine.travel(start + timedelta(hours=1), tick=False):
-        assert fulfilment.fulfilment_watchdog() == {"requeued": 0, "flagged": 1, "recipients_requeued": 0}
+        assert services.fulfilment_watchdog() == {"requeued": 0, "flagged": 1, "recipients_requeued": 0}
     case.refresh_from_db()
     assert case.status == Status.IN_PROGRESS
     assert "stopped reporting 1 times; needs an officer" in case.stuck_reason
@@ -83,7 +83,7 @@ def test_after_the_last_attempt_the_case_is_flagged_with_the_reason(officer, set
     from requests_app.selectors import cases_stuck
 
     assert list(cases_stuck()) == [case]
-    new = fulfilment.request_fulfil(case=case, actor=officer)
+    new = services.request_fulfil(case=case, actor=officer)
     assert new.number == 2
     assert PrivacyRequest.objects.get(pk=case.pk).stuck_reason == ""
 
@@ -95,7 +95,7 @@ def test_a_refused_fulfilment_is_not_retried_and_flags_the_case(officer, monkeyp
     def refuse(case, actor, heartbeat):
         raise ValidationError("Package refused for a test reason")
 
-    monkeypatch.setitem(fulfilment.HANDLERS, FulfilmentAttempt.Action.ACCESS_PACKAGE, refuse)
+    monkeypatch.setitem(services.HANDLERS, FulfilmentAttempt.Action.ACCESS_PACKAGE, refuse)
     assert run_fulfilment.delay(attempt.pk).get() == "failed"
     attempt.refresh_from_db()
     assert (attempt.state, attempt.error) == (State.FAILED, "Package refused for a test reason")
@@ -109,7 +109,7 @@ def test_a_crashing_fulfilment_retries_then_gives_up_visibly(officer, monkeypatc
     def crash(case, actor, heartbeat):
         raise OSError("disk full for alice@example.com")
 
-    monkeypatch.setitem(fulfilment.HANDLERS, FulfilmentAttempt.Action.ACCESS_PACKAGE, crash)
+    monkeypatch.setitem(services.HANDLERS, FulfilmentAttempt.Action.ACCESS_PACKAGE, crash)
     result = run_fulfilment.apply(args=[attempt.pk], retries=3)
     assert result.get() == "failed"
     attempt.refresh_from_db()
@@ -131,10 +131,10 @@ def test_a_second_delivery_of_the_same_task_does_not_run_twice(officer, django_c
 def test_only_one_fulfilment_at_a_time_and_only_when_in_progress(officer):
     case, _attempt = _queued_access_case(officer)
     with pytest.raises(ValidationError, match="already queued"):
-        fulfilment.request_fulfil(case=case, actor=officer)
+        services.request_fulfil(case=case, actor=officer)
     other = make_case(request_type=RequestType.ERASURE)
     with pytest.raises(ValidationError, match="in progress"):
-        fulfilment.request_fulfil(case=other, actor=officer)
+        services.request_fulfil(case=other, actor=officer)
 
 
 @pytest.mark.redis

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from audit.models import AuditEvent
 from inventory import models as inv
 from inventory.services import record_create, record_reveal
-from requests_app import fulfilment, services
+from requests_app import services
 from requests_app.models import CaseEvent, PrivacyRequest, RecipientNotification, RequestType, Status
 from requests_app.tasks import notify_recipient
 from tests.factories import ThirdPartyFactory, make_full_subject
@@ -48,26 +48,26 @@ def test_corrections_are_applied_through_the_registry_and_only_field_names_are_r
     bob = make_full_subject(email="bob@example.com", name="Bob Builder")
     case = _verified_case(officer, "alice@example.com")
     point = inv.ContactPoint.objects.get(subject=alice)
-    fulfilment.rectification_add(
+    services.rectification_add(
         case=case,
         model_label="inventory.DataSubject",
         field_name="name",
         value="Alice Liddell",
         actor=officer,
     )
-    fulfilment.rectification_add(
+    services.rectification_add(
         case=case,
         model_label="inventory.SurveyResponse",
         field_name="answer",
         value="Corrected answer",
         actor=officer,
     )
-    fulfilment.rectification_add(
+    services.rectification_add(
         case=case, model_label="inventory.ContactPoint", field_name="value", value="Alice.New@Example.com",
         record_id=point.pk, actor=officer,
     )  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
-        fulfilment.request_fulfil(case=case, actor=officer)
+        services.request_fulfil(case=case, actor=officer)
 
     alice.refresh_from_db()
     assert alice.name == "Alice Liddell"
@@ -93,11 +93,11 @@ def test_corrections_are_validated_when_entered(officer):
     make_full_subject(email="alice@example.com")
     case = _verified_case(officer, "alice@example.com")
     with pytest.raises(ValidationError):
-        fulfilment.rectification_add(
+        services.rectification_add(
             case=case, model_label="auth.User", field_name="email", value="x", actor=officer
         )
     with pytest.raises(ValidationError):
-        fulfilment.rectification_add(
+        services.rectification_add(
             case=case,
             model_label="inventory.DataSubject",
             field_name="email_normalized",
@@ -105,17 +105,17 @@ def test_corrections_are_validated_when_entered(officer):
             actor=officer,
         )
     with pytest.raises(ValidationError):
-        fulfilment.rectification_add(
+        services.rectification_add(
             case=case, model_label="inventory.DataSubject", field_name="country", value="USA", actor=officer
         )
     bob = make_full_subject(email="bob@example.com")
     with pytest.raises(ValidationError):
-        fulfilment.rectification_add(
+        services.rectification_add(
             case=case, model_label="inventory.ContactPoint", field_name="value", value="x@example.com",
             record_id=inv.ContactPoint.objects.get(subject=bob).pk, actor=officer,
         )  # fmt: skip
     with pytest.raises(ValidationError, match="corrected values"):
-        fulfilment.request_fulfil(case=case, actor=officer)
+        services.request_fulfil(case=case, actor=officer)
 
 
 @pytest.mark.django_db
@@ -129,7 +129,7 @@ def test_art_19_each_recipient_is_told_by_a_tracked_task(
     record_create(model=inv.ActivityEvent, subject=alice, values={"kind": "email_open", "system": other})
     record_create(model=inv.ActivityEvent, subject=bob, values={"kind": "email_open", "system": system})
     case = _verified_case(officer, "alice@example.com")
-    fulfilment.rectification_add(
+    services.rectification_add(
         case=case,
         model_label="inventory.DataSubject",
         field_name="name",
@@ -137,7 +137,7 @@ def test_art_19_each_recipient_is_told_by_a_tracked_task(
         actor=officer,
     )
     with django_capture_on_commit_callbacks(execute=True):
-        fulfilment.request_fulfil(case=case, actor=officer)
+        services.request_fulfil(case=case, actor=officer)
 
     rows = {r.third_party.legal_name: r for r in RecipientNotification.objects.filter(case=case)}
     assert set(rows) == {"MailCo Ltd", "NoContact Inc"}
@@ -174,7 +174,7 @@ def test_a_recipient_task_that_keeps_failing_is_marked_failed(officer, hosted_re
         return type("Sent", (), {"pk": None})()
 
     monkeypatch.setattr(gateways, "notice_enqueue", broken)
-    fulfilment.request_complete_restriction(
+    services.request_complete_restriction(
         case=case, outcome="Processing for profiling stopped", actor=officer
     )
     row = RecipientNotification.objects.get(case=case, third_party=provider)
@@ -201,15 +201,13 @@ def test_a_lost_recipient_task_is_sent_again_by_the_watchdog(officer, outbox, ho
     alice = make_full_subject(email="alice@example.com")
     record_create(model=inv.ActivityEvent, subject=alice, values={"kind": "email_open", "system": system})
     case = _verified_case(officer, "alice@example.com", request_type=RequestType.RESTRICTION)
-    fulfilment.request_complete_restriction(
-        case=case, outcome="Profiling stopped", actor=officer
-    )  # task lost
+    services.request_complete_restriction(case=case, outcome="Profiling stopped", actor=officer)  # task lost
     row = RecipientNotification.objects.get(case=case, third_party=provider)
     assert row.state == RecipientNotification.State.PENDING
     with (
         time_machine.travel(datetime.now(UTC) + timedelta(hours=2)),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert fulfilment.fulfilment_watchdog()["recipients_requeued"] == 1
+        assert services.fulfilment_watchdog()["recipients_requeued"] == 1
     row.refresh_from_db()
     assert row.state == RecipientNotification.State.SENT

@@ -208,7 +208,7 @@ def test_parent_verifies_through_their_own_address():
         requester_name="Pat Parent",
         requester_email="parent@example.com",
     )
-    assert services._verification_address(case) == "parent@example.com"
+    assert services.verification_address(case) == "parent@example.com"
 
 
 @pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from audit.models import AuditEvent
-from requests_app import policy, services
+from requests_app import policy, services, workflow
 from requests_app.models import CaseEvent, DenialBasis, PrivacyRequest, Regime, RequestType, Status
 
 from .factories import make_case
@@ -51,7 +51,7 @@ def test_every_transition_is_allowed_or_refused(current, target):
     events_before = CaseEvent.objects.filter(case=case).count()
     extra = {"denial_basis": DenialBasis.OTHER} if target == Status.DENIED else {}
     if (current, target) in ALLOWED:
-        services._transition(case, target, actor="test", **extra)
+        workflow.transition(case, target, actor="test", **extra)
         case.refresh_from_db()
         assert case.status == target
         last = CaseEvent.objects.filter(case=case).order_by("-id").first()
@@ -61,7 +61,7 @@ def test_every_transition_is_allowed_or_refused(current, target):
             assert case.closed_at is not None
     else:
         with pytest.raises(ValidationError, match="can't become"):
-            services._transition(case, target, actor="test", **extra)
+            workflow.transition(case, target, actor="test", **extra)
         case.refresh_from_db()
         assert case.status == current
         assert CaseEvent.objects.filter(case=case).count() == events_before
@@ -74,7 +74,7 @@ def test_a_stale_copy_of_the_case_cannot_move_it():
     services.request_withdraw(case=case, reason="Requester wrote to withdraw", actor="test")
     assert stale.status == Status.VERIFYING
     with pytest.raises(ValidationError, match="Someone else changed"):
-        services._transition(stale, Status.IN_PROGRESS, actor="test")
+        workflow.transition(stale, Status.IN_PROGRESS, actor="test")
     assert PrivacyRequest.objects.get(pk=case.pk).status == Status.WITHDRAWN
 
 

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from audit.models import AuditEvent
 from inventory import crypto
 from inventory import models as inv
-from inventory.hooks import _before_subject_erasure, register_before_subject_erasure
+from inventory.hooks import register_before_subject_erasure, unregister_before_subject_erasure
 from inventory.registry import registry
 from inventory.services import record_reveal
 from retention.erasure import JournalContext, erase_rows, keyed_hash, plan_for
@@ -167,7 +167,7 @@ def test_before_erasure_hooks_run_first_and_see_the_data():
         subject = make_full_subject(email="hook@example.com")
         erase_subject(subject_id=subject.pk, reason="Erasure request")
     finally:
-        _before_subject_erasure.remove(hook)
+        unregister_before_subject_erasure(hook)
     assert seen == ["hook@example.com"]
 
 
@@ -182,7 +182,7 @@ def test_a_failing_hook_leaves_nothing_half_erased():
         with pytest.raises(RuntimeError):
             erase_subject(subject_id=subject.pk, reason="Erasure request")
     finally:
-        _before_subject_erasure.remove(broken)
+        unregister_before_subject_erasure(broken)
     subject.refresh_from_db()
     assert subject.erased_at is None and subject.email
     assert inv.ActivityEvent.objects.filter(subject=subject).exists()

@@ -16,6 +16,7 @@ from inventory.services import record_reveal
 from retention import services
 from retention.models import ErasureCertificate, ErasureJournal, SweepBatch, SweepRun
 from retention.selectors import forecast
+from retention.services import sweeps
 
 from . import factories as f
 
@@ -227,7 +228,7 @@ class SimulatedCrash(Exception):
 
 
 def _crash_after(monkeypatch, windows: int) -> None:
-    real = services._sweep_window
+    real = sweeps.sweep_window
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
@@ -236,7 +237,7 @@ def _crash_after(monkeypatch, windows: int) -> None:
             raise SimulatedCrash()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_sweep_window", flaky)
+    monkeypatch.setattr(sweeps, "sweep_window", flaky)
 
 
 def _dataset():
@@ -292,7 +293,7 @@ def test_a_batch_that_keeps_failing_is_recorded_as_an_error_and_the_next_run_fin
     owner = f.subject()
     for _ in range(30):
         f.activity(owner, NOW - dt.timedelta(days=800))
-    real = services._sweep_window
+    real = sweeps.sweep_window
     calls = {"n": 0}
 
     def fails_for_second_batch(target, run, *, lo, hi):
@@ -308,7 +309,7 @@ def test_a_batch_that_keeps_failing_is_recorded_as_an_error_and_the_next_run_fin
     app.conf.task_eager_propagates = False
     try:
         with monkeypatch.context() as patch:
-            patch.setattr(services, "_sweep_window", fails_for_second_batch)
+            patch.setattr(sweeps, "sweep_window", fails_for_second_batch)
             with django_capture_on_commit_callbacks(execute=True):
                 sweep_task.delay()
     finally:
@@ -368,7 +369,7 @@ def test_batches_follow_the_id_density_so_gaps_do_not_unbalance_them():
     owner = f.subject()
     rows = [f.activity(owner, NOW) for _ in range(60)]
     inv.ActivityEvent.objects.filter(pk__in=[r.pk for r in rows[::2]]).delete()  # every other id gone
-    ranges = services._ranges(inv.ActivityEvent, batch_rows=10, window_rows=4)
+    ranges = sweeps.id_ranges(inv.ActivityEvent, batch_rows=10, window_rows=4)
     sizes = [inv.ActivityEvent.objects.filter(pk__gte=lo, pk__lt=hi).count() for lo, hi, _ in ranges]
     assert sum(sizes) == 30 and len(ranges) == 3
     assert all(size == 10 for size in sizes)
@@ -388,13 +389,13 @@ def test_a_worker_that_lost_the_race_for_a_window_rolls_its_erasure_back(clock, 
     run = services.sweep_request(dispatch=False, trigger=SweepRun.Trigger.COMMAND)
     (batch_id,) = services.sweep_plan(run_id=run.pk)
     batch = SweepBatch.objects.get(pk=batch_id)
-    real_target_for = services._target_for
+    real_target_for = sweeps.batch_target
 
     def other_worker_took_the_first_window(b):
         SweepBatch.objects.filter(pk=b.pk).update(cursor=b.cursor + b.window)
         return real_target_for(b)
 
-    monkeypatch.setattr(services, "_target_for", other_worker_took_the_first_window)
+    monkeypatch.setattr(sweeps, "batch_target", other_worker_took_the_first_window)
     services.sweep_batch_process(batch_id=batch_id)
     done = SweepBatch.objects.get(pk=batch_id)
     assert done.status == SweepBatch.Status.DONE

@@ -54,20 +54,20 @@ def _patch_once() -> None:
         return
     _patched = True
     if PAUSE_AT == "window":
-        from retention import services
+        from retention.services import sweeps
 
-        original_window = services._sweep_window
+        original_window = sweeps.sweep_window
 
         def window(*args, **kwargs):
             result = original_window(*args, **kwargs)
             pause("window")
             return result
 
-        services._sweep_window = window
+        sweeps.sweep_window = window
     if PAUSE_AT == "heartbeat":
-        from requests_app import fulfilment
+        from requests_app.services import fulfilment
 
-        original_heartbeat = fulfilment._heartbeat
+        original_heartbeat = fulfilment.attempt_heartbeat
 
         def heartbeat(attempt_id):
             beat = original_heartbeat(attempt_id)
@@ -78,7 +78,7 @@ def _patch_once() -> None:
 
             return slow_beat
 
-        fulfilment._heartbeat = heartbeat
+        fulfilment.attempt_heartbeat = heartbeat
 
 
 @task_prerun.connect

@@ -6,14 +6,14 @@ import subprocess
 from django.apps import apps
 from django.conf import settings
 
-from privacyops.backup import _pg_args
+from privacyops.backup import pg_args
 
 _COPY = re.compile(r"^COPY (?:public\.)?\"?([\w]+)\"? \(.*?\) FROM stdin;\n(.*?)^\\\.$", re.M | re.S)
 
 
 def pg_dump_tables() -> dict[str, str]:
     """{table: its COPY data} for every table with rows, read by pg_dump from outside this process."""
-    args, env = _pg_args()
+    args, env = pg_args()
     name = settings.DATABASES["default"]["NAME"]
     out = subprocess.run(
         ["pg_dump", "--data-only", "--no-owner", "--format=plain", *args, name],

@@ -32,13 +32,12 @@ import requests_app.tasks  # noqa: F401
 from inventory import models as inv
 from notices.models import Breach, Notice, NoticeKind, NoticeStatus
 from notices.services import breach_notify_start
-from requests_app import policy
-from requests_app.fulfilment import fulfilment_watchdog
+from requests_app import conf
 from requests_app.models import AccessPackage, FulfilmentAttempt, PrivacyRequest, RequestType, Status
-from requests_app.services import request_verify_manually
+from requests_app.services import fulfilment_watchdog, request_verify_manually
 from retention.models import ErasureJournal, SweepBatch, SweepRun
 from retention.tasks import sweep
-from tests.conftest import _reset_celery_connections, redis_url
+from tests.conftest import redis_url, reset_celery_connections
 from tests.factories import DataSubjectFactory, make_full_subject
 from tests.notices.factories import make_breach
 from tests.requests_app.factories import make_case
@@ -164,7 +163,7 @@ def workers(tmp_path, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # this process sends nothing
     saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
     app.conf.update(broker_url=redis_url(), result_backend=None, task_always_eager=False)
-    _reset_celery_connections(app)
+    reset_celery_connections(app)
     with app.connection_for_write() as conn:
         conn.default_channel.client.flushdb()
     pool = Workers(tmp_path)
@@ -173,7 +172,7 @@ def workers(tmp_path, settings):
     finally:
         pool.stop_all()
         app.conf.update(saved)
-        _reset_celery_connections(app)
+        reset_celery_connections(app)
 
 
 def test_a_sweep_killed_inside_a_window_finishes_on_a_new_worker_erasing_each_record_once(workers):
@@ -250,7 +249,7 @@ def test_an_access_package_job_killed_mid_build_is_rebuilt_once_and_the_case_com
     assert PrivacyRequest.objects.get(pk=case.pk).status == Status.IN_PROGRESS
 
     # The watchdog (beat, every few minutes) sees no heartbeat for longer than a task may run.
-    with time_machine.travel(timezone.now() + policy.stuck_after() + dt.timedelta(minutes=1)):
+    with time_machine.travel(timezone.now() + conf.stuck_after() + dt.timedelta(minutes=1)):
         assert fulfilment_watchdog()["requeued"] == 1
     workers.start(fast_restore=True)
     _wait(lambda: PrivacyRequest.objects.filter(pk=case.pk, status=Status.COMPLETED).exists(), "the case")

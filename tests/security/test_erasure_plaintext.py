@@ -15,9 +15,8 @@ import requests_app.tasks  # noqa: F401
 from consent.models import Channel
 from disclosures import services as disclosures
 from notices.models import Notice, NoticeStatus
-from requests_app.fulfilment import request_fulfil
 from requests_app.models import PrivacyRequest, Regime, RequestType, Status
-from requests_app.services import request_verify_manually
+from requests_app.services import request_fulfil, request_verify_manually
 from retention.models import ErasureCertificate
 from tests.conftest import redis_url
 from tests.consent.factories import grant, withdraw

@@ -19,14 +19,13 @@ from collections import deque
 from datetime import datetime
 
 from django.apps import apps
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
 from audit.services import audit_record
-from inventory import demo
+from inventory import conf, demo
 from inventory.bulk import analyze, insert_rows, reserve_ids
 from inventory.models import DataSubject, Source, System, ThirdParty
 
@@ -104,7 +103,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, subjects: int, seed: int, batch_size: int, workers, append: bool, as_of,
                force: bool, **options):  # fmt: skip
-        if not settings.DEBUG and not force:
+        if not conf.demo_seeding_allowed() and not force:
             raise CommandError("seed_demo writes invented people; with DEBUG off it needs --force.")
         if subjects < 0 or batch_size < 1:
             raise CommandError("--subjects must be >= 0 and --batch-size >= 1.")
@@ -126,7 +125,7 @@ class Command(BaseCommand):
             as_of=as_of,
             companies=demo.companies_for(first + subjects),
             lookups=lookups,
-            master_keys=tuple(settings.DATA_MASTER_KEYS),
+            master_keys=conf.data_master_keys(),
         )
         specs = [
             (start, min(batch_size, first + subjects - start))

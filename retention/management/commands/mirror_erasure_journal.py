@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from retention.mirror import mirror_dir
 from retention.services import erasure_mirror_sync
 
-from .replay_erasures import _since
+from .replay_erasures import parse_since
 
 
 class Command(BaseCommand):
@@ -18,5 +18,5 @@ class Command(BaseCommand):
     def handle(self, *args, since: str, **options):
         if mirror_dir() is None:
             raise CommandError("RETENTION_JOURNAL_MIRROR is not set: there is no mirror to bring up to date.")
-        added = erasure_mirror_sync(since=_since(since))
+        added = erasure_mirror_sync(since=parse_since(since))
         self.stdout.write(f"{added} journal entries added to the mirror in {mirror_dir()}.")

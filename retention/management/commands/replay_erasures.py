@@ -9,7 +9,8 @@ from retention.models import ErasureJournal
 from retention.services import erasures_replay
 
 
-def _since(value: str) -> dt.datetime:
+def parse_since(value: str) -> dt.datetime:
+    """The --since option (a date or a date-time, UTC when naive) as an aware datetime."""
     parsed = parse_datetime(value)
     if parsed is None:
         day = parse_date(value)
@@ -32,7 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Count what would be erased again.")
 
     def handle(self, *args, since: str, dry_run: bool, **options):
-        start = _since(since)
+        start = parse_since(since)
         total = ErasureJournal.objects.filter(at__gte=start).count()
         bar = tqdm(
             total=total, unit="entry", desc="Replaying", file=self.stderr, disable=options["verbosity"] == 0

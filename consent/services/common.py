@@ -1,4 +1,4 @@
-"""Helpers shared by the consent services (actor labels, chunking, limits)."""
+"""Helpers shared by the consent services (chunking, server-side binding, limits)."""
 
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -13,19 +13,20 @@ from ..models import Action, Channel
 CLOCK_SKEW = timedelta(minutes=5)
 # From this many rows a batch is written with COPY on PostgreSQL (ids allocated from the sequence).
 COPY_THRESHOLD = 200
-_CHUNK = 5000
-_UPSERT_CHUNK = 500
+CHUNK = 5000
+UPSERT_CHUNK = 500
 # Enum .values is recomputed on every access: hot loops use these.
-_ACTIONS = frozenset(Action.values)
-_CHANNELS = frozenset(Channel.values)
+ACTIONS = frozenset(Action.values)
+CHANNELS = frozenset(Channel.values)
 
 
-def _chunks(seq: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
+def chunks(seq: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
+    """Slices of at most `size` items, so IN lists and statements stay bounded."""
     for start in range(0, len(seq), size):
         yield seq[start : start + size]
 
 
-def _pg_fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
+def pg_fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
     """PostgreSQL only: run one statement with server-side binding and return its rows.
 
     Django's psycopg cursors bind client-side, so `pk__in=[5,000 ids]` builds and parses 5,000

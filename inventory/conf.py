@@ -1,0 +1,19 @@
+"""The inventory app's settings, read in one place (set from the environment in privacyops/settings.py).
+
+Read on every call, not at import: key rotation and tests change them at run time.
+"""
+
+from django.conf import settings
+
+
+def data_master_keys() -> tuple[str, ...]:
+    """DATA_MASTER_KEYS: the Fernet master keys that wrap each subject's data key, newest first.
+
+    No default: an empty tuple makes every wrap/unwrap fail with ImproperlyConfigured.
+    """
+    return tuple(getattr(settings, "DATA_MASTER_KEYS", ()))
+
+
+def demo_seeding_allowed() -> bool:
+    """Demo data may be seeded without --force only when DEBUG is on (default off)."""
+    return bool(getattr(settings, "DEBUG", False))
