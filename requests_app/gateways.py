@@ -197,3 +197,14 @@ def connectors_access_results(*, case_id: int) -> tuple[list, list]:
     from connectors.selectors import case_access_results, case_manual_uploads
 
     return case_access_results(case_id=case_id), case_manual_uploads(case_id=case_id)
+
+
+def connectors_opt_out(*, case, actor: Actor = None) -> int:
+    """connectors.services.opt_out_propagate: every system with an unsubscribe operation is told (its
+    own run, status recorded and retried); the case does not wait, the ledger already took effect."""
+    from connectors.services import opt_out_propagate
+
+    runs = opt_out_propagate(
+        identities=case_identities(case), subject_id=case.subject_id, case_id=case.pk, actor=actor
+    )
+    return len(runs)

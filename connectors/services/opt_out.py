@@ -46,10 +46,17 @@ def opt_out_propagate(
     runs = []
     sealed = seal_json({k: list(v) for k, v in identities.items() if v})
     for system in unsubscribe_systems():
-        run = SystemRun.objects.create(
-            case_id=case_id, subject_id=subject_id, system=system, action=SystemRun.Action.OPT_OUT,
-            identities=sealed,
-        )  # fmt: skip
+        if case_id is not None:  # one per case and system: a re-run of the case adds nothing
+            run, created = SystemRun.objects.get_or_create(
+                case_id=case_id, system=system, action=SystemRun.Action.OPT_OUT,
+                defaults={"subject_id": subject_id, "identities": sealed},
+            )  # fmt: skip
+            if not created:
+                continue
+        else:
+            run = SystemRun.objects.create(
+                subject_id=subject_id, system=system, action=SystemRun.Action.OPT_OUT, identities=sealed
+            )
         RunEvent.objects.create(run=run, kind="planned", **actor_fields(actor))
         runs.append(run)
         transaction.on_commit(lambda pk=run.pk: run_system.delay(pk))

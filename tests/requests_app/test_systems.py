@@ -141,3 +141,33 @@ def test_the_case_page_shows_each_system_with_a_retry_button(officer, crm, tmp_p
     assert b"the database did not answer" in page.content
     run = SystemRun.objects.get(case_id=case.pk)
     assert reverse("admin:connectors_systemrun_retry_one", args=[run.pk]).encode() in page.content
+
+
+@pytest.mark.django_db
+def test_an_opt_out_case_unsubscribes_the_person_in_every_system_that_can(
+    officer, django_capture_on_commit_callbacks
+):
+    from pathlib import Path
+
+    import connectors
+    from tests.connectors import fake_apis
+
+    server, state, base = fake_apis.start()
+    try:
+        state.add_member("alice@example.com")
+        system = System.objects.create(code="mailchimp", name="Mailchimp", kind="external", owner="Marketing")
+        config = (Path(connectors.__file__).parent / "shipped" / "mailchimp.yml").read_text()
+        secrets = {"api_key": fake_apis.MAILCHIMP_KEY, "list_id": "L1", "base_url": f"{base}/3.0"}
+        connection_save(system=system, kind="http", config=config, secrets=secrets, actor="test")
+        make_full_subject(email="alice@example.com")
+        with django_capture_on_commit_callbacks(execute=True):  # opt-outs take effect at intake
+            case = make_case(request_type=RequestType.OPT_OUT, subject_email="alice@example.com")
+        case.refresh_from_db()
+        assert case.status == Status.COMPLETED
+        run = SystemRun.objects.get(case_id=case.pk, action="opt_out")
+        assert run.status == "done"
+        [member] = state.members.values()
+        assert member["status"] == "unsubscribed"
+    finally:
+        server.shutdown()
+        server.server_close()
