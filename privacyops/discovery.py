@@ -13,8 +13,16 @@ import importlib.util
 from types import ModuleType
 
 DOMAIN_APPS = [
-    "audit", "inventory", "notices", "consent", "retention", "disclosures", "requests_app", "privacycenter",
-]  # fmt: skip
+    "audit",
+    "inventory",
+    "notices",
+    "connectors",
+    "consent",
+    "retention",
+    "disclosures",
+    "requests_app",
+    "privacycenter",
+]
 
 
 def app_module(app: str, name: str) -> ModuleType | None:

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "audit",
     "inventory",
     "notices",
+    "connectors",
     "consent",
     "retention",
     "disclosures",

@@ -452,9 +452,12 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
                         action.label,
                     )
                 )
+        from .gateways import connectors_status
+
         context = {
             **(extra_context or {}),
             "case_buttons": buttons,
+            "case_systems": connectors_status(case_id=case.pk) if case is not None else [],
             "show_save": False,
             "show_save_and_continue": False,
             "show_save_and_add_another": False,

@@ -144,3 +144,67 @@ def holds_for_subject(*, subject_id: int):
     from retention.selectors import holds_for_subject as holds
 
     return holds(subject_id=subject_id)
+
+
+# --- connectors: the company's other systems (one run per case and system) -----------------------------
+
+
+def case_identities(case) -> dict[str, list[str]]:
+    """What other systems look the person up by: the subject's email and phone (ids never leave us)."""
+    subject = case.subject
+    emails = [e for e in {subject.email_normalized, (case.requester_email or "").strip().lower()} if e]
+    if case.requester_kind == "parent":
+        emails = [subject.email_normalized] if subject.email_normalized else []
+    return {"email": emails, "phone_number": [subject.phone] if subject.phone else []}
+
+
+def connectors_gate(*, case, action: str, actor: Actor = None) -> None:
+    """connectors.services.case_systems_plan + case_systems_settled: start the case's work in every
+    connected system (idempotent) and refuse to go on until each one is done or waived."""
+    from django.core.exceptions import ValidationError
+
+    from connectors.selectors import case_systems_status
+    from connectors.services import case_systems_plan, case_systems_settled
+
+    case_systems_plan(
+        case_id=case.pk, action=action, identities=case_identities(case), subject_id=case.subject_id,
+        case_due_on=case.due_on, actor=actor,
+    )  # fmt: skip
+    if case_systems_settled(case_id=case.pk, action=action):
+        return
+    open_runs = [
+        s
+        for s in case_systems_status(case_id=case.pk)
+        if s.action == action and s.status not in ("done", "waived")
+    ]
+    failed = [s.system_code for s in open_runs if s.status == "failed"]
+    raise ValidationError(
+        f"Waiting for {len(open_runs)} other system(s): "
+        + ", ".join(f"{s.system_code} ({s.status})" for s in open_runs)
+        + (" - retry or waive the failed ones on the case page" if failed else "")
+    )
+
+
+def connectors_status(*, case_id: int) -> list:
+    """connectors.selectors.case_systems_status: the per-system panel of the case page."""
+    from connectors.selectors import case_systems_status
+
+    return case_systems_status(case_id=case_id)
+
+
+def connectors_access_results(*, case_id: int) -> tuple[list, list]:
+    """connectors.selectors: rows per system and collection, and owners' uploaded exports."""
+    from connectors.selectors import case_access_results, case_manual_uploads
+
+    return case_access_results(case_id=case_id), case_manual_uploads(case_id=case_id)
+
+
+def connectors_opt_out(*, case, actor: Actor = None) -> int:
+    """connectors.services.opt_out_propagate: every system with an unsubscribe operation is told (its
+    own run, status recorded and retried); the case does not wait, the ledger already took effect."""
+    from connectors.services import opt_out_propagate
+
+    runs = opt_out_propagate(
+        identities=case_identities(case), subject_id=case.subject_id, case_id=case.pk, actor=actor
+    )
+    return len(runs)

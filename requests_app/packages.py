@@ -160,9 +160,34 @@ def _readme(
     return "\n".join(lines)
 
 
+def _other_systems(archive: zipfile.ZipFile, case_id: int) -> tuple[int, list[str], list[dict]]:
+    """Rows the case found in the company's other systems, a folder per system: JSON + CSV per
+    collection (CSV headers carry our category codes), and files their owners uploaded."""
+    from .gateways import connectors_access_results
+
+    results, uploads = connectors_access_results(case_id=case_id)
+    total, files, manifest = 0, [], []
+    for r in results:
+        base = f"systems/{r.system_code}/{r.collection.replace(':', '-')}"
+        archive.writestr(f"{base}.json", json.dumps(r.rows, indent=2, ensure_ascii=False, default=str))
+        archive.writestr(f"{base}.csv", r.csv())
+        files += [f"{base}.json", f"{base}.csv"]
+        manifest.append({"system": r.system_name, "collection": r.collection, "records": len(r.rows),
+                         "categories": sorted({c for cs in r.categories.values() for c in cs}),
+                         "truncated": r.truncated})  # fmt: skip
+        total += len(r.rows)
+    for u in uploads:
+        name = f"systems/{u.system_code}/{u.file_name or 'export'}"
+        archive.writestr(name, u.content)
+        files.append(name)
+        manifest.append({"system": u.system_name, "file": u.file_name})
+    return total, files, manifest
+
+
 def package_contents(
     *,
     subject_id: int,
+    case_id: int | None = None,
     reference: str,
     generated_at: datetime,
     lookback_from: date | None = None,
@@ -206,6 +231,11 @@ def package_contents(
             total += len(rows)
             if heartbeat:
                 heartbeat()
+        systems_manifest: list[dict] = []
+        if case_id is not None:
+            found, more_files, systems_manifest = _other_systems(archive, case_id)
+            total += found
+            files += more_files
         archive.writestr(
             "README.txt",
             _readme(
@@ -220,7 +250,12 @@ def package_contents(
         archive.writestr(
             "manifest.json",
             json.dumps(
-                {"reference": reference, "generated_at": generated_at.isoformat(), "categories": manifest},
+                {
+                    "reference": reference,
+                    "generated_at": generated_at.isoformat(),
+                    "categories": manifest,
+                    "other_systems": systems_manifest,
+                },  # fmt: skip
                 indent=2,
             ),
         )

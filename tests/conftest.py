@@ -1,6 +1,6 @@
 """Suite-wide fixtures: service detection, eager Celery by default, a real worker on Redis on demand.
 
-Tests marked `postgres`, `redis` or `browser` are skipped with a visible reason when that service is missing;
+Tests marked `postgres`, `redis`, `mysql` or `browser` are skipped with a visible reason when that service is missing;
 with REQUIRE_SERVICES=1 (CI) a missing service fails them instead.
 """
 
@@ -30,10 +30,25 @@ def _redis_reachable() -> bool:
 
 
 _REDIS_UP: bool | None = None
+_MYSQL_UP: bool | None = None
+
+
+def mysql_url() -> str:
+    """MySQL/MariaDB server for the connectors' tests (they create and drop their own database)."""
+    return os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/")
+
+
+def _mysql_reachable() -> bool:
+    parsed = urlparse(mysql_url())
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 3306), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def _missing_service(item: pytest.Item) -> str | None:
-    global _REDIS_UP
+    global _REDIS_UP, _MYSQL_UP
     if item.get_closest_marker("postgres"):
         from django.db import connection
 
@@ -50,6 +65,11 @@ def _missing_service(item: pytest.Item) -> str | None:
         reason = missing_browser()
         if reason:
             return reason
+    if item.get_closest_marker("mysql"):
+        if _MYSQL_UP is None:
+            _MYSQL_UP = _mysql_reachable()
+        if not _MYSQL_UP:
+            return f"needs MySQL/MariaDB at {urlparse(mysql_url()).netloc} (TEST_MYSQL_URL), which does not answer"
     return None
 
 

@@ -39,6 +39,7 @@ def access_package_build(*, case: PrivacyRequest, actor: Actor = None, heartbeat
     under a fresh package key that only the master key can unwrap."""
     now = timezone.now()
     contents = package_contents(
+        case_id=case.pk,
         subject_id=case.subject_id,
         reference=str(case.reference),
         generated_at=now,
@@ -84,6 +85,9 @@ def access_package_build(*, case: PrivacyRequest, actor: Actor = None, heartbeat
 
 
 def access_fulfil(case: PrivacyRequest, actor: Actor, heartbeat) -> None:
+    from .. import gateways
+
+    gateways.connectors_gate(case=case, action="access", actor=actor)  # other systems' rows first
     package = access_package_build(case=case, actor=actor, heartbeat=heartbeat)
     with transaction.atomic():
         request_complete(

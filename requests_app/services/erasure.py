@@ -15,6 +15,9 @@ from .recipients import recipient_notifications_create
 
 
 def erasure_fulfil(case: PrivacyRequest, actor: Actor, heartbeat, *, minor: bool = False) -> None:
+    # Other systems first, while the identities they are looked up by still exist here; the case
+    # can't complete until every one is done or waived (a refusal leaves the case for a retry).
+    gateways.connectors_gate(case=case, action="erasure", actor=actor)
     with transaction.atomic():
         case = lock_case(case)
         confirm_to = verification_address(case)

@@ -81,6 +81,15 @@ def request_fulfil(*, case: PrivacyRequest, actor: Actor) -> FulfilmentAttempt:
     return attempt
 
 
+def fulfil_when_systems_settled(*, case_id: int) -> None:
+    """connectors told us the case's other systems are all done or waived: resume a case that waited."""
+    case = PrivacyRequest.objects.filter(pk=case_id, status=Status.IN_PROGRESS).first()
+    if case is None or case.attempts.filter(state__in=[State.QUEUED, State.RUNNING]).exists():
+        return
+    if case.type in ACTION_FOR_TYPE:
+        request_fulfil(case=case, actor="connectors")
+
+
 def fulfil_if_automatic(case: PrivacyRequest, *, actor: Actor) -> None:
     """A case just reached "in progress": types that need no officer judgement start at once."""
     if case.type in policy.AUTO_FULFIL:

@@ -25,6 +25,7 @@ def opt_out_fulfil(case: PrivacyRequest, actor: Actor, heartbeat) -> None:
                 "GDPR Art. 21(3); Cal. Civ. Code §1798.120, §1798.135",
             },
         )
+        gateways.connectors_opt_out(case=case, actor=actor)  # other systems' unsubscribe operations
         case_event(
             case=case,
             kind=CaseEvent.Kind.FULFILMENT,

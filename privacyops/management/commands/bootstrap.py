@@ -26,6 +26,8 @@ class Command(BaseCommand):
         if DataSubject is not None and not DataSubject.objects.exists():
             self.stdout.write(f"Empty database: loading demo data ({demo_subjects} subjects)...")
             call_command("seed_demo", subjects=demo_subjects, seed=1, stdout=self.stdout)
+            if apps.is_installed("connectors"):
+                call_command("demo_crm", stdout=self.stdout)  # the demo's external CRM (SQLite)
         self._ensure_admin()
 
     def _ensure_admin(self) -> None:

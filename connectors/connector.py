@@ -1,0 +1,98 @@
+"""One interface over the kinds of system: `for_system(system)` returns what runs access and erasure there.
+
+SQL systems traverse their datasets with SQLAlchemy Core; HTTP systems follow their YAML operations;
+manual systems have no connector (a person answers, see services.manual_*).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from inventory.models import System
+
+from . import fides, graph, sql
+from .models import Connection, Dataset
+from .secrets import open_json, open_sealed
+
+
+class NotConnected(Exception):
+    """The system has no usable connection or dataset (message names the system code only)."""
+
+
+@lru_cache(maxsize=256)
+def parsed_dataset(dataset_id: int, updated_at: Any, text: str) -> fides.Dataset:
+    return fides.parse_one(text)
+
+
+def system_graph(system: System) -> tuple[graph.Graph, dict[str, str]]:
+    """The traversal graph of a system's datasets and their merged erase mapping."""
+    rows = list(Dataset.objects.filter(system=system).order_by("fides_key"))
+    if not rows:
+        raise NotConnected(f"system {system.code!r} has no dataset")
+    parsed = [parsed_dataset(d.pk, d.updated_at, d.text) for d in rows]
+    erase: dict[str, str] = {}
+    for d in rows:
+        erase.update(d.erase or {})
+    return graph.build(parsed), erase
+
+
+@dataclass
+class SqlConnector:
+    """A SQL system: one engine, one graph, one erase mapping."""
+
+    connection: Connection
+    graph: graph.Graph
+    erase: dict[str, str]
+
+    @property
+    def engine(self) -> Any:
+        url = open_sealed(self.connection.secret)
+        if not url:
+            raise NotConnected(f"system {self.connection.system.code!r} has no database URL")
+        return sql.engine_for(url, cache_key=(self.connection.pk, self.connection.secret_changed_at))
+
+    def access(self, identities: dict[str, list[str]]) -> sql.Traversal:
+        engine = self.engine
+        return sql.run_in_transaction(
+            engine,
+            lambda conn: sql.traverse(conn, self.graph, identities, row_cap=self.connection.row_cap),
+            read_only=True,
+        )
+
+    def steps(self, found: sql.Traversal) -> list[sql.ErasureStep]:
+        return sql.erasure_steps(self.graph, found, self.erase)
+
+    def apply(self, steps: list[sql.ErasureStep]) -> dict[str, int]:
+        def work(conn: Any) -> dict[str, int]:
+            return sql.apply_steps(conn, self.graph, steps)
+
+        return sql.run_in_transaction(self.engine, work)
+
+    def check(self) -> tuple[list[str], list[str]]:
+        return sql.check_schema(self.engine, self.graph, self.erase)
+
+    def probe(self) -> str:
+        try:
+            return sql.probe(self.engine, self.graph)
+        except Exception as exc:  # noqa: BLE001 (any driver error is a failed test, reported by class)
+            raise sql.SystemUnavailable(f"{type(exc).__name__}: could not connect") from None
+
+
+def for_system(system: System) -> Any:
+    """The connector of a system, or NotConnected with a reason an officer understands."""
+    try:
+        connection = system.connection
+    except Connection.DoesNotExist:
+        raise NotConnected(f"system {system.code!r} has no connection") from None
+    if not connection.enabled:
+        raise NotConnected(f"system {system.code!r} is disabled")
+    if connection.kind == Connection.Kind.SQL:
+        g, erase = system_graph(system)
+        return SqlConnector(connection, g, erase)
+    if connection.kind == Connection.Kind.HTTP:
+        from .http import HttpConnector
+
+        return HttpConnector.from_connection(connection, secrets=open_json(connection.secret))
+    raise NotConnected(f"system {system.code!r} is manual: its owner answers")

@@ -1,0 +1,63 @@
+"""The data map / Art. 30 record: generated from the registry, systems and datasets; what changed since."""
+
+import pytest
+from django.urls import reverse
+
+from connectors import demo
+from connectors.datamap import as_csv, as_pdf, datamap_generate
+from connectors.services import connection_save, dataset_import
+from inventory.models import DataSubject, System, ThirdParty
+
+from .test_admin import root_client  # noqa: F401 (fixture)
+
+
+@pytest.fixture
+def crm(db):
+    provider = ThirdParty.objects.create(
+        legal_name="CRM Hosting Inc.", kind="service_provider", street_address="1 Cloud Way", city="Austin",
+        country="US", nature_of_business="CRM hosting",
+    )  # fmt: skip
+    system = System.objects.create(code="crm", name="CRM", kind="external", owner="Sales", location="US",
+                                   provider=provider)  # fmt: skip
+    connection_save(system=system, kind="sql", url="sqlite:///unused.db", actor="test")
+    dataset_import(system=system, text=demo.dataset_text(), actor="test")
+    return system
+
+
+@pytest.mark.django_db
+def test_rows_come_from_the_registry_and_the_datasets_with_transfers(crm):
+    DataSubject.objects.create(name="Hans", email="hans@example.de", country="DE")
+    System.objects.get_or_create(code="privacyops", defaults={"name": "privacyops database", "kind": "internal",
+                                                              "owner": "Privacy"})  # fmt: skip
+    snapshot, changes = datamap_generate(actor="officer")
+    rows = {(r["system"], r["category"]): r for r in snapshot.rows}
+    contact = rows[("crm", "contact")]
+    assert contact["recipient"] == "CRM Hosting Inc." and contact["connection"] == "sql"
+    assert "customers" in contact["collections"] and "email" in contact["identities"]
+    assert contact["transfer"].startswith("EEA subjects' data hosted in US")
+    assert ("crm", "company") in rows and ("crm", "activity") not in rows
+    assert any(s == "privacyops" for s, _ in rows)  # this database, from the registry
+    assert changes.added and not changes.removed
+
+
+@pytest.mark.django_db
+def test_the_next_generation_says_what_changed(crm):
+    datamap_generate(actor="officer")
+    crm.location = "DE"
+    crm.save()
+    _, changes = datamap_generate(actor="officer")
+    assert (
+        "crm / contact: location, transfer" in changes.changed or "crm / contact: location" in changes.changed
+    )
+    assert not changes.added and not changes.removed
+
+
+@pytest.mark.django_db
+def test_csv_and_pdf_downloads(crm, root_client):  # noqa: F811
+    snapshot, _ = datamap_generate(actor="officer")
+    assert as_csv(snapshot).splitlines()[0].startswith("system,system_name,kind,connection")
+    assert as_pdf(snapshot).startswith(b"%PDF")
+    assert root_client.get(reverse("admin:connectors_datamap_csv", args=[snapshot.pk])).status_code == 200
+    page = root_client.get(reverse("admin:connectors_datamapsnapshot_changelist"))
+    assert b"Generate the data map now" in page.content
+    assert root_client.post(reverse("admin:connectors_datamap_generate")).status_code == 302

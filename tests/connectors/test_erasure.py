@@ -1,0 +1,123 @@
+"""Erasure in external databases: strategies per field, children first, journaled, replayable, idempotent."""
+
+import pytest
+import sqlalchemy as sa
+from django.core.management import call_command
+
+from connectors import sql
+from connectors.models import ErasureJournal
+from connectors.services import system_erase
+
+from .conftest import JANE, JOHN, count, fetch
+
+
+def _erase(system, email=JANE["email"], dry_run=False):
+    return system_erase(system=system, identities={"email": [email]}, actor="test", dry_run=dry_run)
+
+
+@pytest.mark.django_db
+def test_dry_run_counts_and_changes_nothing(crm_system, crm_url):
+    counts = _erase(crm_system, dry_run=True)
+    assert counts["tickets"] == 1 and counts["ticket_messages"] == 2 and counts["order_lines"] == 4
+    assert count(crm_url, "ticket_messages") == 16
+    assert not ErasureJournal.objects.exists()
+
+
+@pytest.mark.django_db
+def test_erasure_applies_each_strategy_and_leaves_others_alone(crm_system, crm_url):
+    counts = _erase(crm_system)
+    assert counts == {
+        "customers": 1,
+        "contacts": 1,
+        "orders": 2,
+        "order_lines": 4,
+        "invoices": 1,
+        "newsletter_subscriptions": 1,
+        "ticket_messages": 2,
+        "tickets": 1,
+    }
+    (email, name, phone) = fetch(crm_url, "SELECT email, name, phone FROM customers WHERE id = 1")[0]
+    assert email == sql.keyed_hash(JANE["email"]) and name == sql.keyed_hash(JANE["name"])
+    assert phone == sql.keyed_hash(JANE["phone"])
+    assert fetch(crm_url, "SELECT shipping_address FROM orders WHERE customer_id = 1") == [(None,), (None,)]
+    assert count(crm_url, "order_lines", "gift_message IS NULL") == 4  # two levels down
+    assert count(crm_url, "tickets", "customer_id = 1") == 0
+    assert count(crm_url, "ticket_messages") == 14  # children deleted before their ticket
+    assert count(crm_url, "newsletter_subscriptions", "email = :e", e=JANE["email"]) == 0
+    # John is untouched
+    assert fetch(crm_url, "SELECT email FROM customers WHERE id = 2") == [(JOHN["email"],)]
+    assert count(crm_url, "order_lines", "gift_message IS NOT NULL") == 28
+
+
+@pytest.mark.django_db
+def test_every_erased_row_is_journaled_by_primary_key_in_the_order_applied(crm_system):
+    _erase(crm_system)
+    journal = list(ErasureJournal.objects.order_by("id").values_list("collection", "keys", "strategy"))
+    collections = [c for c, _, _ in journal]
+    assert collections.index("ticket_messages") < collections.index("tickets")
+    keys = {c: k for c, k, _ in journal}
+    assert keys["tickets"] == {"columns": ["id"], "values": [[1]]}
+    assert sorted(v[0] for v in keys["order_lines"]["values"]) == [4, 5, 6, 7]
+    assert dict((c, s) for c, _, s in journal)["tickets"] == "delete"
+
+
+@pytest.mark.django_db
+def test_running_twice_changes_nothing_twice(crm_system, crm_url):
+    _erase(crm_system)
+    hashed = fetch(crm_url, "SELECT email, name FROM customers WHERE id = 1")
+    assert _erase(crm_system) == {}
+    assert fetch(crm_url, "SELECT email, name FROM customers WHERE id = 1") == hashed
+
+
+@pytest.mark.django_db
+def test_replay_after_a_restore_re_erases_the_journaled_rows(crm_system, crm_url):
+    before = {
+        t: fetch(crm_url, f"SELECT * FROM {t} ORDER BY id")
+        for t in ("customers", "tickets", "ticket_messages")
+    }
+    _erase(crm_system)
+    after = {t: fetch(crm_url, f"SELECT * FROM {t} ORDER BY id") for t in before}
+    # "restore the backup": put the pre-erasure rows back
+    engine = sa.create_engine(sql.normalize_url(crm_url), poolclass=sa.pool.NullPool)
+    from connectors import demo
+
+    with engine.begin() as conn:
+        conn.execute(demo.ticket_messages.delete())
+        conn.execute(demo.tickets.delete())
+        conn.execute(demo.customers.update().where(demo.customers.c.id == 1).values(
+            email=JANE["email"], name=JANE["name"], phone=JANE["phone"], customer_ref=JANE["ref"]))  # fmt: skip
+        conn.execute(
+            demo.tickets.insert(),
+            [dict(zip(("id", "customer_id", "subject"), r, strict=True)) for r in before["tickets"]],
+        )
+        conn.execute(
+            demo.ticket_messages.insert(),
+            [dict(zip(("id", "ticket_id", "body"), r, strict=True)) for r in before["ticket_messages"]],
+        )
+    engine.dispose()
+    call_command("replay_system_erasures", "--system", crm_system.code)
+    assert {t: fetch(crm_url, f"SELECT * FROM {t} ORDER BY id") for t in before} == after
+
+
+@pytest.mark.django_db
+def test_system_erase_command_needs_dry_run_or_yes(crm_system, crm_url, capsys):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("system_erase", crm_system.code, "--identity", f"email={JANE['email']}")
+    call_command("system_erase", crm_system.code, "--identity", f"email={JANE['email']}", "--dry-run")
+    assert "tickets: would change 1 row(s)" in capsys.readouterr().out
+    call_command("system_erase", crm_system.code, "--identity", f"email={JANE['email']}", "--yes")
+    assert "tickets: changed 1 row(s)" in capsys.readouterr().out
+    assert count(crm_url, "tickets", "customer_id = 1") == 0
+
+
+@pytest.mark.django_db
+def test_system_access_command_prints_rows_by_collection(crm_system, capsys):
+    import json
+
+    call_command("system_access", crm_system.code, "--identity", f"email={JANE['email']}", "--json")
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["collections"]["order_lines"]) == 4 and out["truncated"] == []
+    call_command("system_access", crm_system.code, "--identity", f"email={JANE['email']}")
+    assert "ticket_messages: 2 row(s)" in capsys.readouterr().out
