@@ -9,7 +9,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
@@ -93,7 +93,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    @admin.action(description="Test connection")
+    @admin.action(description="Test connection", permissions=["change"])
     def test_connections(self, request, queryset):
         for conn in queryset.select_related("system"):
             try:
@@ -229,7 +229,9 @@ class SystemRunAdmin(admin.ModelAdmin):
         )
 
     def retry_view(self, request, pk):
-        if request.method != "POST" or not request.user.has_perm("connectors.change_systemrun"):
+        if not self.has_operate_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         try:
             system_run_retry(run_id=pk, actor=request.user)
@@ -239,7 +241,9 @@ class SystemRunAdmin(admin.ModelAdmin):
         return self._back(request)
 
     def waive_view(self, request, pk):
-        if request.method != "POST" or not request.user.has_perm("connectors.change_systemrun"):
+        if not self.has_operate_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         try:
             system_run_waive(run_id=pk, actor=request.user, reason=request.POST.get("reason", ""))
@@ -248,7 +252,10 @@ class SystemRunAdmin(admin.ModelAdmin):
             self.message_user(request, "; ".join(exc.messages), messages.ERROR)
         return self._back(request)
 
-    @admin.action(description="Retry failed runs")
+    def has_operate_permission(self, request) -> bool:
+        return request.user.has_perm("connectors.operate_systemrun")
+
+    @admin.action(description="Retry failed runs", permissions=["operate"])
     def retry(self, request, queryset):
         for run in queryset.filter(status__in=["failed", "pending"]):
             system_run_retry(run_id=run.pk, actor=request.user)
@@ -311,7 +318,9 @@ class DataMapAdmin(admin.ModelAdmin):
         ]
 
     def generate_view(self, request):
-        if request.method != "POST" or not self.has_view_permission(request):
+        if not request.user.has_perm("connectors.add_datamapsnapshot"):
+            raise PermissionDenied  # generating writes a snapshot and an audit event: officers only
+        if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         snapshot, changes = datamap_generate(actor=request.user)
         summary = (

@@ -119,6 +119,7 @@ class SystemRun(models.Model):
 
     class Meta:
         ordering = ["case_id", "system__name"]
+        permissions = [("operate_systemrun", "Retry or waive a system's run for a case")]
         constraints = [
             models.UniqueConstraint(
                 fields=["case_id", "system", "action"], name="connectors_one_run_per_case_system"

@@ -10,6 +10,8 @@ PERMISSIONS = {
         "connectors.change_connection",
         "connectors.add_dataset",
         "connectors.change_dataset",
+        "connectors.operate_systemrun",
+        "connectors.add_datamapsnapshot",
     ],  # fmt: skip
     "Analyst": _VIEW,
     "Auditor": _VIEW,

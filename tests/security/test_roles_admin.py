@@ -84,6 +84,11 @@ ADMIN = {
     "disclosures.disclosureexport":        ("200 403 403 200 403 403 200", "200 403 403 200 403 403 200", "200 403 403 200 403 403 200"),
     "requests_app.privacyrequest":         ("200 403 403 200 403 403 200", "200 403 403 200 403 403 200", "200 403 403 200 403 403 200"),
     "requests_app.caseevent":              ("200 403 403 200 403 403 200", "403 403 403 403 403 403 403", "200 403 403 200 403 403 200"),
+    "connectors.connection":               ("200 200 200 200 200 403 200", "200 403 403 200 403 403 200", "200 403 403 200 403 403 200"),
+    "connectors.dataset":                  ("200 200 200 200 200 403 200", "200 403 403 200 403 403 200", "200 403 403 200 403 403 200"),
+    "connectors.systemrun":                ("200 403 403 200 403 403 200", "200 403 403 200 403 403 200", "200 403 403 200 403 403 200"),
+    "connectors.erasurejournal":           ("200 403 403 200 403 403 200", "200 403 403 200 403 403 200", "200 403 403 200 403 403 200"),
+    "connectors.datamapsnapshot":          ("200 403 403 200 403 403 200", "200 403 403 200 403 403 200", "200 403 403 200 403 403 200"),
     "privacycenter.drpagent":              ("200 200 200",                 "200 403 403",                 "200 403 403"),
     "privacycenter.drprequest":            ("200 403 403",                 "200 403 403",                 "200 403 403"),
 }
@@ -108,6 +113,11 @@ CUSTOM = {
     ("disclosures_export_download", "disclosures.disclosureexport"): ("404 404", "404 404", "403 403"),
     ("requests_app_privacyrequest_intake", None):               ("200 200", "403 403", "403 403"),
     ("requests_app_privacyrequest_metrics", None):              ("200 200", "200 200", "200 200"),
+    ("connectors_systemrun_retry_one", "connectors.systemrun"): ("405 302", "403 403", "403 403"),
+    ("connectors_systemrun_waive_one", "connectors.systemrun"): ("405 302", "403 403", "403 403"),
+    ("connectors_datamap_generate", None):                      ("405 302", "403 403", "403 403"),
+    ("connectors_datamap_csv", "connectors.datamapsnapshot"):   ("200 200", "200 200", "200 200"),
+    ("connectors_datamap_pdf", "connectors.datamapsnapshot"):   ("200 200", "200 200", "200 200"),
     # The case page's buttons (requests_app CASE_ACTIONS, .../<case id>/act/<name>/); send_link and fulfil
     # have no form: an officer's POST acts (here: refused by the service, case not verified) and redirects.
     ("act:assign", "requests_app.privacyrequest"):              ("200 200", "403 403", "403 403"),
@@ -139,6 +149,8 @@ ACTIONS = {
     "disclosures.categorymapping": ({"delete_selected"},                                      set(),             set()),
     "disclosures.noticecorrection": ({"send_corrected_notices"},                              set(),             set()),
     "disclosures.disclosureexport": ({"retry"},                                               {"retry"},         set()),
+    "connectors.connection":       ({"test_connections"},                                    set(),             set()),
+    "connectors.systemrun":        ({"retry"},                                                set(),             set()),
     "requests_app.privacyrequest": ({"assign_to_me", "send_verification_link", "fulfil_selected",
                                      "extend_selected", "deny_selected"},                     set(),             set()),
 }

@@ -117,6 +117,7 @@ def build_world(*, users: dict | None = None) -> World:
     ds.notice_1798_83_deliver(subject_id=subject.pk, year=2025)
     correction = ds.correction_open(year=2025, reason="Wrong recipient address", all_requesters=True)
     export = ds.export_request(year=2025)
+    connectors_objects = _connectors_rows(case, officer)
     User = get_user_model()
     token = Token.objects.create(user=users.get(OFFICER) or User.objects.create_user("token-owner"))
     interval = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.MINUTES)
@@ -168,8 +169,44 @@ def build_world(*, users: dict | None = None) -> World:
         "requests_app.privacyrequest": case,
         "requests_app.caseevent": rm.CaseEvent.objects.filter(case=case).order_by("pk").first(),
         "audit.auditevent": AuditEvent.objects.order_by("pk").first(),
+        **connectors_objects,
     }
     for model in (inv.ContactPoint, inv.UserAccount, inv.CompanyAffiliation, inv.MarketingPreference,
                   inv.SurveyResponse, inv.ActivityEvent):  # fmt: skip
         objects[model._meta.label_lower] = model.objects.filter(subject=subject).first()
     return World(subject=subject, erased=other, objects=objects)
+
+
+def _connectors_rows(case, officer) -> dict[str, object]:
+    """One row of each connectors screen: a manual system's connection, the demo dataset, a failed run
+    with its journal line, and a data-map snapshot."""
+    from connectors import demo
+    from connectors.datamap import datamap_generate
+    from connectors.models import ErasureJournal, SystemRun
+    from connectors.services import connection_save, dataset_import
+
+    system = inv.System.objects.create(code="crm-world", name="CRM", kind="external", owner="Sales")
+    connection = connection_save(
+        system=system, kind="manual", owner_email="crm-owner@example.com", actor=officer
+    )
+    (dataset,) = dataset_import(system=system, text=demo.dataset_text(), actor=officer)[:1]
+    run = SystemRun.objects.create(
+        case_id=case.pk, system=system, action="erasure", status="failed", error="X: y"
+    )
+    journal = ErasureJournal.objects.create(
+        system=system,
+        run=run,
+        dataset="crm",
+        collection="tickets",
+        strategy="delete",
+        keys={"id": [1]},
+        row_count=1,
+    )
+    snapshot, _ = datamap_generate(actor=officer)
+    return {
+        "connectors.connection": connection,
+        "connectors.dataset": dataset,
+        "connectors.systemrun": run,
+        "connectors.erasurejournal": journal,
+        "connectors.datamapsnapshot": snapshot,
+    }
