@@ -135,9 +135,29 @@ CCPA_LOOKBACK_MONTHS = 12
 CCPA_LOOKBACK_FLOOR = date(2022, 1, 1)
 
 
+# CCPA request to limit the use of sensitive personal information: 15 business days (11 CCR §7027(g)).
+CCPA_LIMIT_SENSITIVE = DeadlineRule(
+    regime=CCPA,
+    respond=Period(15, Unit.BUSINESS_DAYS),
+    source="Cal. Civ. Code §1798.121; 11 CCR §7027(g) (docs/regulations.md 'CCPA limit sensitive PI')",
+)
+
+# §1798.83(c)(2) opt-out: the statute sets no period; we hold it to the CCPA opt-out's 15 business days
+# (it is fulfilled at once anyway: no verification, automatic).
+CAL_1798_83_OPT_OUT = DeadlineRule(
+    regime=CAL_1798_83,
+    respond=Period(15, Unit.BUSINESS_DAYS),
+    source="Cal. Civ. Code §1798.83(c)(2) (no statutory period; company standard = 11 CCR §7026(f))",
+)
+
+
 def rule_for(*, regime: str, request_type: str = "") -> DeadlineRule:
     if regime == CCPA and request_type == "opt_out":
         return CCPA_OPT_OUT
+    if regime == CCPA and request_type == "limit_sensitive":
+        return CCPA_LIMIT_SENSITIVE
+    if regime == CAL_1798_83 and request_type == "opt_out":
+        return CAL_1798_83_OPT_OUT
     return RULES[regime]
 
 

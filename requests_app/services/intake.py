@@ -201,10 +201,8 @@ def _validate(intake: Intake, *, now: datetime) -> None:
         validate_email(intake.subject_email)
     except ValidationError:
         errors["subject_email"] = "Enter the data subject's email address, e.g. name@example.com."
-    if (intake.request_type == RequestType.NOTICE_1798_83) != (intake.regime == Regime.CAL_1798_83):
-        errors["regime"] = (
-            "A California 1798.83 notice request is handled under the Cal. 1798.83 regime only."
-        )
+    if problem := policy.regime_error(request_type=intake.request_type, regime=intake.regime):
+        errors["regime"] = problem
     if intake.requester_kind != RequesterKind.SUBJECT:
         if not intake.requester_name.strip():
             errors["requester_name"] = "Give the agent's or parent's name."
