@@ -8,6 +8,8 @@ import io
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission, User
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from consent import services as consent_services
@@ -17,9 +19,20 @@ from disclosures.models import DisclosureEvent, Purpose
 from disclosures.selectors import notice_content
 
 from .factories import MarketingPartnerFactory, at, customers
-from .test_api import URL, _client
+from .test_api import URL
 
 pytestmark = pytest.mark.django_db
+
+
+def crm_client() -> APIClient:
+    user = User.objects.create_user(username="crm-transfer", password="x" * 16)
+    for codename in ("log_disclosures", "view_disclosurebatch"):
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label="disclosures", codename=codename)
+        )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
 
 
 def _record(ids, tp, *, when=None, **kwargs):
@@ -90,7 +103,7 @@ def test_service_provision_is_not_a_transfer_for_the_recipients_marketing():
 
 
 def test_the_api_names_the_rule_and_the_subjects_refused():
-    crm = _client("disclosures.log_disclosures", "disclosures.view_disclosurebatch")
+    crm = crm_client()
     people = customers(2)
     _withdraw(people[1], "marketing_email", at(2024))
     payload = {
