@@ -313,6 +313,7 @@ class SuppressedAddress(models.Model):
 
     class Reason(models.TextChoices):
         ERASED_AFTER_OPT_OUT = "erased_after_opt_out", "Subject opted out, then was erased"
+        ERASED = "erased", "Subject erased: never re-subscribed by a list, form or API"
         MANUAL = "manual", "Added by a privacy officer"
 
     email_hmac = models.CharField(max_length=64)
