@@ -272,7 +272,8 @@ class ConsentState(models.Model):
     """The current consent per (subject, purpose): the fold of the ledger, kept in the same transaction.
 
     The latest `at` wins, ties broken by the event id, so late and out-of-order events fold
-    correctly. "May we email this person?" is one lookup on the (subject, purpose) unique index.
+    correctly; `at` is the event's rank: a grant's time, a withdrawal's receipt (clamped to receipt
+    either way), so an opt-out overrides every grant received before it (issue 14). "May we email this person?" is one lookup on the (subject, purpose) unique index.
     A projection of the ledger, written only by the fold next to the ledger rows (whose foreign keys
     the database enforces), so its own references carry no database constraint: that would check
     every state row a second time at commit, for nothing.
@@ -331,6 +332,7 @@ class SuppressedAddress(models.Model):
 
     class Reason(models.TextChoices):
         ERASED_AFTER_OPT_OUT = "erased_after_opt_out", "Subject opted out, then was erased"
+        ERASED = "erased", "Subject erased: never re-subscribed by a list, form or API"
         MANUAL = "manual", "Added by a privacy officer"
 
     email_hmac = models.CharField(max_length=64)

@@ -153,18 +153,69 @@ def consent_history(*, subject_id: int) -> QuerySet[ConsentEvent]:
     )
 
 
+def _fold_rank(action: str, at: datetime, recorded_at: datetime, event_id: int) -> tuple[datetime, int]:
+    """The fold's order (EventRow.rank_at): a withdrawal ranks at its receipt, a grant at its time."""
+    return (recorded_at if action == Action.WITHDRAW else at, event_id)
+
+
+def subjects_with_consent_at(*, subject_ids: Iterable[int], purpose: str, at: datetime) -> set[int]:
+    """The given subjects whose consent for the purpose was in force at time `at` (bulk, for audits).
+
+    The ledger's events dated up to `at` are folded as the live state is (a withdrawal overrides every
+    grant received before it); a grant in force must not have expired by `at`. Used to judge a
+    disclosure at the time it was made, not when it is logged (issue 14 item 3).
+    """
+    ids = list(dict.fromkeys(subject_ids))
+    found = Purpose.objects.filter(code=purpose).values("pk", "required", "consent_lifetime_days").first()
+    if found is None or not ids:
+        return set()
+    if found["required"]:
+        return set(ids)
+    latest: dict[int, tuple] = {}
+    for start in range(0, len(ids), _CHUNK):
+        for sid, action, ev_at, recorded_at, pk in ConsentEvent.objects.filter(
+            subject_id__in=ids[start : start + _CHUNK], purpose_id=found["pk"], at__lte=at
+        ).values_list("subject_id", "action", "at", "recorded_at", "pk"):
+            rank = _fold_rank(action, ev_at, recorded_at, pk)
+            if sid not in latest or rank > latest[sid][0]:
+                latest[sid] = (rank, action, ev_at)
+    lifetime = found["consent_lifetime_days"]
+    return {
+        sid
+        for sid, (_rank, action, ev_at) in latest.items()
+        if action == Action.GRANT and (lifetime is None or ev_at + timedelta(days=lifetime) > at)
+    }
+
+
+def subjects_opted_out_of_anything_by(*, subject_ids: Iterable[int], at: datetime) -> set[int]:
+    """Subjects who, by time `at`, had withdrawn any purpose or whose address was on the suppression list.
+
+    CAN-SPAM 15 U.S.C. §7704(a)(4)(A)(iv): once a person has opted out, their address may not be
+    transferred to another party, with no grace period and whatever they consent to later.
+    """
+    ids = list(dict.fromkeys(subject_ids))
+    found: set[int] = set()
+    for start in range(0, len(ids), _CHUNK):
+        found.update(
+            ConsentEvent.objects.filter(
+                subject_id__in=ids[start : start + _CHUNK], action=Action.WITHDRAW, at__lte=at
+            ).values_list("subject_id", flat=True)
+        )
+    rest = [sid for sid in ids if sid not in found]
+    if rest and SuppressedAddress.objects.filter(created_at__lte=at).exists():
+        by_subject = subject_email_hmacs(rest)
+        listed = set(
+            SuppressedAddress.objects.filter(
+                email_hmac__in={h for hs in by_subject.values() for h in hs}, created_at__lte=at
+            ).values_list("email_hmac", flat=True)
+        )
+        found.update(sid for sid, hashes in by_subject.items() if hashes & listed)
+    return found
+
+
 def consent_status_at(*, subject_id: int, purpose: str, at: datetime) -> bool:
     """Was a current grant in force at time `at`? The fold of the ledger up to `at` (for audits)."""
-    last = (
-        ConsentEvent.objects.filter(subject_id=subject_id, purpose__code=purpose, at__lte=at)
-        .order_by("-at", "-id")
-        .select_related("purpose")
-        .first()
-    )
-    if last is None or last.action != Action.GRANT:
-        return False
-    lifetime = last.purpose.consent_lifetime_days
-    return lifetime is None or last.at + timedelta(days=lifetime) > at
+    return subject_id in subjects_with_consent_at(subject_ids=[subject_id], purpose=purpose, at=at)
 
 
 def event_evidence(event: ConsentEvent) -> dict[str, str]:

@@ -346,7 +346,8 @@ class BreachForm(forms.ModelForm):
             "information_involved", "likely_consequences", "what_we_are_doing", "what_you_can_do",
             "for_more_information", "authority_notified_at", "authority_reference", "delay_reason",
             "authority_exempt_reason", "ca_notice_exempt_reason", "law_enforcement_delay", "law_enforcement_note",
-            "ag_sample_submitted_at",
+            "ag_sample_submitted_at", "ca_delay_kind", "ca_delay_reason", "ca_delay_from", "ca_delay_until",
+            "art34_decision", "art34_reason",
         ]  # fmt: skip
         widgets = {"categories": forms.CheckboxSelectMultiple}
 
@@ -428,12 +429,14 @@ class BreachAdmin(admin.ModelAdmin):
         ("Supervisory authority (GDPR Art. 33)", {"fields": ["authority_notified_at", "authority_reference",
                                                              "delay_reason", "authority_exempt_reason"]}),
         ("California", {"fields": ["ca_notice_exempt_reason", "law_enforcement_delay", "law_enforcement_note",
+                                   "ca_delay_kind", "ca_delay_reason", "ca_delay_from", "ca_delay_until",
                                    "ag_sample_submitted_at"]}),
+        ("Data subjects in the EU (GDPR Art. 34)", {"fields": ["art34_summary", "art34_decision", "art34_reason"]}),
         ("Notification progress", {"fields": ["progress", "notify_started_at", "notify_finished_at"]}),
         ("Record", {"fields": ["public_id", "created_by", "created_at", "updated_at"]}),
     ]  # fmt: skip
     _always_readonly = [
-        "status", "eu_clock", "ca_clock", "ag_clock", "sample_notice", "affected", "progress",
+        "status", "eu_clock", "ca_clock", "ag_clock", "sample_notice", "affected", "progress", "art34_summary",
         "notify_started_at", "notify_finished_at", "public_id", "created_by", "created_at", "updated_at",
     ]  # fmt: skip
     _frozen = [
@@ -515,7 +518,28 @@ class BreachAdmin(admin.ModelAdmin):
 
     @admin.display(description="30-day California notice clock")
     def ca_clock(self, obj: Breach) -> str:
-        return self._clock(obj, rules.CA_CONSUMERS.code)
+        shown = self._clock(obj, rules.CA_CONSUMERS.code)
+        if obj is None or obj.pk is None:
+            return shown
+        paused = rules.ca_delay_paused(obj)
+        if paused:
+            until = (
+                timezone.localtime(obj.ca_delay_until).strftime("%Y-%m-%d") if obj.ca_delay_until else "now"
+            )
+            shown = format_html(
+                "{}<br>Paused {} by a documented delay ({}: {}; {} to {}).",
+                shown, _duration(paused), obj.get_ca_delay_kind_display(), obj.ca_delay_reason,
+                timezone.localtime(obj.ca_delay_from).strftime("%Y-%m-%d"), until,
+            )  # fmt: skip
+        if obj.notify_started_at and selectors.breach_ca_notices_sent_at(obj) is None:
+            shown = format_html("{}<br>Not met while any resident's notice is unsent.", shown)
+        return shown
+
+    @admin.display(description="decision")
+    def art34_summary(self, obj: Breach) -> str:
+        if obj is None or not obj.art34_decision:
+            return "Not decided yet: record whether the data subjects are told (GDPR Art. 34)."
+        return format_html("<strong>{}</strong> {}", obj.get_art34_decision_display(), obj.art34_reason)
 
     @admin.display(description="California Attorney General sample")
     def ag_clock(self, obj: Breach) -> str:

@@ -193,6 +193,25 @@ class BreachStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+class CaDelayKind(models.TextChoices):
+    """Why notifying California residents may wait (Cal. Civ. Code §1798.82(a), (c) as amended)."""
+
+    NONE = "", "No delay"
+    LAW_ENFORCEMENT = "law_enforcement", "A law enforcement agency asked for a delay (§1798.82(c))"
+    SCOPE_INTEGRITY = "scope_integrity", "Determining the scope and restoring integrity (§1798.82(a))"
+
+
+class Art34Decision(models.TextChoices):
+    """Whether data subjects in the EU are told (GDPR Art. 34), and if not, on which ground."""
+
+    UNDECIDED = "", "Not decided yet"
+    NOTIFY = "notify", "Notify the data subjects (Art. 34(1): likely high risk)"
+    NO_HIGH_RISK = "no_high_risk", "Not notified: no likely high risk (Art. 34(1))"
+    PROTECTED = "art34_3_a", "Not notified: data unintelligible, e.g. encrypted (Art. 34(3)(a))"
+    MITIGATED = "art34_3_b", "Not notified: high risk no longer likely after measures (Art. 34(3)(b))"
+    PUBLIC = "art34_3_c", "Public communication instead: disproportionate effort (Art. 34(3)(c))"
+
+
 class Breach(models.Model):
     """A personal-data breach in the register (GDPR Art. 33(5): document every breach).
 
@@ -247,6 +266,21 @@ class Breach(models.Model):
         default=False, help_text="Notification delayed at the request of a law enforcement agency."
     )
     law_enforcement_note = models.TextField(blank=True)
+    # A documented delay pauses the California 30-day clock for its dates (issue 14 item 13).
+    ca_delay_kind = models.CharField(max_length=20, choices=CaDelayKind.choices, blank=True, default="")
+    ca_delay_reason = models.TextField(
+        blank=True, help_text="Who asked for the delay, or what is being done."
+    )
+    ca_delay_from = models.DateTimeField(null=True, blank=True, help_text="When the delay began.")
+    ca_delay_until = models.DateTimeField(
+        null=True, blank=True, help_text="When it ended (empty: still delayed; the clock stays paused)."
+    )
+    # GDPR Art. 34: the decision on telling the data subjects, and why.
+    art34_decision = models.CharField(max_length=20, choices=Art34Decision.choices, blank=True, default="")
+    art34_reason = models.TextField(
+        blank=True,
+        help_text="Why subjects are (not) told: the risk assessment or the Art. 34(3) ground's facts.",
+    )
     ag_sample_submitted_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -321,8 +355,26 @@ class Breach(models.Model):
             errors["authority_exempt_reason"] = "The authority was notified: remove the exemption reason."
         if self.law_enforcement_delay and not self.law_enforcement_note.strip():
             errors["law_enforcement_note"] = "Say which agency asked for the delay and until when."
+        errors.update(self._delay_and_art34_errors())
         if errors:
             raise ValidationError(errors)
+
+    def _delay_and_art34_errors(self) -> dict[str, str]:
+        errors = {}
+        if self.ca_delay_kind and (not self.ca_delay_reason.strip() or self.ca_delay_from is None):
+            errors["ca_delay_reason"] = (
+                "A delay needs its reason and the date it began (Cal. Civ. Code §1798.82)."
+            )
+        if self.ca_delay_from and self.ca_delay_until and self.ca_delay_until < self.ca_delay_from:
+            errors["ca_delay_until"] = "The delay can't end before it began."
+        if (self.ca_delay_from or self.ca_delay_until) and not self.ca_delay_kind:
+            errors["ca_delay_kind"] = "Say why notification was delayed."
+        decided = self.art34_decision not in (Art34Decision.UNDECIDED, Art34Decision.NOTIFY)
+        if decided and not self.art34_reason.strip():
+            errors["art34_reason"] = (
+                "Not telling the data subjects needs the reason (GDPR Art. 34(1), 34(3))."
+            )
+        return errors
 
     @property
     def eu_authority_due(self) -> datetime:

@@ -8,6 +8,8 @@ Delivery numbers may be tuned per deployment (notices.conf, NOTICES_* settings);
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.utils import timezone
+
 from . import conf
 
 
@@ -49,8 +51,28 @@ CA_COUNTRY, CA_REGION = "US", "CA"
 CLOCK_TOLERANCE = timedelta(minutes=5)
 
 
-def clock_due(clock: BreachClock, breach) -> datetime:
+def clock_due(clock: BreachClock, breach, now: datetime | None = None) -> datetime:
+    if clock.code == CA_CONSUMERS.code:
+        return ca_consumers_due(breach, now)
     return getattr(breach, clock.starts_from) + clock.period
+
+
+def ca_delay_paused(breach, now: datetime | None = None) -> timedelta:
+    """How long a documented delay paused the California clock (law enforcement, or scope and integrity).
+
+    From the delay's start (never before discovery) to its end, or to now while it lasts; nothing without
+    a kind, a reason and a start date (Cal. Civ. Code §1798.82(a), (c) as amended by SB 446).
+    """
+    if not breach.ca_delay_kind or breach.ca_delay_from is None or not breach.ca_delay_reason.strip():
+        return timedelta(0)
+    start = max(breach.ca_delay_from, breach.discovered_at)
+    end = breach.ca_delay_until or now or timezone.now()
+    return max(timedelta(0), end - start)
+
+
+def ca_consumers_due(breach, now: datetime | None = None) -> datetime:
+    """30 days from discovery, plus the documented delay's pause."""
+    return breach.discovered_at + CA_CONSUMERS.period + ca_delay_paused(breach, now)
 
 
 def ag_sample_due(breach) -> datetime | None:

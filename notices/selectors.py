@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -192,12 +192,12 @@ def breach_clocks(breach: Breach, *, now: datetime | None = None) -> list[ClockS
     now = now or timezone.now()
     url = reverse("admin:notices_breach_change", args=[breach.pk])
     reference = str(breach.public_id)[:8]
-    done = {"eu_authority": breach.authority_notified_at, "ca_consumers": breach.notify_started_at}
+    done = {"eu_authority": breach.authority_notified_at, "ca_consumers": breach_ca_notices_sent_at(breach)}
     exempt = {"eu_authority": breach.authority_exempt_reason.strip(),
               "ca_consumers": breach.ca_notice_exempt_reason.strip()}  # fmt: skip
     states = []
     for clock in rules.BREACH_CLOCKS:
-        due = rules.clock_due(clock, breach)
+        due = rules.clock_due(clock, breach, now)
         met = done[clock.code]
         running = met is None and not exempt[clock.code]
         states.append(
@@ -215,6 +215,22 @@ def breach_clocks(breach: Breach, *, now: datetime | None = None) -> list[ClockS
                        met is None and now >= due - REMINDER_LEAD["ca_ag_sample"], url)
         )  # fmt: skip
     return states
+
+
+def breach_ca_notices_sent_at(breach: Breach) -> datetime | None:
+    """When the last affected California resident's notice was SENT; None while any is still unsent.
+
+    The 30-day clock (Cal. Civ. Code §1798.82 as amended) is met by notices sent, not by starting to send:
+    every notice of the breach to a California resident must be delivered (issue 14 item 13).
+    """
+    if breach.notify_finished_at is None:
+        return None
+    residents = Notice.objects.filter(
+        breach_id=breach.pk, subject__country=rules.CA_COUNTRY, subject__region=rules.CA_REGION
+    )
+    if residents.exclude(status=NoticeStatus.SENT).exists():
+        return None
+    return residents.aggregate(last=Max("sent_at"))["last"] or breach.notify_finished_at
 
 
 def open_breaches() -> QuerySet[Breach]:

@@ -152,6 +152,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# The business's own time zone: receipt dates and "today" for legal deadlines (requests_app.conf;
+# docs/regulations.md "Counting conventions"). Storage and logs stay in UTC.
+PRIVACY_TIME_ZONE = env("PRIVACY_TIME_ZONE", default="America/Los_Angeles")
 USE_I18N = True
 USE_TZ = True
 

@@ -20,7 +20,7 @@ from inventory import crypto
 from inventory.display import may_reveal
 from inventory.selectors import subject_search
 
-from . import selectors, services
+from . import deadlines, selectors, services
 from .case_actions import CASE_ACTIONS, CASE_ACTIONS_BY_NAME, CaseAction
 from .forms import (
     DenyForm,
@@ -69,7 +69,7 @@ class DueFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        today = timezone.localdate()
+        today = deadlines.business_today()
         open_ = Q(
             status__in=[Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS]
         )

@@ -91,3 +91,12 @@ def package_dir() -> Path:
     path = Path(settings.MEDIA_ROOT) / "access_packages"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def business_time_zone() -> str:
+    """PRIVACY_TIME_ZONE ("America/Los_Angeles"): whose calendar dates a request's receipt and deadlines.
+
+    A California business counts its days in Pacific time; UTC would move late-afternoon receipts to the
+    next day and every due date with them (docs/regulations.md, "Counting conventions").
+    """
+    return _setting("PRIVACY_TIME_ZONE", "America/Los_Angeles")

@@ -7,6 +7,8 @@ A case's dates are computed from its receipt date, its regime and, for CCPA, its
     extended = extended_due(rule, received_on)   # first period + the one allowed extension
 
 Counting conventions (stated once, tested in tests/requests_app/test_deadlines.py):
+- Whose date: the business's own time zone (setting PRIVACY_TIME_ZONE, default America/Los_Angeles):
+  `received_on(received_at)` and `business_today()`; never the server's or UTC's date.
 - Calendar months end on the same day-of-month as receipt; when that day does not exist the period ends
   on the last day of the month (31 January + 1 month = 28/29 February), as Regulation (EEC, Euratom)
   No 1182/71 Art. 3(2)(c) counts GDPR periods. We do not roll a GDPR deadline forward over weekends or
@@ -18,11 +20,15 @@ Counting conventions (stated once, tested in tests/requests_app/test_deadlines.p
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import holidays
+from django.utils import timezone
+
+from . import conf
 
 
 class Unit(StrEnum):
@@ -129,10 +135,47 @@ CCPA_LOOKBACK_MONTHS = 12
 CCPA_LOOKBACK_FLOOR = date(2022, 1, 1)
 
 
+# CCPA request to limit the use of sensitive personal information: 15 business days (11 CCR §7027(g)).
+CCPA_LIMIT_SENSITIVE = DeadlineRule(
+    regime=CCPA,
+    respond=Period(15, Unit.BUSINESS_DAYS),
+    source="Cal. Civ. Code §1798.121; 11 CCR §7027(g) (docs/regulations.md 'CCPA limit sensitive PI')",
+)
+
+# §1798.83(c)(2) opt-out: the statute sets no period; we hold it to the CCPA opt-out's 15 business days
+# (it is fulfilled at once anyway: no verification, automatic).
+CAL_1798_83_OPT_OUT = DeadlineRule(
+    regime=CAL_1798_83,
+    respond=Period(15, Unit.BUSINESS_DAYS),
+    source="Cal. Civ. Code §1798.83(c)(2) (no statutory period; company standard = 11 CCR §7026(f))",
+)
+
+
 def rule_for(*, regime: str, request_type: str = "") -> DeadlineRule:
     if regime == CCPA and request_type == "opt_out":
         return CCPA_OPT_OUT
+    if regime == CCPA and request_type == "limit_sensitive":
+        return CCPA_LIMIT_SENSITIVE
+    if regime == CAL_1798_83 and request_type == "opt_out":
+        return CAL_1798_83_OPT_OUT
     return RULES[regime]
+
+
+# --- whose date ---------------------------------------------------------------------------------------
+
+
+def business_zone() -> ZoneInfo:
+    return ZoneInfo(conf.business_time_zone())
+
+
+def received_on(received_at: datetime) -> date:
+    """The receipt date in the business's time zone (a 16:30 Pacific receipt is that day, not UTC's next)."""
+    return timezone.localtime(received_at, business_zone()).date()
+
+
+def business_today() -> date:
+    """Today in the business's time zone: what "overdue" and "due soon" compare with."""
+    return timezone.localtime(timezone.now(), business_zone()).date()
 
 
 # --- calendar arithmetic -----------------------------------------------------------------------------

@@ -5,13 +5,14 @@ from django.contrib.auth import get_user_model
 
 from inventory.registry import registry
 
+from . import policy
 from .models import DenialBasis, Regime, RequesterKind, RequestType, VerificationLevel, VerificationMethod
 
 PUBLIC_TYPES = [c for c in RequestType.choices]
 PUBLIC_REGIMES = [
     (Regime.GDPR, "I live in the EU/EEA or the UK (GDPR)"),
     (Regime.CCPA, "I am a California resident (CCPA/CPRA)"),
-    (Regime.CAL_1798_83, "California 'Shine the Light' (Civ. Code §1798.83) notice"),
+    (Regime.CAL_1798_83, "California 'Shine the Light' (Civ. Code §1798.83): the notice, or opt out"),
     (Regime.COPPA, "It concerns a child's data (COPPA)"),
     (Regime.OTHER, "Somewhere else / not sure"),
 ]
@@ -65,12 +66,17 @@ class IntakeForm(forms.Form):
             ):
                 if not data.get(name):
                     self.add_error(name, message)
-        if (data.get("request_type") == RequestType.NOTICE_1798_83) != (
-            data.get("regime") == Regime.CAL_1798_83
-        ):
+        request_type, regime = data.get("request_type"), data.get("regime")
+        if request_type == RequestType.NOTICE_1798_83 and regime != Regime.CAL_1798_83:
             self.add_error(
                 "regime", "The California 1798.83 notice is asked for with 'California Shine the Light' only."
             )
+        elif (
+            request_type
+            and regime
+            and (problem := policy.regime_error(request_type=request_type, regime=regime))
+        ):
+            self.add_error("regime", problem)
         return data
 
 

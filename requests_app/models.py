@@ -26,6 +26,8 @@ class RequestType(models.TextChoices):
     OPT_OUT = "opt_out", "Marketing opt-out / opt-out of sale or sharing"
     NOTICE_1798_83 = "notice_1798_83", "California 1798.83 disclosure notice"
     MINOR_DELETION = "minor_deletion", "Minor's data deletion"
+    # Cal. Civ. Code §1798.121; 11 CCR §7027 (issue 14 item 14).
+    LIMIT_SENSITIVE = "limit_sensitive", "Limit the use of sensitive personal information"
 
 
 class Regime(models.TextChoices):
@@ -298,6 +300,7 @@ class FulfilmentAttempt(models.Model):
         OPT_OUT = "opt_out", "Withdraw marketing consent"
         NOTICE_1798_83 = "notice_1798_83", "Deliver 1798.83 notice"
         MINOR_ERASURE = "minor_erasure", "Erase a minor's data"
+        LIMIT_SENSITIVE = "limit_sensitive", "Limit the use of sensitive personal information"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"

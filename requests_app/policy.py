@@ -34,8 +34,9 @@ def level_rank(level: str) -> int:
 
 def required_verification_level(*, request_type: str, regime: str) -> str:
     """11 CCR §§7060-7062 for CCPA; elsewhere control of the email on file, more on doubt (Art. 12(6))."""
-    if request_type == RequestType.OPT_OUT:
-        # 11 CCR §7026(d): no verification for opt-out; GDPR Art. 21(3) objection to marketing likewise.
+    if request_type in (RequestType.OPT_OUT, RequestType.LIMIT_SENSITIVE):
+        # 11 CCR §7026(d): no verification for opt-out; GDPR Art. 21(3) objection to marketing likewise;
+        # a request to limit is not a verifiable consumer request either (11 CCR §7027(f)).
         return VerificationLevel.NONE
     if regime == Regime.CCPA:
         if request_type in (RequestType.ACCESS, RequestType.PORTABILITY):
@@ -66,6 +67,35 @@ OPT_OUT_PURPOSES: dict[str, tuple[str, ...]] = {
     Regime.OTHER: ("marketing_email", "marketing_phone"),
 }
 
+# What a CCPA request to limit the use of sensitive personal information withdraws (§1798.121; 11 CCR
+# §7027(m) lists the only uses that stay allowed): the purposes that infer characteristics from activity
+# data (advertising pixels, analytics) or hand data to others for their own use (marketing partners).
+LIMIT_SENSITIVE_PURPOSES: tuple[str, ...] = (
+    "advertising_pixels",
+    "analytics_cookies",
+    "share_marketing_partners",
+)
+
+# Request types each regime-specific rule allows (anything not listed: every regime but 1798.83).
+REGIMES_FOR_TYPE: dict[str, frozenset[str]] = {
+    RequestType.NOTICE_1798_83: frozenset({Regime.CAL_1798_83}),
+    RequestType.LIMIT_SENSITIVE: frozenset({Regime.CCPA}),
+}
+# The 1798.83 regime knows two requests: the notice (§1798.83(a)) and the opt-out of (c)(2).
+TYPES_FOR_1798_83 = frozenset({RequestType.NOTICE_1798_83, RequestType.OPT_OUT})
+
+
+def regime_error(*, request_type: str, regime: str) -> str:
+    """Why this type can't be asked under this regime ("" when it can)."""
+    if request_type in REGIMES_FOR_TYPE and regime not in REGIMES_FOR_TYPE[request_type]:
+        if request_type == RequestType.NOTICE_1798_83:
+            return "A California 1798.83 notice request is handled under the Cal. 1798.83 regime only."
+        return "A request to limit the use of sensitive personal information is a CCPA request."
+    if regime == Regime.CAL_1798_83 and request_type not in TYPES_FOR_1798_83:
+        return "Under Cal. 1798.83 you may ask for the notice or opt out of disclosures for direct marketing."
+    return ""
+
+
 # How a case's channel is recorded on the consent ledger (consent.models.Channel values). A letter has
 # no channel of its own there: it is entered by the case system ("api"), the evidence says "mail".
 CONSENT_CHANNEL: dict[str, str] = {"web": "web_form", "email": "email", "phone": "phone", "mail": "api"}
@@ -80,6 +110,7 @@ AUTO_FULFIL = frozenset(
         RequestType.OPT_OUT,
         RequestType.MINOR_DELETION,
         RequestType.NOTICE_1798_83,
+        RequestType.LIMIT_SENSITIVE,
     }
 )
 
@@ -120,6 +151,7 @@ REQUEST_PHRASES: dict[str, str] = {
     RequestType.OPT_OUT: "an opt-out of marketing and of the sale or sharing of your personal information",
     RequestType.NOTICE_1798_83: "the California Civil Code §1798.83 notice of disclosures for direct marketing",
     RequestType.MINOR_DELETION: "deletion of a child's personal information",
+    RequestType.LIMIT_SENSITIVE: "limiting the use of your sensitive personal information",
 }
 REGIME_PHRASES: dict[str, str] = {
     Regime.GDPR: "the EU General Data Protection Regulation",

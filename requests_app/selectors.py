@@ -34,7 +34,7 @@ def due_state(case: PrivacyRequest, today: date | None = None) -> str:
         return "closed"
     if case.due_on is None:
         return "unknown"
-    today = today or timezone.localdate()
+    today = today or deadlines.business_today()
     if case.due_on < today:
         return "overdue"
     if case.due_on <= today + timedelta(days=DUE_SOON_DAYS):
@@ -43,11 +43,11 @@ def due_state(case: PrivacyRequest, today: date | None = None) -> str:
 
 
 def case_deadlines(case: PrivacyRequest, today: date | None = None) -> CaseDeadlines:
-    today = today or timezone.localdate()
+    today = today or deadlines.business_today()
     rule = deadlines.rule_for(regime=case.regime, request_type=case.type)
     can_extend = rule.extension is not None and case.extended_at is None and case.first_due_on is not None
     return CaseDeadlines(
-        received_on=timezone.localdate(case.received_at),
+        received_on=deadlines.received_on(case.received_at),
         acknowledge_due_on=case.acknowledge_due_on,
         first_due_on=case.first_due_on,
         due_on=case.due_on,
@@ -64,11 +64,11 @@ def cases_open() -> QuerySet[PrivacyRequest]:
 
 
 def cases_overdue(today: date | None = None) -> QuerySet[PrivacyRequest]:
-    return cases_open().filter(due_on__lt=today or timezone.localdate())
+    return cases_open().filter(due_on__lt=today or deadlines.business_today())
 
 
 def cases_due_within(days: int = DUE_SOON_DAYS, today: date | None = None) -> QuerySet[PrivacyRequest]:
-    today = today or timezone.localdate()
+    today = today or deadlines.business_today()
     return cases_open().filter(due_on__gte=today, due_on__lte=today + timedelta(days=days))
 
 
@@ -91,7 +91,7 @@ def cases_unassigned_for_reminder(now: datetime | None = None) -> QuerySet[Priva
 
 
 def cases_due_soon_for_reminder(today: date | None = None) -> QuerySet[PrivacyRequest]:
-    today = today or timezone.localdate()
+    today = today or deadlines.business_today()
     return (
         cases_open()
         .filter(assignee__isnull=False, due_on__gte=today, due_on__lte=today + conf.reminder_before_due())
@@ -134,7 +134,7 @@ def _median_days(rows) -> float | None:
 
 
 def dashboard_figures(today: date | None = None) -> DashboardFigures:
-    today = today or timezone.localdate()
+    today = today or deadlines.business_today()
     by_status = dict(
         cases_open().order_by().values_list("status").annotate(n=Count("id")).values_list("status", "n")
     )

@@ -18,7 +18,7 @@ from audit.services import audit_record
 from core.actors import Actor, actor_label
 from inventory import bulk, crypto
 
-from . import conf, gateways, policy
+from . import conf, deadlines, gateways, policy
 from .models import CaseEvent, PrivacyRequest, RequesterKind, Status
 
 STATUS_SALT = "requests_app.status"
@@ -180,7 +180,7 @@ def send_case_notice(
         # Variables of the notices app's templates (notices.defaults.SAMPLE_CONTEXTS).
         "request_type": policy.REQUEST_PHRASES.get(case.type, case.get_type_display()),
         "regime": policy.REGIME_PHRASES.get(case.regime, case.get_regime_display()),
-        "received_on": timezone.localdate(case.received_at).isoformat(),
+        "received_on": deadlines.received_on(case.received_at).isoformat(),
         "due_on": case.due_on.isoformat() if case.due_on else "",
         "status_url": status_link(case),
         # Greet whoever the mail goes to by the name *they* typed, never the name in our records: the

@@ -55,6 +55,10 @@ def parse_events(
             at = now
         elif at > latest:
             problems.append("The time is in the future.")
+        elif at > now:
+            # Clock drift of the sending system is accepted but never trusted: an event can't be dated
+            # after it reached us, so a fast clock can't lift a grant above a later opt-out (issue 14).
+            at = now
         if len(item.client_event_id or "") > 100:
             problems.append("The client event id is longer than 100 characters.")
         if len(item.language or "") > 10:
@@ -78,6 +82,7 @@ def parse_events(
                 action=item.action,
                 purpose_pk=purpose.pk if purpose is not None else 0,
                 policy_version_label=item.policy_version or plain.get("policy_version", ""),
+                received_at=now,
             )
         )
     return rows

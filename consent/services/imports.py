@@ -2,7 +2,7 @@
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -40,6 +40,8 @@ class ImportReport:
     skipped_suppressed: int = 0
     skipped_opted_out: int = 0
     subjects_created: int = 0
+    suppressed_lines: list[int] = field(default_factory=list)  # refused grants, by line (shown on the page)
+    opted_out_lines: list[int] = field(default_factory=list)
     dry_run: bool = False
     import_batch: ConsentImport | None = None
 
@@ -159,6 +161,7 @@ def _plan(
         suppressed = (hashes[row.email], row.purpose) in listed
         if suppressed and (row.action == Action.GRANT or sid is None):
             report.skipped_suppressed += 1
+            report.suppressed_lines.append(row.line)
             continue
         if (
             row.action == Action.GRANT
@@ -166,6 +169,7 @@ def _plan(
             and states.get((sid, row.purpose)) == Action.WITHDRAW
         ):
             report.skipped_opted_out += 1
+            report.opted_out_lines.append(row.line)
             continue
         if sid is None:
             if not create_missing_subjects:

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from ..models import Action
+
 
 @dataclass(frozen=True)
 class ConsentEventInput:
@@ -68,3 +70,16 @@ class EventRow:
     purpose_pk: int = 0
     event_id: int = 0
     public_id: str = ""
+    received_at: datetime | None = None  # when this batch reached us (the ledger's recorded_at)
+
+    @property
+    def rank_at(self) -> datetime:
+        """Where the event sits in the fold: a grant at its (clamped) time, a withdrawal at its receipt.
+
+        A withdrawal therefore outranks every grant received before it, whatever time that grant carried
+        (CAN-SPAM §7704(a)(4); GDPR Art. 7(3), 21(3)); a grant outranks a withdrawal only when it was given
+        after the withdrawal reached us. docs/regulations.md, "Consent and marketing".
+        """
+        if self.action == Action.WITHDRAW and self.received_at is not None:
+            return self.received_at
+        return self.at

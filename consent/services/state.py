@@ -23,7 +23,11 @@ class FoldOutcome:
 def fold_into_state(
     rows: list[EventRow], *, purposes: Mapping[str, Purpose], now: datetime, notify: bool
 ) -> FoldOutcome:
-    """Move ConsentState forward to the latest (at, id) per (subject, purpose), in this transaction."""
+    """Move ConsentState forward to the latest (rank_at, id) per (subject, purpose), in this transaction.
+
+    `rank_at` is a grant's time and a withdrawal's receipt (EventRow.rank_at): an opt-out beats every grant
+    received before it. ConsentState.at holds the rank, so the upsert's "only forward" keeps that order.
+    """
     outcome = FoldOutcome()
     if not rows:
         return outcome
@@ -31,7 +35,7 @@ def fold_into_state(
     for row in rows:
         pair = (row.item.subject_id, row.item.purpose)
         current = best.get(pair)
-        if current is None or (row.at, row.event_id) > (current.at, current.event_id):
+        if current is None or (row.rank_at, row.event_id) > (current.rank_at, current.event_id):
             best[pair] = row
     winners = sorted(best.values(), key=lambda r: (r.item.subject_id, r.item.purpose))  # one lock order
 
@@ -51,7 +55,7 @@ def fold_into_state(
 
     for row in withdrawing:
         before = prior.get((row.item.subject_id, row.purpose_pk))
-        newer = before is None or (row.at, row.event_id) > (before[1], before[2])
+        newer = before is None or (row.rank_at, row.event_id) > (before[1], before[2])
         if newer and (before is None or before[0] == Action.GRANT):
             outcome.withdrawals_ending_grant.append(row)
 
@@ -75,7 +79,7 @@ def _upsert_states(winners: list[EventRow], *, purposes: Mapping[str, Purpose], 
     for row in winners:
         lifetime = purposes[row.item.purpose].consent_lifetime_days
         expires = row.at + timedelta(days=lifetime) if row.action == Action.GRANT and lifetime else None
-        rows.append((row.item.subject_id, row.purpose_pk, row.action, row.at, row.event_id, expires))
+        rows.append((row.item.subject_id, row.purpose_pk, row.action, row.rank_at, row.event_id, expires))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One statement with array parameters bound server-side (binary): no per-row placeholders

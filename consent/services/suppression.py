@@ -14,10 +14,12 @@ from ..suppression import email_hmac, subject_email_addresses
 
 
 def consent_suppress_before_erasure(*, subject_id: int) -> int:
-    """Erasure hook: keep only keyed hashes of an opted-out subject's addresses (runs inside the erasure).
+    """Erasure hook: keep only keyed hashes of the erased subject's addresses (runs inside the erasure).
 
-    For each purpose the subject withdrew, every email address (primary and contact points) goes to the
-    suppression list, so no later list import can re-subscribe them. Returns the rows added.
+    Every email address (primary and contact points) goes to the suppression list for every marketing
+    purpose, and for each other purpose the subject withdrew, so no later list import, intake or API call
+    re-creates the erased person with a marketing grant (issue 14 item 4; GDPR Art. 17, 21(3); CAN-SPAM
+    §7704(a)(4)). Only keyed hashes are kept. Returns the rows added.
     """
     subject = DataSubject.objects.filter(pk=subject_id).values("erased_at").first()
     if subject is None or subject["erased_at"] is not None:
@@ -27,13 +29,20 @@ def consent_suppress_before_erasure(*, subject_id: int) -> int:
             "purpose__code", flat=True
         )
     )
-    if not withdrawn:
-        return 0
     addresses = subject_email_addresses([subject_id]).get(subject_id, set())
-    return _suppress(
-        hashes={email_hmac(a) for a in addresses},
+    hashes = {email_hmac(a) for a in addresses}
+    added = _suppress(
+        hashes=hashes,
         purposes=withdrawn,
         reason=SuppressedAddress.Reason.ERASED_AFTER_OPT_OUT,
+        actor="erasure",
+        subject_id=subject_id,
+    )
+    marketing = Purpose.objects.filter(is_marketing=True, required=False).values_list("code", flat=True)
+    return added + _suppress(
+        hashes=hashes,
+        purposes=list(marketing),
+        reason=SuppressedAddress.Reason.ERASED,
         actor="erasure",
         subject_id=subject_id,
     )

@@ -81,6 +81,21 @@ class OptedOutSubjects(ValidationError):
         )
 
 
+class TransferAfterOptOut(OptedOutSubjects):
+    """CAN-SPAM: an address that opted out of anything is never transferred for the recipient's marketing."""
+
+    def __init__(self, subject_ids: Iterable[int]):
+        self.subject_ids = sorted(subject_ids)
+        ValidationError.__init__(
+            self,
+            "%(count)s subject(s) in this batch had opted out of marketing before the disclosure: CAN-SPAM "
+            "(15 U.S.C. §7704(a)(4)(A)(iv)) forbids transferring their address to a third party for its own "
+            "marketing, whatever the §1798.83(c)(2) setting says. Remove them, or ask to exclude them.",
+            code="can_spam_opted_out",
+            params={"count": len(self.subject_ids)},
+        )
+
+
 class BatchConflict(ValidationError):
     """The external id was already used for a different batch."""
 
@@ -175,22 +190,28 @@ def _subject_ids_checked(subject_ids: Iterable[int]) -> list[int]:
 
 
 def _without_opted_out(
-    *, purpose: str, ids: list[int], exclude_opted_out: bool
+    *, purpose: str, ids: list[int], exclude_opted_out: bool, at: datetime
 ) -> tuple[list[int], list[int]]:
-    """(ids to log, ids excluded): the §1798.83(c)(2) opt-out route applied to a direct-marketing share.
+    """(ids to log, ids excluded) for a share for the recipient's own direct marketing, judged at `at`.
 
-    Refuses the batch when some subjects opted out and `exclude_opted_out` is off, or when nobody is left.
+    Always: nobody who had opted out of anything by the time of the disclosure (CAN-SPAM
+    §7704(a)(4)(A)(iv), no grace period, whatever the route setting). With the §1798.83(c)(2) route on,
+    also nobody without partner-sharing consent in force at that time. Refuses the batch when some
+    subjects are barred and `exclude_opted_out` is off, or when nobody is left.
     """
-    if purpose != Purpose.DIRECT_MARKETING or not selectors.disclosure_settings().opt_out_route_enabled:
+    if purpose != Purpose.DIRECT_MARKETING:
         return ids, []
-    opted_out = integrations.subjects_opted_out_of_partner_sharing(ids) & set(ids)
+    barred = integrations.subjects_opted_out_of_email_by(ids, at) & set(ids)
+    if barred and not exclude_opted_out:
+        raise TransferAfterOptOut(barred)
+    opted_out = set(barred)
+    if selectors.disclosure_settings().opt_out_route_enabled:
+        opted_out |= integrations.subjects_opted_out_of_partner_sharing(ids, at=at) & set(ids)
     if not opted_out:
         return ids, []
-    if not exclude_opted_out:
-        raise OptedOutSubjects(opted_out)
     kept = [i for i in ids if i not in opted_out]
-    if not kept:
-        raise OptedOutSubjects(opted_out)
+    if not exclude_opted_out or not kept:
+        raise TransferAfterOptOut(barred) if opted_out == barred else OptedOutSubjects(opted_out)
     return kept, sorted(opted_out)
 
 
@@ -251,7 +272,7 @@ def disclosure_batch_record(
     if at > now + FUTURE_TOLERANCE:
         raise ValidationError("A disclosure can't be logged in the future.", code="future")
     ids, excluded = _without_opted_out(
-        purpose=purpose, ids=_subject_ids_checked(subject_ids), exclude_opted_out=exclude_opted_out
+        purpose=purpose, ids=_subject_ids_checked(subject_ids), exclude_opted_out=exclude_opted_out, at=at
     )
     batch = DisclosureBatch(
         external_id=external_id,

@@ -7,6 +7,7 @@
 - outbox.py                an operator's retry or cancel, the beat sweep of orphans and expired claims
 - templates.py             template validation, versioned saves
 - breaches.py              the breach register: record, change, authority and AG records, close
+- breach_decisions.py      a documented California delay, the GDPR Art. 34 decision
 - breach_notification.py   notifying the affected subjects in resumable batches
 - reminders.py             breach clock reminders to the privacy office
 
@@ -14,6 +15,7 @@ Other apps use the names re-exported here, not the modules.
 """
 
 from .batch_delivery import BatchDeliveryResult, notice_deliver_batch, notice_deliver_range
+from .breach_decisions import breach_record_art34_decision, breach_record_ca_delay
 from .breach_notification import (
     BreachBatchResult,
     breach_notify_batch,
@@ -53,6 +55,8 @@ __all__ = [
     "MarketingNotAllowed",
     "SweepResult",
     "breach_clock_reminders",
+    "breach_record_art34_decision",
+    "breach_record_ca_delay",
     "breach_close",
     "breach_notify_batch",
     "breach_notify_start",

@@ -21,6 +21,7 @@ from ..models import CaseEvent, FulfilmentAttempt, PrivacyRequest, RecipientNoti
 from ..workflow import case_event, lock_case, update_case
 from .access import access_fulfil
 from .erasure import erasure_fulfil, minor_erasure_fulfil
+from .limit_sensitive import limit_sensitive_fulfil
 from .notice_1798_83 import notice_1798_83_fulfil
 from .opt_out import opt_out_fulfil
 from .rectification import rectification_fulfil
@@ -36,6 +37,7 @@ ACTION_FOR_TYPE = {
     RequestType.OPT_OUT: Action.OPT_OUT,
     RequestType.NOTICE_1798_83: Action.NOTICE_1798_83,
     RequestType.MINOR_DELETION: Action.MINOR_ERASURE,
+    RequestType.LIMIT_SENSITIVE: Action.LIMIT_SENSITIVE,
 }
 
 
@@ -241,4 +243,5 @@ HANDLERS: dict[str, Callable] = {
     Action.MINOR_ERASURE: minor_erasure_fulfil,
     Action.OPT_OUT: opt_out_fulfil,
     Action.NOTICE_1798_83: notice_1798_83_fulfil,
+    Action.LIMIT_SENSITIVE: limit_sensitive_fulfil,
 }

@@ -56,10 +56,10 @@ def compute_due_dates(
     *, regime: str, request_type: str, received_at: datetime, at_designated_address: bool
 ) -> dict[str, date | None]:
     """First due date, acknowledgement date, per the rule tables (deadlines.py / disclosures.rules)."""
-    received_on = timezone.localdate(received_at)
+    received_on = deadlines.received_on(received_at)
     rule = deadlines.rule_for(regime=regime, request_type=request_type)
     if rule.respond is None:
-        due = timezone.localdate(
+        due = deadlines.received_on(
             gateways.notice_1798_83_due(received_at=received_at, at_designated_address=at_designated_address)
         )
     else:
@@ -201,10 +201,8 @@ def _validate(intake: Intake, *, now: datetime) -> None:
         validate_email(intake.subject_email)
     except ValidationError:
         errors["subject_email"] = "Enter the data subject's email address, e.g. name@example.com."
-    if (intake.request_type == RequestType.NOTICE_1798_83) != (intake.regime == Regime.CAL_1798_83):
-        errors["regime"] = (
-            "A California 1798.83 notice request is handled under the Cal. 1798.83 regime only."
-        )
+    if problem := policy.regime_error(request_type=intake.request_type, regime=intake.regime):
+        errors["regime"] = problem
     if intake.requester_kind != RequesterKind.SUBJECT:
         if not intake.requester_name.strip():
             errors["requester_name"] = "Give the agent's or parent's name."
@@ -242,7 +240,7 @@ def _lookback(intake: Intake) -> date | None:
     if not intake.ccpa_right_to_know:
         return None
     return max(
-        deadlines.add_months(timezone.localdate(intake.received_at), -deadlines.CCPA_LOOKBACK_MONTHS),
+        deadlines.add_months(deadlines.received_on(intake.received_at), -deadlines.CCPA_LOOKBACK_MONTHS),
         deadlines.CCPA_LOOKBACK_FLOOR,
     )
 

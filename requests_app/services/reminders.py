@@ -4,7 +4,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from .. import conf
+from .. import conf, deadlines
 from ..gateways import NoticeKinds
 from ..models import PrivacyRequest
 from ..selectors import cases_due_soon_for_reminder, cases_unassigned_for_reminder
@@ -12,7 +12,7 @@ from ..workflow import absolute_url, send_case_notice, update_case
 
 
 def _days_left(case: PrivacyRequest) -> int | None:
-    return (case.due_on - timezone.localdate()).days if case.due_on else None
+    return (case.due_on - deadlines.business_today()).days if case.due_on else None
 
 
 def _case_admin_url(case: PrivacyRequest) -> str:

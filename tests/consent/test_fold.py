@@ -1,9 +1,14 @@
-"""ConsentState always equals the fold of the ledger: latest `at` wins, ties broken by event id."""
+"""ConsentState always equals the fold of the ledger: latest rank wins, ties broken by event id.
+
+The rank is a grant's time and a withdrawal's receipt (issue 14 item 1: an opt-out overrides every grant
+received before it); tests/consent/test_opt_out_precedence.py holds that property with skewed clocks.
+"""
 
 import datetime as dt
 import random
 
 import pytest
+import time_machine
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,15 +26,19 @@ def expected_fold(subject_id: int) -> dict[str, tuple]:
     codes = dict(Purpose.objects.values_list("pk", "code"))
     lifetimes = dict(Purpose.objects.values_list("code", "consent_lifetime_days"))
     best: dict[str, ConsentEvent] = {}
+
+    def rank(event):
+        return event.recorded_at if event.action == "withdraw" else event.at
+
     for event in ConsentEvent.objects.filter(subject_id=subject_id):
         current = best.get(codes[event.purpose_id])
-        if current is None or (event.at, event.pk) > (current.at, current.pk):
+        if current is None or (rank(event), event.pk) > (rank(current), current.pk):
             best[codes[event.purpose_id]] = event
     folded = {}
     for purpose, event in best.items():
         days = lifetimes[purpose]
         expires = event.at + dt.timedelta(days=days) if event.action == "grant" and days else None
-        folded[purpose] = (event.action, event.at, event.pk, expires)
+        folded[purpose] = (event.action, rank(event), event.pk, expires)
     return folded
 
 
@@ -107,7 +116,9 @@ def test_same_timestamp_is_broken_by_the_later_event_id():
         ConsentEventInput(subject_id=subject.pk, purpose="marketing_email", action=a, channel="api", at=at)
         for a in ("grant", "withdraw", "grant")
     ]
-    consent_events_record_bulk(events=items, source="t")
+    # Received at the instant they carry: grant and withdrawal rank equal, so the later event id wins.
+    with time_machine.travel(at, tick=False):
+        consent_events_record_bulk(events=items, source="t")
     state = ConsentState.objects.get(subject=subject)
     assert state.action == "grant"
     assert state.event_id == ConsentEvent.objects.filter(subject=subject).order_by("-pk").first().pk

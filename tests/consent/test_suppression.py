@@ -7,13 +7,30 @@ import pytest
 from django.conf import settings
 
 from consent.gate import gate
-from consent.models import ConsentEvent, ConsentState, SuppressedAddress
+from consent.models import ConsentEvent, ConsentState, Purpose, SuppressedAddress
 from consent.services import consent_import_csv, suppression_add, suppression_lift
 from inventory.hooks import run_before_subject_erasure
 from inventory.models import ContactPoint, DataSubject
 from inventory.services import subject_destroy_data_key
 from tests.consent.factories import grant, withdraw
 from tests.factories import DataSubjectFactory, make_full_subject
+
+
+def _marketing() -> list[str]:
+    return list(Purpose.objects.filter(is_marketing=True, required=False).values_list("code", flat=True))
+
+
+class _Marketing:
+    """The seeded marketing purposes (read lazily: the database exists only inside a test)."""
+
+    def __iter__(self):
+        return iter(_marketing())
+
+    def __len__(self):
+        return len(_marketing())
+
+
+MARKETING = _Marketing()
 
 
 def _erase(subject: DataSubject) -> None:
@@ -37,7 +54,10 @@ def test_erasing_an_opted_out_subject_keeps_only_keyed_hashes_of_all_their_addre
         for email in ("opted.out@example.com", "alt.opted.out@example.com")
     }
     assert {h for h, _ in rows} == expected
-    assert {p for _, p in rows} == {"marketing_email"}
+    # The withdrawn purpose, and (issue 14 item 4) every other marketing purpose too.
+    assert {p for _, p in rows} == set(MARKETING)
+    opted_out = SuppressedAddress.objects.filter(reason=SuppressedAddress.Reason.ERASED_AFTER_OPT_OUT)
+    assert set(opted_out.values_list("purpose__code", flat=True)) == {"marketing_email"}
     assert not any("example.com" in h for h, _ in rows)
 
 
@@ -77,11 +97,16 @@ def test_gate_refuses_when_an_address_is_suppressed_after_consent_was_given():
 
 
 @pytest.mark.django_db
-def test_subjects_who_never_opted_out_leave_no_suppression_on_erasure():
-    subject = DataSubjectFactory()
+def test_subjects_who_never_opted_out_leave_a_keyed_hash_suppression_on_erasure_too():
+    """Issue 14 item 4 (replaces 'leave no suppression'): every erasure suppresses every erased address."""
+    subject = DataSubjectFactory(email="never.opted@example.com")
     grant(subject)
     _erase(subject)
-    assert SuppressedAddress.objects.count() == 0
+    rows = SuppressedAddress.objects.all()
+    assert set(rows.values_list("purpose__code", flat=True)) == set(MARKETING)
+    assert set(rows.values_list("reason", flat=True)) == {SuppressedAddress.Reason.ERASED}
+    digest = hmac.new(settings.HASH_KEY.encode(), b"never.opted@example.com", hashlib.sha256).hexdigest()
+    assert set(rows.values_list("email_hmac", flat=True)) == {digest}
 
 
 @pytest.mark.django_db
@@ -92,8 +117,9 @@ def test_the_hook_is_idempotent_for_an_already_erased_subject():
     DataSubject.objects.filter(pk=subject.pk).update(
         erased_at="2026-01-01T00:00:00Z", email_normalized="f" * 64
     )
+    first = SuppressedAddress.objects.count()
     run_before_subject_erasure(subject_id=subject.pk)
-    assert SuppressedAddress.objects.count() == 1
+    assert SuppressedAddress.objects.count() == first == len(MARKETING)
 
 
 @pytest.mark.django_db

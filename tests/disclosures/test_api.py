@@ -83,7 +83,9 @@ def test_opted_out_subjects_are_named_back_to_the_caller(crm, payload, monkeypat
     from inventory.models import DataSubject
 
     opted_out = DataSubject.objects.get(public_id=payload["subjects"][1])
-    monkeypatch.setattr(integrations, "subjects_opted_out_of_partner_sharing", lambda ids: {opted_out.pk})
+    monkeypatch.setattr(
+        integrations, "subjects_opted_out_of_partner_sharing", lambda ids, at=None: {opted_out.pk}
+    )
     refused = crm.post(URL, payload, format="json")
     assert refused.status_code == 400 and refused.json()["code"] == "opted_out"
     assert refused.json()["opted_out_subjects"] == [str(opted_out.public_id)]

@@ -1,6 +1,7 @@
 """The disclosure log: bulk batches, append-only in the database, idempotent, the opt-out route."""
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -188,7 +189,7 @@ def test_the_opt_out_route_refuses_marketing_disclosures_for_subjects_who_opted_
     keep, opted_out = customers(2)
     asked = []
 
-    def fake(subject_ids):
+    def fake(subject_ids, at=None):
         asked.append(sorted(subject_ids))
         return {opted_out.pk}
 
@@ -209,13 +210,13 @@ def test_the_opt_out_route_refuses_marketing_disclosures_for_subjects_who_opted_
 
 def test_a_batch_where_everyone_opted_out_is_refused_even_when_excluding(route_on, monkeypatch):
     (subject,) = customers(1)
-    monkeypatch.setattr(integrations, "subjects_opted_out_of_partner_sharing", lambda ids: set(ids))
+    monkeypatch.setattr(integrations, "subjects_opted_out_of_partner_sharing", lambda ids, at=None: set(ids))
     with pytest.raises(services.OptedOutSubjects):
         _record([subject.pk], MarketingPartnerFactory(), exclude_opted_out=True)
 
 
 def test_the_opt_out_route_only_concerns_direct_marketing(route_on, monkeypatch):
-    def boom(subject_ids):
+    def boom(subject_ids, at=None):
         raise AssertionError("consent must not be consulted for service provision")
 
     monkeypatch.setattr(integrations, "subjects_opted_out_of_partner_sharing", boom)
@@ -225,7 +226,9 @@ def test_the_opt_out_route_only_concerns_direct_marketing(route_on, monkeypatch)
 
 def test_without_the_route_marketing_disclosures_are_logged_without_asking_consent(monkeypatch):
     monkeypatch.setattr(
-        integrations, "subjects_opted_out_of_partner_sharing", lambda ids: pytest.fail("route is off")
+        integrations,
+        "subjects_opted_out_of_partner_sharing",
+        lambda ids, at=None: pytest.fail("route is off"),
     )
     (subject,) = customers(1)
     assert _record([subject.pk], MarketingPartnerFactory()).created
@@ -236,11 +239,14 @@ def test_the_opt_out_route_uses_the_consent_ledger(route_on, django_capture_on_c
     from consent import services as consent_services
 
     keep, opted_out = customers(2)
-    with django_capture_on_commit_callbacks(execute=True):
+    # Both consented in 2024; one withdrew the partner sharing before the 2025 disclosure (issue 14: consent
+    # is judged at the time of the disclosure, so the ledger must say what held then).
+    with django_capture_on_commit_callbacks(execute=True), time_machine.travel(at(2024), tick=False):
         for person in (keep, opted_out):
             consent_services.consent_grant(
                 subject_id=person.pk, purpose="share_marketing_partners", channel="web_form"
             )
+    with django_capture_on_commit_callbacks(execute=True), time_machine.travel(at(2025, 1), tick=False):
         consent_services.consent_withdraw(
             subject_id=opted_out.pk, purpose="share_marketing_partners", channel="web_form"
         )
