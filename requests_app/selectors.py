@@ -232,3 +232,16 @@ def request_metrics_csv(*, year: int) -> str:
             ]
         )
     return out.getvalue()
+
+
+def subjects_with_open_access_case() -> list[int]:
+    """Subjects with an open access or portability case: retention sweeps keep their records until the
+    case closes, so the package returns what was held when the request came in (retention.hooks)."""
+    return list(
+        PrivacyRequest.objects.filter(
+            type__in=(RequestType.ACCESS, RequestType.PORTABILITY), status__in=OPEN_STATUSES
+        )
+        .order_by()
+        .values_list("subject_id", flat=True)
+        .distinct()
+    )
