@@ -17,9 +17,9 @@ from .forms import (
     ReasonForm,
     RectificationForm,
 )
-from .models import PrivacyRequest, Status
+from .models import OPEN_STATUSES, PrivacyRequest, Status
 
-OPEN = (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)
+OPEN = OPEN_STATUSES
 IDENTITY_OPEN = (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT)
 
 

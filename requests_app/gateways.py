@@ -23,6 +23,7 @@ class NoticeKinds:
     EXTENDED = "deadline_extended"
     DENIED = "request_denied"
     ERASURE_CONFIRMATION = "erasure_confirmation"
+    ERASURE_PARTIAL = "erasure_partial"
     ASSIGNEE_REMINDER = "assignee_reminder"
     RECIPIENT_NOTIFICATION = "recipient_notification"
 

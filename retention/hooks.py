@@ -27,3 +27,22 @@ def sweep_protected_subject_ids() -> set[int]:
     for fn in list(_protected):
         ids.update(int(i) for i in fn())
     return ids
+
+
+# `after_hold_release`: callables `fn(*, subject_id: int | None) -> None` run inside the release
+# transaction (subject_id None: a category-wide hold ended). The requests app resumes the erasures the
+# hold deferred (a task, queued when the release commits).
+HoldReleased = Callable[..., None]
+
+_after_hold_release: list[HoldReleased] = []
+
+
+def register_after_hold_release(fn: HoldReleased) -> HoldReleased:
+    if fn not in _after_hold_release:
+        _after_hold_release.append(fn)
+    return fn
+
+
+def run_after_hold_release(*, subject_id: int | None) -> None:
+    for fn in list(_after_hold_release):
+        fn(subject_id=subject_id)

@@ -17,6 +17,7 @@ from .access import (
     packages_destroy_for_subject,
     packages_purge_expired,
 )
+from .deferred_erasure import erasure_resume, erasures_resume_after_release
 from .fulfilment import (
     ACTION_FOR_TYPE,
     HANDLERS,
@@ -72,6 +73,8 @@ __all__ = [
     "attempt_heartbeat",
     "case_event",
     "compute_due_dates",
+    "erasure_resume",
+    "erasures_resume_after_release",
     "find_possible_duplicate",
     "fulfil_if_automatic",
     "fulfilment_give_up",
