@@ -495,6 +495,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
                 "form": form,
                 "case": case,
                 "back": back,
+                "preview": action.preview(case) if action.preview else None,
                 "opts": self.model._meta,
             },
         )

@@ -84,3 +84,9 @@ def package_dir() -> Path:
     path = Path(settings.MEDIA_ROOT) / "access_packages"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def release_needs_approval() -> bool:
+    """REQUESTS_RELEASE_NEEDS_APPROVAL (True): access, portability and §1798.83 packages leave only after
+    an officer approved them from the case page, with a preview of what will be sent (issue 14 item 15)."""
+    return bool(_setting("REQUESTS_RELEASE_NEEDS_APPROVAL", True))

@@ -145,3 +145,11 @@ def holds_for_subject(*, subject_id: int):
     from retention.selectors import holds_for_subject as holds
 
     return holds(subject_id=subject_id)
+
+
+def notice_1798_83_preview(*, subject_id: int, year: int, reference: str) -> str:
+    """The text of the §1798.83 notice `notice_1798_83_deliver` would send now (disclosures renders it)."""
+    from disclosures.notice import render_text
+    from disclosures.selectors import notice_content
+
+    return render_text(notice_content(subject_id=subject_id, year=year, reference=reference))

@@ -48,6 +48,7 @@ from .recipients import (
     request_complete_restriction,
 )
 from .rectification import rectifiable_fields, rectification_add, rectification_apply
+from .release import request_release_approve
 from .reminders import reminders_send
 from .verification import (
     VERIFY_SALT,
@@ -103,6 +104,7 @@ __all__ = [
     "request_legal_hold_place",
     "request_legal_hold_release",
     "request_mark_identity_in_doubt",
+    "request_release_approve",
     "request_note_add",
     "request_set_fee",
     "request_set_lookback",

@@ -21,6 +21,7 @@ from ..models import AccessPackage, CaseEvent, PrivacyRequest
 from ..packages import package_contents
 from ..workflow import absolute_url, case_event, verification_address
 from .officer_actions import request_complete
+from .release_gate import release_awaits_approval
 
 PACKAGE_SALT = "requests_app.package"
 
@@ -84,7 +85,17 @@ def access_package_build(*, case: PrivacyRequest, actor: Actor = None, heartbeat
 
 
 def access_fulfil(case: PrivacyRequest, actor: Actor, heartbeat) -> None:
+    """Build the package; it is sent at once, or (the default) once an officer approved it."""
     package = access_package_build(case=case, actor=actor, heartbeat=heartbeat)
+    with transaction.atomic():
+        summary = f"Access package built ({package.record_count} records): waiting for an officer's approval"
+        if release_awaits_approval(case=case, actor=actor, summary=summary):
+            return
+        access_release(case=case, actor=actor, package=package)
+
+
+def access_release(*, case: PrivacyRequest, actor: Actor, package: AccessPackage) -> None:
+    """Send the download link and complete the case (inside the caller's transaction)."""
     with transaction.atomic():
         request_complete(
             case=case,
