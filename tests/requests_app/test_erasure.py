@@ -212,3 +212,47 @@ def test_releasing_the_cases_hold_lets_a_later_erasure_through(officer, django_c
     assert not inv.ContactPoint.objects.filter(subject=alice).exists()
     with pytest.raises(ValidationError, match="no legal hold"):
         services.request_legal_hold_release(case=case, reason="again", actor=officer)
+
+
+@pytest.mark.django_db
+def test_a_subject_whose_erasure_kept_held_data_stays_in_breach_scope(
+    officer, django_capture_on_commit_callbacks
+):
+    """Issue 14 item 7: retained data can be breached; only a subject erased in full leaves the scope."""
+    from notices.selectors import breach_affected_subjects
+
+    held = make_full_subject(email="held@example.com")
+    gone = make_full_subject(email="gone@example.com")
+    held_case = _verified(officer, "held@example.com")
+    services.request_legal_hold_place(case=held_case, reason="Pending litigation", actor=officer)
+    gone_case = _verified(officer, "gone@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_fulfil(case=held_case, actor=officer)
+        services.request_fulfil(case=gone_case, actor=officer)
+    held.refresh_from_db()
+    assert held.erased_at is not None  # the erasure ran, partly
+    scope = set(breach_affected_subjects({"subject_ids": [held.pk, gone.pk]}).values_list("pk", flat=True))
+    assert scope == {held.pk}
+
+
+@pytest.mark.django_db
+def test_a_recipients_notice_keeps_the_subject_link_so_the_erasure_scrubs_it_after_delivery(
+    officer, django_capture_on_commit_callbacks
+):
+    """Issue 14 item 10: the Art. 19 notice names the person; after delivery it keeps no plaintext."""
+    from notices.models import Notice
+
+    provider = ThirdPartyFactory(kind="service_provider", privacy_contact_email="dpo@host.example")
+    system = inv.System.objects.create(
+        code="host", name="Host", kind="external", owner="IT", provider=provider
+    )
+    alice = make_full_subject(email="alice@example.com", name="Alice Liddell")
+    record_create(model=inv.ActivityEvent, subject=alice, values={"kind": "page_view", "system": system})
+    case = _verified(officer, "alice@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_fulfil(case=case, actor=officer)
+    notice = Notice.objects.get(kind="recipient_notification")
+    assert notice.subject_id == alice.pk
+    assert notice.status == "sent"
+    assert notice.body_text is None and notice.body_html is None
+    assert notice.to_email != "dpo@host.example" and len(notice.to_email) == 64  # keyed hash
