@@ -227,3 +227,31 @@ def test_readme_names_the_recipients_that_received_the_data(
     readme = zipfile.ZipFile(io.BytesIO(data)).read("README.txt").decode()
     assert "Hosting Co" in readme and "Catalogue Partner LLC" in readme
     assert "Unrelated Vendor" not in readme
+
+
+@pytest.mark.django_db
+def test_the_package_leaves_out_credentials_tokens_keys_mail_headers_and_staff_names(
+    alice_and_bob, officer, django_capture_on_commit_callbacks
+):
+    """Issue 14 item 11: fields the registry marks "never exported" are not in any file of the package."""
+    from inventory import models as inv
+
+    alice, _ = alice_and_bob
+    inv.UserAccount.objects.filter(subject=alice).update(password_hash="pbkdf2_sha256$600000$salt$secret")
+    case = make_case(request_type=RequestType.ACCESS, subject_email="alice@example.com")
+    services.request_note_add(case=case, note="Called the requester", actor=officer)  # a staff-stamped event
+    with django_capture_on_commit_callbacks(execute=True):
+        _verify(case, officer)
+    package = AccessPackage.objects.get(case=case)
+    _, data = services.package_open(token=services.package_link(package).rsplit("/", 2)[-2])
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    keys: set[str] = set()
+    for name in archive.namelist():
+        if name.endswith(".json") and name != "manifest.json":
+            for row in json.loads(archive.read(name)):
+                keys.update(row)
+    everything = "".join(archive.read(n).decode() for n in archive.namelist())
+    assert not keys & {"password_hash", "idempotency_key", "headers", "claim_token", "actor_label",
+                       "client_event_id", "assignee", "requested_by", "created_by"}  # fmt: skip
+    assert "pbkdf2_sha256" not in everything and "olivia" not in everything
+    assert {"username", "email", "summary"} <= keys  # the person's own data is still there
