@@ -153,3 +153,16 @@ def notice_1798_83_preview(*, subject_id: int, year: int, reference: str) -> str
     from disclosures.selectors import notice_content
 
     return render_text(notice_content(subject_id=subject_id, year=year, reference=reference))
+
+
+def last_erasure_certificate_id(*, subject_id: int) -> int | None:
+    """The subject's latest erasure certificate (None: never erased): a package build compares it before
+    and after, under the subject's lock, to know whether an erasure ran meanwhile."""
+    from retention.models import ErasureCertificate
+
+    return (
+        ErasureCertificate.objects.filter(subject_id=subject_id, kind=ErasureCertificate.Kind.SUBJECT)
+        .order_by("-id")
+        .values_list("pk", flat=True)
+        .first()
+    )

@@ -15,8 +15,9 @@ from django.utils import timezone
 from audit.services import audit_record
 from core.actors import Actor
 from inventory import crypto
+from inventory.models import DataSubject
 
-from .. import conf
+from .. import conf, gateways
 from ..models import AccessPackage, CaseEvent, PrivacyRequest
 from ..packages import package_contents
 from ..workflow import absolute_url, case_event, verification_address
@@ -37,8 +38,15 @@ def package_link(package: AccessPackage) -> str:
 
 def access_package_build(*, case: PrivacyRequest, actor: Actor = None, heartbeat=None) -> AccessPackage:
     """Export every registered record of the subject (ZIP of JSON + CSV per category, README), encrypted
-    under a fresh package key that only the master key can unwrap."""
+    under a fresh package key that only the master key can unwrap.
+
+    Serialised with erasure (issue 14 item 9): the package row is written under the subject's row lock,
+    the lock `erase_subject` holds for its whole transaction. A package finished before an erasure is
+    destroyed by it (the erasure hook); one whose subject was erased while it was being built is never
+    published (the file is removed and the build refused).
+    """
     now = timezone.now()
+    erased_before = gateways.last_erasure_certificate_id(subject_id=case.subject_id)
     contents = package_contents(
         subject_id=case.subject_id,
         reference=str(case.reference),
@@ -54,6 +62,12 @@ def access_package_build(*, case: PrivacyRequest, actor: Actor = None, heartbeat
     path.write_bytes(sealed)
     try:
         with transaction.atomic():
+            list(DataSubject.objects.select_for_update().filter(pk=case.subject_id).values_list("pk"))  # wait
+            if gateways.last_erasure_certificate_id(subject_id=case.subject_id) != erased_before:
+                raise ValidationError(
+                    "The subject was erased while the package was being built; it was destroyed unsent.",
+                    code="erased_during_build",
+                )
             package = AccessPackage.objects.create(
                 case=case,
                 public_id=public_id,

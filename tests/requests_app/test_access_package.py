@@ -255,3 +255,39 @@ def test_the_package_leaves_out_credentials_tokens_keys_mail_headers_and_staff_n
                        "client_event_id", "assignee", "requested_by", "created_by"}  # fmt: skip
     assert "pbkdf2_sha256" not in everything and "olivia" not in everything
     assert {"username", "email", "summary"} <= keys  # the person's own data is still there
+
+
+@pytest.mark.django_db
+def test_a_package_built_while_an_erasure_runs_is_never_published(alice_and_bob, officer):
+    """Issue 14 item 9: the erasure commits mid-build (here from the build's own heartbeat); the package
+    row is then written under the subject's lock, sees the new erasure and is refused, file removed."""
+    from django.core.exceptions import ValidationError
+
+    from retention.services import erase_subject
+
+    alice, _ = alice_and_bob
+    case = make_case(request_type=RequestType.ACCESS, subject_email="alice@example.com")
+    erased = []
+
+    def erase_meanwhile():
+        if not erased:
+            erased.append(erase_subject(subject_id=alice.pk, reason="Concurrent erasure", actor="test"))
+
+    with pytest.raises(ValidationError, match="erased while the package was being built"):
+        services.access_package_build(case=case, actor=officer, heartbeat=erase_meanwhile)
+    assert erased and not AccessPackage.objects.filter(case=case).exists()
+    from requests_app import conf
+
+    assert list(conf.package_dir().iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_a_package_finished_before_the_erasure_is_destroyed_by_it(alice_and_bob, officer):
+    from retention.services import erase_subject
+
+    alice, _ = alice_and_bob
+    case = make_case(request_type=RequestType.ACCESS, subject_email="alice@example.com")
+    package = services.access_package_build(case=case, actor=officer)
+    erase_subject(subject_id=alice.pk, reason="Erasure after the build", actor="test")
+    package.refresh_from_db()
+    assert package.purged_at is not None and package.wrapped_key == ""
