@@ -256,3 +256,24 @@ def test_a_recipients_notice_keeps_the_subject_link_so_the_erasure_scrubs_it_aft
     assert notice.status == "sent"
     assert notice.body_text is None and notice.body_html is None
     assert notice.to_email != "dpo@host.example" and len(notice.to_email) == 64  # keyed hash
+
+
+@pytest.mark.django_db
+def test_the_officer_releases_the_hold_from_the_case_page_and_the_waiting_erasure_completes(
+    client, officer, outbox, django_capture_on_commit_callbacks
+):
+    """Issue 14 item 5 through the admin: the case page shows the waiting state; its "Release legal hold"
+    button runs the deferred erasure and completes the case with the final notice."""
+    alice = make_full_subject(email="alice@example.com")
+    case = _verified(officer, "alice@example.com")
+    services.request_legal_hold_place(case=case, reason="Pending litigation", actor=officer)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_fulfil(case=case, actor=officer)
+    client.force_login(officer)
+    page = client.get(f"/admin/requests_app/privacyrequest/{case.pk}/change/").content.decode()
+    assert "Waiting for hold release" in page and "Release legal hold" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/admin/requests_app/privacyrequest/{case.pk}/act/release/", {"reason": "Settled"})
+    assert PrivacyRequest.objects.get(pk=case.pk).status == Status.COMPLETED
+    assert not inv.ContactPoint.objects.filter(subject=alice).exists()
+    assert outbox.last("erasure_confirmation")["context"]["kept_records"] == []
