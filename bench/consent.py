@@ -9,7 +9,7 @@ evidence under each subject's key, ledger append, state upsert, audit). The very
 (ciphertext included) are then copied with raw `COPY ... FROM STDIN` into a scratch table with the
 ledger's indexes, checks and foreign keys (INSERT on SQLite). Goals: service >= 0.3x raw; median
 lookup < 1 ms. `--evidence-share 0` shows the cost of sealing evidence (each subject's key is
-unwrapped once per batch, then every event's evidence becomes one Fernet token under it).
+unwrapped once per batch, then every event's evidence is sealed with AES-256-GCM under it).
 
 It runs in a throw-away database (`bench_<name>`, created, migrated and dropped), never in yours:
 the ledger is append-only, so bench rows could not be removed from a real database.

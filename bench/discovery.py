@@ -1,13 +1,16 @@
 #!/usr/bin/env python
-"""DSAR discovery speed: `records_for_subject` (ORM, one query per registered model) against ONE
+"""DSAR discovery speed: `records_for_subject` (one pipelined query per registered model) against ONE
 hand-written UNION ALL query returning the same rows, on the same PostgreSQL database, in the same run.
 
-    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/po_bench \
-        .venv/bin/python bench/discovery.py --subjects 1000000 [--sample 2000] [--seed 7] [--workers N]
+    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/privacyops \
+        .venv/bin/python bench/discovery.py [SUBJECTS] [--repeat 1] [--sample 2000] [--seed 7]
+        [--workers N] [--keepdb]
 
-Seeds with seed_demo's bulk path (COPY) until the database holds --subjects subjects (an existing
-load is reused, so a second run only measures). Prints p50/p95/p99 of both and their ratio; the goal
-(issue 3) is ORM p50 <= 3 ms and <= 10x the raw query. Every sampled subject is checked: both paths
+SUBJECTS defaults to 1,000,000 (`--subjects` is accepted too). The script builds its own throw-away
+database (`bench_<name>`, created, migrated and dropped, as bench/consent.py), seeds it with
+seed_demo's bulk path (COPY); with --keepdb the database is kept and a second run reuses the load.
+Prints p50/p95/p99 of both and their ratio (best p50 of --repeat passes); goals: p50 <= 3 ms
+(issue 3) and p50 <= 1.5x the raw query (issue 19). Every sampled subject is checked: both paths
 must return exactly the same (model, id) rows.
 """
 
@@ -58,15 +61,35 @@ def percentile(values: list[float], p: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("n", nargs="?", type=int, default=None, help="subjects (default 1,000,000)")
     parser.add_argument("--subjects", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=1, help="timed passes over the sample; best p50 counts")
+    parser.add_argument(
+        "--keepdb", action="store_true", help="keep the bench database (and reuse it next time)"
+    )
     parser.add_argument("--sample", type=int, default=2000, help="Subjects timed (random).")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=None, help="seed_demo generator processes.")
     args = parser.parse_args()
+    if args.n is not None:
+        args.subjects = args.n
     if connection.vendor != "postgresql":
         raise SystemExit("bench/discovery.py needs PostgreSQL (set DATABASE_URL).")
     # Measure as production runs: DEBUG=1 makes Django log every query (CursorDebugWrapper).
     settings.DEBUG = False
+    db = settings.DATABASES["default"]
+    db.setdefault("TEST", {})["NAME"] = f"bench_{db['NAME']}"
+    old_name = connection.creation.create_test_db(
+        verbosity=0, autoclobber=not args.keepdb, keepdb=args.keepdb
+    )
+    try:
+        measure(args)
+    finally:
+        if not args.keepdb:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def measure(args) -> None:
 
     have = DataSubject.objects.count()
     if have < args.subjects:
@@ -124,7 +147,39 @@ def main() -> None:
                 f"Mismatch for subject #{subject_id}: ORM {len(orm_rows)} rows, raw {len(raw_rows)}"
             )
 
-    orm_ms, raw_ms, cpu_ms, rows = [], [], {run_orm: 0.0, run_raw: 0.0}, 0
+    best = None
+    for _pass in range(max(1, args.repeat)):
+        timed = time_pass(sample, run_orm, run_raw)
+        if best is None or percentile(timed[0], 50) < percentile(best[0], 50):
+            best = timed
+    orm_ms, raw_ms, cpu_ms, rows = best
+
+    print(
+        f"\nrecords_for_subject over {len(registry)} registered models, {len(sample):,} random subjects, "
+        f"{rows / len(sample):.1f} records per subject on average:"
+    )
+    print(f"  {'':<30} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'client CPU ms':>14}")
+    for name, values, key in [
+        (f"records_for_subject ({len(registry)} q)", orm_ms, "orm"),
+        (f"raw UNION ALL ({n_parts} parts)", raw_ms, "raw"),
+    ]:
+        print(
+            f"  {name:<30} {percentile(values, 50):>8.3f} {percentile(values, 95):>8.3f} "
+            f"{percentile(values, 99):>8.3f} {statistics.fmean(values):>8.3f} {cpu_ms[key] / len(values):>14.3f}"
+        )
+    p50 = percentile(orm_ms, 50)
+    ratio50 = p50 / percentile(raw_ms, 50)
+    ratio95 = percentile(orm_ms, 95) / percentile(raw_ms, 95)
+    print(f"  ratio ORM/raw: p50 {ratio50:.2f}x, p95 {ratio95:.2f}x")
+    print(f"(load average while measuring: {', '.join(f'{x:.1f}' for x in os.getloadavg())})")
+    print(f"goal discovery p50: {p50:.3f} ms (target <= 3 ms): {'met' if p50 <= 3 else 'missed'}")
+    print(
+        f"goal discovery p50 / raw UNION ALL: {ratio50:.2f}x (target <= 1.5x): {'met' if ratio50 <= 1.5 else 'missed'}"
+    )
+
+
+def time_pass(sample, run_orm, run_raw):
+    orm_ms, raw_ms, cpu_ms, rows = [], [], {"orm": 0.0, "raw": 0.0}, 0
     for i, subject_id in enumerate(sample):
         order = (run_orm, run_raw) if i % 2 else (run_raw, run_orm)  # alternate: no order bias
         for fn in order:
@@ -132,32 +187,14 @@ def main() -> None:
             started = time.perf_counter_ns()
             result = fn(subject_id)
             elapsed = (time.perf_counter_ns() - started) / 1e6
-            cpu_ms[fn] += (time.process_time_ns() - cpu) / 1e6
+            key = "orm" if fn is run_orm else "raw"
+            cpu_ms[key] += (time.process_time_ns() - cpu) / 1e6
             if fn is run_orm:
                 orm_ms.append(elapsed)
                 rows += sum(len(f.records) for f in result)
             else:
                 raw_ms.append(elapsed)
-
-    print(
-        f"\nrecords_for_subject over {len(registry)} registered models, {len(sample):,} random subjects, "
-        f"{rows / len(sample):.1f} records per subject on average:"
-    )
-    print(f"  {'':<30} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'client CPU ms':>14}")
-    for name, values, fn in [
-        (f"records_for_subject ({len(registry)} q)", orm_ms, run_orm),
-        (f"raw UNION ALL ({n_parts} parts)", raw_ms, run_raw),
-    ]:
-        print(
-            f"  {name:<30} {percentile(values, 50):>8.3f} {percentile(values, 95):>8.3f} "
-            f"{percentile(values, 99):>8.3f} {statistics.fmean(values):>8.3f} {cpu_ms[fn] / len(values):>14.3f}"
-        )
-    ratio50 = percentile(orm_ms, 50) / percentile(raw_ms, 50)
-    ratio95 = percentile(orm_ms, 95) / percentile(raw_ms, 95)
-    print(f"  ratio ORM/raw: p50 {ratio50:.1f}x, p95 {ratio95:.1f}x")
-    ok = percentile(orm_ms, 50) <= 3 and ratio50 <= 10
-    print(f"Goal (p50 <= 3 ms and <= 10x raw): {'met' if ok else 'NOT met'}")
-    print(f"(load average while measuring: {', '.join(f'{x:.1f}' for x in os.getloadavg())})")
+    return orm_ms, raw_ms, cpu_ms, rows
 
 
 if __name__ == "__main__":

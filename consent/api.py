@@ -19,6 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api_access import StaffSessionOrServiceToken
+from core.api_errors import as_api_error
 from inventory.models import DataSubject
 
 from .models import ConsentEvent, Purpose
@@ -60,11 +62,13 @@ def _flatten(errors) -> list[str]:
 
 
 class ConsentEventBulkView(APIView):
-    permission_classes = [IsAuthenticated, has_perm("consent.record_consent")]
+    permission_classes = [IsAuthenticated, StaffSessionOrServiceToken, has_perm("consent.record_consent")]
 
     def handle_exception(self, exc):
         # Malformed JSON or a bad envelope ("events" missing, empty, too long): the documented
-        # BulkRejected shape, like a rejected item, not DRF's field-keyed one.
+        # BulkRejected shape, like a rejected item, not DRF's field-keyed one. A body over Django's
+        # size or field-count limits is the same kind of error (core.api_errors).
+        exc = as_api_error(exc)
         if isinstance(exc, exceptions.ValidationError | exceptions.ParseError):
             return Response(
                 {"detail": "; ".join(_flatten(exc.detail)) + " Nothing was recorded.", "errors": []},
@@ -166,7 +170,7 @@ class ConsentEventBulkView(APIView):
 
 
 class SubjectConsentView(APIView):
-    permission_classes = [IsAuthenticated, has_perm("consent.view_consentstate")]
+    permission_classes = [IsAuthenticated, StaffSessionOrServiceToken, has_perm("consent.view_consentstate")]
 
     @extend_schema(
         responses={200: SubjectConsentSerializer}, summary="Current consent of a subject per purpose"
@@ -178,7 +182,7 @@ class SubjectConsentView(APIView):
 
 
 class SubjectEventsView(generics.ListAPIView):
-    permission_classes = [IsAuthenticated, has_perm("consent.view_consentevent")]
+    permission_classes = [IsAuthenticated, StaffSessionOrServiceToken, has_perm("consent.view_consentevent")]
     serializer_class = ConsentEventSerializer
     queryset = ConsentEvent.objects.none()  # for the schema; requests use get_queryset
 
@@ -190,7 +194,7 @@ class SubjectEventsView(generics.ListAPIView):
 
 
 class ReceiptView(APIView):
-    permission_classes = [IsAuthenticated, has_perm("consent.view_consentevent")]
+    permission_classes = [IsAuthenticated, StaffSessionOrServiceToken, has_perm("consent.view_consentevent")]
 
     @extend_schema(
         parameters=[
@@ -214,6 +218,6 @@ class ReceiptView(APIView):
 class PurposeListView(generics.ListAPIView):
     """Paginated like every list of the API (one page holds every purpose the company has)."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, StaffSessionOrServiceToken]
     serializer_class = PurposeSerializer
     queryset = Purpose.objects.filter(active=True).order_by("code")

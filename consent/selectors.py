@@ -172,7 +172,7 @@ def event_evidence(event: ConsentEvent) -> dict[str, str]:
     if not event.evidence:
         return {}
     key = crypto.key_for_subject(event.subject_id)
-    return evidence_mod.loads(crypto.open_sealed(key, event.evidence))
+    return evidence_mod.loads(crypto.open_field(key, event, "evidence"))
 
 
 def expiring_consents(*, within: timedelta, at: datetime | None = None) -> QuerySet[ConsentState]:

@@ -3,11 +3,13 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from core.api_access import ServiceTokenAuthentication, StaffSessionOrServiceToken
 
 from . import selectors, services
 from .models import CategoryMapping
@@ -32,7 +34,7 @@ class CanLogDisclosures(BasePermission):
 
 
 # Token first: an unauthenticated caller gets 401 with `WWW-Authenticate: Token`, not a bare 403.
-AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
+AUTHENTICATION = [ServiceTokenAuthentication, SessionAuthentication]
 
 
 def _lines(detail) -> list[str]:
@@ -54,7 +56,7 @@ def _error(exc: DjangoValidationError, http_status: int = status.HTTP_400_BAD_RE
 )
 class BatchListCreateView(generics.ListCreateAPIView):
     authentication_classes = AUTHENTICATION
-    permission_classes = [IsAuthenticated, CanLogDisclosures]
+    permission_classes = [IsAuthenticated, StaffSessionOrServiceToken, CanLogDisclosures]
     serializer_class = BatchSerializer
     filterset_fields = ["purpose", "third_party", "external_id"]
 
@@ -151,7 +153,7 @@ class BatchListCreateView(generics.ListCreateAPIView):
 @extend_schema_view(get=extend_schema(summary="One logged disclosure batch", tags=["disclosures"]))
 class BatchDetailView(generics.RetrieveAPIView):
     authentication_classes = AUTHENTICATION
-    permission_classes = [IsAuthenticated, CanLogDisclosures]
+    permission_classes = [IsAuthenticated, StaffSessionOrServiceToken, CanLogDisclosures]
     serializer_class = BatchSerializer
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
@@ -170,7 +172,7 @@ class StatutoryCategoryListView(generics.ListAPIView):
     """Paginated like every list of the API (one page holds all 27)."""
 
     authentication_classes = AUTHENTICATION
-    permission_classes = [IsAuthenticated, CanLogDisclosures]
+    permission_classes = [IsAuthenticated, StaffSessionOrServiceToken, CanLogDisclosures]
     serializer_class = StatutoryCategorySerializer
     filter_backends: list = []
 
@@ -195,7 +197,7 @@ class StatutoryCategoryListView(generics.ListAPIView):
 
 class RequirementView(APIView):
     authentication_classes = AUTHENTICATION
-    permission_classes = [IsAuthenticated, CanLogDisclosures]
+    permission_classes = [IsAuthenticated, StaffSessionOrServiceToken, CanLogDisclosures]
 
     @extend_schema(
         summary="Whether §1798.83 notices are required (employee count) and whether the opt-out route is on",

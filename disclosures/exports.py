@@ -27,6 +27,8 @@ from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
+from core.csv_safety import safe_cell, safe_row
+
 from . import rules
 from .models import DisclosureEvent, Purpose
 from .notice import Business, ThirdPartyCard, build_content, render
@@ -81,7 +83,7 @@ class Summary:
         writer.writerow(SUMMARY_HEADER)
         for r in self.rows:
             writer.writerow(
-                [r.recipient_id, r.recipient_name, r.category_code, r.category_label, r.customers]
+                safe_row([r.recipient_id, r.recipient_name, r.category_code, r.category_label, r.customers])
             )
         return buffer.getvalue()
 
@@ -143,8 +145,8 @@ class CsvQuery:
         recipients = [
             (
                 c.id,
-                c.name,
-                c.postal_address,
+                safe_cell(c.name),  # the COPY writes these as they are: neutralised here, as in Python
+                safe_cell(c.postal_address),
                 SAME_BRAND_REPORTABLE_MASK if c.same_brand_affiliate else ALL_MASK,
                 rank,
             )
@@ -290,15 +292,17 @@ def python_csv(*, year, out: BinaryIO, cards, business: Business, progress, wind
             for r in content.recipients:
                 for code in r.categories:
                     writer.writerow(
-                        [
-                            public_id,
-                            year,
-                            r.third_party_id,
-                            r.name,
-                            r.postal_address,
-                            code,
-                            BY_CODE[code].label,
-                        ]
+                        safe_row(
+                            [
+                                public_id,
+                                year,
+                                r.third_party_id,
+                                r.name,
+                                r.postal_address,
+                                code,
+                                BY_CODE[code].label,
+                            ]
+                        )
                     )
                     stats.rows += 1
     finally:

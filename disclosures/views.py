@@ -32,5 +32,6 @@ def notice(request: HttpRequest, token: str, fmt: str) -> HttpResponse:
     except signing.BadSignature as exc:  # forged or expired (SignatureExpired is a BadSignature)
         raise Http404 from exc
     row = get_object_or_404(DisclosureNoticeRequest, public_id=public_id)
-    services.notice_viewed(request=row, fmt=fmt, actor="customer (signed link)")
+    # No audit row here: a GET has no side effects. Mail scanners fetch every link in a message, so an
+    # "opened" event per GET would record views that never happened (issue 15 item 9).
     return notice_response(row, fmt)

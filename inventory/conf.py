@@ -17,3 +17,11 @@ def data_master_keys() -> tuple[str, ...]:
 def demo_seeding_allowed() -> bool:
     """Demo data may be seeded without --force only when DEBUG is on (default off)."""
     return bool(getattr(settings, "DEBUG", False))
+
+
+def data_key_cache_seconds() -> float:
+    """DATA_KEY_CACHE_SECONDS: how long an unwrapped data key is used before re-reading it (default 30).
+
+    The bound that evicts keys of erased subjects even when the shared key epoch can't be reached.
+    """
+    return float(getattr(settings, "DATA_KEY_CACHE_SECONDS", 30))

@@ -1,32 +1,52 @@
-"""Envelope encryption for crypto-shredding (NIST SP 800-88 "cryptographic erase").
+"""Envelope encryption for crypto-shredding (NIST SP 800-88 "cryptographic erase"), standard primitives only.
 
-Each data subject has a random data key (Fernet: AES-128-CBC + HMAC-SHA256) stored only wrapped by a
-master key from the environment (`DATA_MASTER_KEYS`, newest first: MultiFernet encrypts with the
-first and decrypts with any, so rotation is prepend-then-rewrap). Sensitive fields are always stored
-encrypted under their subject's key; destroying the wrapped key makes every copy of those values
+Each data subject has a random 256-bit data key stored only wrapped by a master key from the
+environment (`DATA_MASTER_KEYS`, newest first: `MultiFernet` encrypts with the first and decrypts with
+any, so rotation is prepend-then-rewrap). Destroying the wrapped key makes every value sealed under it
 unreadable, database backups included, once the destruction is replayed after a restore.
 
-Bulk paths (consent ingestion) seal and unwrap thousands of values per call: `seal_many` and
-`sealing_keys_for_subjects` build and open the very same Fernet tokens from the primitives, without
-Fernet's per-call overhead; tests prove `Fernet.decrypt` reads what they write and vice versa.
+Values are sealed with AES-256-GCM (`cryptography`'s `AESGCM`, NIST SP 800-38D) under a key derived
+from the data key with HKDF-SHA256 (RFC 5869): token = url-safe base64 of version byte 0x01, a random
+96-bit nonce, then ciphertext and 128-bit tag. The associated data binds each ciphertext to its
+table, column, row and subject, so a value copied to another row, column or subject fails to open.
+Values written before (Fernet tokens, first byte 0x80, no binding) still open with the data key
+itself; `manage.py reseal_fernet_values` rewrites them in the new format.
+
+Unwrapped keys are cached per process for speed, but never trusted for long (issue 15 item 5): a key
+epoch in the shared cache (Redis in production) is bumped when any key is destroyed, and every batch
+of opens checks it; on a change, or once a key is older than `DATA_KEY_CACHE_SECONDS`, the key is
+re-read from the database, so after an erasure no process opens that subject's values again.
 """
 
 import base64
 import binascii
-import hmac
+import contextlib
+import logging
 import os
 import time
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Any, NewType
+from typing import Any
 
 import psycopg
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
+from django.db import connection, models
 
 from . import conf
+
+logger = logging.getLogger(__name__)
+
+VERSION_GCM = 0x01
+_VERSION_FERNET = 0x80
+_NONCE = 12
+_HKDF_INFO = b"privacyops data key: AES-256-GCM sealing, version 1"
+EPOCH_CACHE_KEY = "inventory:data-key-epoch"
 
 
 class KeyDestroyed(Exception):
@@ -34,21 +54,42 @@ class KeyDestroyed(Exception):
 
 
 class UndecryptableValue(Exception):
-    """A stored value does not decrypt with the subject's key (corrupt, or sealed for another subject)."""
+    """A stored value does not open: corrupt, sealed for another subject, or moved from another row."""
 
 
-SealingKey = NewType("SealingKey", bytes)
-"""A subject's raw 32-byte data key (HMAC half, then AES half), as the bulk paths pass it around.
+class SubjectKey:
+    """One subject's unwrapped data key: an AES-256-GCM key for sealing, the raw key for older values.
 
-Plain bytes rather than a Fernet object: bulk ingestion holds thousands at once, and bytes cost the
-garbage collector nothing. Only this module looks inside.
-"""
+    Only this module looks inside. `checked` is the (local, shared) key epoch at which the key was last
+    known to be live; opens compare it with the current epoch (see the module docstring).
+    """
+
+    __slots__ = ("subject_id", "wrapped", "aead", "_raw", "_fernet", "loaded_at", "checked")
+
+    def __init__(self, subject_id: int, wrapped: str, raw: bytes, checked: tuple[int, Any]):
+        self.subject_id = subject_id
+        self.wrapped = wrapped
+        self._raw = raw
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(raw)
+        self.aead = AESGCM(derived)
+        self._fernet: Fernet | None = None
+        self.loaded_at = time.time()
+        self.checked = checked
+
+    def legacy(self) -> Fernet:
+        """The data key as Fernet, for values sealed before AES-256-GCM (read-only use)."""
+        if self._fernet is None:
+            self._fernet = Fernet(base64.urlsafe_b64encode(self._raw))
+        return self._fernet
+
+    def __repr__(self) -> str:  # never the key material
+        return f"<SubjectKey of subject #{self.subject_id}>"
 
 
-# Fernet token layout: 0x80 | 8-byte big-endian time | 16-byte IV | AES-128-CBC(PKCS7) | HMAC-SHA256.
-_HEAD, _IV_END, _TAG = 9, 25, 32
-_MIN_TOKEN = _IV_END + 16 + _TAG  # at least one cipher block
-_PADDING = [bytes([n]) * n for n in range(17)]
+SealingKey = SubjectKey  # the name the bulk paths used
+
+
+# --- master keys and wrapping -------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=8)
@@ -67,8 +108,8 @@ def master() -> MultiFernet:
 
 
 def new_wrapped_key() -> str:
-    """A fresh data key, wrapped by the newest master key, ready to store."""
-    return master().encrypt(Fernet.generate_key()).decode()
+    """A fresh 256-bit data key, wrapped by the newest master key, ready to store."""
+    return master().encrypt(base64.urlsafe_b64encode(os.urandom(32))).decode()
 
 
 def rewrap(wrapped: str) -> str:
@@ -76,123 +117,187 @@ def rewrap(wrapped: str) -> str:
     return master().rotate(wrapped.encode()).decode()
 
 
-def unwrap(wrapped: str) -> Fernet:
-    if not wrapped:
-        raise KeyDestroyed()
-    return _unwrap(wrapped, conf.data_master_keys())
+def _unwrap_raw(wrapped: str) -> bytes:
+    raw = base64.urlsafe_b64decode(master().decrypt(wrapped.encode()))
+    if len(raw) != 32:
+        raise InvalidToken
+    return raw
 
 
-@lru_cache(maxsize=4096)
-def _unwrap(wrapped: str, keys: tuple[str, ...]) -> Fernet:
-    """Unwrapping costs a MultiFernet decrypt; bulk paths unwrap the same keys again and again.
+# --- associated data ----------------------------------------------------------------------------------
 
-    The cache is keyed by the *wrapped* value read from the database on every lookup, so a
-    destroyed key (wrapped emptied) or a rotated one is never served from here: shredding takes
-    effect at once. What remains is that up to 4,096 unwrapped keys stay in this process's memory
-    until evicted or the process restarts — the same exposure as any key in use.
+
+def binding(*, table: str, column: str, row: Any, subject_id: int) -> bytes:
+    """The associated data of one stored value: where it lives and whose it is.
+
+    Table and column names are identifiers and ids are numbers or UUIDs, so the unit separator can't
+    occur inside a part: the encoding is unambiguous.
     """
-    return Fernet(master_fernet(keys).decrypt(wrapped.encode()))
+    return b"\x1f".join(
+        (bytes([VERSION_GCM]), table.encode(), column.encode(), str(row).encode(), b"%d" % subject_id)
+    )
 
 
-@lru_cache(maxsize=8)
-def _master_halves(keys: tuple[str, ...]) -> list[tuple[Any, algorithms.AES]]:
-    """Per master key: an HMAC-SHA256 primed with its signing half (copied per token), and its AES half."""
-    master_fernet(keys)  # validates the keys
-    raws = [base64.urlsafe_b64decode(k) for k in keys]
-    return [(hmac.new(raw[:16], digestmod="sha256"), algorithms.AES(raw[16:])) for raw in raws]
+def field_place(model: type[models.Model] | models.Model, field_name: str) -> tuple[str, str]:
+    """(table, column) of a model field, as bound into its ciphertexts."""
+    meta = model._meta
+    return meta.db_table, meta.get_field(field_name).column
 
 
-def unwrap_many(wrapped: Sequence[str], keys: tuple[str, ...]) -> list[SealingKey]:
-    """`MultiFernet.decrypt` of many wrapped keys, with one AES pass per master key instead of one per key.
-
-    Each token's HMAC is verified first, with the master keys in order, exactly as MultiFernet does;
-    any bad token raises InvalidToken. CBC decryption of a block needs only that block and the one
-    before it (P_i = AES_dec(C_i) xor C_i-1), so the cipher blocks of all tokens under one master key
-    go through a single AES-ECB decryptor and are then xored with their predecessors (IV first).
-    """
-    halves = _master_halves(keys)
-    datas: list[bytes] = []
-    groups: list[list[int]] = [[] for _ in halves]
-    for index, token in enumerate(wrapped):
-        try:
-            data = base64.urlsafe_b64decode(token)
-        except (TypeError, binascii.Error) as exc:
-            raise InvalidToken from exc
-        if len(data) < _MIN_TOKEN or data[0] != 0x80 or (len(data) - _IV_END - _TAG) % 16:
-            raise InvalidToken
-        body, tag = data[:-_TAG], data[-_TAG:]
-        for group, (primed, _aes) in zip(groups, halves, strict=True):
-            mac = primed.copy()
-            mac.update(body)
-            if hmac.compare_digest(mac.digest(), tag):
-                group.append(index)
-                break
-        else:
-            raise InvalidToken
-        datas.append(data)
-    found: list[SealingKey | None] = [None] * len(datas)
-    for group, (_signing, aes) in zip(groups, halves, strict=True):
-        if not group:
-            continue
-        blocks = b"".join([datas[i][_IV_END:-_TAG] for i in group])
-        previous = b"".join([datas[i][_HEAD : -_TAG - 16] for i in group])  # IV, then all but the last block
-        decryptor = Cipher(aes, modes.ECB()).decryptor()
-        mixed = decryptor.update(blocks) + decryptor.finalize()
-        plain = (int.from_bytes(mixed, "big") ^ int.from_bytes(previous, "big")).to_bytes(len(blocks), "big")
-        offset = 0
-        for i in group:
-            size = len(datas[i]) - _IV_END - _TAG
-            padded = plain[offset : offset + size]
-            offset += size
-            pad = padded[-1]
-            if not 1 <= pad <= 16 or padded[-pad:] != _PADDING[pad]:
-                raise InvalidToken
-            try:
-                raw = base64.urlsafe_b64decode(padded[:-pad])
-            except binascii.Error as exc:
-                raise ValueError("Fernet key must be 32 url-safe base64-encoded bytes.") from exc
-            if len(raw) != 32:
-                raise ValueError("Fernet key must be 32 url-safe base64-encoded bytes.")
-            found[i] = SealingKey(raw)
-    return found  # type: ignore[return-value]  # every slot was filled or InvalidToken raised
+# --- sealing and opening ------------------------------------------------------------------------------
 
 
-def seal(key: Fernet, plaintext: str | None) -> str:
-    """Encrypt a value under a subject's data key. None and "" stay empty (nothing to protect)."""
+def seal(key: SubjectKey, plaintext: str | None, *, table: str, column: str, row: Any) -> str:
+    """Encrypt a value for one place (table, column, row) under its subject's key. None and "" stay ""."""
     if plaintext is None or plaintext == "":
         return ""
-    return key.encrypt(str(plaintext).encode()).decode()
+    return seal_many([(key, plaintext, row)], table=table, column=column)[0]
 
 
-def seal_many(items: Sequence[tuple[SealingKey, str | None]]) -> list[str]:
-    """`seal` for many (key, value) pairs: each result is a standard Fernet token under its own key.
+def seal_field(key: SubjectKey, record: models.Model, field_name: str, plaintext: str | None) -> str:
+    """`seal` for a field of a record whose primary key is already set (saved, reserved or a UUID)."""
+    if record.pk is None:
+        raise ValueError("Seal a field only once its row has an id (bulk.reserve_ids before inserting).")
+    table, column = field_place(record, field_name)
+    return seal(key, plaintext, table=table, column=column, row=record.pk)
 
-    Same bytes as `Fernet.encrypt` (0x80, time, random IV, AES-128-CBC with PKCS7, HMAC-SHA256 over
-    all of it, url-safe base64), built from the primitives because Fernet's per-call overhead
-    dominated bulk ingestion. The IVs come from one `os.urandom` call, 16 fresh bytes per token.
-    """
-    ivs = os.urandom(16 * len(items))
-    head = b"\x80" + int(time.time()).to_bytes(8, "big")
+
+def seal_many(items: Sequence[tuple[SubjectKey, str | None, Any]], *, table: str, column: str) -> list[str]:
+    """`seal` for many (key, value, row id) in one column: the nonces come from one `os.urandom` call."""
+    nonces = os.urandom(_NONCE * len(items))
+    head = bytes([VERSION_GCM])
+    prefix = b"\x1f".join((head, table.encode(), column.encode())) + b"\x1f"
     sealed: list[str] = []
-    for index, (key, plaintext) in enumerate(items):
+    for index, (key, plaintext, row) in enumerate(items):
         if plaintext is None or plaintext == "":
             sealed.append("")
             continue
-        data = str(plaintext).encode()
-        iv = ivs[16 * index : 16 * index + 16]
-        encryptor = Cipher(algorithms.AES(key[16:]), modes.CBC(iv)).encryptor()
-        body = head + iv + encryptor.update(data + _PADDING[16 - len(data) % 16]) + encryptor.finalize()
-        sealed.append(base64.urlsafe_b64encode(body + hmac.digest(key[:16], body, "sha256")).decode())
+        nonce = nonces[_NONCE * index : _NONCE * index + _NONCE]
+        aad = prefix + f"{row}\x1f{key.subject_id}".encode()
+        body = key.aead.encrypt(nonce, str(plaintext).encode(), aad)
+        sealed.append(base64.urlsafe_b64encode(head + nonce + body).decode())
     return sealed
 
 
-def open_sealed(key: Fernet, token: str | None) -> str:
+def is_legacy(token: str | None) -> bool:
+    """A value sealed the old way (a Fernet token, not bound to its row)? Fernet's 0x80 encodes as "g"."""
+    return bool(token) and token[0] == "g"
+
+
+def open_sealed(key: SubjectKey, token: str | None, *, table: str, column: str, row: Any) -> str:
+    """Decrypt one stored value. Raises KeyDestroyed after erasure, UndecryptableValue when it doesn't open."""
     if not token:
         return ""
+    ensure_live([key])
+    return _open(key, token, table=table, column=column, row=row)
+
+
+def open_field(key: SubjectKey, record: models.Model, field_name: str) -> str:
+    """`open_sealed` for a field of a record, bound to the record's own table, column and id."""
+    table, column = field_place(record, field_name)
+    return open_sealed(key, getattr(record, field_name), table=table, column=column, row=record.pk)
+
+
+def reseal(key: SubjectKey, token: str, *, table: str, column: str, row: Any) -> str:
+    """A legacy (Fernet) value opened and sealed again in the current format, bound to its place."""
+    if not is_legacy(token):
+        raise ValueError("Only legacy Fernet values are re-sealed.")
     try:
-        return key.decrypt(token.encode()).decode()
+        plaintext = key.legacy().decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise UndecryptableValue() from exc
+    return seal(key, plaintext, table=table, column=column, row=row)
+
+
+def _open(key: SubjectKey, token: str, *, table: str, column: str, row: Any) -> str:
+    try:
+        data = base64.urlsafe_b64decode(token)
+    except (binascii.Error, ValueError) as exc:
+        raise UndecryptableValue() from exc
+    if len(data) > 1 + _NONCE + 16 and data[0] == VERSION_GCM:
+        aad = binding(table=table, column=column, row=row, subject_id=key.subject_id)
+        try:
+            return key.aead.decrypt(data[1 : 1 + _NONCE], data[1 + _NONCE :], aad).decode()
+        except InvalidTag as exc:
+            raise UndecryptableValue() from exc
+    if data[:1] == bytes([_VERSION_FERNET]):
+        try:
+            return key.legacy().decrypt(token.encode()).decode()
+        except InvalidToken as exc:
+            raise UndecryptableValue() from exc
+    raise UndecryptableValue()
+
+
+# --- the key cache and its epoch (item 5: no key outlives an erasure in any process) ---------------------
+
+_cache: dict[int, SubjectKey] = {}
+_cache_epoch: tuple[int, Any] = (0, None)
+_local_epoch = 0
+_CACHE_MAX = 20_000
+
+
+def _shared_epoch() -> Any:
+    """The key epoch every process shares (Django's cache: Redis in production); None when unreachable."""
+    try:
+        return cache.get(EPOCH_CACHE_KEY, 0)
+    except Exception:  # an unreachable cache must not stop reads: treat every key as unchecked
+        logger.warning("The data-key epoch could not be read; keys are re-read from the database.")
+        return None
+
+
+def _epoch() -> tuple[int, Any]:
+    return (_local_epoch, _shared_epoch())
+
+
+def forget_keys_locally(subject_ids: Iterable[int]) -> None:
+    """Drop keys from this process at once; keys already handed out re-check at their next open.
+
+    Safe before the destruction commits: after a rollback the key is only read again.
+    """
+    global _local_epoch
+    _local_epoch += 1
+    for subject_id in subject_ids:
+        _cache.pop(subject_id, None)
+
+
+def keys_destroyed(subject_ids: Iterable[int]) -> None:
+    """Tell every process that keys were destroyed: bump the shared epoch (and forget them here).
+
+    Call once the destruction is committed (transaction.on_commit): a process that re-reads a key
+    before the commit still finds it, legitimately, and the bump after the commit makes it look again.
+    """
+    forget_keys_locally(subject_ids)
+    try:
+        if not cache.add(EPOCH_CACHE_KEY, 1, timeout=None):
+            cache.incr(EPOCH_CACHE_KEY)
+    except Exception:  # the cache life bound (DATA_KEY_CACHE_SECONDS) still evicts within seconds
+        logger.error("The data-key epoch could not be bumped; other processes evict by age only.")
+
+
+def ensure_live(keys: Iterable[SubjectKey]) -> None:
+    """Per batch of opens: re-check keys against the database if an erasure happened or they are old.
+
+    Raises KeyDestroyed when any of them was destroyed since it was loaded.
+    """
+    keys = list(keys)
+    if not keys:
+        return
+    epoch = _epoch()
+    oldest = time.time() - conf.data_key_cache_seconds()
+    stale = [
+        k for k in keys if k.wrapped and (k.checked != epoch or epoch[1] is None or k.loaded_at < oldest)
+    ]
+    if not stale:
+        return
+    current = dict(_wrapped_keys({k.subject_id for k in stale}))
+    for key in stale:
+        wrapped = current.get(key.subject_id)
+        if wrapped and wrapped != key.wrapped and _unwrap_raw(wrapped) == key._raw:
+            key.wrapped = wrapped  # re-wrapped under a newer master key: the same data key
+        if not wrapped or wrapped != key.wrapped:
+            _cache.pop(key.subject_id, None)
+            raise KeyDestroyed()
+        key.checked, key.loaded_at = epoch, time.time()
 
 
 def _wrapped_keys(subject_ids: Iterable[int]) -> list[tuple[int, str]]:
@@ -211,26 +316,55 @@ def _wrapped_keys(subject_ids: Iterable[int]) -> list[tuple[int, str]]:
     return list(DataKey.objects.filter(subject_id__in=ids).values_list("subject_id", "wrapped"))
 
 
-def keys_for_subjects(subject_ids: Iterable[int]) -> dict[int, Fernet | None]:
-    """Unwrapped keys for many subjects in one query; None where the key was destroyed."""
-    return {
-        subject_id: unwrap(wrapped) if wrapped else None for subject_id, wrapped in _wrapped_keys(subject_ids)
-    }
+def keys_for_subjects(subject_ids: Iterable[int]) -> dict[int, SubjectKey | None]:
+    """Unwrapped keys for many subjects in one query; None where the key was destroyed.
 
-
-def sealing_keys_for_subjects(subject_ids: Iterable[int]) -> dict[int, SealingKey | None]:
-    """Keys for `seal_many`, unwrapped in one pass (not cached); None where the key was destroyed."""
-    pairs = _wrapped_keys(subject_ids)
-    live = [(subject_id, wrapped) for subject_id, wrapped in pairs if wrapped]
-    found: dict[int, SealingKey | None] = dict.fromkeys((subject_id for subject_id, _ in pairs), None)
-    found.update(
-        zip([sid for sid, _ in live], unwrap_many([w for _, w in live], conf.data_master_keys()), strict=True)
-    )
+    The wrapped keys are always read from the database (the truth); the cache only saves unwrapping,
+    and only while the key epoch is unchanged and the entry is younger than DATA_KEY_CACHE_SECONDS.
+    """
+    global _cache_epoch
+    epoch = _epoch()
+    if epoch != _cache_epoch or epoch[1] is None:
+        _cache.clear()
+        _cache_epoch = epoch
+    oldest = time.time() - conf.data_key_cache_seconds()
+    found: dict[int, SubjectKey | None] = {}
+    for subject_id, wrapped in _wrapped_keys(subject_ids):
+        if not wrapped:
+            _cache.pop(subject_id, None)
+            found[subject_id] = None
+            continue
+        key = _cache.get(subject_id)
+        if key is None or key.wrapped != wrapped or key.loaded_at < oldest:
+            key = SubjectKey(subject_id, wrapped, _unwrap_raw(wrapped), epoch)
+            if epoch[1] is not None:
+                if len(_cache) >= _CACHE_MAX:
+                    # The oldest entry; another thread may be changing the dict (then skip).
+                    with contextlib.suppress(StopIteration, RuntimeError):
+                        _cache.pop(next(iter(_cache)), None)
+                _cache[subject_id] = key
+        found[subject_id] = key
     return found
 
 
-def key_for_subject(subject_id: int) -> Fernet:
+sealing_keys_for_subjects = keys_for_subjects  # the name the bulk paths used
+
+
+def sealing_key(subject_id: int, raw: bytes) -> SubjectKey:
+    """A key from a data key the caller just drew and holds (bulk loading: demo data); not cached.
+
+    It has no stored wrapped copy to re-check, so opens with it skip the liveness check.
+    """
+    return SubjectKey(subject_id, "", raw, (-1, None))
+
+
+def key_for_subject(subject_id: int) -> SubjectKey:
     key = keys_for_subjects([subject_id]).get(subject_id)
     if key is None:
         raise KeyDestroyed()
     return key
+
+
+def clear_key_cache() -> None:
+    """Forget every unwrapped key in this process (tests, and workers between jobs if wanted)."""
+    _cache.clear()

@@ -7,15 +7,15 @@ each subject draws from its own `random.Random` seeded by (s, i). Data keys are 
 and ciphertexts differ run to run by design; their plaintexts are deterministic.
 """
 
+import base64
 import hashlib
+import os
 import random
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, lru_cache
-
-from cryptography.fernet import Fernet
 
 from . import crypto
 from .models import normalize_email
@@ -281,6 +281,9 @@ class Lookups:
 class Batch:
     start: int
     rows: dict[str, list[tuple]] = field(default_factory=dict)
+    # Per subject position, its raw data key: the sealed columns hold plaintext until `seal_rows`
+    # binds them to their row ids, which only the writing process knows. Never leaves memory.
+    keys: list[bytes] = field(default_factory=list)
 
     def add(self, label: str, row: tuple) -> None:
         self.rows.setdefault(label, []).append(row)
@@ -349,8 +352,8 @@ def _subject(
              f"{city}, {region} {_pattern(rng, postcode)}", COUNTRY_NAMES.get(country, "")]  # fmt: skip
     postal = "\n".join(p for p in lines if p.strip(", ")) if country else ""
     phone = _pattern(rng, PHONE.get(country, PHONE[""]))
-    data_key = Fernet.generate_key()
-    key = Fernet(data_key)
+    data_key = base64.urlsafe_b64encode(os.urandom(32))
+    batch.keys.append(base64.urlsafe_b64decode(data_key))
     dob = None
     is_minor = False
     if is_entity:
@@ -381,10 +384,10 @@ def _subject(
     batch.add(
         "inventory.DataSubject",
         (public_id, "entity" if is_entity else "person", name, email, normalize_email(email), phone, postal,
-         company, role, country, region, crypto.seal(key, dob), is_minor, created, created),
+         company, role, country, region, dob or "", is_minor, created, created),
     )  # fmt: skip
     batch.add("inventory.DataKey", (pos, master.encrypt(data_key).decode(), created))
-    _records(batch, pos, index, rng, key, lk, created, as_of, email, first, last, company, domain, country,
+    _records(batch, pos, index, rng, lk, created, as_of, email, first, last, company, domain, country,
              city, phone, postal, is_entity)  # fmt: skip
 
 
@@ -420,7 +423,7 @@ def _activity_events(batch, pos, index, rng, lk, later, country) -> None:
             )  # fmt: skip
 
 
-def _records(batch, pos, index, rng, key, lk, created, as_of, email, first, last, company, domain, country,
+def _records(batch, pos, index, rng, lk, created, as_of, email, first, last, company, domain, country,
              city, phone, postal, is_entity) -> None:  # fmt: skip
     src, sysm = lk.sources, lk.systems
     db = sysm["privacyops"]
@@ -450,7 +453,7 @@ def _records(batch, pos, index, rng, key, lk, created, as_of, email, first, last
         username = f"{_ascii(first)}.{_ascii(last)}{index}" if first else f"admin{index}@{domain}"
         batch.add(
             "inventory.UserAccount",
-            (pos, src["website"], db, created, username, pw, crypto.seal(key, token),
+            (pos, src["website"], db, created, username, pw, token or "",
              rng.choice(PAYMENT_BRANDS) if token else "", login, closed),
         )  # fmt: skip
     if company:
@@ -474,9 +477,32 @@ def _records(batch, pos, index, rng, key, lk, created, as_of, email, first, last
             answer = rng.choice(answers).format(n=rng.randrange(2, 30))
             batch.add(
                 "inventory.SurveyResponse",
-                (pos, src["widgets"], db, later(), survey, question, crypto.seal(key, answer)),
+                (pos, src["widgets"], db, later(), survey, question, answer),
             )
     _activity_events(batch, pos, index, rng, lk, later, country)
+
+
+# The column of each demo model that is sealed under the subject's data key.
+SEALED = {
+    "inventory.DataSubject": "date_of_birth",
+    "inventory.UserAccount": "payment_method_reference",
+    "inventory.SurveyResponse": "answer",
+}
+
+
+def seal_rows(model, label: str, rows: list[tuple], *, row_ids: list[int], subject_ids: list[int],
+              keys: dict[int, "crypto.SubjectKey"]) -> list[tuple]:  # fmt: skip
+    """Rows with their id first and the sealed column encrypted, bound to (table, column, id, subject)."""
+    at = COLUMNS[label].index(SEALED[label])
+    table, column = crypto.field_place(model, SEALED[label])
+    sealed = crypto.seal_many(
+        [(keys[sid], row[at], rid) for row, rid, sid in zip(rows, row_ids, subject_ids, strict=True)],
+        table=table,
+        column=column,
+    )
+    return [
+        (rid, *row[:at], text, *row[at + 1 :]) for row, rid, text in zip(rows, row_ids, sealed, strict=True)
+    ]
 
 
 def companies_for(total_subjects: int) -> int:

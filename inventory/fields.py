@@ -4,7 +4,7 @@ from django.db import models
 
 
 class EncryptedTextField(models.TextField):
-    """Holds a Fernet token sealed with the owning subject's data key (see inventory.crypto).
+    """Holds a value sealed with the owning subject's data key (AES-256-GCM, see inventory.crypto).
 
     The field stores ciphertext only; services seal on write and selectors open on read, because the
     key depends on the row's subject and must never be cached across requests in a model instance.

@@ -12,7 +12,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from core.actors import Actor
 
-from . import crypto
+from . import bulk, crypto
 from .models import DataKey, DataSubject, normalize_email
 from .registry import registry
 
@@ -57,10 +57,10 @@ def subject_create(
     )
     subject.full_clean(exclude=["date_of_birth"])
     subject.save()
-    wrapped = crypto.new_wrapped_key()
-    DataKey.objects.create(subject=subject, wrapped=wrapped)
+    DataKey.objects.create(subject=subject, wrapped=crypto.new_wrapped_key())
     if date_of_birth:
-        subject.date_of_birth = crypto.seal(crypto.unwrap(wrapped), date_of_birth.isoformat())
+        key = crypto.key_for_subject(subject.pk)
+        subject.date_of_birth = crypto.seal_field(key, subject, "date_of_birth", date_of_birth.isoformat())
         subject.save(update_fields=["date_of_birth"])
     audit_record(action="subject.created", actor=actor, target=subject, subject_id=subject.pk)
     return subject
@@ -101,26 +101,33 @@ def subject_update(*, subject: DataSubject, changes: dict[str, Any], actor: Acto
     return subject
 
 
-def _seal_values(model: type[models.Model], subject_id: int, values: dict[str, Any]) -> dict[str, Any]:
-    entry = registry.get(model)
-    encrypted = [name for name in entry.encrypted_fields if values.get(name)]
+def _seal_fields(record: models.Model, subject_id: int, encrypted: Iterable[str]) -> None:
+    """Seal the given plaintext fields in place, bound to the record's row (its id is reserved first)."""
+    encrypted = [name for name in encrypted if getattr(record, name)]
     if not encrypted:
-        return values
+        return
+    if record.pk is None:
+        record.pk = bulk.reserve_ids(type(record), 1)[0]
     key = crypto.key_for_subject(subject_id)
-    return {**values, **{name: crypto.seal(key, values[name]) for name in encrypted}}
+    for name in encrypted:
+        setattr(record, name, crypto.seal_field(key, record, name, getattr(record, name)))
 
 
 @transaction.atomic
 def record_create(
     *, model: type[models.Model], subject: DataSubject, values: dict[str, Any], actor: Actor = None
 ) -> models.Model:
-    """Store a personal-data record of a registered model; sensitive fields are sealed first."""
+    """Store a personal-data record of a registered model; sensitive fields are sealed first.
+
+    The row id is reserved before the insert so each ciphertext is bound to the row it is stored in.
+    """
     entry = registry.get(model)
-    values = _seal_values(model, subject.pk, values)
+    values = dict(values)
     values.setdefault(entry.collected_at, timezone.now())
     record = model(**{entry.subject: subject}, **values)
+    _seal_fields(record, subject.pk, entry.encrypted_fields)
     record.full_clean(exclude=list(entry.encrypted_fields))
-    record.save()
+    record.save(force_insert=True)
     audit_record(action="record.created", actor=actor, target=record, subject_id=subject.pk)
     return record
 
@@ -195,7 +202,7 @@ def records_reveal(
         values: dict[str, str] = {}
         for name in entry.encrypted_fields:
             try:
-                values[name] = crypto.open_sealed(key, getattr(record, name))
+                values[name] = crypto.open_field(key, record, name)
             except crypto.UndecryptableValue:
                 result.undecryptable.add((entry.label, record.pk, name))
                 continue
@@ -226,15 +233,18 @@ def record_reveal(record: models.Model, *, subject_id: int | None = None) -> dic
         else (record.pk if not entry.subject else getattr(record, f"{entry.subject}_id"))
     )
     key = crypto.key_for_subject(sid)
-    return {name: crypto.open_sealed(key, getattr(record, name)) for name in entry.encrypted_fields}
+    return {name: crypto.open_field(key, record, name) for name in entry.encrypted_fields}
 
 
 @transaction.atomic
 def subject_destroy_data_key(*, subject_id: int, actor: Actor = None, reason: str) -> bool:
     """Crypto-shred: destroy the subject's data key. Every value sealed under it becomes unreadable.
 
-    Returns False when the key was already destroyed (idempotent, nothing recorded twice).
+    Returns False when the key was already destroyed (idempotent, nothing recorded twice). Every
+    process drops its cached copy: this one at once, the others when the commit bumps the key epoch.
     """
+    crypto.forget_keys_locally([subject_id])
+    transaction.on_commit(lambda: crypto.keys_destroyed([subject_id]))
     destroyed = DataKey.objects.filter(subject_id=subject_id, destroyed_at__isnull=True).update(
         wrapped="", destroyed_at=timezone.now()
     )

@@ -11,21 +11,23 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html, format_html_join
 
 from audit.admin import ReadOnlyAdminMixin
 from inventory.models import DataCategory, DataSubject
 
-from . import defaults, rendering, rules, selectors, services
+from . import defaults, redaction, rendering, rules, selectors, services
 from .models import Breach, BreachStatus, Notice, NoticeStatus, NoticeTemplate
 
 
 def _iframe(html: str, height: int = 520) -> str:
-    # sandbox="": no scripts, no forms, no same-origin access; srcdoc is attribute-escaped.
+    # sandbox="": no scripts, no forms, no same-origin access. The rendered HTML arrives marked safe, which
+    # format_html would insert as is (cut at the first double quote, `</iframe>` escaping the frame):
+    # escape() escapes always, so the whole document stays inside the srcdoc attribute.
     return format_html(
         '<iframe sandbox="" srcdoc="{}" style="width:100%;max-width:760px;height:{}px;border:1px solid #d0d7de;'
         'background:#fff;"></iframe>',
-        html,
+        escape(str(html)),
         height,
     )
 
@@ -86,13 +88,14 @@ class NoticeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fieldsets = [
         ("Notice", {"fields": ["public_id", "kind", "language", "template_link", "subject_link", "breach",
                                "marketing_purpose", "idempotency_key", "requested_by"]}),
-        ("Message", {"fields": ["to_email", "rendered_preview", "headers"]}),
+        ("Message", {"fields": ["recipient", "rendered_preview", "message_headers"]}),
         ("Delivery (evidence)", {"fields": ["status", "attempts", "last_error", "created_at", "dispatched_at",
                                             "next_attempt_at", "claimed_at", "sent_at", "failed_at", "cancelled_at"]}),
     ]  # fmt: skip
     readonly_fields = [
         "public_id", "kind", "language", "template_link", "subject_link", "breach", "marketing_purpose",
-        "idempotency_key", "requested_by", "to_email", "rendered_preview", "headers", "status", "attempts",
+        "idempotency_key", "requested_by", "recipient", "rendered_preview", "message_headers", "status",
+        "attempts",
         "last_error", "created_at", "dispatched_at", "next_attempt_at", "claimed_at", "sent_at", "failed_at",
         "cancelled_at",
     ]  # fmt: skip
@@ -124,11 +127,38 @@ class NoticeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return "—"
         return format_html("{} (#{})", obj.subject, obj.subject_id)
 
+    def get_object(self, request, object_id, from_field=None):
+        # The displays below redact for the viewer (notices.redaction). The admin instance is shared
+        # between requests, so the viewer travels on this request's object, not on self.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj.viewer = request.user
+        return obj
+
+    @staticmethod
+    def _redact(obj: Notice, text: str | None) -> str:
+        return redaction.redact_for(getattr(obj, "viewer", None), text)
+
+    @admin.display(description="to email")
+    def recipient(self, obj: Notice) -> str:
+        return self._redact(obj, obj.to_email) or "—"
+
     @admin.display(description="rendered notice")
     def rendered_preview(self, obj: Notice) -> str:
         if obj.body_text is None:
             return "Erased."
-        return _rendered_block(obj.email_subject or "", obj.body_text, obj.body_html or "")
+        # Signed links are withheld: a staff member reading the outbox must not be able to act as the
+        # recipient (open their access package, confirm their identity).
+        return _rendered_block(
+            self._redact(obj, obj.email_subject),
+            self._redact(obj, obj.body_text),
+            self._redact(obj, obj.body_html),
+        )
+
+    @admin.display(description="headers")
+    def message_headers(self, obj: Notice) -> str:
+        headers = redaction.redact_headers_for(getattr(obj, "viewer", None), obj.headers)
+        return format_html_join("", "<div><code>{}</code>: {}</div>", sorted(headers.items())) or "—"
 
     @admin.action(description="Retry delivery of the selected notices", permissions=["retry"])
     def retry_notices(self, request, queryset):

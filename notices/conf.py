@@ -60,3 +60,9 @@ def privacy_office_email() -> str:
 def hash_key() -> str:
     """HASH_KEY (required): the key of the address hash kept once a subject is erased."""
     return settings.HASH_KEY
+
+
+def delivery_batch_size() -> int:
+    """NOTICES_DELIVERY_BATCH (default 200): notices one worker claims, renders and sends over one
+    SMTP connection (bulk enqueue queues them in batches of this size)."""
+    return int(getattr(settings, "NOTICES_DELIVERY_BATCH", 200))

@@ -37,6 +37,32 @@ def deliver_notice(self, notice_id: int) -> str:
     return outcome.result
 
 
+@shared_task(
+    bind=True,
+    base=PrivacyTask,
+    name="notices.deliver_notice_batch",
+    soft_time_limit=600,
+    time_limit=660,
+)
+def deliver_notice_batch(self, first_id: int, last_id: int) -> dict:
+    """Deliver the due pending notices with ids first_id..last_id over one SMTP connection
+    (notices.services.notice_deliver_range; ids as two numbers, never a list of anything else).
+    Transient failures are recorded on their rows with the next attempt time; this task queues one
+    range per backoff delay for them (bounded by the rows' attempt counts, as deliver_notice)."""
+    result = services.notice_deliver_range(first_id=first_id, last_id=last_id)
+    if not self.request.is_eager:
+        for delay, ids in result.retry.items():
+            # If this message is lost, the beat sweep re-queues the notices.
+            self.apply_async(args=[min(ids), max(ids)], countdown=delay)
+    return {
+        "sent": len(result.sent),
+        "failed": len(result.failed),
+        "cancelled": len(result.cancelled),
+        "retry": sum(map(len, result.retry.values())),
+        "skipped": result.skipped,
+    }
+
+
 @shared_task(bind=True, base=PrivacyTask, name="notices.sweep_outbox")
 def sweep_outbox(self) -> dict:
     """The beat sweep of the outbox; with a backlog it queues its own next step (not a retry)."""

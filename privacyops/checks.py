@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.core import checks
 
+from privacyops import secret_rules
+
 LOCAL_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
@@ -27,3 +29,32 @@ def check_shared_cache(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             )
         ]
     return []
+
+
+SECRET_CHECK_IDS = {
+    "SECRET_KEY": "privacyops.E010",
+    "DATA_MASTER_KEYS": "privacyops.E011",
+    "HASH_KEY": "privacyops.E012",
+}
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_secrets(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Published development secrets or trivially short keys: one error per variable.
+
+    settings.py already refuses to start with them when DEBUG is off; this check catches them when
+    a configuration is vetted with DEBUG on (`DEBUG=1 manage.py check --deploy`) before going live.
+    """
+    found = secret_rules.problems(
+        secret_key=settings.SECRET_KEY,
+        data_master_keys=list(getattr(settings, "DATA_MASTER_KEYS", [])),
+        hash_key=getattr(settings, "HASH_KEY", ""),
+    )
+    return [
+        checks.Error(
+            f"{name} {problem}.",
+            hint=f"Set {name} to a fresh random value (see docs/operations.md).",
+            id=SECRET_CHECK_IDS[name],
+        )
+        for name, problem in found
+    ]

@@ -1,14 +1,20 @@
 """A logging filter that redacts personal data before any handler writes a record.
 
 Code must not log personal data in the first place (log ids); this filter is the safety net for
-third-party libraries and mistakes: email addresses, telephone numbers and IP addresses in the
-message, its arguments and exception text are replaced by placeholders.
+third-party libraries and mistakes: email addresses (also URL-encoded, `%40`), signed tokens (the
+links in request paths: verification, status, download, unsubscribe, notices), telephone numbers and
+IP addresses in the message, its arguments and exception text are replaced by placeholders. The
+development server's and gunicorn's access logs go through it too (settings.LOGGING, gunicorn.conf.py).
 """
 
 import logging
 import re
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+# "@" also URL-encoded once or twice (%40, %2540), as it appears in query strings and paths.
+EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+(?:@|%40|%2540)[A-Za-z0-9.\-]+\.[A-Za-z]{2,}", re.IGNORECASE)
+# django.core.signing tokens: payload (compressed ones start with "."), then ":timestamp" (dumps) and a
+# base64 signature of 27+ characters; the colons may arrive URL-encoded (%3A).
+SIGNED_TOKEN = re.compile(r"[\w.\-]+(?:(?::|%3A)[\w\-]+){1,2}(?::|%3A)[\w\-]{27,}", re.IGNORECASE)
 IPV4 = re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")
 IPV6 = re.compile(
     r"\b(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}\b"  # full form
@@ -21,6 +27,7 @@ PHONE = re.compile(r"(?<![\w.\-])(?!\d{4}-\d\d-\d\d)\+?\(?\d(?:[\s().\-]{0,2}\d)
 
 
 def redact(text: str) -> str:
+    text = SIGNED_TOKEN.sub("[token]", text)
     text = EMAIL.sub("[email]", text)
     text = IPV6.sub("[ip]", text)
     text = IPV4.sub("[ip]", text)

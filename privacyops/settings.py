@@ -8,7 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
+
+from privacyops import secret_rules
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -18,12 +19,18 @@ if (BASE_DIR / ".env").exists():
 
 DEBUG = env.bool("DEBUG", default=False)
 
-_DEV_SECRET_KEY = "django-insecure-development-only-never-use-in-production"
+
+def _refuse_to_start(message: str) -> None:
+    """One line naming the variable, no traceback: the operator sees what to fix at once."""
+    raise SystemExit(f"privacyops refuses to start: {message}")
+
+
+_DEV_SECRET_KEY = secret_rules.DEV_SECRET_KEY
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         # Refuse to start: a guessable key would let anyone forge sessions and signed links.
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        _refuse_to_start("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = _DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
@@ -31,16 +38,23 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Master keys wrapping each subject's data key, newest first (comma separated, Fernet keys).
 # The development default is only for DEBUG; production must set its own.
-_DEV_DATA_KEYS = ["NymaYYQRL5QtIFToAsuHtB7fVeBkwnKPeAqRl1a9cuU="]
+_DEV_DATA_KEYS = [secret_rules.DEV_DATA_KEY]
 DATA_MASTER_KEYS = env.list("DATA_MASTER_KEYS", default=[])
 if not DATA_MASTER_KEYS:
     if not DEBUG:
-        raise ImproperlyConfigured("DATA_MASTER_KEYS must be set when DEBUG is off.")
+        _refuse_to_start("DATA_MASTER_KEYS must be set when DEBUG is off.")
     DATA_MASTER_KEYS = _DEV_DATA_KEYS
 # Key for the keyed hashes (HMAC) that outlive erasure: suppression list, hashed fields.
-HASH_KEY = env.str("HASH_KEY", default="") or ("dev-hash-key" if DEBUG else "")
+HASH_KEY = env.str("HASH_KEY", default="") or (secret_rules.DEV_HASH_KEY if DEBUG else "")
 if not HASH_KEY:
-    raise ImproperlyConfigured("HASH_KEY must be set when DEBUG is off.")
+    _refuse_to_start("HASH_KEY must be set when DEBUG is off.")
+if not DEBUG:
+    # Published development values and trivially short keys are as good as no key (issue 15 item 4);
+    # `check --deploy` reports each of them too (privacyops.checks, privacyops.E010-E012).
+    for _name, _problem in secret_rules.problems(
+        secret_key=SECRET_KEY, data_master_keys=DATA_MASTER_KEYS, hash_key=HASH_KEY
+    ):
+        _refuse_to_start(f"{_name} {_problem}.")
 
 INSTALLED_APPS = [
     "privacyops.admin_apps.PrivacyAdminConfig",  # django.contrib.admin with two-factor sign-in
@@ -53,8 +67,10 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets served from our static files, not a CDN
     "django_celery_beat",
     "axes",
+    "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -78,6 +94,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "privacyops.csp.AdminCSPMiddleware",
     # Last, as django-axes requires: turns lock-outs into a clear response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -97,7 +114,10 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # its log lines would carry IP addresses
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
+# One trusted-proxy setting for every client-IP decision (core.client_ip): axes' lock-outs, the public
+# form's rate limit and DRF's throttles. AXES_PROXY_COUNT is its former name, still read.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=env.int("AXES_PROXY_COUNT", default=0))
+AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip"
 
 ROOT_URLCONF = "privacyops.urls"
 WSGI_APPLICATION = "privacyops.wsgi.application"
@@ -182,7 +202,7 @@ REST_FRAMEWORK = {
     # Token or session only (no basic auth). Token first: an anonymous caller gets 401 with
     # `WWW-Authenticate: Token` from every endpoint, not a bare 403 from some.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.api_access.ServiceTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -190,16 +210,22 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Body-size and field-count limits answer as JSON 400 like every other API error (core.api_errors).
+    "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
     ],
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,  # same trusted-proxy rule as core.client_ip
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="60/min"),
         "user": env.str("API_THROTTLE_USER", default="1200/min"),
         "intake": env.str("API_THROTTLE_INTAKE", default="10/hour"),
     },
 }
+# Tokens belong to service accounts (non-staff, explicit permissions): a staff user's token would skip
+# the admin's two-factor sign-in, so it is refused unless this is on (core.api_access).
+API_ALLOW_STAFF_TOKENS = env.bool("API_ALLOW_STAFF_TOKENS", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "privacyops API",
     "DESCRIPTION": "Inventory, consent, disclosures and privacy requests.",
@@ -207,9 +233,16 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema and the docs describe every endpoint and filter: for signed-in users and API clients only.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # /api/docs/ works offline and loads no third-party script (drf-spectacular-sidecar).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Unwrapped data keys are used at most this long before being re-read (inventory.crypto); the shared
+# cache above carries the key epoch that evicts an erased subject's key from every process at once.
+DATA_KEY_CACHE_SECONDS = env.float("DATA_KEY_CACHE_SECONDS", default=30)
 
 # --- Production hardening (active whenever DEBUG is off) -----------------------------------------
 if not DEBUG:
@@ -225,6 +258,24 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 8)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on admin pages (django-csp; privacyops.csp applies it under /admin/): no inline
+# or third-party script can run there, so markup slipping out of a preview frame stays inert. The
+# admin's own scripts are static files; previews are srcdoc frames, which inherit this policy.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 LOGGING = {
     "version": 1,
@@ -233,4 +284,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # runserver's access log has its own handler in Django's defaults, without our filter: route it here.
+    "loggers": {"django.server": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }

@@ -140,7 +140,7 @@ class CaseEventInline(ReadOnlyInline):
         if not obj.note:
             return ""
         try:
-            return crypto.open_sealed(crypto.key_for_subject(obj.subject_id), obj.note)
+            return crypto.open_field(crypto.key_for_subject(obj.subject_id), obj, "note")
         except (crypto.KeyDestroyed, crypto.UndecryptableValue):
             return "[erased]"
 

@@ -39,6 +39,13 @@ def intake_rate() -> tuple[int, int]:
     return _setting("REQUESTS_INTAKE_RATE", (5, 3600))
 
 
+def unverified_mail_cap() -> tuple[int, int]:
+    """REQUESTS_UNVERIFIED_MAIL_CAP ((3, 86400)): (submissions, seconds) per recipient address on the
+    public form. Each submission mails addresses nobody has verified; beyond this the form answers as
+    usual but sends (and stores) nothing, so it can't be used to flood someone's mailbox."""
+    return _setting("REQUESTS_UNVERIFIED_MAIL_CAP", (3, 86400))
+
+
 def reminder_unassigned_after() -> timedelta:
     """REQUESTS_REMIND_UNASSIGNED_DAYS (5): an unassigned case is brought to the privacy office."""
     return timedelta(days=_setting("REQUESTS_REMIND_UNASSIGNED_DAYS", 5))

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from django.db import models
 
+from core.csv_safety import safe_cell
 from inventory import crypto
 from inventory.fields import EncryptedTextField
 from inventory.models import DataCategory, DataSubject, Source, System, ThirdParty
@@ -80,7 +81,7 @@ def _row(record: models.Model, entry: PersonalData, key, names: _Names) -> dict:
                 value = "[erased: key destroyed]" if value else ""
             else:
                 try:
-                    value = crypto.open_sealed(key, value)
+                    value = crypto.open_field(key, record, f.name)
                 except crypto.UndecryptableValue:
                     value = "[unreadable]"
         row[f.name] = _plain(value)
@@ -95,7 +96,9 @@ def _csv(rows: list[dict]) -> str:
     writer = csv.DictWriter(out, fieldnames=headers)
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in r.items()})
+        writer.writerow(
+            {k: safe_cell(json.dumps(v) if isinstance(v, list | dict) else v) for k, v in r.items()}
+        )
     return out.getvalue()
 
 

@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
+from core.csv_safety import safe_row
+
 from . import conf, deadlines
 from .models import OPEN_STATUSES, CaseEvent, PrivacyRequest, RequestType, Status
 
@@ -221,15 +223,17 @@ def request_metrics_csv(*, year: int) -> str:
     )
     for r in request_metrics(year=year):
         writer.writerow(
-            [
-                r.request_type,
-                r.label,
-                r.received,
-                r.complied,
-                r.denied,
-                r.median_days_to_respond,
-                r.mean_days_to_respond,
-            ]
+            safe_row(
+                [
+                    r.request_type,
+                    r.label,
+                    r.received,
+                    r.complied,
+                    r.denied,
+                    r.median_days_to_respond,
+                    r.mean_days_to_respond,
+                ]
+            )
         )
     return out.getvalue()
 

@@ -9,24 +9,45 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.crypto import salted_hmac
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from core.client_ip import rate_limit_bucket
+
 from . import conf, services
+from .decoy import decoy_case, decoy_status_link
 from .forms import IntakeForm
 from .models import Channel, PrivacyRequest
 from .selectors import case_deadlines
 
 
-def _client_ip(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is set by the client unless a trusted proxy rewrites it.
-    return request.META.get("REMOTE_ADDR", "unknown")
+def _count(key: str, window: int) -> int:
+    cache.add(key, 0, timeout=window)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window)
+        return 1
+
+
+def _recipient_capped(data: dict) -> bool:
+    """Per-recipient cap on mail to unverified addresses (the subject's and an agent's), counted under a
+    keyed hash so the shared cache holds no address."""
+    limit, window = conf.unverified_mail_cap()
+    addresses = {a.strip().lower() for a in (data.get("subject_email"), data.get("requester_email")) if a}
+    counts = [
+        _count(f"requests_app:mailcap:{salted_hmac('mailcap', a).hexdigest()}", window)
+        for a in sorted(addresses)
+    ]
+    return any(c > limit for c in counts)
 
 
 def _rate_limited(request: HttpRequest) -> bool:
-    """Fixed window per client IP, in the shared cache (Redis in production)."""
+    """Fixed window per client (IPv4 address or IPv6 /64, behind TRUSTED_PROXY_COUNT proxies), in the
+    shared cache (Redis in production)."""
     limit, window = conf.intake_rate()
-    key = f"requests_app:intake:{_client_ip(request)}"
+    key = f"requests_app:intake:{rate_limit_bucket(request)}"
     cache.add(key, 0, timeout=window)
     try:
         count = cache.incr(key)
@@ -54,9 +75,10 @@ def intake(request: HttpRequest) -> HttpResponse:
             )
         if form.is_valid():
             data = form.cleaned_data
-            if data.get("website"):
-                # A bot filled the honeypot: answer like a success and store nothing.
-                return render(request, "requests_app/message.html", _thanks_context(None))
+            if data.get("website") or _recipient_capped(data):
+                # A bot filled the honeypot, or these addresses got their share of unverified mail:
+                # answer exactly like a real submission, store and send nothing.
+                return redirect(decoy_status_link(data))
             try:
                 case = services.request_create(
                     request_type=data["request_type"],
@@ -83,19 +105,12 @@ def intake(request: HttpRequest) -> HttpResponse:
     return render(request, "requests_app/intake.html", {"form": form})
 
 
-def _thanks_context(case: PrivacyRequest | None) -> dict:
-    return {
-        "title": "We received your request",
-        "message": "Check your mailbox: we sent a confirmation and, where needed, a link to confirm it is you.",
-    }
-
-
 def _case_from_status_token(token: str) -> PrivacyRequest:
     try:
         payload = signing.loads(token, salt=services.STATUS_SALT)
     except signing.BadSignature as exc:
         raise Http404("Unknown link") from exc
-    case = PrivacyRequest.objects.filter(reference=payload.get("r")).first()
+    case = PrivacyRequest.objects.filter(reference=payload.get("r")).first() or decoy_case(payload)
     if case is None:
         raise Http404("Unknown link")
     return case

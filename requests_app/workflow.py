@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from core.actors import Actor, actor_label
-from inventory import crypto
+from inventory import bulk, crypto
 
 from . import conf, gateways, policy
 from .models import CaseEvent, PrivacyRequest, RequesterKind, Status
@@ -31,17 +31,21 @@ def lock_case(case: PrivacyRequest | int) -> PrivacyRequest:
     return PrivacyRequest.objects.select_for_update(of=("self",)).select_related("subject").get(pk=pk)
 
 
-def seal_note(subject_id: int, note: str) -> str:
-    """Free text may hold personal data: it is sealed under the subject's key (crypto-erased with it)."""
+def seal_note(event: CaseEvent, note: str) -> str:
+    """Free text may hold personal data: it is sealed under the subject's key (crypto-erased with it),
+    bound to its timeline row, whose id is reserved here before the insert."""
     if not note:
         return ""
     try:
-        return crypto.seal(crypto.key_for_subject(subject_id), note)
+        key = crypto.key_for_subject(event.subject_id)
     except crypto.KeyDestroyed as exc:
         raise ValidationError(
             "This subject was erased: free-text notes can no longer be stored for the case. "
             "Record the fact without personal data in the case's outcome instead."
         ) from exc
+    if event.pk is None:
+        event.pk = bulk.reserve_ids(CaseEvent, 1)[0]
+    return crypto.seal_field(key, event, "note", note)
 
 
 def case_event(
@@ -57,7 +61,7 @@ def case_event(
 ) -> CaseEvent:
     """Append to the case's timeline and to the audit chain (summary and details: codes and ids only)."""
     details = json.loads(json.dumps(details or {}, default=str))
-    event = CaseEvent.objects.create(
+    event = CaseEvent(
         case=case,
         subject_id=case.subject_id,
         at=timezone.now(),
@@ -67,9 +71,10 @@ def case_event(
         actor=actor if hasattr(actor, "pk") else None,
         actor_label=actor_label(actor),
         summary=summary[:300],
-        note=seal_note(case.subject_id, note),
         details=details,
     )
+    event.note = seal_note(event, note)
+    event.save(force_insert=True)
     audit_record(
         action=f"request.{kind}",
         actor=actor,
@@ -178,6 +183,9 @@ def send_case_notice(
         "received_on": timezone.localdate(case.received_at).isoformat(),
         "due_on": case.due_on.isoformat() if case.due_on else "",
         "status_url": status_link(case),
+        # Greet whoever the mail goes to by the name *they* typed, never the name in our records: the
+        # address may be an unverified agent's, and our name on file would confirm a customer (item 2).
+        "recipient_name": case.requester_name,
     }
     notice = gateways.notice_enqueue(
         kind=kind,

@@ -1,11 +1,13 @@
 """The project's wiring: settings refuse unsafe starts, Celery runs eagerly and on a real worker."""
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from privacyops.celery import health
 
@@ -39,9 +41,9 @@ def test_settings_start_with_development_key_when_debug_is_on():
 def test_settings_start_in_production_mode_with_all_secrets_set():
     result = _import_settings(
         DEBUG="0",
-        SECRET_KEY="x" * 50,
-        DATA_MASTER_KEYS="NymaYYQRL5QtIFToAsuHtB7fVeBkwnKPeAqRl1a9cuU=",
-        HASH_KEY="h" * 32,
+        SECRET_KEY=secrets.token_urlsafe(50),
+        DATA_MASTER_KEYS=Fernet.generate_key().decode(),
+        HASH_KEY=secrets.token_urlsafe(32),
     )
     assert result.returncode == 0, result.stderr
 
@@ -89,8 +91,8 @@ def test_suite_talks_to_postgresql_when_configured():
 def test_two_factor_admin_sign_in_is_required_by_default_in_production():
     code = "from django.conf import settings; print(settings.OTP_ADMIN_REQUIRED)"
     env = {**{k: v for k, v in os.environ.items() if k not in {"DEBUG", "OTP_ADMIN_REQUIRED"}}}
-    env.update(DEBUG="0", SECRET_KEY="x" * 50, DATA_MASTER_KEYS="NymaYYQRL5QtIFToAsuHtB7fVeBkwnKPeAqRl1a9cuU=",
-               HASH_KEY="h" * 32, DJANGO_SETTINGS_MODULE="privacyops.settings")  # fmt: skip
+    env.update(DEBUG="0", SECRET_KEY=secrets.token_urlsafe(50), DATA_MASTER_KEYS=Fernet.generate_key().decode(),
+               HASH_KEY=secrets.token_urlsafe(32), DJANGO_SETTINGS_MODULE="privacyops.settings")  # fmt: skip
     result = subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); {code}"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False,

@@ -2,6 +2,8 @@
 
 - enqueue.py               putting a notice in the outbox (in the caller's transaction), idempotent
 - delivery.py              claim, send, record one notice; the at-least-once window, explained
+- bulk_enqueue.py          many notices of one kind in one transaction, a fixed number of statements
+- batch_delivery.py        claim, send (one SMTP connection) and record a batch of notices
 - outbox.py                an operator's retry or cancel, the beat sweep of orphans and expired claims
 - templates.py             template validation, versioned saves
 - breaches.py              the breach register: record, change, authority and AG records, close
@@ -11,6 +13,7 @@
 Other apps use the names re-exported here, not the modules.
 """
 
+from .batch_delivery import BatchDeliveryResult, notice_deliver_batch, notice_deliver_range
 from .breach_notification import (
     BreachBatchResult,
     breach_notify_batch,
@@ -27,6 +30,7 @@ from .breaches import (
     breach_save,
     breach_selection_clean,
 )
+from .bulk_enqueue import BulkEnqueueResult, BulkItem, notice_enqueue_many
 from .delivery import DeliveryOutcome, build_message, notice_deliver
 from .enqueue import MarketingNotAllowed, notice_enqueue, outbox_insert
 from .outbox import SweepResult, notice_cancel, notice_retry, outbox_sweep
@@ -41,7 +45,10 @@ from .templates import (
 __all__ = [
     "REQUIRED_FOR_NOTICE",
     "SELECTION_KEYS",
+    "BatchDeliveryResult",
     "BreachBatchResult",
+    "BulkEnqueueResult",
+    "BulkItem",
     "DeliveryOutcome",
     "MarketingNotAllowed",
     "SweepResult",
@@ -58,7 +65,10 @@ __all__ = [
     "build_message",
     "notice_cancel",
     "notice_deliver",
+    "notice_deliver_batch",
+    "notice_deliver_range",
     "notice_enqueue",
+    "notice_enqueue_many",
     "notice_retry",
     "notice_template_check",
     "notice_template_create",

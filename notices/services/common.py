@@ -34,3 +34,21 @@ def dispatch_breach(breach_id: int) -> None:
         logger.exception(
             "Could not queue the notification of breach %s; the sweep will resume it.", breach_id
         )
+
+
+def dispatch_notice_batches(notice_ids: list[int]) -> None:
+    """Queue batched delivery: one task per NOTICES_DELIVERY_BATCH ids, given as its first and last id
+    (numbers only). Called after commit; a failure leaves the rows pending for the beat sweep."""
+    from .. import conf
+    from ..tasks import deliver_notice_batch
+
+    size = conf.delivery_batch_size()
+    ordered = sorted(notice_ids)
+    for start in range(0, len(ordered), size):
+        chunk = ordered[start : start + size]
+        try:
+            deliver_notice_batch.delay(chunk[0], chunk[-1])
+        except Exception:  # broker down: the rows stay pending and the beat sweep re-queues them
+            logger.exception(
+                "Could not queue delivery of %s notices; the outbox sweep will retry.", len(chunk)
+            )

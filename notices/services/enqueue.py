@@ -264,3 +264,11 @@ def _insert(*, notice: Notice, actor: Actor) -> tuple[Notice, bool]:
         )
         transaction.on_commit(lambda: common.dispatch_notices([notice.pk]), robust=True)
     return notice, True
+
+
+# Public names of the steps, for the bulk path (notices.services.bulk_enqueue) which shares them.
+clean_key = _clean_key
+checked_purpose = _checked_purpose
+recipient_address = _recipient_address
+render_notice = _render
+notice_headers = _headers

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from core.actors import Actor
-from inventory import crypto
+from inventory import bulk, crypto
 from inventory.registry import registry
 
 from ..models import CaseEvent, PrivacyRequest, RecipientNotification, Rectification, RequestType, Status
@@ -58,16 +58,18 @@ def rectification_add(
             raise ValidationError({"value": exc.messages}) from exc
     if record_id is not None and not entry.for_subject(case.subject_id).filter(pk=record_id).exists():
         raise ValidationError({"record_id": "No such record of this subject."})
-    item = Rectification.objects.create(
+    item = Rectification(
+        pk=bulk.reserve_ids(Rectification, 1)[0],  # the sealed value is bound to its row
         case=case,
         subject_id=case.subject_id,
         model_label=entry.label,
         field_name=field_name,
         record_id=record_id,
-        new_value=crypto.seal(crypto.key_for_subject(case.subject_id), str(value)),
         created_at=timezone.now(),
         created_by=actor if hasattr(actor, "pk") else None,
     )
+    item.new_value = crypto.seal_field(crypto.key_for_subject(case.subject_id), item, "new_value", str(value))
+    item.save(force_insert=True)
     case_event(
         case=case,
         kind=CaseEvent.Kind.RECTIFICATION,
@@ -86,14 +88,14 @@ def rectification_apply(*, case: PrivacyRequest, actor: Actor = None) -> list[st
         for item in case.rectifications.select_for_update().filter(applied_at__isnull=True):
             entry = registry.by_label(item.model_label)
             field = entry.model._meta.get_field(item.field_name)
-            plain = crypto.open_sealed(key, item.new_value)
+            plain = crypto.open_field(key, item, "new_value")
             records = entry.for_subject(case.subject_id).select_for_update().order_by("pk")
             if item.record_id is not None:
                 records = records.filter(pk=item.record_id)
             count = 0
             for record in records:
                 if item.field_name in entry.encrypted_fields:
-                    setattr(record, item.field_name, crypto.seal(key, plain))
+                    setattr(record, item.field_name, crypto.seal_field(key, record, item.field_name, plain))
                 else:
                     setattr(record, item.field_name, field.to_python(plain))
                 record.full_clean(exclude=list(entry.encrypted_fields))

@@ -59,9 +59,11 @@ def test_key_rotation_keeps_old_data_readable_and_rewraps_under_the_new_key(sett
 @pytest.mark.django_db
 def test_a_value_sealed_for_another_subject_does_not_open():
     a, b = make_full_subject(), make_full_subject()
-    sealed_for_a = crypto.seal(crypto.key_for_subject(a.pk), "secret")
+    place = {"table": "inventory_surveyresponse", "column": "answer", "row": 1}
+    sealed_for_a = crypto.seal(crypto.key_for_subject(a.pk), "secret", **place)
+    assert crypto.open_sealed(crypto.key_for_subject(a.pk), sealed_for_a, **place) == "secret"
     with pytest.raises(crypto.UndecryptableValue):
-        crypto.open_sealed(crypto.key_for_subject(b.pk), sealed_for_a)
+        crypto.open_sealed(crypto.key_for_subject(b.pk), sealed_for_a, **place)
 
 
 @pytest.mark.django_db

@@ -1,13 +1,16 @@
-"""The bulk crypto paths (seal_many, batch unwrap) write and read standard Fernet tokens, nothing weaker."""
+"""Sealing is standard AES-256-GCM from `cryptography`, bound to its place; older Fernet values still open."""
 
 import base64
 
 import pytest
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import Fernet, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from inventory import conf, crypto
-from inventory.models import DataKey
-from inventory.services import subject_destroy_data_key
+from inventory import crypto
+from inventory.models import DataKey, SurveyResponse, UserAccount
+from inventory.services import record_reveal, subject_destroy_data_key
 from tests.factories import make_full_subject
 
 VALUES = [
@@ -20,96 +23,153 @@ VALUES = [
     '{"ip_network":"10.1.2.0/24","user_agent":"Mozilla/5.0"}',
     "é✓",
 ]
+PLACE = {"table": "consent_consentevent", "column": "evidence"}
 
 
-def _raw_key() -> crypto.SealingKey:
-    return crypto.SealingKey(base64.urlsafe_b64decode(Fernet.generate_key()))
+def _raw() -> bytes:
+    return base64.urlsafe_b64decode(Fernet.generate_key())
 
 
-def _fernet(key: crypto.SealingKey) -> Fernet:
-    return Fernet(base64.urlsafe_b64encode(key))
+def _key(subject_id: int = 7, raw: bytes | None = None) -> crypto.SubjectKey:
+    return crypto.sealing_key(subject_id, raw or _raw())
 
 
-def test_seal_many_writes_fernet_tokens_that_fernet_and_open_sealed_read():
-    keys = [_raw_key() for _ in VALUES]
-    tokens = crypto.seal_many(list(zip(keys, VALUES, strict=True)))
-    for key, value, token in zip(keys, VALUES, tokens, strict=True):
+def _aesgcm(raw: bytes) -> AESGCM:
+    info = b"privacyops data key: AES-256-GCM sealing, version 1"
+    return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(raw))
+
+
+def test_seal_many_writes_versioned_aes_256_gcm_tokens_bound_to_table_column_row_and_subject():
+    raws = [_raw() for _ in VALUES]
+    keys = [_key(100 + i, raw) for i, raw in enumerate(raws)]
+    tokens = crypto.seal_many(
+        [(k, v, 5000 + i) for i, (k, v) in enumerate(zip(keys, VALUES, strict=True))], **PLACE
+    )
+    for i, (raw, key, value, token) in enumerate(zip(raws, keys, VALUES, tokens, strict=True)):
         if not value:
             assert token == ""
             continue
-        assert _fernet(key).decrypt(token.encode()) == value.encode()
-        assert crypto.open_sealed(_fernet(key), token) == value
+        data = base64.urlsafe_b64decode(token)
+        assert data[0] == crypto.VERSION_GCM and len(data) == 1 + 12 + len(value.encode()) + 16
+        aad = b"\x1f".join(
+            [b"\x01", b"consent_consentevent", b"evidence", b"%d" % (5000 + i), b"%d" % (100 + i)]
+        )
+        # Anyone with the standard library and the key can read it: nothing home-made in the format.
+        assert _aesgcm(raw).decrypt(data[1:13], data[13:], aad) == value.encode()
+        assert crypto.open_sealed(key, token, row=5000 + i, **PLACE) == value
         assert len(value) < 8 or value not in token
 
 
-def test_seal_many_uses_a_fresh_iv_per_token():
-    key = _raw_key()
-    tokens = crypto.seal_many([(key, "same value")] * 50)
-    ivs = {base64.urlsafe_b64decode(t)[9:25] for t in tokens}
-    assert len(set(tokens)) == 50 and len(ivs) == 50
+def test_seal_many_uses_a_fresh_96_bit_nonce_per_token():
+    key = _key()
+    tokens = crypto.seal_many([(key, "same value", 1)] * 50, **PLACE)
+    nonces = {base64.urlsafe_b64decode(t)[1:13] for t in tokens}
+    assert len(set(tokens)) == 50 and len(nonces) == 50
 
 
-def test_a_tampered_or_foreign_token_from_seal_many_is_undecryptable():
-    key, other = _raw_key(), _raw_key()
-    (token,) = crypto.seal_many([(key, "secret note")])
+def test_a_tampered_or_foreign_token_is_undecryptable():
+    key, other = _key(), _key()
+    token = crypto.seal(key, "secret note", row=1, **PLACE)
     raw = bytearray(base64.urlsafe_b64decode(token))
-    for position in (0, 5, 20, 40, len(raw) - 1):  # version, time, IV, cipher text, HMAC
+    for position in (0, 5, 12, 20, len(raw) - 1):  # version, nonce, cipher text, tag
         tampered = bytearray(raw)
         tampered[position] ^= 0x01
         with pytest.raises(crypto.UndecryptableValue):
-            crypto.open_sealed(_fernet(key), base64.urlsafe_b64encode(bytes(tampered)).decode())
+            crypto.open_sealed(key, base64.urlsafe_b64encode(bytes(tampered)).decode(), row=1, **PLACE)
     with pytest.raises(crypto.UndecryptableValue):
-        crypto.open_sealed(_fernet(other), token)
+        crypto.open_sealed(other, token, row=1, **PLACE)
+    for junk in ("not a token", token[:20], "AAAA"):
+        with pytest.raises(crypto.UndecryptableValue):
+            crypto.open_sealed(key, junk, row=1, **PLACE)
 
 
-def test_batch_unwrap_returns_the_keys_multifernet_unwraps():
-    plain = [Fernet.generate_key() for _ in range(40)]
-    wrapped = [crypto.master().encrypt(k).decode() for k in plain]
-    keys = crypto.unwrap_many(wrapped, conf.data_master_keys())
-    assert [base64.urlsafe_b64encode(k) for k in keys] == plain
-
-
-def test_batch_unwrap_tries_every_master_key_in_order(settings):
-    old = settings.DATA_MASTER_KEYS[0]
-    new = Fernet.generate_key().decode()
-    under_old = [
-        MultiFernet([Fernet(old.encode())]).encrypt(Fernet.generate_key()).decode() for _ in range(3)
-    ]
-    under_new = [
-        MultiFernet([Fernet(new.encode())]).encrypt(Fernet.generate_key()).decode() for _ in range(3)
-    ]
-    settings.DATA_MASTER_KEYS = [new, old]
-    mixed = under_new[:1] + under_old + under_new[1:]
-    keys = crypto.unwrap_many(mixed, conf.data_master_keys())
-    assert [base64.urlsafe_b64encode(k) for k in keys] == [crypto.master().decrypt(w.encode()) for w in mixed]
-
-
-def test_batch_unwrap_rejects_tampered_or_foreign_wrapped_keys():
-    good = crypto.new_wrapped_key()
-    raw = bytearray(base64.urlsafe_b64decode(good))
-    raw[30] ^= 0x01
-    tampered = base64.urlsafe_b64encode(bytes(raw)).decode()
-    foreign = Fernet(Fernet.generate_key()).encrypt(Fernet.generate_key()).decode()
-    for bad in (tampered, foreign, "not a token", good[:40]):
-        with pytest.raises(InvalidToken):
-            crypto.unwrap_many([good, bad], conf.data_master_keys())
+def test_a_ciphertext_moved_to_another_row_column_table_or_subject_fails_to_open():
+    raw = _raw()
+    key = _key(7, raw)
+    token = crypto.seal(
+        key, "secret", table="inventory_useraccount", column="payment_method_reference", row=10
+    )
+    assert crypto.open_sealed(
+        key, token, table="inventory_useraccount", column="payment_method_reference", row=10
+    )
+    for place in (
+        {"table": "inventory_useraccount", "column": "payment_method_reference", "row": 11},
+        {"table": "inventory_useraccount", "column": "username", "row": 10},
+        {"table": "inventory_surveyresponse", "column": "payment_method_reference", "row": 10},
+    ):
+        with pytest.raises(crypto.UndecryptableValue):
+            crypto.open_sealed(key, token, **place)
+    with pytest.raises(crypto.UndecryptableValue):  # same key material, told it's another subject's
+        crypto.open_sealed(
+            _key(8, raw), token, table="inventory_useraccount", column="payment_method_reference", row=10
+        )
 
 
 @pytest.mark.django_db
-def test_sealing_keys_seal_what_the_subjects_key_opens_and_a_destroyed_key_gives_none():
-    subjects = [make_full_subject() for _ in range(4)]
-    shredded = subjects[0]
-    (sealed_before,) = crypto.seal_many(
-        [(crypto.sealing_keys_for_subjects([shredded.pk])[shredded.pk], "note")]
+def test_a_sealed_field_copied_onto_another_record_of_the_same_subject_does_not_open():
+    subject = make_full_subject()
+    account = UserAccount.objects.get(subject=subject)
+    second = UserAccount.objects.create(subject=subject, collected_at=account.collected_at, username="second")
+    UserAccount.objects.filter(pk=second.pk).update(payment_method_reference=account.payment_method_reference)
+    second.refresh_from_db()
+    assert record_reveal(account)["payment_method_reference"] == f"tok_{subject.pk}_visa"
+    with pytest.raises(crypto.UndecryptableValue):
+        record_reveal(second)
+
+
+@pytest.mark.django_db
+def test_values_sealed_as_fernet_tokens_before_the_change_still_open():
+    subject = make_full_subject()
+    key = crypto.key_for_subject(subject.pk)
+    raw = base64.urlsafe_b64decode(
+        crypto.master().decrypt(DataKey.objects.get(subject=subject).wrapped.encode())
     )
-    assert crypto.open_sealed(crypto.key_for_subject(shredded.pk), sealed_before) == "note"
+    legacy = Fernet(base64.urlsafe_b64encode(raw)).encrypt(b"an old answer").decode()
+    survey = SurveyResponse.objects.get(subject=subject)
+    SurveyResponse.objects.filter(pk=survey.pk).update(answer=legacy)
+    survey.refresh_from_db()
+    assert crypto.is_legacy(survey.answer)
+    assert record_reveal(survey) == {"answer": "an old answer"}
+    assert crypto.open_field(key, survey, "answer") == "an old answer"
+    with pytest.raises(crypto.UndecryptableValue):  # another subject's key
+        crypto.open_field(crypto.key_for_subject(make_full_subject().pk), survey, "answer")
+
+
+@pytest.mark.django_db
+def test_keys_for_subjects_unwrap_under_every_master_key_and_a_destroyed_key_gives_none(settings):
+    old = settings.DATA_MASTER_KEYS[0]
+    new = Fernet.generate_key().decode()
+    subjects = [make_full_subject() for _ in range(4)]
+    raws = {s.pk: _raw() for s in subjects}
+    for i, subject in enumerate(subjects):  # two under the old master key, two under the new one
+        master = MultiFernet([Fernet((old if i % 2 else new).encode())])
+        DataKey.objects.filter(subject=subject).update(
+            wrapped=master.encrypt(base64.urlsafe_b64encode(raws[subject.pk])).decode()
+        )
+    settings.DATA_MASTER_KEYS = [new, old]
+    shredded = subjects[0]
+    keys = crypto.keys_for_subjects([s.pk for s in subjects])
+    token = crypto.seal(keys[shredded.pk], "note", row=1, **PLACE)
+    for subject in subjects:
+        sealed = crypto.seal(keys[subject.pk], f"note {subject.pk}", row=1, **PLACE)
+        assert (
+            _aesgcm(raws[subject.pk]).decrypt(
+                base64.urlsafe_b64decode(sealed)[1:13],
+                base64.urlsafe_b64decode(sealed)[13:],
+                crypto.binding(row=1, subject_id=subject.pk, **PLACE),
+            )
+            == f"note {subject.pk}".encode()
+        )
     assert subject_destroy_data_key(subject_id=shredded.pk, reason="test") is True
     keys = crypto.sealing_keys_for_subjects([s.pk for s in subjects])
     assert keys[shredded.pk] is None and DataKey.objects.get(subject=shredded).wrapped == ""
     with pytest.raises(crypto.KeyDestroyed):
         crypto.key_for_subject(shredded.pk)
     for subject in subjects[1:]:
-        (token,) = crypto.seal_many([(keys[subject.pk], f"note {subject.pk}")])
-        assert crypto.open_sealed(crypto.key_for_subject(subject.pk), token) == f"note {subject.pk}"
+        sealed = crypto.seal(keys[subject.pk], f"note {subject.pk}", row=1, **PLACE)
+        assert (
+            crypto.open_sealed(crypto.key_for_subject(subject.pk), sealed, row=1, **PLACE)
+            == f"note {subject.pk}"
+        )
         with pytest.raises(crypto.UndecryptableValue):
-            crypto.open_sealed(crypto.key_for_subject(subject.pk), sealed_before)
+            crypto.open_sealed(crypto.key_for_subject(subject.pk), token, row=1, **PLACE)

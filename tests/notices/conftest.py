@@ -39,3 +39,22 @@ def default_templates(django_db_blocker):
     yield
     with django_db_blocker.unblock():
         seed_default_templates(NoticeTemplate)
+
+
+@pytest.fixture(scope="session")
+def _smtp_server_process():
+    from tests.smtpserver import SMTPServer
+
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_server(_smtp_server_process, settings):
+    """A real SMTP server on loopback (aiosmtpd), with Django's SMTP backend pointed at it."""
+    _smtp_server_process.reset()
+    for name, value in _smtp_server_process.django_settings().items():
+        setattr(settings, name, value)
+    yield _smtp_server_process
+    _smtp_server_process.reset()

@@ -10,8 +10,10 @@ import uuid
 
 import pytest
 from django.conf import settings
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+
+from core.api_access import ServiceTokenAuthentication
 
 from .api import api_client, api_endpoints, fill, openapi_schema, operations
 from .world import (
@@ -73,6 +75,9 @@ NON_UUID_PATH_PARAMETERS = {("/api/inventory/categories/{code}/", "code")}
 @pytest.fixture
 def world_and_users(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
+    # The matrix calls as each staff role with a token: allowed here only (default off, see
+    # test_staff_tokens.py for the refusal).
+    settings.API_ALLOW_STAFF_TOKENS = True
     users = role_users()
     return build_world(users=users), users
 
@@ -112,10 +117,10 @@ def test_analysts_and_auditors_never_get_decrypted_fields_from_the_api(world_and
 
 
 def test_authentication_is_token_or_session_only():
-    allowed = {TokenAuthentication, SessionAuthentication}
+    allowed = {ServiceTokenAuthentication, SessionAuthentication}
     configured = settings.REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]
     assert configured == [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.api_access.ServiceTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ]
     endpoints = api_endpoints()

@@ -1,0 +1,43 @@
+"""Who may call the API: staff in a signed-in admin session, or a service account's token.
+
+Staff sign in with two factors; an API token is one factor, so a staff user's token is refused
+unless API_ALLOW_STAFF_TOKENS is on. Tokens belong to service accounts: users without `is_staff`,
+holding exactly the permissions their system needs. A session (or any non-token caller) must be staff.
+"""
+
+from django.conf import settings
+from rest_framework import exceptions
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import BasePermission
+
+
+def staff_tokens_allowed() -> bool:
+    """API_ALLOW_STAFF_TOKENS (False): whether a staff user's API token is accepted."""
+    return bool(getattr(settings, "API_ALLOW_STAFF_TOKENS", False))
+
+
+class ServiceTokenAuthentication(TokenAuthentication):
+    """DRF's token authentication, refusing tokens of staff users (they would bypass two-factor sign-in)."""
+
+    def authenticate_credentials(self, key):
+        user, token = super().authenticate_credentials(key)
+        if user.is_staff and not staff_tokens_allowed():
+            raise exceptions.AuthenticationFailed(
+                "Staff accounts use the admin with two-factor sign-in; API tokens belong to service accounts."
+            )
+        return user, token
+
+
+def is_token_caller(request) -> bool:
+    return isinstance(getattr(request, "auth", None), Token)
+
+
+class StaffSessionOrServiceToken(BasePermission):
+    """A token caller (a service account) or a staff user; never a non-staff session."""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return user.is_staff or is_token_caller(request)

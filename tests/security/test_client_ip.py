@@ -1,0 +1,102 @@
+"""Rate limits count per client behind one trusted-proxy setting shared with axes, and per IPv6 /64
+(issue 15 item 3)."""
+
+import pytest
+from axes.helpers import get_client_ip_address
+from django.core.cache import cache
+from django.test import RequestFactory
+
+from requests_app.models import PrivacyRequest
+
+URL = "/requests/new/"
+PROXY = "10.0.0.1"
+
+
+def _form(n: int) -> dict:
+    return {
+        "request_type": "access",
+        "regime": "gdpr",
+        "subject_email": f"rate{n}@example.com",
+        "requester_kind": "subject",
+        "website": "",
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.mark.django_db
+def test_ipv6_addresses_of_one_slash_64_share_one_limit(client, settings):
+    settings.REQUESTS_INTAKE_RATE = (2, 3600)
+    same_network = ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:ffff:ffff"]
+    statuses = [client.post(URL, _form(i), REMOTE_ADDR=ip).status_code for i, ip in enumerate(same_network)]
+    assert statuses == [302, 302, 429]  # 3 addresses, 1 network, refused at the third
+    assert client.post(URL, _form(9), REMOTE_ADDR="2001:db8:1:3::1").status_code == 302  # next /64
+    assert PrivacyRequest.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_behind_a_trusted_proxy_each_visitor_has_their_own_limit_and_forged_headers_move_nothing(
+    client, settings
+):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.REQUESTS_INTAKE_RATE = (1, 3600)
+
+    def post(n: int, forwarded: str) -> int:
+        return client.post(URL, _form(n), REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=forwarded).status_code
+
+    assert post(1, "203.0.113.5") == 302
+    assert post(2, "203.0.113.6") == 302  # another visitor through the same proxy: not one IP
+    assert post(3, "203.0.113.5") == 429
+    assert post(4, "198.51.100.77, 203.0.113.5") == 429  # a client-written entry before ours is ignored
+
+
+def test_axes_and_the_rate_limit_read_the_client_ip_from_the_same_setting(settings):
+    request = RequestFactory().post(
+        "/admin/login/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.5"
+    )
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert get_client_ip_address(request) == PROXY
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert get_client_ip_address(request) == "203.0.113.5"
+    assert settings.AXES_CLIENT_IP_CALLABLE == "core.client_ip.client_ip"
+
+
+@pytest.mark.django_db
+def test_the_honeypot_answers_exactly_like_a_real_submission(client):
+    import re
+
+    def shape(html: str) -> str:
+        return re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "REF", html)
+
+    real = client.post(URL, _form(1))
+    bot = client.post(URL, {**_form(2), "website": "http://spam.example"})
+    assert (real.status_code, bot.status_code) == (302, 302)
+    assert real["Location"].split("/status/")[0] == bot["Location"].split("/status/")[0]
+    real_page, bot_page = client.get(real["Location"]), client.get(bot["Location"])
+    assert (real_page.status_code, bot_page.status_code) == (200, 200)
+    assert shape(real_page.content.decode()) == shape(bot_page.content.decode())
+    assert PrivacyRequest.objects.count() == 1  # the bot's stored nothing
+
+
+@pytest.mark.django_db
+def test_mail_to_one_unverified_address_is_capped_and_the_answer_does_not_change(
+    client, settings, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    settings.REQUESTS_UNVERIFIED_MAIL_CAP = (3, 86400)
+    settings.REQUESTS_INTAKE_RATE = (100, 3600)
+    victim = {**_form(0), "subject_email": "victim@example.org"}
+    statuses = []
+    for i in range(6):  # six submissions from six addresses, all naming the victim
+        with django_capture_on_commit_callbacks(execute=True):
+            statuses.append(client.post(URL, victim, REMOTE_ADDR=f"203.0.113.{i + 1}").status_code)
+    assert statuses == [302] * 6  # every submission gets the same answer
+    to_victim = [m for m in mail.outbox if "victim@example.org" in m.to]
+    assert PrivacyRequest.objects.count() == 3
+    assert len(to_victim) == 3 * 2  # 3 submissions x (acknowledgement + verification), then nothing
