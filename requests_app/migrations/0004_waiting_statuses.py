@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('requests_app', '0002_alter_caseevent_actor_label'),
+        ('requests_app', '0003_caseevent_allow_reseal'),
     ]
 
     operations = [
