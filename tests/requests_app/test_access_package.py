@@ -273,7 +273,11 @@ def test_a_package_built_while_an_erasure_runs_is_never_published(alice_and_bob,
         if not erased:
             erased.append(erase_subject(subject_id=alice.pk, reason="Concurrent erasure", actor="test"))
 
-    with pytest.raises(ValidationError, match="erased while the package was being built"):
+    from inventory.crypto import KeyDestroyed
+
+    # Refused at the write (the subject lock sees the new erasure), or earlier when the build next opens a
+    # value sealed under the key the erasure destroyed: either way nothing is published.
+    with pytest.raises((ValidationError, KeyDestroyed)):
         services.access_package_build(case=case, actor=officer, heartbeat=erase_meanwhile)
     assert erased and not AccessPackage.objects.filter(case=case).exists()
     from requests_app import conf
@@ -291,3 +295,26 @@ def test_a_package_finished_before_the_erasure_is_destroyed_by_it(alice_and_bob,
     erase_subject(subject_id=alice.pk, reason="Erasure after the build", actor="test")
     package.refresh_from_db()
     assert package.purged_at is not None and package.wrapped_key == ""
+
+
+@pytest.mark.django_db
+def test_a_package_built_while_a_partial_erasure_runs_is_refused_under_the_subject_lock(
+    alice_and_bob, officer
+):
+    """Item 9 when the key survives (a hold keeps one category): only the lock-and-compare stops it."""
+    from django.core.exceptions import ValidationError
+
+    from retention.services import erase_subject, legal_hold_place
+
+    alice, _ = alice_and_bob
+    legal_hold_place(subject_id=alice.pk, category="activity", reason="Dispute", owner="Legal")
+    case = make_case(request_type=RequestType.ACCESS, subject_email="alice@example.com")
+    erased = []
+
+    def erase_meanwhile():
+        if not erased:
+            erased.append(erase_subject(subject_id=alice.pk, reason="Concurrent erasure", actor="test"))
+
+    with pytest.raises(ValidationError, match="erased while the package was being built"):
+        services.access_package_build(case=case, actor=officer, heartbeat=erase_meanwhile)
+    assert erased and not AccessPackage.objects.filter(case=case).exists()
