@@ -83,6 +83,13 @@ class PersonalData:
         return tuple(f.name for f in self.model._meta.concrete_fields if isinstance(f, EncryptedTextField))
 
     @property
+    def never_exported(self) -> frozenset[str]:
+        """Fields an access package leaves out: not the person's data, or a risk (export_policy.py)."""
+        from .export_policy import never_exported
+
+        return never_exported(self.label)
+
+    @property
     def timestamp_fields(self) -> Mapping[str, str]:
         """Events a retention period may count from: always `collected`, plus declared anchors."""
         return {"collected": self.collected_at, **self.anchors}

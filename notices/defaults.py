@@ -89,6 +89,17 @@ SAMPLE_CONTEXTS: dict[str, dict] = {
         ],
         "certificate_reference": "EC-2026-00042",
     },
+    K.ERASURE_PARTIAL: {
+        "reference": "DSAR-2026-00042",
+        "erased_count": 312,
+        "kept_records": [
+            {
+                "description": "Invoices (4)",
+                "reason": "Art. 17(3)(b): legal obligation or public task (CCPA: Cal. Civ. Code §1798.105(d)(8))",
+            }
+        ],
+        "certificate_reference": "EC-2026-00042",
+    },
     K.NOTICE_1798_83_DELIVERED: {
         "reference": "SHINE-2026-0007",
         "year": 2025,
@@ -309,6 +320,35 @@ Your rights: you may ask us to reconsider by replying to this message. You also 
 <p>{{{{ reasons|linebreaksbr }}}}</p>
 {{% if appeal_instructions %}}<p>{{{{ appeal_instructions }}}}</p>{{% endif %}}
 <p><strong>Your rights:</strong> you may ask us to reconsider by replying to this message. You also have the right to lodge a complaint with a data protection supervisory authority{{% if authority_name %}} ({{{{ authority_name }}}}){{% else %}}, in particular in the country where you live or work{{% endif %}}, and to seek a judicial remedy. California residents may also contact the California Privacy Protection Agency.</p>
+{_HTML_SIGNATURE}
+{_HTML_FOOTER}
+""",
+    ),
+    K.ERASURE_PARTIAL: _t(
+        "Your deletion request {{ reference }}: part of your information is kept for now",
+        f"""
+{_GREETING}
+
+As you asked in request {{{{ reference }}}}, we have deleted {{{{ erased_count }}}} record(s) of your personal information. We have not deleted everything: the law requires or allows us to keep the following records for now.
+{{% for record in kept_records %}}- {{{{ record.description }}}}: {{{{ record.reason }}}}
+{{% endfor %}}
+These records are used for nothing else. When the reason to keep them ends, we will delete them and write to you again; your request stays open until then.
+{{% if certificate_reference %}}
+Certificate of the partial erasure: {{{{ certificate_reference }}}}
+{{% endif %}}
+If you have questions, contact us at {{{{ privacy_email }}}}.
+
+{_SIGNATURE}
+
+{_FOOTER}
+""",
+        f"""
+{_HTML_GREETING}
+<p>As you asked in request <strong>{{{{ reference }}}}</strong>, we have deleted {{{{ erased_count }}}} record(s) of your personal information. We have not deleted everything: the law requires or allows us to keep the following records for now.</p>
+<ul>{{% for record in kept_records %}}<li>{{{{ record.description }}}}: {{{{ record.reason }}}}</li>{{% endfor %}}</ul>
+<p>These records are used for nothing else. When the reason to keep them ends, we will delete them and write to you again; your request stays open until then.</p>
+{{% if certificate_reference %}}<p>Certificate of the partial erasure: {{{{ certificate_reference }}}}</p>{{% endif %}}
+<p>If you have questions, contact us at <a href="mailto:{{{{ privacy_email }}}}">{{{{ privacy_email }}}}</a>.</p>
 {_HTML_SIGNATURE}
 {_HTML_FOOTER}
 """,

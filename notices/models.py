@@ -25,6 +25,7 @@ class NoticeKind(models.TextChoices):
     DEADLINE_EXTENDED = "deadline_extended", "Deadline extended"
     REQUEST_DENIED = "request_denied", "Request denied (with reasons)"
     ERASURE_CONFIRMATION = "erasure_confirmation", "Erasure confirmation"
+    ERASURE_PARTIAL = "erasure_partial", "Erasure partly deferred (records kept under an exception)"
     NOTICE_1798_83_DELIVERED = "notice_1798_83_delivered", "Cal. 1798.83 notice delivered"
     POLICY_CHANGED = "policy_changed", "Privacy policy changed"
     BREACH_NOTIFICATION = "breach_notification", "Breach notification"

@@ -51,8 +51,11 @@ def template_preview(template: NoticeTemplate) -> rendering.Rendered:
 def breach_affected_subjects(selection: dict) -> QuerySet[DataSubject]:
     """Subjects matching the stored selection: every filter given must match (categories: holds a
     record of any of them, found through the registry), plus any subject listed by id. Erased subjects
-    are never selected. An empty selection selects nobody."""
-    subjects = DataSubject.objects.filter(erased_at__isnull=True)
+    are not selected, unless their erasure kept data (a legal hold: their data key is still live, so
+    the breach may have exposed what was retained; issue 14 item 7). An empty selection selects nobody."""
+    subjects = DataSubject.objects.filter(
+        Q(erased_at__isnull=True) | Q(data_key__isnull=False, data_key__destroyed_at__isnull=True)
+    )
     filters = Q()
     has_filter = False
     codes = selection.get("categories") or []

@@ -28,6 +28,7 @@ from .forms import (
     ReasonForm,
 )
 from .models import (
+    OPEN_STATUSES,
     AccessPackage,
     CaseEvent,
     Channel,
@@ -50,6 +51,8 @@ STATUS_COLOURS = {
     Status.VERIFYING: "#6a1b9a",
     Status.IDENTITY_IN_DOUBT: "#c77700",
     Status.IN_PROGRESS: "#00838f",
+    Status.WAITING_HOLD_RELEASE: "#8d6e63",
+    Status.AWAITING_APPROVAL: "#ef6c00",
     Status.COMPLETED: "#2e7d32",
     Status.DENIED: "#b00020",
     Status.WITHDRAWN: "#666",
@@ -70,9 +73,7 @@ class DueFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         today = deadlines.business_today()
-        open_ = Q(
-            status__in=[Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS]
-        )
+        open_ = Q(status__in=OPEN_STATUSES)
         week = today + timedelta(days=selectors.DUE_SOON_DAYS)
         if self.value() == "overdue":
             return queryset.filter(open_, due_on__lt=today)
@@ -497,6 +498,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
                 "form": form,
                 "case": case,
                 "back": back,
+                "preview": action.preview(case) if action.preview else None,
                 "opts": self.model._meta,
             },
         )

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 from django import forms
 
-from . import services
+from . import selectors, services
 from .forms import (
     AssignForm,
     AuthorityForm,
@@ -17,9 +17,9 @@ from .forms import (
     ReasonForm,
     RectificationForm,
 )
-from .models import PrivacyRequest, Status
+from .models import OPEN_STATUSES, PrivacyRequest, Status
 
-OPEN = (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)
+OPEN = OPEN_STATUSES
 IDENTITY_OPEN = (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT)
 
 
@@ -34,6 +34,7 @@ class CaseAction(NamedTuple):
     statuses: tuple[str, ...] | None  # None: shown whatever the status
     run: Callable[[PrivacyRequest, dict, Any], Any]  # (case, cleaned form data, user) -> service result
     done: Callable[[Any], str]  # the success message, from the service's result
+    preview: Callable[[PrivacyRequest], Any] | None = None  # shown above the confirm button
 
 
 def _said(message: str) -> Callable[[Any], str]:
@@ -65,6 +66,10 @@ CASE_ACTIONS: list[CaseAction] = [
     CaseAction("fulfil", "Fulfil", None, "fulfil", (Status.IN_PROGRESS,),
                lambda c, d, u: services.request_fulfil(case=c, actor=u),
                lambda attempt: f"{attempt.get_action_display()} queued."),
+    CaseAction("approve_release", "Preview and approve the release", None, "fulfil", (Status.AWAITING_APPROVAL,),
+               lambda c, d, u: services.request_release_approve(case=c, actor=u),
+               _said("Release approved: the requester is being sent what the preview showed."),
+               selectors.release_preview),
     CaseAction("restriction", "Complete restriction", ReasonForm, "fulfil", (Status.IN_PROGRESS,),
                lambda c, d, u: services.request_complete_restriction(case=c, outcome=d["reason"], actor=u),
                _said("Restriction completed; recipients are being told.")),

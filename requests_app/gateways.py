@@ -23,6 +23,7 @@ class NoticeKinds:
     EXTENDED = "deadline_extended"
     DENIED = "request_denied"
     ERASURE_CONFIRMATION = "erasure_confirmation"
+    ERASURE_PARTIAL = "erasure_partial"
     ASSIGNEE_REMINDER = "assignee_reminder"
     RECIPIENT_NOTIFICATION = "recipient_notification"
 
@@ -208,3 +209,24 @@ def connectors_opt_out(*, case, actor: Actor = None) -> int:
         identities=case_identities(case), subject_id=case.subject_id, case_id=case.pk, actor=actor
     )
     return len(runs)
+
+
+def notice_1798_83_preview(*, subject_id: int, year: int, reference: str) -> str:
+    """The text of the §1798.83 notice `notice_1798_83_deliver` would send now (disclosures renders it)."""
+    from disclosures.notice import render_text
+    from disclosures.selectors import notice_content
+
+    return render_text(notice_content(subject_id=subject_id, year=year, reference=reference))
+
+
+def last_erasure_certificate_id(*, subject_id: int) -> int | None:
+    """The subject's latest erasure certificate (None: never erased): a package build compares it before
+    and after, under the subject's lock, to know whether an erasure ran meanwhile."""
+    from retention.models import ErasureCertificate
+
+    return (
+        ErasureCertificate.objects.filter(subject_id=subject_id, kind=ErasureCertificate.Kind.SUBJECT)
+        .order_by("-id")
+        .values_list("pk", flat=True)
+        .first()
+    )

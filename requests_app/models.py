@@ -56,12 +56,23 @@ class Status(models.TextChoices):
     VERIFYING = "verifying", "Verifying identity"
     IDENTITY_IN_DOUBT = "identity_in_doubt", "Identity in doubt (GDPR Art. 12(6))"
     IN_PROGRESS = "in_progress", "In progress"
+    # Issue 14: an erasure partly deferred by a legal hold is not "completed" (GDPR Art. 17(3), 12(4)).
+    WAITING_HOLD_RELEASE = "waiting_hold_release", "Waiting for hold release"
+    # Issue 14: a built package leaves only once an officer approved it (REQUESTS_RELEASE_NEEDS_APPROVAL).
+    AWAITING_APPROVAL = "awaiting_approval", "Waiting for officer approval"
     COMPLETED = "completed", "Completed"
     DENIED = "denied", "Denied"
     WITHDRAWN = "withdrawn", "Withdrawn"
 
 
-OPEN_STATUSES = (Status.RECEIVED, Status.VERIFYING, Status.IDENTITY_IN_DOUBT, Status.IN_PROGRESS)
+OPEN_STATUSES = (
+    Status.RECEIVED,
+    Status.VERIFYING,
+    Status.IDENTITY_IN_DOUBT,
+    Status.IN_PROGRESS,
+    Status.WAITING_HOLD_RELEASE,
+    Status.AWAITING_APPROVAL,
+)
 CLOSED_STATUSES = (Status.COMPLETED, Status.DENIED, Status.WITHDRAWN)
 
 

@@ -61,8 +61,9 @@ class _Names:
 def _row(record: models.Model, entry: PersonalData, key, names: _Names) -> dict:
     row: dict = {}
     subject_field = entry.subject.split("__")[0] if entry.subject else ""
+    never = entry.never_exported  # credentials, tokens, idempotency keys, mail headers, staff names
     for f in record._meta.concrete_fields:
-        if f.name == subject_field:
+        if f.name == subject_field or f.name in never:
             continue
         if f.is_relation:
             related = f.related_model

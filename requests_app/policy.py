@@ -14,7 +14,21 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     Status.IDENTITY_IN_DOUBT: frozenset(
         {Status.VERIFYING, Status.IN_PROGRESS, Status.DENIED, Status.WITHDRAWN}
     ),
-    Status.IN_PROGRESS: frozenset({Status.COMPLETED, Status.DENIED, Status.WITHDRAWN}),
+    Status.IN_PROGRESS: frozenset(
+        {
+            Status.COMPLETED,
+            Status.DENIED,
+            Status.WITHDRAWN,
+            Status.WAITING_HOLD_RELEASE,
+            Status.AWAITING_APPROVAL,
+        }
+    ),
+    # Held records were kept: the case waits; a hold's release sends it back to work (erasure resumed).
+    Status.WAITING_HOLD_RELEASE: frozenset({Status.IN_PROGRESS, Status.DENIED, Status.WITHDRAWN}),
+    # The package is built; the officer's approval releases it (completes), or a refusal denies it.
+    Status.AWAITING_APPROVAL: frozenset(
+        {Status.COMPLETED, Status.IN_PROGRESS, Status.DENIED, Status.WITHDRAWN}
+    ),
     Status.COMPLETED: frozenset(),
     Status.DENIED: frozenset(),
     Status.WITHDRAWN: frozenset(),
@@ -171,3 +185,13 @@ SUPERVISORY_AUTHORITY_NOTE = (
     "You have the right to lodge a complaint with a supervisory authority, in particular in the EU member "
     "state of your habitual residence, place of work or of the alleged infringement (GDPR Art. 12(4), 77)."
 )
+
+# The CCPA counterpart of each GDPR Art. 17(3) exception code a kept record carries (retention's
+# ExceptionCode values), named in a CCPA requester's reply (11 CCR §7022(f); docs/regulations.md).
+CCPA_ERASURE_EXCEPTIONS: dict[str, str] = {
+    "art17_3_a": "Cal. Civ. Code §1798.105(d)(4) (free speech)",
+    "art17_3_b": "Cal. Civ. Code §1798.105(d)(8) (compliance with a legal obligation)",
+    "art17_3_c": "Cal. Civ. Code §1798.105(d)(8), §1798.145(a)(1)(A) (compliance with law)",
+    "art17_3_d": "Cal. Civ. Code §1798.105(d)(6) (research in the public interest)",
+    "art17_3_e": "Cal. Civ. Code §1798.145(a)(1)(E) (exercise or defence of legal claims)",
+}

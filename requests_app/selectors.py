@@ -236,3 +236,54 @@ def request_metrics_csv(*, year: int) -> str:
             )
         )
     return out.getvalue()
+
+
+def subjects_with_open_access_case() -> list[int]:
+    """Subjects with an open access or portability case: retention sweeps keep their records until the
+    case closes, so the package returns what was held when the request came in (retention.hooks)."""
+    return list(
+        PrivacyRequest.objects.filter(
+            type__in=(RequestType.ACCESS, RequestType.PORTABILITY), status__in=OPEN_STATUSES
+        )
+        .order_by()
+        .values_list("subject_id", flat=True)
+        .distinct()
+    )
+
+
+@dataclass(frozen=True)
+class ReleasePreview:
+    """What approving a release would send, for the officer's preview (no decrypted record data)."""
+
+    to_email: str
+    what: str
+    lines: list[str]
+    text: str = ""
+
+
+def release_preview(case: PrivacyRequest) -> ReleasePreview | None:
+    """The package or notice waiting for approval: recipient, contents per category, or the notice text."""
+    from . import gateways
+    from .models import AccessPackage
+    from .workflow import verification_address
+
+    if case.status != Status.AWAITING_APPROVAL:
+        return None
+    to_email = verification_address(case)
+    if case.type == RequestType.NOTICE_1798_83:
+        year = gateways.notice_1798_83_year_covered(received_at=case.received_at)
+        text = gateways.notice_1798_83_preview(
+            subject_id=case.subject_id, year=year, reference=str(case.reference)
+        )
+        return ReleasePreview(to_email, f"California Civil Code §1798.83 notice for {year}", [], text)
+    package = (
+        AccessPackage.objects.filter(case=case, purged_at__isnull=True).order_by("-created_at", "-id").first()
+    )
+    if package is None:
+        return ReleasePreview(to_email, "No package: it was destroyed; fulfil the case again", [])
+    lines = [f"Data category: {code}" for code in package.categories or []]
+    what = (
+        f"A download link to an encrypted package of {package.record_count} record(s) "
+        f"({package.size_bytes} bytes, SHA-256 {package.sha256[:16]}…), valid {conf.package_ttl().days} days"
+    )
+    return ReleasePreview(to_email, what, lines)

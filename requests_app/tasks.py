@@ -63,3 +63,9 @@ def send_reminders() -> dict:
 @shared_task(base=PrivacyTask, name="requests_app.purge_expired_packages")
 def purge_expired_packages() -> int:
     return services.packages_purge_expired()
+
+
+@shared_task(base=PrivacyTask, name="requests_app.resume_erasure")
+def resume_erasure(case_id: int) -> str:
+    """A legal hold was released: the erasure it deferred runs again (retention.hooks)."""
+    return services.erasure_resume(case_id=case_id)

@@ -18,6 +18,7 @@ from audit.admin import ReadOnlyAdminMixin
 from inventory.registry import registry
 
 from . import selectors, services
+from .dry_run import sweep_dry_run
 from .models import (
     ErasureCertificate,
     ErasureJournal,
@@ -197,7 +198,9 @@ class RetentionScheduleAdmin(admin.ModelAdmin):
         _sweep_now(request, schedule_ids=list(queryset.values_list("pk", flat=True)))
 
 
-def _sweep_now(request: HttpRequest, *, schedule_ids: list[int] | None = None) -> None:
+def _sweep_now(
+    request: HttpRequest, *, schedule_ids: list[int] | None = None, confirmed_count: int | None = None
+) -> None:
     try:
         run = services.sweep_request(
             actor=request.user, trigger=SweepRun.Trigger.ADMIN, schedule_ids=schedule_ids
@@ -208,7 +211,10 @@ def _sweep_now(request: HttpRequest, *, schedule_ids: list[int] | None = None) -
     if getattr(run, "resumed", False):
         messages.info(request, f"A sweep was already running ({str(run.public_id)[:8]}); it was resumed.")
     else:
-        messages.success(request, f"Sweep {str(run.public_id)[:8]} queued; the workers are erasing now.")
+        confirmed = "" if confirmed_count is None else f" (confirmed: {confirmed_count} records)"
+        messages.success(
+            request, f"Sweep {str(run.public_id)[:8]} queued{confirmed}; the workers are erasing now."
+        )
 
 
 # --- legal holds ------------------------------------------------------------------------------------
@@ -421,25 +427,37 @@ class SweepRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def sweep_now_view(self, request):
-        if request.method != "POST":
-            return HttpResponseRedirect(reverse("admin:retention_sweeprun_changelist"))
+        """Two steps: the dry run's figures (minors included) and the count to confirm, then the sweep.
+        A confirmation whose count no longer matches the data is asked again with the new figures."""
         if not request.user.has_perm("retention.run_sweep"):
             raise PermissionDenied
-        _sweep_now(request)
-        return HttpResponseRedirect(reverse("admin:retention_sweeprun_changelist"))
+        dry = sweep_dry_run()
+        confirmed = request.method == "POST" and request.POST.get("confirm") == "yes"
+        if confirmed and request.POST.get("count") == str(dry.would_erase):
+            _sweep_now(request, confirmed_count=dry.would_erase)
+            return HttpResponseRedirect(reverse("admin:retention_sweeprun_changelist"))
+        if confirmed:
+            messages.warning(request, "The figures changed since the confirmation page: check them again.")
+        return self._dry_run_page(request, dry, confirm=True)
 
     def preview_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        rows = selectors.forecast()
+        return self._dry_run_page(request, sweep_dry_run(), confirm=False)
+
+    def _dry_run_page(self, request, dry, *, confirm: bool):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "What a sweep now would erase (dry run)",
-            "rows": rows,
-            "would_erase": sum(r.would_erase for r in rows),
-            "held": sum(r.held for r in rows),
-            "minors": selectors.minors_to_erase().count(),
+            "title": "Sweep now: confirm" if confirm else "What a sweep now would erase (dry run)",
+            "rows": dry.rows,
+            "would_erase": dry.would_erase,
+            "records_would_erase": dry.records_would_erase,
+            "minors_would_erase": dry.minors_would_erase,
+            "held": dry.held,
+            "open_request": dry.open_request,
+            "minors": len(dry.minors),
+            "confirm": confirm,
         }
         return TemplateResponse(request, "admin/retention/sweeprun/preview.html", context)
 

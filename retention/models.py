@@ -224,6 +224,9 @@ class SweepBatch(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     erased = models.BigIntegerField(default=0)
     kept = models.BigIntegerField(default=0)
+    kept_open_request = models.BigIntegerField(
+        default=0, help_text="Records kept because their subject has an open access/portability case."
+    )
     kept_detail = models.JSONField(default=list, blank=True, help_text="Kept record ids with hold and code.")
     attempts = models.IntegerField(default=0)
     error_code = models.CharField(max_length=100, blank=True)

@@ -16,6 +16,7 @@ from inventory.registry import PersonalData, registry
 
 from .erasure import pending_q, plan_for
 from .expiry import expired_q
+from .hooks import sweep_protected_subject_ids
 from .models import Action, ErasureCertificate, LegalHold, RetentionSchedule, SweepRun
 
 # --- legal holds ------------------------------------------------------------------------------------
@@ -193,6 +194,7 @@ class Forecast:
     action: str
     would_erase: int
     held: int
+    open_request: int = 0  # kept: the subject has an open access/portability case (retention.hooks)
 
 
 def forecast(
@@ -201,8 +203,10 @@ def forecast(
     schedules: Iterable[RetentionSchedule] | None = None,
     candidate: RetentionSchedule | None = None,
 ) -> list[Forecast]:
-    """A dry run: count what a sweep now would erase and keep under hold. Writes nothing."""
+    """A dry run: count what a sweep now would erase, keep under hold, and keep for an open request.
+    Writes nothing. Minors are counted by `retention.dry_run.sweep_dry_run`, which adds them."""
     as_of = as_of or timezone.now()
+    protected = sweep_protected_subject_ids()
     results = []
     cache: dict[str, HoldsForCategory] = {}
     for target in schedule_targets(schedules, candidate=candidate):
@@ -216,14 +220,21 @@ def forecast(
             held = expired.filter(**{f"{target.entry.subject_lookup}__in": list(holds.by_subject)}).count()
         else:
             held = 0
+        open_request = 0
+        if protected and holds.category_wide is None:
+            lookup = f"{target.entry.subject_lookup}__in"
+            open_request = (
+                expired.exclude(**{lookup: list(holds.by_subject)}).filter(**{lookup: protected}).count()
+            )
         results.append(
             Forecast(
                 schedule_id=target.schedule.pk,
                 model_label=target.entry.label,
                 category=code,
                 action=target.schedule.action,
-                would_erase=total - held,
+                would_erase=total - held - open_request,
                 held=held,
+                open_request=open_request,
             )
         )
     return results

@@ -123,6 +123,20 @@ _SAVED_SQLITE_TRIGGERS: list[str] = []
 
 
 @pytest.fixture(autouse=True)
+def _release_without_approval_unless_asked(request, settings):
+    """REQUESTS_RELEASE_NEEDS_APPROVAL is on by default (requests_app/conf.py); tests written before the
+    officer's approval step send packages at once (the setting off). The approval itself is proven in
+    tests/requests_app/test_release_approval.py, whose tests ask for the `release_approval` fixture."""
+    settings.REQUESTS_RELEASE_NEEDS_APPROVAL = "release_approval" in request.fixturenames
+
+
+@pytest.fixture
+def release_approval():
+    """Ask for it to run a test with the production default: packages wait for an officer."""
+    return True
+
+
+@pytest.fixture(autouse=True)
 def _sqlite_ledgers_flushable(request):
     """On SQLite, Django flushes after a transactional test with DELETE, which the append-only
     triggers refuse; lift the DELETE triggers for the flush and put them back for the next test.

@@ -17,6 +17,7 @@ from .access import (
     packages_destroy_for_subject,
     packages_purge_expired,
 )
+from .deferred_erasure import erasure_resume, erasures_resume_after_release
 from .fulfilment import (
     ACTION_FOR_TYPE,
     HANDLERS,
@@ -47,6 +48,7 @@ from .recipients import (
     request_complete_restriction,
 )
 from .rectification import rectifiable_fields, rectification_add, rectification_apply
+from .release import request_release_approve
 from .reminders import reminders_send
 from .verification import (
     VERIFY_SALT,
@@ -72,6 +74,8 @@ __all__ = [
     "attempt_heartbeat",
     "case_event",
     "compute_due_dates",
+    "erasure_resume",
+    "erasures_resume_after_release",
     "find_possible_duplicate",
     "fulfil_if_automatic",
     "fulfilment_give_up",
@@ -100,6 +104,7 @@ __all__ = [
     "request_legal_hold_place",
     "request_legal_hold_release",
     "request_mark_identity_in_doubt",
+    "request_release_approve",
     "request_note_add",
     "request_set_fee",
     "request_set_lookback",

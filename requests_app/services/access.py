@@ -15,12 +15,14 @@ from django.utils import timezone
 from audit.services import audit_record
 from core.actors import Actor
 from inventory import crypto
+from inventory.models import DataSubject
 
-from .. import conf
+from .. import conf, gateways
 from ..models import AccessPackage, CaseEvent, PrivacyRequest
 from ..packages import package_contents
 from ..workflow import absolute_url, case_event, verification_address
 from .officer_actions import request_complete
+from .release_gate import release_awaits_approval
 
 PACKAGE_SALT = "requests_app.package"
 
@@ -36,8 +38,15 @@ def package_link(package: AccessPackage) -> str:
 
 def access_package_build(*, case: PrivacyRequest, actor: Actor = None, heartbeat=None) -> AccessPackage:
     """Export every registered record of the subject (ZIP of JSON + CSV per category, README), encrypted
-    under a fresh package key that only the master key can unwrap."""
+    under a fresh package key that only the master key can unwrap.
+
+    Serialised with erasure (issue 14 item 9): the package row is written under the subject's row lock,
+    the lock `erase_subject` holds for its whole transaction. A package finished before an erasure is
+    destroyed by it (the erasure hook); one whose subject was erased while it was being built is never
+    published (the file is removed and the build refused).
+    """
     now = timezone.now()
+    erased_before = gateways.last_erasure_certificate_id(subject_id=case.subject_id)
     contents = package_contents(
         case_id=case.pk,
         subject_id=case.subject_id,
@@ -54,6 +63,12 @@ def access_package_build(*, case: PrivacyRequest, actor: Actor = None, heartbeat
     path.write_bytes(sealed)
     try:
         with transaction.atomic():
+            list(DataSubject.objects.select_for_update().filter(pk=case.subject_id).values_list("pk"))  # wait
+            if gateways.last_erasure_certificate_id(subject_id=case.subject_id) != erased_before:
+                raise ValidationError(
+                    "The subject was erased while the package was being built; it was destroyed unsent.",
+                    code="erased_during_build",
+                )
             package = AccessPackage.objects.create(
                 case=case,
                 public_id=public_id,
@@ -85,10 +100,20 @@ def access_package_build(*, case: PrivacyRequest, actor: Actor = None, heartbeat
 
 
 def access_fulfil(case: PrivacyRequest, actor: Actor, heartbeat) -> None:
+    """Build the package; it is sent at once, or (the default) once an officer approved it."""
     from .. import gateways
 
     gateways.connectors_gate(case=case, action="access", actor=actor)  # other systems' rows first
     package = access_package_build(case=case, actor=actor, heartbeat=heartbeat)
+    with transaction.atomic():
+        summary = f"Access package built ({package.record_count} records): waiting for an officer's approval"
+        if release_awaits_approval(case=case, actor=actor, summary=summary):
+            return
+        access_release(case=case, actor=actor, package=package)
+
+
+def access_release(*, case: PrivacyRequest, actor: Actor, package: AccessPackage) -> None:
+    """Send the download link and complete the case (inside the caller's transaction)."""
     with transaction.atomic():
         request_complete(
             case=case,

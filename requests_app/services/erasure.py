@@ -1,15 +1,20 @@
-"""Erasure and a child's erasure: through retention's erasure engine (the registry), recipients told,
-what the law keeps listed for the requester with its reason."""
+"""Erasure and a child's erasure: through retention's erasure engine (the registry), recipients told.
+
+The reply names what was erased, what was kept and under which exception (GDPR Art. 12(4), 17(3);
+Cal. Civ. Code §1798.105(d); 11 CCR §7022(f)). When a legal hold kept records, the case is not
+"completed": it waits for the hold's release (`deferred_erasure.py`), which resumes the erasure.
+"""
 
 from django.db import transaction
 
 from core.actors import Actor
 from inventory.registry import registry
 
-from .. import gateways
+from .. import gateways, policy
 from ..gateways import NoticeKinds
-from ..models import CaseEvent, PrivacyRequest, RecipientNotification
+from ..models import CaseEvent, PrivacyRequest, RecipientNotification, Regime
 from ..workflow import case_event, lock_case, update_case, verification_address
+from .deferred_erasure import erasure_defer
 from .officer_actions import request_complete
 from .recipients import recipient_notifications_create
 
@@ -29,14 +34,14 @@ def erasure_fulfil(case: PrivacyRequest, actor: Actor, heartbeat, *, minor: bool
             case_reference=str(case.reference),
             minor=minor,
         )
-        kept = _kept_records(certificate)
+        kept = kept_records(certificate, regime=case.regime)
         kept_total = sum(k["count"] for k in kept)
         update_case(case, erasure_certificate_id=certificate.pk)
         case_event(
             case=case,
             kind=CaseEvent.Kind.ERASURE,
             summary=f"Erased {certificate.erased_count} record(s) through the registry; {kept_total} kept "
-            f"with reasons (certificate {_certificate_reference(certificate)[:8]})",
+            f"with reasons (certificate {certificate_reference(certificate)[:8]})",
             actor=actor,
             details={
                 "certificate_id": certificate.pk,
@@ -46,33 +51,47 @@ def erasure_fulfil(case: PrivacyRequest, actor: Actor, heartbeat, *, minor: bool
                 "minor": minor,
             },
         )
-        outcome = "Your personal data was erased."
+        outcome = erasure_outcome(erased=certificate.erased_count, kept=kept)
         if kept:
-            outcome += f" {kept_total} record(s) are kept where the law requires it: " + "; ".join(
-                f"{k['description']}: {k['reason']}" for k in kept
+            erasure_defer(
+                case=case,
+                actor=actor,
+                outcome=outcome,
+                certificate=certificate,
+                kept=kept,
+                to_email=confirm_to,
             )
+            return
         request_complete(
             case=case,
             actor=actor,
             outcome_note=outcome,
             notice_kind=NoticeKinds.ERASURE_CONFIRMATION,
-            notice_context={
-                "certificate_reference": _certificate_reference(certificate),
-                "kept_records": [
-                    {"description": k.get("description", ""), "reason": k.get("reason", "")} for k in kept
-                ],
-            },
+            notice_context={"certificate_reference": certificate_reference(certificate), "kept_records": []},
             to_email=confirm_to,
         )
 
 
-def _certificate_reference(certificate) -> str:
+def erasure_outcome(*, erased: int, kept: list[dict]) -> str:
+    """The reply's words: never "your personal data was erased" when records were kept."""
+    if not kept:
+        return f"Your personal data was erased ({erased} record(s))."
+    kept_total = sum(k["count"] for k in kept)
+    return (
+        f"{erased} record(s) of your personal data were erased. {kept_total} record(s) are kept where "
+        "the law requires it, and will be erased when that reason ends: "
+        + "; ".join(f"{k['description']}: {k['reason']}" for k in kept)
+    )
+
+
+def certificate_reference(certificate) -> str:
     return str(getattr(certificate, "public_id", "") or f"#{certificate.pk}")
 
 
-def _kept_records(certificate) -> list[dict]:
+def kept_records(certificate, *, regime: str = Regime.GDPR) -> list[dict]:
     """What the certificate says was kept, grouped per model and exception code (no personal data):
-    `{"model", "count", "code", "description", "reason"}` for the case and the confirmation notice."""
+    `{"model", "count", "code", "description", "reason"}` for the case and the notices. A CCPA (or
+    §1798.83) requester also reads the California exception that applies."""
     from retention.models import ExceptionCode
 
     groups: dict[tuple[str, str], int] = {}
@@ -86,6 +105,8 @@ def _kept_records(certificate) -> list[dict]:
         except KeyError:
             name = label
         reason = ExceptionCode(code).label if code in ExceptionCode.values else code
+        if regime in (Regime.CCPA, Regime.CAL_1798_83) and code in policy.CCPA_ERASURE_EXCEPTIONS:
+            reason += f" (CCPA: {policy.CCPA_ERASURE_EXCEPTIONS[code]})"
         kept.append(
             {
                 "model": label,

@@ -9,6 +9,7 @@ from .. import gateways
 from ..models import CaseEvent, PrivacyRequest
 from ..workflow import case_event
 from .officer_actions import request_complete
+from .release_gate import release_awaits_approval
 
 
 def notice_1798_83_fulfil(case: PrivacyRequest, actor: Actor, heartbeat) -> None:
@@ -26,6 +27,18 @@ def notice_1798_83_fulfil(case: PrivacyRequest, actor: Actor, heartbeat) -> None
                 f"A 1798.83 notice covering {year} was already given to this customer this calendar year "
                 "(§1798.83(c)(1)); deny with that basis or answer voluntarily."
             )
+        if release_awaits_approval(
+            case=case,
+            actor=actor,
+            summary=f"1798.83 notice for {year} ready: waiting for an officer's approval",
+        ):
+            return
+        notice_1798_83_release(case=case, actor=actor, year=year)
+
+
+def notice_1798_83_release(*, case: PrivacyRequest, actor: Actor, year: int) -> None:
+    """Deliver the notice for `year` and complete the case (inside the caller's transaction)."""
+    with transaction.atomic():
         notice = gateways.notice_1798_83_deliver(
             subject_id=case.subject_id, year=year, case_reference=str(case.reference), actor=actor
         )

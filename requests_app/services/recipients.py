@@ -106,8 +106,11 @@ def recipient_notify(*, notification_id: int) -> str:
             + (f" Fields corrected: {', '.join(row.fields_changed)}." if row.fields_changed else ""),
             "respond_by": (timezone.localdate() + timedelta(days=30)).isoformat(),
             "legal_basis": "GDPR Art. 19; Cal. Civ. Code §1798.105(c)",
+            "recipient_name": "",  # addressed to the recipient, not to the subject the notice is about
         },
-        subject=None,
+        # Linked to the subject (issue 14 item 10): once delivered, an erased subject's notice keeps no
+        # plaintext (notices.services.delivery.forget_if_subject_erased), like every other notice.
+        subject=case.subject,
         to_email=third_party.privacy_contact_email,
     )
     RecipientNotification.objects.filter(pk=row.pk).update(

@@ -11,6 +11,7 @@ from audit.services import audit_record
 from core.actors import Actor, actor_label
 from inventory.models import DataCategory, DataSubject
 
+from ..hooks import run_after_hold_release
 from ..models import ExceptionCode, LegalHold
 
 
@@ -127,6 +128,7 @@ def legal_hold_release(*, hold_id: int, actor: Actor = None, reason: str) -> Leg
         subject_id=hold.subject_id,
         details={"hold": str(hold.public_id), "case_reference": hold.case_reference},
     )
+    run_after_hold_release(subject_id=hold.subject_id)  # deferred erasures resume (retention.hooks)
     return hold
 
 

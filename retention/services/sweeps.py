@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connections, models, transaction
@@ -24,8 +24,10 @@ from core.actors import Actor, actor_label
 from inventory.registry import registry
 
 from .. import conf
+from ..dry_run import subject_pending_count
 from ..erasure import JournalContext, erase_rows, pending_q, plan_for
 from ..expiry import expired_q
+from ..hooks import sweep_protected_subject_ids
 from ..models import ErasureCertificate, RetentionSchedule, SweepBatch, SweepRun
 from ..reports import sweep_report_send
 from ..selectors import Target, holds_for_category, minors_to_erase, schedule_targets, unfinished_run
@@ -208,8 +210,21 @@ def batch_target(batch: SweepBatch) -> Target | None:
     return None
 
 
-def sweep_window(target: Target, run: SweepRun, *, lo: int, hi: int) -> tuple[int, int, list[dict]]:
-    """Erase one id window of one target, inside the caller's transaction. Returns erased, kept, kept ids."""
+class WindowResult(NamedTuple):
+    """What one window did: erased, kept under hold (count and listed rows), kept for an open request."""
+
+    erased: int
+    kept: int
+    kept_rows: list[dict]
+    open_request: int = 0
+
+
+def sweep_window(target: Target, run: SweepRun, *, lo: int, hi: int) -> WindowResult:
+    """Erase one id window of one target, inside the caller's transaction.
+
+    Held records are kept (and listed); records of a subject with an open access/portability case are
+    kept and counted as "kept: open request" (retention.hooks); the rest is erased and journaled.
+    """
     entry = target.entry
     schedule = target.schedule
     plan = plan_for(entry, schedule.action)
@@ -230,21 +245,26 @@ def sweep_window(target: Target, run: SweepRun, *, lo: int, hi: int) -> tuple[in
             for pk in held.values_list("pk", flat=True)[:KEPT_LIST_LIMIT]
         ]
         kept_count = len(kept) if len(kept) < KEPT_LIST_LIMIT else held.count()
-        return 0, kept_count, kept
+        return WindowResult(0, kept_count, kept)
+    lookup = f"{entry.subject_lookup}__in"
     if holds.by_subject:
-        lookup = f"{entry.subject_lookup}__in"
         held = queryset.filter(**{lookup: list(holds.by_subject)}).filter(pending_q(entry.model, plan))
         rows = list(held.values_list("pk", entry.subject_lookup)[:KEPT_LIST_LIMIT])
         kept = [kept_row(entry.label, pk, holds.by_subject[sid]) for pk, sid in rows]
         kept_count = len(kept) if len(kept) < KEPT_LIST_LIMIT else held.count()
         queryset = queryset.exclude(**{lookup: list(holds.by_subject)})
+    open_request = 0
+    protected = sweep_protected_subject_ids()
+    if protected:
+        open_request = queryset.filter(**{lookup: protected}).filter(pending_q(entry.model, plan)).count()
+        queryset = queryset.exclude(**{lookup: protected})
     result = erase_rows(
         entry=entry,
         queryset=queryset,
         plan=plan,
         journal=JournalContext(at=timezone.now(), sweep_run_id=run.pk),
     )
-    return result.count, kept_count, kept
+    return WindowResult(result.count, kept_count, kept, open_request)
 
 
 class _Overtaken(Exception):
@@ -283,13 +303,14 @@ def _sweep_records(batch: SweepBatch) -> None:
         done = hi >= batch.hi
         try:
             with transaction.atomic():
-                erased, kept_count, kept = sweep_window(target, batch.run, lo=cursor, hi=hi)
+                erased, kept_count, kept, open_request = sweep_window(target, batch.run, lo=cursor, hi=hi)
                 moved = SweepBatch.objects.filter(
                     pk=batch.pk, status=SweepBatch.Status.PENDING, cursor=cursor
                 ).update(
                     cursor=hi,
                     erased=models.F("erased") + erased,
                     kept=models.F("kept") + kept_count,
+                    kept_open_request=models.F("kept_open_request") + open_request,
                     duration_ms=models.F("duration_ms") + int((time.monotonic() - started) * 1000),
                     status=SweepBatch.Status.DONE if done else SweepBatch.Status.PENDING,
                     finished_at=timezone.now() if done else None,
@@ -320,6 +341,14 @@ def _sweep_minor(batch_id: int) -> None:
     with transaction.atomic():
         locked = SweepBatch.objects.select_for_update().get(pk=batch_id)
         if locked.status != SweepBatch.Status.PENDING:
+            return
+        if locked.subject_id in sweep_protected_subject_ids():
+            # An open access/portability case must get the data it returns: erased once it closes.
+            locked.kept_open_request = subject_pending_count(subject_id=locked.subject_id)
+            locked.error_code = "kept_open_request"
+            locked.status = SweepBatch.Status.DONE
+            locked.finished_at = timezone.now()
+            locked.save()
             return
         certificate, issued = erase_subject_outcome(
             subject_id=locked.subject_id, actor=SWEEP_ACTOR, reason=MINOR_REASON, minor=True
@@ -371,6 +400,8 @@ class _RunTotals:
         totals = self.per_category.setdefault(batch.category, {"erased": 0, "kept": 0, "errors": 0})
         totals["erased"] += batch.erased
         totals["kept"] += batch.kept
+        if batch.kept_open_request:  # "kept: open request", listed only where it happened
+            totals["kept_open_request"] = totals.get("kept_open_request", 0) + batch.kept_open_request
         if batch.status == SweepBatch.Status.FAILED:
             totals["errors"] += 1
             self.failed.append({"batch": batch.pk, "model": batch.model_label, "lo": batch.lo, "hi": batch.hi,

@@ -227,3 +227,94 @@ def test_readme_names_the_recipients_that_received_the_data(
     readme = zipfile.ZipFile(io.BytesIO(data)).read("README.txt").decode()
     assert "Hosting Co" in readme and "Catalogue Partner LLC" in readme
     assert "Unrelated Vendor" not in readme
+
+
+@pytest.mark.django_db
+def test_the_package_leaves_out_credentials_tokens_keys_mail_headers_and_staff_names(
+    alice_and_bob, officer, django_capture_on_commit_callbacks
+):
+    """Issue 14 item 11: fields the registry marks "never exported" are not in any file of the package."""
+    from inventory import models as inv
+
+    alice, _ = alice_and_bob
+    inv.UserAccount.objects.filter(subject=alice).update(password_hash="pbkdf2_sha256$600000$salt$secret")
+    case = make_case(request_type=RequestType.ACCESS, subject_email="alice@example.com")
+    services.request_note_add(case=case, note="Called the requester", actor=officer)  # a staff-stamped event
+    with django_capture_on_commit_callbacks(execute=True):
+        _verify(case, officer)
+    package = AccessPackage.objects.get(case=case)
+    _, data = services.package_open(token=services.package_link(package).rsplit("/", 2)[-2])
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    keys: set[str] = set()
+    for name in archive.namelist():
+        if name.endswith(".json") and name != "manifest.json":
+            for row in json.loads(archive.read(name)):
+                keys.update(row)
+    everything = "".join(archive.read(n).decode() for n in archive.namelist())
+    assert not keys & {"password_hash", "idempotency_key", "headers", "claim_token", "actor_label",
+                       "client_event_id", "assignee", "requested_by", "created_by"}  # fmt: skip
+    assert "pbkdf2_sha256" not in everything and "olivia" not in everything
+    assert {"username", "email", "summary"} <= keys  # the person's own data is still there
+
+
+@pytest.mark.django_db
+def test_a_package_built_while_an_erasure_runs_is_never_published(alice_and_bob, officer):
+    """Issue 14 item 9: the erasure commits mid-build (here from the build's own heartbeat); the package
+    row is then written under the subject's lock, sees the new erasure and is refused, file removed."""
+    from django.core.exceptions import ValidationError
+
+    from retention.services import erase_subject
+
+    alice, _ = alice_and_bob
+    case = make_case(request_type=RequestType.ACCESS, subject_email="alice@example.com")
+    erased = []
+
+    def erase_meanwhile():
+        if not erased:
+            erased.append(erase_subject(subject_id=alice.pk, reason="Concurrent erasure", actor="test"))
+
+    from inventory.crypto import KeyDestroyed
+
+    # Refused at the write (the subject lock sees the new erasure), or earlier when the build next opens a
+    # value sealed under the key the erasure destroyed: either way nothing is published.
+    with pytest.raises((ValidationError, KeyDestroyed)):
+        services.access_package_build(case=case, actor=officer, heartbeat=erase_meanwhile)
+    assert erased and not AccessPackage.objects.filter(case=case).exists()
+    from requests_app import conf
+
+    assert list(conf.package_dir().iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_a_package_finished_before_the_erasure_is_destroyed_by_it(alice_and_bob, officer):
+    from retention.services import erase_subject
+
+    alice, _ = alice_and_bob
+    case = make_case(request_type=RequestType.ACCESS, subject_email="alice@example.com")
+    package = services.access_package_build(case=case, actor=officer)
+    erase_subject(subject_id=alice.pk, reason="Erasure after the build", actor="test")
+    package.refresh_from_db()
+    assert package.purged_at is not None and package.wrapped_key == ""
+
+
+@pytest.mark.django_db
+def test_a_package_built_while_a_partial_erasure_runs_is_refused_under_the_subject_lock(
+    alice_and_bob, officer
+):
+    """Item 9 when the key survives (a hold keeps one category): only the lock-and-compare stops it."""
+    from django.core.exceptions import ValidationError
+
+    from retention.services import erase_subject, legal_hold_place
+
+    alice, _ = alice_and_bob
+    legal_hold_place(subject_id=alice.pk, category="activity", reason="Dispute", owner="Legal")
+    case = make_case(request_type=RequestType.ACCESS, subject_email="alice@example.com")
+    erased = []
+
+    def erase_meanwhile():
+        if not erased:
+            erased.append(erase_subject(subject_id=alice.pk, reason="Concurrent erasure", actor="test"))
+
+    with pytest.raises(ValidationError, match="erased while the package was being built"):
+        services.access_package_build(case=case, actor=officer, heartbeat=erase_meanwhile)
+    assert erased and not AccessPackage.objects.filter(case=case).exists()

@@ -151,7 +151,9 @@ def test_art_19_each_recipient_is_told_by_a_tracked_task(
     assert notice["context"]["action"] == "rectification"
     assert notice["context"]["subject_identifiers"] == ["alice@example.com", "Alice Liddell"]
     assert notice["context"]["third_party_name"] == "MailCo Ltd"
-    assert notice["subject"] is None
+    # Linked to the person it is about (issue 14 item 10), so an erasure scrubs it after delivery.
+    assert notice["subject"].pk == alice.pk
+    assert notice["context"]["recipient_name"] == ""  # addressed to the recipient, not "Dear Alice"
     # idempotent: running the task again sends nothing new
     before = len(outbox.calls)
     assert notify_recipient.delay(sent.pk).get() == "sent"

@@ -28,6 +28,17 @@ ALLOWED = {
     (Status.IN_PROGRESS, Status.COMPLETED),
     (Status.IN_PROGRESS, Status.DENIED),
     (Status.IN_PROGRESS, Status.WITHDRAWN),
+    # Issue 14 item 5: an erasure a legal hold partly deferred waits for the release, then resumes.
+    (Status.IN_PROGRESS, Status.WAITING_HOLD_RELEASE),
+    (Status.WAITING_HOLD_RELEASE, Status.IN_PROGRESS),
+    (Status.WAITING_HOLD_RELEASE, Status.DENIED),
+    (Status.WAITING_HOLD_RELEASE, Status.WITHDRAWN),
+    # Issue 14 item 15: a built package waits for the officer's approval (released, or back to work).
+    (Status.IN_PROGRESS, Status.AWAITING_APPROVAL),
+    (Status.AWAITING_APPROVAL, Status.COMPLETED),
+    (Status.AWAITING_APPROVAL, Status.IN_PROGRESS),
+    (Status.AWAITING_APPROVAL, Status.DENIED),
+    (Status.AWAITING_APPROVAL, Status.WITHDRAWN),
 }
 PAIRS = list(itertools.product(Status.values, Status.values))
 

@@ -95,8 +95,11 @@ def test_schedules_and_holds_cannot_be_deleted_in_the_admin(admin_client):
 def test_sweep_now_queues_a_run_through_the_service(admin_client, django_capture_on_commit_callbacks):
     owner = f.subject()
     f.activity(owner, f.ago(days=900))
+    url = reverse("admin:retention_sweeprun_sweep_now")
+    assert "Yes, erase 1 record now" in admin_client.post(url).content.decode()  # confirmation first
+    assert not SweepRun.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(reverse("admin:retention_sweeprun_sweep_now"), follow=True)
+        response = admin_client.post(url, {"confirm": "yes", "count": "1"}, follow=True)
     assert "Sweep now" in admin_client.get(reverse("admin:retention_sweeprun_changelist")).content.decode()
     run = SweepRun.objects.get()
     assert run.trigger == SweepRun.Trigger.ADMIN and run.actor_label == "admin"

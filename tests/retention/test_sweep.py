@@ -136,7 +136,9 @@ def test_dry_run_reports_what_would_be_erased_and_changes_nothing(clock):
     assert {m: list(m.objects.order_by("pk").values()) for m in tables} == before
     text = out.getvalue()
     assert "inventory.ActivityEvent" in text and "would erase 2" in text
-    assert "Dry run: 3 records would be erased now, 0 kept under legal hold" in text
+    assert (
+        "Dry run: 3 records would be erased now (3 expired, 0 of 0 minor(s)), 0 kept under legal hold" in text
+    )
 
 
 @pytest.mark.django_db

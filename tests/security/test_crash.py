@@ -34,7 +34,7 @@ from notices.models import Breach, Notice, NoticeKind, NoticeStatus
 from notices.services import breach_notify_start
 from requests_app import conf
 from requests_app.models import AccessPackage, FulfilmentAttempt, PrivacyRequest, RequestType, Status
-from requests_app.services import fulfilment_watchdog, request_verify_manually
+from requests_app.services import fulfilment_watchdog, request_release_approve, request_verify_manually
 from retention.models import ErasureJournal, SweepBatch, SweepRun
 from retention.tasks import sweep
 from tests.conftest import redis_url, reset_celery_connections
@@ -252,6 +252,12 @@ def test_an_access_package_job_killed_mid_build_is_rebuilt_once_and_the_case_com
     with time_machine.travel(timezone.now() + conf.stuck_after() + dt.timedelta(minutes=1)):
         assert fulfilment_watchdog()["requeued"] == 1
     workers.start(fast_restore=True)
+    # The rebuilt package waits for the officer (REQUESTS_RELEASE_NEEDS_APPROVAL, on in the workers).
+    _wait(
+        lambda: PrivacyRequest.objects.filter(pk=case.pk, status=Status.AWAITING_APPROVAL).exists(),
+        "the package",
+    )
+    request_release_approve(case=PrivacyRequest.objects.get(pk=case.pk), actor=officer)
     _wait(lambda: PrivacyRequest.objects.filter(pk=case.pk, status=Status.COMPLETED).exists(), "the case")
     _wait(lambda: not Notice.objects.exclude(status=NoticeStatus.SENT).exists(), "every notice sent")
 

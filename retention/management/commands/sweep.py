@@ -4,6 +4,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from retention import selectors, services
+from retention.dry_run import sweep_dry_run
 from retention.models import SweepRun
 
 
@@ -76,16 +77,16 @@ class Command(BaseCommand):
                     "category"
                 )
             )
-        results = selectors.forecast(as_of=timezone.now(), schedules=chosen)
-        for row in results:
+        dry = sweep_dry_run(as_of=timezone.now(), schedules=chosen, include_minors=include_minors)
+        for row in dry.rows:
             self.stdout.write(
                 f"schedule #{row.schedule_id} {row.category} {row.model_label} ({row.action}): "
-                f"would erase {row.would_erase}, kept under legal hold {row.held}"
+                f"would erase {row.would_erase}, kept under legal hold {row.held}, "
+                f"kept: open request {row.open_request}"
             )
-        minors = selectors.minors_to_erase().count() if include_minors else 0
-        erase = sum(r.would_erase for r in results)
-        held = sum(r.held for r in results)
+        # The total counts the minors' records too: it is the figure the sweep's certificate will show.
         self.stdout.write(
-            f"Dry run: {erase} records would be erased now, {held} kept under legal hold; "
-            f"the records of {minors} minor(s) would be erased. Nothing was changed."
+            f"Dry run: {dry.would_erase} records would be erased now ({dry.records_would_erase} expired, "
+            f"{dry.minors_would_erase} of {len(dry.minors)} minor(s)), {dry.held} kept under legal hold, "
+            f"{dry.open_request} kept: open request. Nothing was changed."
         )
