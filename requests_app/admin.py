@@ -20,8 +20,8 @@ from inventory import crypto
 from inventory.display import may_reveal
 from inventory.selectors import subject_search
 
-from . import selectors, services
-from .case_actions import CASE_ACTIONS, CASE_ACTIONS_BY_NAME, CaseAction
+from . import case_page, selectors, services
+from .case_actions import CASE_ACTIONS_BY_NAME, CaseAction
 from .forms import (
     DenyForm,
     IntakeForm,
@@ -195,12 +195,14 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         "regime",
         "status_badge",
         "due_badge",
+        "subject_email",
+        "requester",
         "assignee",
         "received_at",
         "flags",
     )
     list_filter = ("type", "regime", "status", DueFilter, FlagFilter, "channel", "requester_kind")
-    list_select_related = ("assignee",)
+    list_select_related = ("assignee", "subject")
     show_full_result_count = False
     list_per_page = 50
     search_fields = ("reference",)  # replaced by get_search_results (UUIDs and emails)
@@ -281,7 +283,8 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             value = uuid.UUID(term)
         except ValueError:
             if "@" in term:
-                return queryset.filter(subject__in=subject_search(term)), False
+                by_requester = Q(requester_email__iexact=term)
+                return queryset.filter(Q(subject__in=subject_search(term)) | by_requester), False
             return queryset.none(), False
         return queryset.filter(Q(reference=value) | Q(subject__public_id=value)), False
 
@@ -309,6 +312,14 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             label,
             when,
         )
+
+    @admin.display(description="Subject")
+    def subject_email(self, obj):
+        return obj.subject.email or str(obj.subject)
+
+    @admin.display(description="Requester")
+    def requester(self, obj):
+        return obj.requester_email or obj.requester_name or "the subject"
 
     @admin.display(description="Flags")
     def flags(self, obj):
@@ -439,22 +450,17 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         if request.method == "POST":
             raise PermissionDenied  # a case changes only through the workflow buttons (services)
         case = self.get_object(request, object_id)
-        buttons = []
+        workspace = {}
         if case is not None:
-            for action in CASE_ACTIONS:
-                if action.statuses is not None and case.status not in action.statuses:
-                    continue
-                if not self.has_case_action_permission(request, action):
-                    continue
-                buttons.append(
-                    (
-                        reverse("admin:requests_app_privacyrequest_act", args=[case.pk, action.name]),
-                        action.label,
-                    )
-                )
+            workspace = {
+                "case_header": case_page.case_header(case),
+                "action_groups": case_page.action_groups(
+                    case, lambda action: self.has_case_action_permission(request, action)
+                ),
+            }
         context = {
             **(extra_context or {}),
-            "case_buttons": buttons,
+            **workspace,
             "show_save": False,
             "show_save_and_continue": False,
             "show_save_and_add_another": False,
