@@ -21,7 +21,7 @@ from inventory.display import may_reveal
 from inventory.selectors import subject_search
 
 from . import case_page, selectors, services
-from .case_actions import CASE_ACTIONS_BY_NAME, CaseAction
+from .case_actions import CASE_ACTIONS, CASE_ACTIONS_BY_NAME, CaseAction  # noqa: F401 (CASE_ACTIONS re-exported)
 from .forms import (
     DenyForm,
     IntakeForm,
