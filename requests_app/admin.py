@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 
 from audit.admin import ReadOnlyAdminMixin
 from inventory import crypto
+from inventory.admin_search import SubjectEmailSearchMixin
 from inventory.display import may_reveal
 from inventory.selectors import subject_search
 
@@ -565,11 +566,12 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CaseEventAdmin(SubjectEmailSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """The request log (11 CCR §7101): read-only evidence."""
 
     list_display = ("at", "case", "kind", "from_status", "to_status", "actor_label", "summary")
-    list_filter = ("kind",)
+    list_filter = ("kind", "to_status")
+    search_fields = ("=case__reference", "actor_label")  # and email (SubjectEmailSearchMixin)
     list_select_related = ("case",)
     show_full_result_count = False
     date_hierarchy = "at"

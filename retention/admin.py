@@ -369,6 +369,7 @@ class SweepRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "certificate_link",
     )
     list_filter = ("status", "trigger")
+    search_fields = ("=public_id", "actor_label")
     list_select_related = ("certificate",)
     show_full_result_count = False
     date_hierarchy = "started_at"
