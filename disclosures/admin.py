@@ -414,13 +414,12 @@ class NoticeCorrectionAdmin(RequirementBannerMixin, ReadOnlyAdminMixin, admin.Mo
         url = reverse("admin:disclosures_correctionrecipient_changelist") + f"?correction__id__exact={obj.pk}"
         return format_html('<a href="{}">{} customers</a>', url, obj.affected_count)
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not request.user.has_perm("disclosures.manage_correction"):
-            actions.pop("send_corrected_notices", None)
-        return actions
+    def has_manage_correction_permission(self, request) -> bool:
+        return request.user.has_perm("disclosures.manage_correction")
 
-    @admin.action(description="Send the corrected notices to every pending customer")
+    @admin.action(
+        description="Send the corrected notices to every pending customer", permissions=["manage_correction"]
+    )
     def send_corrected_notices(self, request, queryset):
         for correction in queryset:
             services.correction_send_start(correction_id=correction.pk, actor=request.user)
@@ -537,13 +536,10 @@ class DisclosureExportAdmin(RequirementBannerMixin, ReadOnlyAdminMixin, admin.Mo
             '<a href="{}">Download</a>', reverse("admin:disclosures_export_download", args=[obj.pk])
         )
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not request.user.has_perm("disclosures.run_export"):
-            actions.pop("retry", None)
-        return actions
+    def has_run_export_permission(self, request) -> bool:
+        return request.user.has_perm("disclosures.run_export")
 
-    @admin.action(description="Retry failed exports")
+    @admin.action(description="Retry failed exports", permissions=["run_export"])
     def retry(self, request, queryset):
         retried = sum(services.export_retry(export_id=e.pk, actor=request.user) for e in queryset)
         self.message_user(request, f"{retried} export(s) queued again.")
