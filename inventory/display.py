@@ -111,7 +111,13 @@ def _related_names(found: list[SubjectRecords]) -> dict[tuple[type[models.Model]
 
 
 def subject_records(
-    subject: DataSubject, *, user: Any = None, reveal: bool = False, channel: str = "admin", limit: int = 100
+    subject: DataSubject,
+    *,
+    user: Any = None,
+    reveal: bool = False,
+    channel: str = "admin",
+    limit: int = 100,
+    reason: str = "",
 ) -> list[CategoryRecords]:
     """A subject's records grouped by data category, in the registry's order.
 
@@ -126,6 +132,7 @@ def subject_records(
             records=[r for item in found for r in item.records],
             actor=user,
             channel=channel,
+            reason=reason,
         )
     related = _related_names(found)
     categories = {c.code: c for c in DataCategory.objects.all()}
@@ -155,11 +162,26 @@ def subject_records(
                     fk = getattr(record, f.attname)
                     cells.append(Cell(f.name, label, related.get((f.related_model, fk)) if fk else None))
                 else:
-                    cells.append(Cell(f.name, label, getattr(record, f.attname)))
+                    cells.append(Cell(f.name, label, human_value(f, getattr(record, f.attname))))
             public_id = getattr(record, "public_id", None)
             rows.append(Row(record.pk, cells, public_ref=str(public_id or record.pk)))
         group.models.append(ModelRecords(entry, rows, item.truncated))
     return list(grouped.values())
+
+
+def human_value(f: models.Field, value: Any) -> Any:
+    """What an officer reads: choice labels, Yes/No, lists joined; not `person`, `False`, `['a']`."""
+    if value is None or value == "":
+        return value
+    if f.choices:
+        return dict(f.flatchoices).get(value, value)
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or None
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items()) or None
+    return value
 
 
 def _sealed_cell(f, label, record, entry, revealed) -> Cell:

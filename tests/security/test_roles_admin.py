@@ -289,7 +289,10 @@ def test_bulk_actions_offered_to_each_role_and_forbidden_ones_do_nothing(world_a
 
 def test_only_officers_see_decrypted_fields_on_the_subject_page(world_and_users):
     world, users = world_and_users
-    url = reverse("admin:inventory_datasubject_change", args=[world.subject.pk]) + "?reveal=1"
+    url = (
+        reverse("admin:inventory_datasubject_change", args=[world.subject.pk])
+        + "?reveal=1&reveal_reason=audit"
+    )
     for role in ROLES:
         page = _client(users, role).get(url).content.decode()
         assert (JANE_ANSWER in page) is (role == OFFICER), role
