@@ -1,6 +1,6 @@
 """Suite-wide fixtures: service detection, eager Celery by default, a real worker on Redis on demand.
 
-Tests marked `postgres` or `redis` are skipped with a visible reason when that service is missing;
+Tests marked `postgres`, `redis` or `browser` are skipped with a visible reason when that service is missing;
 with REQUIRE_SERVICES=1 (CI) a missing service fails them instead.
 """
 
@@ -44,6 +44,12 @@ def _missing_service(item: pytest.Item) -> str | None:
             _REDIS_UP = _redis_reachable()
         if not _REDIS_UP:
             return f"needs Redis at {urlparse(redis_url()).netloc}, which does not answer"
+    if item.get_closest_marker("browser"):
+        from tests.browser.conftest import missing_browser
+
+        reason = missing_browser()
+        if reason:
+            return reason
     return None
 
 
