@@ -43,7 +43,7 @@ class Command(BaseCommand):
         password = secret_file.read_text().strip()
         self.stdout.write(
             self.style.SUCCESS(
-                "\nAdmin login for http://127.0.0.1:8000/admin/\n"
+                f"\nAdmin login for http://127.0.0.1:{settings.PORT}/admin/\n"
                 f"  username: admin\n  password: {password}\n"
                 "(development only; stored in .admin-password, which git ignores)\n"
             )
