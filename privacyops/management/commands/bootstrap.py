@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 
 class Command(BaseCommand):
     help = (
-        "Prepare a development instance: default schedules, demo data when the database is empty, "
+        "Prepare a development instance: default schedules, demo data and activity when the database is empty, "
         "and an admin login (printed)."
     )
 
@@ -26,6 +26,7 @@ class Command(BaseCommand):
         if DataSubject is not None and not DataSubject.objects.exists():
             self.stdout.write(f"Empty database: loading demo data ({demo_subjects} subjects)...")
             call_command("seed_demo", subjects=demo_subjects, seed=1, stdout=self.stdout)
+            call_command("seed_activity", seed=1, stdout=self.stdout)
         self._ensure_admin()
 
     def _ensure_admin(self) -> None:
