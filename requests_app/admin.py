@@ -4,7 +4,6 @@ and workflow actions. Every action calls a service; case fields are never edited
 import uuid
 from datetime import timedelta
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
@@ -25,19 +24,18 @@ from . import case_page, selectors, services
 from .case_actions import CASE_ACTIONS, CASE_ACTIONS_BY_NAME, CaseAction  # noqa: F401 (CASE_ACTIONS re-exported)
 from .forms import (
     DenyForm,
-    IntakeForm,
     ReasonForm,
 )
 from .models import (
     AccessPackage,
     CaseEvent,
-    Channel,
     FulfilmentAttempt,
     PrivacyRequest,
     RecipientNotification,
     Rectification,
     Status,
 )
+from .officer_forms import AdminIntakeForm
 
 DUE_COLOURS = {
     "overdue": ("#b00020", "Overdue"),
@@ -178,14 +176,6 @@ class RecipientNotificationInline(ReadOnlyInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("third_party")
-
-
-class AdminIntakeForm(IntakeForm):
-    """Officers log a request that came by email, phone or mail, with the date it arrived."""
-
-    channel = forms.ChoiceField(choices=[c for c in Channel.choices if c[0] != Channel.WEB])
-    received_at = forms.DateTimeField(required=False, help_text="Empty = now.")
-    received_at_designated_address = forms.BooleanField(required=False, initial=True)
 
 
 @admin.register(PrivacyRequest)
@@ -545,7 +535,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             "admin/requests_app/privacyrequest/case_action.html",
             {
                 **self.admin_site.each_context(request),
-                "title": "Log a privacy request (email, phone or mail)",
+                "title": "Log a request received by email, phone or mail",
                 "form": form,
                 "back": reverse("admin:requests_app_privacyrequest_changelist"),
                 "opts": self.model._meta,

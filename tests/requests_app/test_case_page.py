@@ -74,3 +74,14 @@ def test_case_list_shows_subject_and_requester_and_finds_both_by_email(client, o
     assert str(agent.reference)[:8] in found and str(own.reference)[:8] not in found
     found = client.get(CHANGELIST, {"q": "OWNER@example.COM"}).content.decode()
     assert str(own.reference)[:8] in found and str(agent.reference)[:8] not in found
+
+
+@pytest.mark.django_db
+def test_officer_intake_form_speaks_to_the_officer_and_has_no_spam_trap(client, officer):
+    client.force_login(officer)
+    page = client.get(f"{CHANGELIST}intake/").content.decode()
+    assert 'name="website"' not in page and "Leave this field empty" not in page
+    assert "Where do you live?" not in page and "What would you like us to do?" not in page
+    assert "Subject&#x27;s email address" in page or "Subject's email address" in page
+    assert "Received by" in page and "Regime" in page
+    assert "Log a request received by email, phone or mail" in page
