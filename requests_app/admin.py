@@ -298,7 +298,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         colour, label = DUE_COLOURS[selectors.due_state(obj)]
         when = obj.due_on.isoformat() if obj.due_on else "-"
         return format_html(
-            '<span style="background:{};color:#fff;padding:1px 6px;border-radius:3px" title="{}">{}</span>',
+            '<span style="background:{};color:#fff;padding:1px 6px;border-radius:3px;white-space:nowrap" title="{}">{}</span>',
             colour,
             label,
             when,

@@ -32,7 +32,8 @@ from .models import (
 
 def _pretty(value) -> str:
     return format_html(
-        "<pre style='white-space: pre-wrap'>{}</pre>", json.dumps(value, indent=2, default=str, ensure_ascii=False)
+        "<pre style='white-space: pre-wrap'>{}</pre>",
+        json.dumps(value, indent=2, default=str, ensure_ascii=False),
     )
 
 

@@ -85,3 +85,11 @@ def test_officer_intake_form_speaks_to_the_officer_and_has_no_spam_trap(client, 
     assert "Subject&#x27;s email address" in page or "Subject's email address" in page
     assert "Received by" in page and "Regime" in page
     assert "Log a request received by email, phone or mail" in page
+
+
+@pytest.mark.django_db
+def test_due_dates_in_the_case_list_never_wrap_mid_date(client, officer):
+    client.force_login(officer)
+    make_case()
+    page = client.get(CHANGELIST).content.decode()
+    assert "border-radius:3px;white-space:nowrap" in page

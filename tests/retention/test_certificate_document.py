@@ -22,7 +22,7 @@ def test_printable_certificate_reads_as_text_not_json(admin_client, certificate)
     assert "<h1>Erasure certificate</h1>" in html and str(certificate.public_id) in html
     assert "\\u00a7" not in html and "{&quot;" not in html and '{"' not in html
     assert "Records erased" in html and "Subject&#x27;s key destroyed" in html
-    assert "<th scope=\"row\">Reason</th><td>Erasure request</td>" in html
+    assert '<th scope="row">Reason</th><td>Erasure request</td>' in html
     assert "True" not in html and "False" not in html  # Yes / No
     assert "@media print" in html
 
