@@ -249,8 +249,15 @@ class DataSubjectAdmin(admin.ModelAdmin):
         if asked and not reason:
             self.message_user(request, "Give a reason to reveal sensitive fields.", messages.WARNING)
         reveal = asked and bool(reason)
-        groups = display.subject_records(
-            subject, user=request.user, reveal=reveal, channel="admin", limit=RECORDS_PER_MODEL, reason=reason
+        groups = display.humanize(
+            display.subject_records(
+                subject,
+                user=request.user,
+                reveal=reveal,
+                channel="admin",
+                limit=RECORDS_PER_MODEL,
+                reason=reason,
+            )
         )
         for group in groups:
             for held in group.models:

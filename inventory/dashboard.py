@@ -65,9 +65,9 @@ def dashboard_cards(request) -> list[Card]:
     for code, count in facts["records"].items():
         cards.append(
             Card(
-                title=f"{facts['categories'].get(code, code)}: records"
-                + (" (estimate)" if count.estimated else ""),
+                title=facts["categories"].get(code, code),
                 value=_number(count),
+                note="records (estimate)" if count.estimated else "records",
             )
         )
     return cards

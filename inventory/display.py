@@ -7,9 +7,10 @@ categories, one per related model shown by name (sources, systems), plus the rev
 """
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from .fields import EncryptedTextField
@@ -162,7 +163,7 @@ def subject_records(
                     fk = getattr(record, f.attname)
                     cells.append(Cell(f.name, label, related.get((f.related_model, fk)) if fk else None))
                 else:
-                    cells.append(Cell(f.name, label, human_value(f, getattr(record, f.attname))))
+                    cells.append(Cell(f.name, label, getattr(record, f.attname)))
             public_id = getattr(record, "public_id", None)
             rows.append(Row(record.pk, cells, public_ref=str(public_id or record.pk)))
         group.models.append(ModelRecords(entry, rows, item.truncated))
@@ -184,6 +185,24 @@ def human_value(f: models.Field, value: Any) -> Any:
     return value
 
 
+def humanize(groups: list[CategoryRecords]) -> list[CategoryRecords]:
+    """For screens (not the API, which keeps raw values): every shown value as an officer reads it."""
+    for group in groups:
+        for held in group.models:
+            meta = held.entry.model._meta
+            for row in held.rows:
+                for i, cell in enumerate(row.cells):
+                    if cell.seal is not None or cell.masked:
+                        continue
+                    try:
+                        f = meta.get_field(cell.name)
+                    except FieldDoesNotExist:  # a display-only column
+                        continue
+                    if not f.is_relation:
+                        row.cells[i] = replace(cell, value=human_value(f, cell.value))
+    return groups
+
+
 def _sealed_cell(f, label, record, entry, revealed) -> Cell:
     stored = getattr(record, f.attname)
     if not stored:
@@ -201,4 +220,14 @@ def may_reveal(user: Any) -> bool:
     return bool(user and user.has_perm("inventory.reveal_sensitive"))
 
 
-__all__ = ["Cell", "CategoryRecords", "ModelRecords", "Row", "Seal", "may_reveal", "subject_records"]
+__all__ = [
+    "Cell",
+    "CategoryRecords",
+    "ModelRecords",
+    "Row",
+    "Seal",
+    "human_value",
+    "humanize",
+    "may_reveal",
+    "subject_records",
+]
