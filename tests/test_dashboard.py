@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.test import RequestFactory
 from django.utils import timezone
 
@@ -36,6 +37,7 @@ def _officer(django_user_model):
 
 def _seed() -> None:
     """A little of everything the cards count, including rows each card must NOT count."""
+    cache.clear()  # the inventory cards are cached for a minute
     now = timezone.now()
     overdue = make_case(request_type=RequestType.ERASURE)
     PrivacyRequest.objects.filter(pk=overdue.pk).update(due_on=timezone.localdate() - timedelta(days=2))

@@ -99,6 +99,8 @@ CUSTOM = {
     ("consent_suppressedaddress_lift", "consent.suppressedaddress"): ("200 200", "403 403", "403 403"),
     ("retention_sweeprun_sweep_now", None):                     ("302 302", "302 403", "302 403"),
     ("retention_sweeprun_preview", None):                       ("200 200", "200 200", "200 200"),
+    ("retention_erasurecertificate_print", "retention.erasurecertificate"): ("200 200", "200 200", "200 200"),
+    ("retention_erasurecertificate_pdf", "retention.erasurecertificate"):   ("200 200", "200 200", "200 200"),
     ("disclosures_notice_render", "notice_html"):               ("200 200", "200 200", "200 200"),
     ("disclosures_notice_preview", None):                       ("200 200", "200 200", "200 200"),
     ("disclosures_correction_open", None):                      ("200 200", "403 403", "403 403"),
