@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PORT ?= 8000
 
 .PHONY: run test lint format bench clean
 
@@ -12,11 +13,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $(STAMP)
 
-## make run: SQLite + eager tasks by default; set DATABASE_URL / CELERY_BROKER_URL to use services.
+## make run [PORT=8123]: SQLite + eager tasks by default; set DATABASE_URL / CELERY_BROKER_URL to use
+## services. Links in emails follow the port served unless SITE_URL is set.
 run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(PY) manage.py bootstrap
-	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:8000
+	DEBUG=$${DEBUG:-1} PORT=$(PORT) $(PY) manage.py bootstrap
+	DEBUG=$${DEBUG:-1} PORT=$(PORT) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 ## make test: DATABASE_URL if set, else local PostgreSQL if it answers, else SQLite (with visible skips).
 test: $(STAMP)

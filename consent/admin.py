@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from audit.admin import NoEditAdminMixin, ReadOnlyAdminMixin
 from audit.services import audit_record
 from inventory import crypto
+from inventory.admin_search import SubjectEmailSearchMixin
 from inventory.models import DataSubject
 
 from . import csv_import, services
@@ -192,7 +193,7 @@ class ImportForm(forms.Form):
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ConsentEventAdmin(SubjectEmailSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "at", "subject_link", "purpose", "action", "channel", "suppressed", "receipt_link")
     list_filter = ("action", "channel", "purpose", "suppressed")
     list_select_related = ("subject", "purpose")
@@ -342,7 +343,7 @@ class RecordEventForm(forms.Form):
 
 
 @admin.register(ConsentState)
-class ConsentStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ConsentStateAdmin(SubjectEmailSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("subject_link", "purpose", "action", "at", "expires_at", "updated_at")
     list_filter = ("purpose", "action", ExpiringFilter)
     list_select_related = ("subject", "purpose")
@@ -514,7 +515,7 @@ class SuppressedAddressAdmin(NoEditAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ReconsentRequest)
-class ReconsentRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReconsentRequestAdmin(SubjectEmailSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("subject_link", "purpose", "expired_at", "status", "created_at", "resolved_at")
     list_filter = ("status", "purpose")
     list_select_related = ("subject", "purpose")

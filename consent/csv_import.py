@@ -178,7 +178,8 @@ def _parse_row(values: list[str], *, line: int, position: dict[str, int], now: d
 
     checked, problems = _row_problems(get, now=now)
     if problems:
-        return RowError(line, "; ".join(problems).capitalize() + ".")
+        text = "; ".join(problems)
+        return RowError(line, text[:1].upper() + text[1:] + ".")  # not capitalize(): it lower-cases the rest
     return CsvRow(
         line=line,
         **checked,

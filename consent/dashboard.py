@@ -1,6 +1,7 @@
 """Consent cards on the admin index: opt-outs today, consents about to expire, people to ask again."""
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +24,9 @@ def dashboard_cards(request) -> list[Card]:
         Card(
             title="Opt-outs today",
             value=opt_outs_since(since=start_of_day),
-            url=reverse("admin:consent_consentevent_changelist") + "?action__exact=withdraw",
+            url=reverse("admin:consent_consentevent_changelist")
+            + "?"
+            + urlencode({"action__exact": "withdraw", "at__gte": start_of_day.isoformat()}),
             note="Withdrawals recorded since midnight; each took effect at once.",
         ),
         Card(

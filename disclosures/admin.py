@@ -15,9 +15,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from audit.admin import ReadOnlyAdminMixin
-from inventory.models import DataSubject, ThirdParty
+from inventory.admin_search import SubjectEmailSearchMixin
+from inventory.models import ThirdParty
 
 from . import rules, selectors, services
+from .admin_tools import CalendarYearFilter, DeliveredYearFilter, subject_id_for
 from .models import (
     CategoryMapping,
     CorrectionRecipient,
@@ -150,8 +152,9 @@ class DisclosureBatchAdmin(RequirementBannerMixin, ReadOnlyAdminMixin, admin.Mod
         "source",
         "recorded_at",
     ]
-    list_filter = ["purpose", "source"]
-    search_fields = ["=external_id", "agreement_reference"]
+    list_filter = ["purpose", CalendarYearFilter, "third_party", "source"]
+    search_fields = ["=external_id", "agreement_reference", "third_party__legal_name"]
+    date_hierarchy = "at"
     list_select_related = ["third_party"]
     show_full_result_count = False
     readonly_fields = [
@@ -187,9 +190,13 @@ class DisclosureBatchAdmin(RequirementBannerMixin, ReadOnlyAdminMixin, admin.Mod
 
 
 @admin.register(DisclosureEvent)
-class DisclosureEventAdmin(RequirementBannerMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class DisclosureEventAdmin(
+    SubjectEmailSearchMixin, RequirementBannerMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     list_display = ["id", "subject", "third_party", "purpose", "categories_display", "at", "batch"]
-    list_filter = ["purpose"]
+    list_filter = ["purpose", CalendarYearFilter, "third_party"]
+    search_fields = ["=subject__public_id"]  # and email (SubjectEmailSearchMixin)
+    date_hierarchy = "at"
     list_select_related = ["subject", "third_party", "batch"]
     raw_id_fields = ["subject", "third_party", "batch"]
     show_full_result_count = False
@@ -218,13 +225,15 @@ class DisclosureEventAdmin(RequirementBannerMixin, ReadOnlyAdminMixin, admin.Mod
 
 
 class NoticePreviewForm(forms.Form):
-    subject = forms.UUIDField(label="Customer public id")
+    subject = forms.CharField(label="Customer email or public id", max_length=254)
     year = forms.IntegerField(min_value=services.FIRST_NOTICE_YEAR)
     format = forms.ChoiceField(choices=[("html", "HTML"), ("pdf", "PDF"), ("txt", "Plain text")])
 
 
 @admin.register(DisclosureNoticeRequest)
-class DisclosureNoticeRequestAdmin(RequirementBannerMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class DisclosureNoticeRequestAdmin(
+    SubjectEmailSearchMixin, RequirementBannerMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     list_display = [
         "short_id",
         "subject",
@@ -236,8 +245,9 @@ class DisclosureNoticeRequestAdmin(RequirementBannerMixin, ReadOnlyAdminMixin, a
         "required",
         "links",
     ]
-    list_filter = ["year", "kind", "repeat_in_year", "required"]
-    search_fields = ["=case_reference"]
+    list_filter = ["year", DeliveredYearFilter, "kind", "repeat_in_year", "required"]
+    search_fields = ["=case_reference", "=subject__public_id"]  # and email (SubjectEmailSearchMixin)
+    date_hierarchy = "delivered_at"
     list_select_related = ["subject"]
     raw_id_fields = ["subject", "correction"]
     show_full_result_count = False
@@ -304,11 +314,9 @@ class DisclosureNoticeRequestAdmin(RequirementBannerMixin, ReadOnlyAdminMixin, a
             raise PermissionDenied
         form = NoticePreviewForm(request.GET or None, initial={"year": rules.year_of(timezone.now()) - 1})
         if form.is_valid():
-            subject_id = DataSubject.objects.filter(public_id=form.cleaned_data["subject"]).values_list(
-                "pk", flat=True
-            )
+            subject_id = [pk] if (pk := subject_id_for(form.cleaned_data["subject"])) else []
             if not subject_id:
-                form.add_error("subject", "No customer has this public id.")
+                form.add_error("subject", "No customer has this email address or public id.")
             else:
                 try:
                     content = services.notice_previewed(
@@ -366,7 +374,9 @@ class NoticeCorrectionAdmin(RequirementBannerMixin, ReadOnlyAdminMixin, admin.Mo
         "affected_count",
         "sent_count",
     ]
-    list_filter = ["status", "year"]
+    list_filter = ["status", "year", "third_party"]
+    search_fields = ["=public_id", "third_party__legal_name"]
+    date_hierarchy = "discovered_at"
     list_select_related = ["third_party"]
     show_full_result_count = False
     change_list_template = ACTION_CHANGELIST
@@ -507,6 +517,8 @@ class DisclosureExportAdmin(RequirementBannerMixin, ReadOnlyAdminMixin, admin.Mo
         "download",
     ]
     list_filter = ["status", "format", "year"]
+    search_fields = ["=public_id", "requested_by_label"]
+    date_hierarchy = "requested_at"
     show_full_result_count = False
     change_list_template = ACTION_CHANGELIST
     actions = ["retry"]

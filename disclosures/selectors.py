@@ -243,3 +243,14 @@ def dashboard_counts(*, at: datetime | None = None, due_within_days: int = 14) -
         corrections_lapsed=corrections["lapsed"] or 0,
         exports_ready=exports_ready().count(),
     )
+
+
+def notice_year_due(at: datetime | None = None) -> int:
+    """The year the §1798.83 notices requested now must cover: the preceding calendar year (§1798.83(a))."""
+    return rules.year_of(at or timezone.now()) - 1
+
+
+def marketing_disclosures(*, year: int) -> QuerySet[DisclosureEvent]:
+    """The log's direct-marketing disclosures in a calendar year (California time): what notices report."""
+    start, end = rules.year_bounds(year)
+    return DisclosureEvent.objects.filter(purpose=Purpose.DIRECT_MARKETING, at__gte=start, at__lt=end)

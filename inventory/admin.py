@@ -38,6 +38,7 @@ from .services import (
     subject_create,
     subject_update,
 )
+from .subject_links import subject_links
 
 # How many records of each model the subject page shows (newest first); the rest via a link.
 RECORDS_PER_MODEL = 100
@@ -241,11 +242,22 @@ class DataSubjectAdmin(admin.ModelAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _records_context(self, request, subject: DataSubject) -> dict:
-        """Every registered record of the subject, by category; sealed unless revealed on request."""
+        """Every registered record of the subject, by category; sealed unless revealed, with a reason."""
         may_reveal = display.may_reveal(request.user)
-        reveal = may_reveal and request.GET.get("reveal") == "1"
-        groups = display.subject_records(
-            subject, user=request.user, reveal=reveal, channel="admin", limit=RECORDS_PER_MODEL
+        reason = request.GET.get("reveal_reason", "").strip()
+        asked = may_reveal and request.GET.get("reveal") == "1"
+        if asked and not reason:
+            self.message_user(request, "Give a reason to reveal sensitive fields.", messages.WARNING)
+        reveal = asked and bool(reason)
+        groups = display.humanize(
+            display.subject_records(
+                subject,
+                user=request.user,
+                reveal=reveal,
+                channel="admin",
+                limit=RECORDS_PER_MODEL,
+                reason=reason,
+            )
         )
         for group in groups:
             for held in group.models:
@@ -256,6 +268,8 @@ class DataSubjectAdmin(admin.ModelAdmin):
             "may_reveal": may_reveal,
             "revealed": reveal,
             "records_per_model": RECORDS_PER_MODEL,
+            "subject_links": subject_links(subject),
+            "changelist_filters": request.GET.get("_changelist_filters", ""),
         }
 
 

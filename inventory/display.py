@@ -7,9 +7,10 @@ categories, one per related model shown by name (sources, systems), plus the rev
 """
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from .fields import EncryptedTextField
@@ -111,7 +112,13 @@ def _related_names(found: list[SubjectRecords]) -> dict[tuple[type[models.Model]
 
 
 def subject_records(
-    subject: DataSubject, *, user: Any = None, reveal: bool = False, channel: str = "admin", limit: int = 100
+    subject: DataSubject,
+    *,
+    user: Any = None,
+    reveal: bool = False,
+    channel: str = "admin",
+    limit: int = 100,
+    reason: str = "",
 ) -> list[CategoryRecords]:
     """A subject's records grouped by data category, in the registry's order.
 
@@ -126,6 +133,7 @@ def subject_records(
             records=[r for item in found for r in item.records],
             actor=user,
             channel=channel,
+            reason=reason,
         )
     related = _related_names(found)
     categories = {c.code: c for c in DataCategory.objects.all()}
@@ -162,6 +170,39 @@ def subject_records(
     return list(grouped.values())
 
 
+def human_value(f: models.Field, value: Any) -> Any:
+    """What an officer reads: choice labels, Yes/No, lists joined; not `person`, `False`, `['a']`."""
+    if value is None or value == "":
+        return value
+    if f.choices:
+        return dict(f.flatchoices).get(value, value)
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or None
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items()) or None
+    return value
+
+
+def humanize(groups: list[CategoryRecords]) -> list[CategoryRecords]:
+    """For screens (not the API, which keeps raw values): every shown value as an officer reads it."""
+    for group in groups:
+        for held in group.models:
+            meta = held.entry.model._meta
+            for row in held.rows:
+                for i, cell in enumerate(row.cells):
+                    if cell.seal is not None or cell.masked:
+                        continue
+                    try:
+                        f = meta.get_field(cell.name)
+                    except FieldDoesNotExist:  # a display-only column
+                        continue
+                    if not f.is_relation:
+                        row.cells[i] = replace(cell, value=human_value(f, cell.value))
+    return groups
+
+
 def _sealed_cell(f, label, record, entry, revealed) -> Cell:
     stored = getattr(record, f.attname)
     if not stored:
@@ -179,4 +220,14 @@ def may_reveal(user: Any) -> bool:
     return bool(user and user.has_perm("inventory.reveal_sensitive"))
 
 
-__all__ = ["Cell", "CategoryRecords", "ModelRecords", "Row", "Seal", "may_reveal", "subject_records"]
+__all__ = [
+    "Cell",
+    "CategoryRecords",
+    "ModelRecords",
+    "Row",
+    "Seal",
+    "human_value",
+    "humanize",
+    "may_reveal",
+    "subject_records",
+]

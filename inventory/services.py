@@ -172,7 +172,7 @@ def _owner_id(entry, record: models.Model) -> int:
 
 @transaction.atomic
 def records_reveal(
-    *, subject_id: int, records: Iterable[models.Model], actor: Actor, channel: str
+    *, subject_id: int, records: Iterable[models.Model], actor: Actor, channel: str, reason: str = ""
 ) -> Revealed:
     """Decrypt the sealed fields of one subject's records for someone allowed to see them.
 
@@ -217,7 +217,7 @@ def records_reveal(
         target_type="inventory.datasubject",
         target_id=subject_id,
         subject_id=subject_id,
-        details={"channel": channel, "fields": opened, "records": len(todo)},
+        details={"channel": channel, "fields": opened, "records": len(todo), "reason": reason.strip()[:200]},
     )
     return result
 

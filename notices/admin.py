@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminDateWidget
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -15,6 +16,7 @@ from django.utils.html import escape, format_html, format_html_join
 
 from audit.admin import ReadOnlyAdminMixin
 from inventory.models import DataCategory, DataSubject
+from inventory.selectors import subject_search
 
 from . import defaults, redaction, rendering, rules, selectors, services
 from .models import Breach, BreachStatus, Notice, NoticeStatus, NoticeTemplate
@@ -70,6 +72,21 @@ class TransactionalFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ClockFilter(admin.SimpleListFilter):
+    """Breaches with a notification clock still running (the dashboard's breach card counts these)."""
+
+    title = "clock"
+    parameter_name = "clock"
+
+    def lookups(self, request, model_admin):
+        return [("running", "A clock running")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "running":
+            return queryset.filter(pk__in={c.breach_id for c in selectors.breach_open_clocks()})
+        return queryset
+
+
 @admin.register(Notice)
 class NoticeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("short_id", "kind", "status", "attempts", "created_at", "sent_at", "subject", "breach_id")
@@ -82,6 +99,7 @@ class NoticeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     list_select_related = ("subject",)
     search_fields = ("=idempotency_key", "=to_email")
+    date_hierarchy = "created_at"
     show_full_result_count = False
     list_per_page = 50
     actions = ["retry_notices", "cancel_notices"]
@@ -102,6 +120,8 @@ class NoticeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
+        if "@" in term:  # the address it went to, or the subject's (any case)
+            return queryset.filter(Q(to_email__iexact=term) | Q(subject__in=subject_search(term))), False
         try:
             return queryset.filter(public_id=uuid.UUID(term)), False
         except ValueError:
@@ -411,8 +431,9 @@ class BreachAdmin(admin.ModelAdmin):
         "ca_residents_count",
         "progress_short",
     )
-    list_filter = ("status",)
+    list_filter = ("status", ClockFilter)
     search_fields = ("title",)
+    date_hierarchy = "discovered_at"
     show_full_result_count = False
     list_select_related = ("created_by",)
     actions = ["notify_subjects", "close_breaches"]

@@ -43,11 +43,11 @@ def dashboard_cards(request) -> list[Card]:
         if clocks:
             cards.append(
                 Card(
-                    title="Breach clocks running",
-                    value=len(clocks),
-                    url=reverse("admin:notices_breach_changelist"),
+                    title="Breaches with a clock running",
+                    value=len({c.breach_id for c in clocks}),
+                    url=reverse("admin:notices_breach_changelist") + "?clock=running",
                     level="danger" if overdue else ("warning" if soon else "info"),
-                    note=f"{len(overdue)} overdue, {len(soon)} due soon.",
+                    note=f"{len(clocks)} clocks: {len(overdue)} overdue, {len(soon)} due soon.",
                 )
             )
     return cards

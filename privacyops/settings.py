@@ -178,8 +178,10 @@ RETENTION_JOURNAL_MIRROR = env.str("RETENTION_JOURNAL_MIRROR", default="")
 # Sweep fan-out: rows per task (one task per model and id range) and rows per short transaction.
 RETENTION_SWEEP_BATCH_ROWS = env.int("RETENTION_SWEEP_BATCH_ROWS", default=250_000)
 RETENTION_SWEEP_WINDOW_ROWS = env.int("RETENTION_SWEEP_WINDOW_ROWS", default=50_000)
-# Base URL used to build absolute links (unsubscribe, verification) in emails.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Base URL used to build absolute links (unsubscribe, verification) in emails. Unset, links follow the
+# address `make run PORT=...` serves (PORT, default 8000), so a mailed link opens the running site.
+PORT = env.int("PORT", default=8000)
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{PORT}")
 
 # --- Celery --------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")

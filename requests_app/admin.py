@@ -4,7 +4,6 @@ and workflow actions. Every action calls a service; case fields are never edited
 import uuid
 from datetime import timedelta
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
@@ -17,27 +16,27 @@ from django.utils.html import format_html, format_html_join
 
 from audit.admin import ReadOnlyAdminMixin
 from inventory import crypto
+from inventory.admin_search import SubjectEmailSearchMixin
 from inventory.display import may_reveal
 from inventory.selectors import subject_search
 
-from . import deadlines, selectors, services
-from .case_actions import CASE_ACTIONS, CASE_ACTIONS_BY_NAME, CaseAction
+from . import case_page, deadlines, selectors, services
+from .case_actions import CASE_ACTIONS, CASE_ACTIONS_BY_NAME, CaseAction  # noqa: F401 (CASE_ACTIONS re-exported)
 from .forms import (
     DenyForm,
-    IntakeForm,
     ReasonForm,
 )
 from .models import (
     OPEN_STATUSES,
     AccessPackage,
     CaseEvent,
-    Channel,
     FulfilmentAttempt,
     PrivacyRequest,
     RecipientNotification,
     Rectification,
     Status,
 )
+from .officer_forms import AdminIntakeForm
 
 DUE_COLOURS = {
     "overdue": ("#b00020", "Overdue"),
@@ -180,14 +179,6 @@ class RecipientNotificationInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("third_party")
 
 
-class AdminIntakeForm(IntakeForm):
-    """Officers log a request that came by email, phone or mail, with the date it arrived."""
-
-    channel = forms.ChoiceField(choices=[c for c in Channel.choices if c[0] != Channel.WEB])
-    received_at = forms.DateTimeField(required=False, help_text="Empty = now.")
-    received_at_designated_address = forms.BooleanField(required=False, initial=True)
-
-
 @admin.register(PrivacyRequest)
 class PrivacyRequestAdmin(admin.ModelAdmin):
     list_display = (
@@ -196,12 +187,14 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         "regime",
         "status_badge",
         "due_badge",
+        "subject_email",
+        "requester",
         "assignee",
         "received_at",
         "flags",
     )
     list_filter = ("type", "regime", "status", DueFilter, FlagFilter, "channel", "requester_kind")
-    list_select_related = ("assignee",)
+    list_select_related = ("assignee", "subject")
     show_full_result_count = False
     list_per_page = 50
     search_fields = ("reference",)  # replaced by get_search_results (UUIDs and emails)
@@ -282,7 +275,8 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             value = uuid.UUID(term)
         except ValueError:
             if "@" in term:
-                return queryset.filter(subject__in=subject_search(term)), False
+                by_requester = Q(requester_email__iexact=term)
+                return queryset.filter(Q(subject__in=subject_search(term)) | by_requester), False
             return queryset.none(), False
         return queryset.filter(Q(reference=value) | Q(subject__public_id=value)), False
 
@@ -305,11 +299,19 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         colour, label = DUE_COLOURS[selectors.due_state(obj)]
         when = obj.due_on.isoformat() if obj.due_on else "-"
         return format_html(
-            '<span style="background:{};color:#fff;padding:1px 6px;border-radius:3px" title="{}">{}</span>',
+            '<span style="background:{};color:#fff;padding:1px 6px;border-radius:3px;white-space:nowrap" title="{}">{}</span>',
             colour,
             label,
             when,
         )
+
+    @admin.display(description="Subject")
+    def subject_email(self, obj):
+        return obj.subject.email or str(obj.subject)
+
+    @admin.display(description="Requester")
+    def requester(self, obj):
+        return obj.requester_email or obj.requester_name or "the subject"
 
     @admin.display(description="Flags")
     def flags(self, obj):
@@ -440,24 +442,19 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         if request.method == "POST":
             raise PermissionDenied  # a case changes only through the workflow buttons (services)
         case = self.get_object(request, object_id)
-        buttons = []
+        workspace = {}
         if case is not None:
-            for action in CASE_ACTIONS:
-                if action.statuses is not None and case.status not in action.statuses:
-                    continue
-                if not self.has_case_action_permission(request, action):
-                    continue
-                buttons.append(
-                    (
-                        reverse("admin:requests_app_privacyrequest_act", args=[case.pk, action.name]),
-                        action.label,
-                    )
-                )
+            workspace = {
+                "case_header": case_page.case_header(case),
+                "action_groups": case_page.action_groups(
+                    case, lambda action: self.has_case_action_permission(request, action)
+                ),
+            }
         from .gateways import connectors_status
 
         context = {
             **(extra_context or {}),
-            "case_buttons": buttons,
+            **workspace,
             "case_systems": connectors_status(case_id=case.pk) if case is not None else [],
             "show_save": False,
             "show_save_and_continue": False,
@@ -543,7 +540,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             "admin/requests_app/privacyrequest/case_action.html",
             {
                 **self.admin_site.each_context(request),
-                "title": "Log a privacy request (email, phone or mail)",
+                "title": "Log a request received by email, phone or mail",
                 "form": form,
                 "back": reverse("admin:requests_app_privacyrequest_changelist"),
                 "opts": self.model._meta,
@@ -564,11 +561,12 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CaseEventAdmin(SubjectEmailSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """The request log (11 CCR §7101): read-only evidence."""
 
     list_display = ("at", "case", "kind", "from_status", "to_status", "actor_label", "summary")
-    list_filter = ("kind",)
+    list_filter = ("kind", "to_status")
+    search_fields = ("=case__reference", "actor_label")  # and email (SubjectEmailSearchMixin)
     list_select_related = ("case",)
     show_full_result_count = False
     date_hierarchy = "at"

@@ -8,7 +8,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -18,6 +19,7 @@ from audit.admin import ReadOnlyAdminMixin
 from inventory.registry import registry
 
 from . import selectors, services
+from .certificate_document import certificate_pdf, certificate_sections
 from .dry_run import sweep_dry_run
 from .models import (
     ErasureCertificate,
@@ -31,7 +33,8 @@ from .models import (
 
 def _pretty(value) -> str:
     return format_html(
-        "<pre style='white-space: pre-wrap'>{}</pre>", json.dumps(value, indent=2, default=str)
+        "<pre style='white-space: pre-wrap'>{}</pre>",
+        json.dumps(value, indent=2, default=str, ensure_ascii=False),
     )
 
 
@@ -375,6 +378,7 @@ class SweepRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "certificate_link",
     )
     list_filter = ("status", "trigger")
+    search_fields = ("=public_id", "actor_label")
     list_select_related = ("certificate",)
     show_full_result_count = False
     date_hierarchy = "started_at"
@@ -492,6 +496,7 @@ class ErasureCertificateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "erased_count",
         "kept_count",
         "key_destroyed",
+        "printable",
         "summary_pretty",
     )
     readonly_fields = fields
@@ -499,6 +504,40 @@ class ErasureCertificateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="What, how, and what was kept")
     def summary_pretty(self, obj: ErasureCertificate) -> str:
         return _pretty(obj.summary)
+
+    @admin.display(description="Printable certificate")
+    def printable(self, obj: ErasureCertificate) -> str:
+        return format_html(
+            '<a href="{}">HTML (print)</a> · <a href="{}">PDF</a>',
+            reverse("admin:retention_erasurecertificate_print", args=[obj.pk]),
+            reverse("admin:retention_erasurecertificate_pdf", args=[obj.pk]),
+        )
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/print/", wrap(self.print_view), name="retention_erasurecertificate_print"),
+            path("<int:pk>/pdf/", wrap(self.pdf_view), name="retention_erasurecertificate_pdf"),
+            *super().get_urls(),
+        ]
+
+    def print_view(self, request: HttpRequest, pk: int):
+        certificate = self._certificate(request, pk)
+        context = {"certificate": certificate, "sections": certificate_sections(certificate)}
+        return TemplateResponse(request, "admin/retention/erasurecertificate/print.html", context)
+
+    def pdf_view(self, request: HttpRequest, pk: int):
+        certificate = self._certificate(request, pk)
+        response = HttpResponse(certificate_pdf(certificate), content_type="application/pdf")
+        response["Content-Disposition"] = (
+            f'inline; filename="erasure-certificate-{certificate.public_id}.pdf"'
+        )
+        return response
+
+    def _certificate(self, request: HttpRequest, pk: int) -> ErasureCertificate:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(ErasureCertificate, pk=pk)
 
 
 @admin.register(ErasureJournal)

@@ -132,3 +132,14 @@ def test_non_utf8_files_are_rejected_with_advice():
     with pytest.raises(ImportRejected) as caught:
         consent_import_csv(content="email\n\xe9".encode("latin-1"), file_name="x.csv")
     assert "UTF-8" in caught.value.row_errors[0].message
+
+
+def test_row_errors_keep_their_proper_case():
+    """Issue 16: 'Use ISO 8601 … 2021-03-04T10:00:00Z', not 'use iso 8601 … 2021-03-04t10:00:00z'."""
+    from consent.csv_import import parse
+
+    _, errors = parse("email,purpose,action,at\na@example.com,marketing_email,grant,yesterday\n")
+    (error,) = errors
+    assert error.line == 2
+    assert not any(c.isalpha() and c.islower() for c in error.message[:1])
+    assert "ISO 8601" in error.message and "2021-03-04T10:00:00Z" in error.message

@@ -167,7 +167,7 @@ def test_subject_page_query_count_does_not_grow_with_the_number_of_records(super
 def test_sealed_fields_read_encrypted_for_a_user_without_the_reveal_permission(client):
     subject = make_full_subject()
     _login(client, "analyst", "Analyst")
-    response = client.get(_change_url(subject), {"reveal": "1"})
+    response = client.get(_change_url(subject), {"reveal": "1", "reveal_reason": "DSAR case check"})
     assert response.status_code == 200
     html = response.content.decode()
     assert "encrypted" in html
@@ -184,7 +184,9 @@ def test_privacy_officer_sees_plaintext_only_on_request_and_the_reveal_is_audite
     _login(client, "officer", "Privacy officer")
     plain = client.get(_change_url(subject)).content.decode()
     assert "Show decrypted sensitive fields" in plain and f"tok_{subject.pk}_visa" not in plain
-    revealed = client.get(_change_url(subject), {"reveal": "1"}).content.decode()
+    revealed = client.get(
+        _change_url(subject), {"reveal": "1", "reveal_reason": "DSAR case check"}
+    ).content.decode()
     assert f"tok_{subject.pk}_visa" in revealed
     assert "Inventory counts, says" in revealed
     assert "1980-05-17" in revealed
@@ -200,7 +202,9 @@ def test_shredded_subject_shows_shredded_even_to_an_officer(client):
     subject = make_full_subject()
     subject_destroy_data_key(subject_id=subject.pk, reason="test")
     _login(client, "officer", "Privacy officer")
-    html = client.get(_change_url(subject), {"reveal": "1"}).content.decode()
+    html = client.get(
+        _change_url(subject), {"reveal": "1", "reveal_reason": "DSAR case check"}
+    ).content.decode()
     assert "shredded (key destroyed)" in html
     assert f"tok_{subject.pk}_visa" not in html
 
@@ -209,7 +213,9 @@ def test_shredded_subject_shows_shredded_even_to_an_officer(client):
 def test_password_hashes_are_never_displayed(superuser_client):
     subject = make_full_subject()
     inv.UserAccount.objects.filter(subject=subject).update(password_hash="pbkdf2_sha256$1$salt$secrethash")
-    html = superuser_client.get(_change_url(subject), {"reveal": "1"}).content.decode()
+    html = superuser_client.get(
+        _change_url(subject), {"reveal": "1", "reveal_reason": "DSAR case check"}
+    ).content.decode()
     assert "secrethash" not in html and "one-way hash" in html
 
 
@@ -348,3 +354,49 @@ def test_only_an_affiliate_can_share_the_brand():
     party = ThirdPartyFactory.build(kind=inv.ThirdParty.Kind.MARKETING_PARTNER, same_brand_affiliate=True)
     with pytest.raises(ValidationError, match="Only an affiliate"):
         party.full_clean()
+
+
+# --- The subject page as an officer reads it (issue 16) ---------------------------------------------
+
+
+@pytest.mark.django_db
+def test_revealing_asks_a_reason_records_it_and_keeps_the_filters_you_came_from(client):
+    subject = make_full_subject()
+    _login(client, "officer", "Privacy officer")
+    filters = "kind__exact=person&q=x"
+    page = client.get(_change_url(subject), {"_changelist_filters": filters}).content.decode()
+    fields = page.split('id="reveal-fields"')[1].split("</span>")[0]
+    assert 'name="reveal_reason"' in fields and "required" in fields and 'form="reveal-form"' in fields
+    assert 'name="_changelist_filters"' in fields
+    # its own form, outside the page's change form (forms cannot nest), returning to the records
+    assert (
+        '<form method="get" action="#subject-records" id="reveal-form"></form>' in page.split("</form>", 1)[1]
+    )
+    no_reason = client.get(_change_url(subject), {"reveal": "1"}).content.decode()
+    assert f"tok_{subject.pk}_visa" not in no_reason and "Give a reason to reveal" in no_reason
+    assert not AuditEvent.objects.filter(action="sensitive.revealed").exists()
+    revealed = client.get(
+        _change_url(subject), {"reveal": "1", "reveal_reason": "DSAR 1a2b", "_changelist_filters": filters}
+    ).content.decode()
+    assert f"tok_{subject.pk}_visa" in revealed
+    assert AuditEvent.objects.get(action="sensitive.revealed").details["reason"] == "DSAR 1a2b"
+    assert "_changelist_filters=kind__exact%3Dperson%26q%3Dx#subject-records" in revealed  # "Hide them"
+
+
+@pytest.mark.django_db
+def test_subject_page_shows_human_values_scrolling_tables_and_links_elsewhere(client):
+    subject = make_full_subject()
+    _login(client, "officer", "Privacy officer")
+    page = client.get(_change_url(subject)).content.decode()
+    records = page.split('id="subject-records"')[1]
+    assert 'class="records-scroll"' in records
+    assert "<td>False</td>" not in records and "<td>True</td>" not in records
+    assert "<td>person</td>" not in records and "[&#x27;" not in records
+    assert '<span class="quiet">' not in records.split("</fieldset>")[0]
+    elsewhere = page.split('id="subject-elsewhere"')[1].split("</nav>")[0]
+    assert f"/admin/requests_app/privacyrequest/?q={subject.public_id}" in elsewhere
+    assert f"/admin/consent/consentstate/subject/{subject.public_id}/" in elsewhere
+    assert f"/admin/disclosures/disclosureevent/?subject__id__exact={subject.pk}" in elsewhere
+    assert f"/admin/notices/notice/?subject__id__exact={subject.pk}" in elsewhere
+    for label in ("Privacy requests", "Consent history", "Disclosures", "Notices sent"):
+        assert label in elsewhere

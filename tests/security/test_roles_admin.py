@@ -106,6 +106,8 @@ CUSTOM = {
     ("consent_suppressedaddress_lift", "consent.suppressedaddress"): ("200 200", "403 403", "403 403"),
     ("retention_sweeprun_sweep_now", None):                     ("200 200", "403 403", "403 403"),
     ("retention_sweeprun_preview", None):                       ("200 200", "200 200", "200 200"),
+    ("retention_erasurecertificate_print", "retention.erasurecertificate"): ("200 200", "200 200", "200 200"),
+    ("retention_erasurecertificate_pdf", "retention.erasurecertificate"):   ("200 200", "200 200", "200 200"),
     ("disclosures_notice_render", "notice_html"):               ("200 200", "200 200", "200 200"),
     ("disclosures_notice_preview", None):                       ("200 200", "200 200", "200 200"),
     ("disclosures_correction_open", None):                      ("200 200", "403 403", "403 403"),
@@ -304,7 +306,10 @@ def test_bulk_actions_offered_to_each_role_and_forbidden_ones_do_nothing(world_a
 
 def test_only_officers_see_decrypted_fields_on_the_subject_page(world_and_users):
     world, users = world_and_users
-    url = reverse("admin:inventory_datasubject_change", args=[world.subject.pk]) + "?reveal=1"
+    url = (
+        reverse("admin:inventory_datasubject_change", args=[world.subject.pk])
+        + "?reveal=1&reveal_reason=audit"
+    )
     for role in ROLES:
         page = _client(users, role).get(url).content.decode()
         assert (JANE_ANSWER in page) is (role == OFFICER), role

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 
 class Command(BaseCommand):
     help = (
-        "Prepare a development instance: default schedules, demo data when the database is empty, "
+        "Prepare a development instance: default schedules, demo data and activity when the database is empty, "
         "and an admin login (printed)."
     )
 
@@ -28,6 +28,7 @@ class Command(BaseCommand):
             call_command("seed_demo", subjects=demo_subjects, seed=1, stdout=self.stdout)
             if apps.is_installed("connectors"):
                 call_command("demo_crm", stdout=self.stdout)  # the demo's external CRM (SQLite)
+            call_command("seed_activity", seed=1, stdout=self.stdout)
         self._ensure_admin()
 
     def _ensure_admin(self) -> None:
@@ -45,7 +46,7 @@ class Command(BaseCommand):
         password = secret_file.read_text().strip()
         self.stdout.write(
             self.style.SUCCESS(
-                "\nAdmin login for http://127.0.0.1:8000/admin/\n"
+                f"\nAdmin login for http://127.0.0.1:{settings.PORT}/admin/\n"
                 f"  username: admin\n  password: {password}\n"
                 "(development only; stored in .admin-password, which git ignores)\n"
             )
