@@ -16,6 +16,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from audit.admin import ReadOnlyAdminMixin
+
 from .datamap import as_csv, as_pdf, datamap_generate
 from .fides import DatasetError
 from .models import Connection, DataMapSnapshot, Dataset, ErasureJournal, SystemRun
@@ -190,7 +192,7 @@ class DatasetAdmin(admin.ModelAdmin):
 
 
 @admin.register(SystemRun)
-class SystemRunAdmin(admin.ModelAdmin):
+class SystemRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["case_id", "system", "action", "status", "attempts", "error", "finished_at"]
     list_filter = ["status", "action", "system"]
     list_select_related = ["system"]
@@ -202,17 +204,6 @@ class SystemRunAdmin(admin.ModelAdmin):
     fields = readonly_fields
     actions = ["retry"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -263,38 +254,20 @@ class SystemRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(ErasureJournal)
-class ErasureJournalAdmin(admin.ModelAdmin):
+class ErasureJournalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "system", "collection", "row_count", "at"]
     list_filter = ["system"]
     list_select_related = ["system"]
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(DataMapSnapshot)
-class DataMapAdmin(admin.ModelAdmin):
+class DataMapAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The data map / Art. 30 record: generate, read (with what changed), download as CSV or PDF."""
 
     list_display = ["generated_at", "row_count", "downloads"]
     show_full_result_count = False
     change_list_template = "admin/connectors/datamapsnapshot/change_list.html"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="rows")
     def row_count(self, obj):
