@@ -77,16 +77,10 @@ def main() -> None:
         raise SystemExit("bench/discovery.py needs PostgreSQL (set DATABASE_URL).")
     # Measure as production runs: DEBUG=1 makes Django log every query (CursorDebugWrapper).
     settings.DEBUG = False
-    db = settings.DATABASES["default"]
-    db.setdefault("TEST", {})["NAME"] = f"bench_{db['NAME']}"
-    old_name = connection.creation.create_test_db(
-        verbosity=0, autoclobber=not args.keepdb, keepdb=args.keepdb
-    )
-    try:
+    from benchdb import throwaway_database
+
+    with throwaway_database(keepdb=args.keepdb):
         measure(args)
-    finally:
-        if not args.keepdb:
-            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 def measure(args) -> None:

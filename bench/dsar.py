@@ -160,18 +160,10 @@ def main() -> None:
         "--keepdb", action="store_true", help="keep the bench database (and reuse it next time)"
     )
     args = parser.parse_args()
-    from django.conf import settings
+    from benchdb import throwaway_database
 
-    db = settings.DATABASES["default"]
-    db.setdefault("TEST", {})["NAME"] = f"bench_{db['NAME']}"
-    old_name = connection.creation.create_test_db(
-        verbosity=0, autoclobber=not args.keepdb, keepdb=args.keepdb
-    )
-    try:
+    with throwaway_database(keepdb=args.keepdb):
         measure(args)
-    finally:
-        if not args.keepdb:
-            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 def goal(name: str, figure: float, target: float) -> str:
