@@ -33,6 +33,7 @@ NEVER_EXPORTED: Mapping[str, Mapping[str, str]] = {
     },
     "requests_app.CaseEvent": {"actor": "a staff account", "actor_label": "a staff username"},
     "requests_app.Rectification": {"created_by": "a staff username"},
+    "privacycenter.CenterLink": {"nonce": "a single-use sign-in token (a credential)"},
 }
 
 EXPORTED: dict[str, frozenset[str]] = {
@@ -168,6 +169,8 @@ EXPORTED: dict[str, frozenset[str]] = {
     "consent.ConsentState": frozenset(
         {"id", "subject", "purpose", "action", "at", "event", "expires_at", "updated_at"}
     ),
+    "consent.WebDevice": frozenset({"id", "public_id", "subject", "person", "region", "created_at"}),
+    "privacycenter.CenterLink": frozenset({"id", "subject", "created_at", "expires_at", "used_at"}),
     "consent.ReconsentRequest": frozenset(
         {"id", "subject", "purpose", "expired_at", "status", "created_at", "resolved_at"}
     ),

@@ -23,6 +23,7 @@ ACTION_STAGES: dict[str, str] = {
     "doubt": "Identity",
     "correction": "Fulfilment",
     "fulfil": "Fulfilment",
+    "approve_release": "Fulfilment",
     "restriction": "Fulfilment",
     "extend": "Deadline",
     "fee": "Deadline",

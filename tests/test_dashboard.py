@@ -52,9 +52,11 @@ def _seed() -> None:
     consent_withdraw(subject_id=people[1].pk, purpose="marketing_email", channel="email_link")
     partner = MarketingPartnerFactory()
     this_year = disclosure_rules.year_of(now)
-    log(people, partner, "email", when=now - timedelta(minutes=5))  # this year: not due in notices yet
-    log(people[:2], partner, "email", when=datetime(this_year - 1, 6, 1, tzinfo=UTC))
-    log(people[:1], partner, "email", when=datetime(this_year - 2, 6, 1, tzinfo=UTC))
+    # Customers who never opted out: an address that did is never transferred for marketing (CAN-SPAM).
+    buyers = [DataSubjectFactory() for _ in range(3)]
+    log(buyers, partner, "email", when=now - timedelta(minutes=5))  # this year: not due in notices yet
+    log(buyers[:2], partner, "email", when=datetime(this_year - 1, 6, 1, tzinfo=UTC))
+    log(buyers[:1], partner, "email", when=datetime(this_year - 2, 6, 1, tzinfo=UTC))
     legal_hold_place(subject_id=people[2].pk, reason="Litigation", owner="legal")
     breach_record(
         title="Lost laptop", what_happened="A laptop was stolen.", discovered_at=now - timedelta(hours=3)

@@ -16,7 +16,7 @@ def _reveal(client, subject) -> str:
     make_user("officer", role="Privacy officer")
     client.login(username="officer", password=PASSWORD)
     url = reverse("admin:inventory_datasubject_change", args=[subject.pk])
-    return client.get(url, {"reveal": "1"}).content.decode()
+    return client.get(url, {"reveal": "1", "reveal_reason": "Checking an erasure request"}).content.decode()
 
 
 @pytest.mark.django_db
