@@ -19,8 +19,13 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo activity: cases {report.cases}, {report.consent_events} consent events, "
+                f"Demo activity: cases {_by_status(report.cases)}, {report.consent_events} consent events, "
                 f"{report.disclosures} disclosures, {report.notices_1798_83} §1798.83 notices, "
                 f"{report.sweeps} sweep, {report.breaches} breach."
             )
         )
+
+
+def _by_status(cases: dict) -> str:
+    """ "3 verifying, 1 identity_in_doubt": status codes as plain text, whatever type the keys have."""
+    return ", ".join(f"{count} {getattr(status, 'value', status)}" for status, count in cases.items())
