@@ -11,4 +11,11 @@ SCHEDULES = [
         description="Daily: erases records whose retention period ended (policy §8) and minors' data "
         "(policy §9), in batches; resumes an interrupted run; writes a certificate and reports.",
     ),
+    DefaultSchedule(
+        name="Legal hold expiry",
+        task="retention.holds_expire",
+        crontab="15 0 * * *",
+        description="Daily, just after midnight UTC: releases legal holds whose end date has passed "
+        "(reason 'expired', audited), so an erasure a hold deferred resumes and its case completes.",
+    ),
 ]

@@ -1,4 +1,4 @@
-"""Celery tasks of the retention sweep. Each takes ids, calls one service, and is safe to run twice.
+"""Celery tasks of the retention sweep and of legal hold expiry. Each takes ids, calls one service, and is safe to run twice.
 
 Fan-out: `retention.sweep` (beat, daily) opens or resumes a run, plans it and enqueues one
 `sweep_batch` per (schedule, model, primary-key range), so several workers share the work; planning
@@ -74,3 +74,9 @@ def sweep_batch(self, batch_id: int) -> int:
             return 0
         logger.warning("retention.sweep_batch %s failed (%s); retrying", batch_id, code)
         raise self.retry(exc=exc, countdown=batch_backoff(self.request.retries)) from None
+
+
+@shared_task(base=PrivacyTask, name="retention.holds_expire")
+def holds_expire() -> int:
+    """Daily (beat): release holds past their end date, so the erasures they deferred resume."""
+    return len(services.legal_holds_expire())

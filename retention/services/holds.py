@@ -1,6 +1,6 @@
 """Legal holds: records put beyond the reach of every erasure (GDPR Art. 17(3) exceptions) until released."""
 
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -112,11 +112,18 @@ def legal_hold_update(
 @transaction.atomic
 def legal_hold_release(*, hold_id: int, actor: Actor = None, reason: str) -> LegalHold:
     """End a hold now. The records become erasable again at the next sweep or request. Idempotent."""
+    return _release(hold_id=hold_id, actor=actor, reason=reason, expired=False)[0]
+
+
+def _release(*, hold_id: int, actor: Actor, reason: str, expired: bool) -> tuple[LegalHold, bool]:
+    """The one release path (by hand or by expiry): audit event, then the after-release hooks."""
     if not (reason or "").strip():
         raise ValidationError({"release_reason": "Say why the hold ends."})
     hold = LegalHold.objects.select_for_update().get(pk=hold_id)
     if hold.released_at is not None:
-        return hold
+        return hold, False
+    if expired and (hold.ends_on is None or hold.ends_on >= timezone.now().astimezone(UTC).date()):
+        return hold, False  # extended or made open-ended since it was listed: still in force
     hold.released_at = timezone.now()
     hold.released_by = actor_label(actor)
     hold.release_reason = reason.strip()
@@ -126,10 +133,14 @@ def legal_hold_release(*, hold_id: int, actor: Actor = None, reason: str) -> Leg
         actor=actor,
         target=hold,
         subject_id=hold.subject_id,
-        details={"hold": str(hold.public_id), "case_reference": hold.case_reference},
+        details={
+            "hold": str(hold.public_id),
+            "case_reference": hold.case_reference,
+            **({"expired": True, "ends_on": hold.ends_on} if expired else {}),
+        },
     )
     run_after_hold_release(subject_id=hold.subject_id)  # deferred erasures resume (retention.hooks)
-    return hold
+    return hold, True
 
 
 def legal_holds_release_for_case(*, case_reference: str, actor: Actor = None, reason: str) -> int:
@@ -142,3 +153,27 @@ def legal_holds_release_for_case(*, case_reference: str, actor: Actor = None, re
         legal_hold_release(hold_id=hold_id, actor=actor, reason=reason)
         count += 1
     return count
+
+
+# Who an expiry is recorded as (audit event, `released_by`), and the release reason it writes.
+EXPIRY_ACTOR = "legal hold expiry"
+EXPIRY_REASON = "expired"
+
+
+def legal_holds_expire(*, actor: Actor = EXPIRY_ACTOR) -> list[int]:
+    """Release every hold whose end date has passed, so an expiry resumes what a release would.
+
+    Without this a hold nobody releases stops counting on its end date (selectors.active_holds) but the
+    erasure it deferred waits forever (issue 14 item 5). Each hold is released in its own transaction
+    through the ordinary release path (audit event, reason "expired", after-release hooks). Idempotent:
+    a released hold is never listed again. Returns the ids of the holds released.
+    """
+    today = timezone.now().astimezone(UTC).date()
+    due = LegalHold.objects.filter(released_at__isnull=True, ends_on__lt=today).order_by("ends_on", "pk")
+    released = []
+    for hold_id in list(due.values_list("pk", flat=True)):
+        with transaction.atomic():
+            _, done = _release(hold_id=hold_id, actor=actor, reason=EXPIRY_REASON, expired=True)
+        if done:
+            released.append(hold_id)
+    return released

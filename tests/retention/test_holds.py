@@ -163,3 +163,26 @@ def test_held_records_survive_any_schedule_hold_and_clock(records, holds, period
         assert run.kept_count == expected_kept
         assert LegalHold.objects.count() == len(holds)
         transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_expiry_releases_only_holds_past_their_end_date(clock):
+    """`legal_holds_expire`: ended holds are released (reason "expired"); open-ended, current and
+    already released holds are left as they are."""
+    from retention.services import legal_holds_expire
+
+    subject = f.subject()
+    ended = legal_hold_place(subject_id=subject.pk, reason="Audit", owner="Legal", ends_on=BASE.date())
+    current = legal_hold_place(
+        subject_id=subject.pk, reason="Audit", owner="Legal", ends_on=BASE.date() + dt.timedelta(days=30)
+    )
+    open_ended = legal_hold_place(subject_id=subject.pk, reason="Litigation", owner="Legal")
+    by_hand = legal_hold_place(subject_id=subject.pk, reason="Audit", owner="Legal", ends_on=BASE.date())
+    legal_hold_release(hold_id=by_hand.pk, reason="Done early", actor="Legal")
+    clock.move_to(BASE + dt.timedelta(days=2))
+    assert legal_holds_expire() == [ended.pk]
+    assert legal_holds_expire() == []
+    hold = {h.pk: h for h in LegalHold.objects.all()}
+    assert hold[ended.pk].release_reason == "expired" and hold[ended.pk].released_by == "legal hold expiry"
+    assert hold[current.pk].released_at is None and hold[open_ended.pk].released_at is None
+    assert hold[by_hand.pk].release_reason == "Done early"
