@@ -6,6 +6,7 @@ The case page and subject page screenshots at both widths are written to docs/sc
 note of issue 16 shows them); a failing journey leaves a screenshot in tests/browser/screenshots/.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,7 +26,13 @@ from tests.requests_app.factories import make_case
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Runs write into the git-ignored tests/browser/screenshots/; SAVE_DOC_SCREENSHOTS=1 refreshes the committed
+# copies in docs/screenshots/ (a test run never dirties the working tree by default).
+DOCS_SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("SAVE_DOC_SCREENSHOTS") == "1"
+    else Path(__file__).resolve().parent / "screenshots"
+)
 PASSWORD = "correct horse battery staple"
 
 
