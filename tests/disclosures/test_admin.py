@@ -3,9 +3,7 @@
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group, User
-from django.db import connection
 from django.test import RequestFactory
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -82,32 +80,6 @@ def test_the_log_and_delivered_notices_are_read_only_evidence(rf):
         assert not model_admin.has_change_permission(request)
         assert not model_admin.has_delete_permission(request)
         assert "delete_selected" not in model_admin.get_actions(request)
-
-
-def test_the_event_changelist_query_count_does_not_grow_with_the_log(admin_client):
-    url = reverse("admin:disclosures_disclosureevent_changelist")
-    partner = MarketingPartnerFactory()
-    log(bulk_subjects(3), partner, "email")
-    admin_client.get(url)  # warm caches (content types, settings row)
-    with CaptureQueriesContext(connection) as few:
-        admin_client.get(url)
-    log(bulk_subjects(60), MarketingPartnerFactory(), "email", "telephone_number")
-    with CaptureQueriesContext(connection) as many:
-        assert admin_client.get(url).status_code == 200
-    assert len(many) == len(few)
-
-
-def test_the_batch_changelist_query_count_does_not_grow_with_batches(admin_client):
-    url = reverse("admin:disclosures_disclosurebatch_changelist")
-    log(bulk_subjects(2), MarketingPartnerFactory(), "email")
-    admin_client.get(url)
-    with CaptureQueriesContext(connection) as few:
-        admin_client.get(url)
-    for _ in range(8):
-        log(bulk_subjects(2), MarketingPartnerFactory(), "email")
-    with CaptureQueriesContext(connection) as many:
-        admin_client.get(url)
-    assert len(many) == len(few)
 
 
 def test_an_analyst_exports_from_the_admin_and_the_download_is_audited(
