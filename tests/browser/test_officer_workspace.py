@@ -118,7 +118,9 @@ def test_find_a_subject_by_email_and_reveal_with_a_reason(browser, officer):
     box.send_keys("  Grace.Hopper@EXAMPLE.com ")
     box.submit()
     browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr th a, #result_list tbody tr td a").click()
-    assert f"/datasubject/{subject.pk}/change/" in browser.current_url
+    WebDriverWait(browser, 10).until(
+        lambda d: f"/datasubject/{subject.pk}/change/" in d.current_url, "the subject page did not open"
+    )
     width(browser, 1440)
     assert overflow(browser) == 0, "the subject page is wider than the screen at 1440 px"
     no_serious_violations(browser)
@@ -130,7 +132,10 @@ def test_find_a_subject_by_email_and_reveal_with_a_reason(browser, officer):
     reason = browser.find_element(By.ID, "reveal-reason")
     reason.send_keys("DSAR check for case 1a2b")
     browser.find_element(By.CSS_SELECTOR, "button[form=reveal-form]").click()
-    assert browser.current_url.endswith("#subject-records")
+    # The POST redirects back to the subject page; wait for that navigation instead of racing it.
+    WebDriverWait(browser, 10).until(
+        lambda d: d.current_url.endswith("#subject-records"), "the reveal did not come back to the records"
+    )
     assert "_changelist_filters=" in browser.current_url  # back to the list you came from, filters and all
     assert f"tok_{subject.pk}_visa" in browser.find_element(By.ID, "subject-records").text
     event = AuditEvent.objects.get(action="sensitive.revealed")
