@@ -93,15 +93,6 @@ def package_dir() -> Path:
     return path
 
 
-def business_time_zone() -> str:
-    """PRIVACY_TIME_ZONE ("America/Los_Angeles"): whose calendar dates a request's receipt and deadlines.
-
-    A California business counts its days in Pacific time; UTC would move late-afternoon receipts to the
-    next day and every due date with them (docs/regulations.md, "Counting conventions").
-    """
-    return _setting("PRIVACY_TIME_ZONE", "America/Los_Angeles")
-
-
 def release_needs_approval() -> bool:
     """REQUESTS_RELEASE_NEEDS_APPROVAL (True): access, portability and §1798.83 packages leave only after
     an officer approved them from the case page, with a preview of what will be sent (issue 14 item 15)."""

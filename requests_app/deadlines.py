@@ -26,9 +26,8 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
-from django.utils import timezone
 
-from . import conf
+from core import clock
 
 
 class Unit(StrEnum):
@@ -165,17 +164,17 @@ def rule_for(*, regime: str, request_type: str = "") -> DeadlineRule:
 
 
 def business_zone() -> ZoneInfo:
-    return ZoneInfo(conf.business_time_zone())
+    return clock.business_zone()
 
 
 def received_on(received_at: datetime) -> date:
     """The receipt date in the business's time zone (a 16:30 Pacific receipt is that day, not UTC's next)."""
-    return timezone.localtime(received_at, business_zone()).date()
+    return clock.business_date(received_at)
 
 
 def business_today() -> date:
     """Today in the business's time zone: what "overdue" and "due soon" compare with."""
-    return timezone.localtime(timezone.now(), business_zone()).date()
+    return clock.business_today()
 
 
 # --- calendar arithmetic -----------------------------------------------------------------------------

@@ -12,10 +12,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from audit.admin import ReadOnlyAdminMixin
+from core import clock
 from inventory.registry import registry
 
 from . import selectors, services
@@ -291,7 +291,7 @@ class LegalHoldAdmin(admin.ModelAdmin):
     def status(self, obj: LegalHold) -> str:
         if obj.released_at:
             return "Released"
-        if obj.ends_on and obj.ends_on < timezone.now().date():
+        if obj.ends_on and obj.ends_on < clock.business_today():
             return "Ended"
         return "Active"
 

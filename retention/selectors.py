@@ -5,12 +5,13 @@ Every record lookup goes through the personal-data registry; no model is named h
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
+from core import clock
 from inventory.models import DataSubject
 from inventory.registry import PersonalData, registry
 
@@ -23,10 +24,15 @@ from .models import Action, ErasureCertificate, LegalHold, RetentionSchedule, Sw
 
 
 def active_holds(*, at: datetime | None = None) -> models.QuerySet[LegalHold]:
-    """Holds in force at `at`: not released, and `ends_on` (inclusive, UTC date) not passed."""
+    """Holds in force at `at`: not released, and `ends_on` not passed.
+
+    `ends_on` is inclusive and read in the business's time zone (core.clock), like every date an officer
+    enters: a hold ending on 3 December still applies at 17:00 Pacific that day, when UTC is already on
+    the 4th. Reading it in UTC would lift holds up to a day early, and erase what is still held.
+    """
     at = at or timezone.now()
     return LegalHold.objects.filter(released_at__isnull=True).filter(
-        Q(ends_on__isnull=True) | Q(ends_on__gte=at.astimezone(UTC).date())
+        Q(ends_on__isnull=True) | Q(ends_on__gte=clock.business_date(at))
     )
 
 

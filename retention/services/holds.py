@@ -1,6 +1,6 @@
 """Legal holds: records put beyond the reach of every erasure (GDPR Art. 17(3) exceptions) until released."""
 
-from datetime import UTC, date
+from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from core import clock
 from core.actors import Actor, actor_label
 from inventory.models import DataCategory, DataSubject
 
@@ -44,7 +45,7 @@ def legal_hold_place(
             raise ValidationError({"category": f"Unknown data category '{category}'."})
     if subject_id is not None and not DataSubject.objects.filter(pk=subject_id).exists():
         raise ValidationError({"subject": "No such data subject."})
-    if ends_on is not None and ends_on < timezone.now().date():
+    if ends_on is not None and ends_on < clock.business_today():
         raise ValidationError({"ends_on": "The end date of a hold can't be in the past."})
     if exception_code not in ExceptionCode.values:
         raise ValidationError({"exception_code": "Choose one of the GDPR Art. 17(3) exception codes."})
@@ -88,7 +89,7 @@ def legal_hold_update(
         raise ValidationError("This hold was released; place a new hold instead.")
     changed = {}
     if ends_on != hold.ends_on:
-        if ends_on is not None and ends_on < timezone.now().date():
+        if ends_on is not None and ends_on < clock.business_today():
             raise ValidationError({"ends_on": "The end date of a hold can't be in the past."})
         changed["ends_on"] = {"from": hold.ends_on, "to": ends_on}
         hold.ends_on = ends_on
@@ -122,7 +123,7 @@ def _release(*, hold_id: int, actor: Actor, reason: str, expired: bool) -> tuple
     hold = LegalHold.objects.select_for_update().get(pk=hold_id)
     if hold.released_at is not None:
         return hold, False
-    if expired and (hold.ends_on is None or hold.ends_on >= timezone.now().astimezone(UTC).date()):
+    if expired and (hold.ends_on is None or hold.ends_on >= clock.business_today()):
         return hold, False  # extended or made open-ended since it was listed: still in force
     hold.released_at = timezone.now()
     hold.released_by = actor_label(actor)
@@ -168,7 +169,7 @@ def legal_holds_expire(*, actor: Actor = EXPIRY_ACTOR) -> list[int]:
     through the ordinary release path (audit event, reason "expired", after-release hooks). Idempotent:
     a released hold is never listed again. Returns the ids of the holds released.
     """
-    today = timezone.now().astimezone(UTC).date()
+    today = clock.business_today()
     due = LegalHold.objects.filter(released_at__isnull=True, ends_on__lt=today).order_by("ends_on", "pk")
     released = []
     for hold_id in list(due.values_list("pk", flat=True)):

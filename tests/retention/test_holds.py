@@ -186,3 +186,40 @@ def test_expiry_releases_only_holds_past_their_end_date(clock):
     assert hold[ended.pk].release_reason == "expired" and hold[ended.pk].released_by == "legal hold expiry"
     assert hold[current.pk].released_at is None and hold[open_ended.pk].released_at is None
     assert hold[by_hand.pk].release_reason == "Done early"
+
+
+# 3 March 2026, 17:00 in Los Angeles = 4 March, 01:00 UTC: the UTC date has already moved on.
+PACIFIC_EVENING = dt.datetime(2026, 3, 4, 1, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.django_db
+def test_a_hold_ending_today_still_applies_on_a_pacific_evening(clock, settings):
+    """A hold's last day is the business's day (PRIVACY_TIME_ZONE, as for request dates): read in UTC, a
+    hold ending on 3 March would be lifted and its records erased at 17:00 Pacific on 3 March."""
+    from retention.services import legal_holds_expire
+
+    settings.PRIVACY_TIME_ZONE = "America/Los_Angeles"
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    owner = f.subject()
+    record = f.activity(owner, BASE - dt.timedelta(days=900))
+    hold = legal_hold_place(subject_id=owner.pk, reason="Dispute", owner="Legal", ends_on=dt.date(2026, 3, 3))
+    clock.move_to(PACIFIC_EVENING)
+    assert legal_holds_expire() == []
+    f.sweep()
+    assert inv.ActivityEvent.objects.filter(pk=record.pk).exists(), "erased on the hold's last day"
+    clock.move_to(PACIFIC_EVENING + dt.timedelta(hours=8))  # 4 March, 01:00 Pacific
+    assert legal_holds_expire() == [hold.pk]
+    f.sweep()
+    assert not inv.ActivityEvent.objects.filter(pk=record.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_hold_may_end_today_in_the_business_time_zone(clock, settings):
+    """At 17:00 Pacific on 3 March an officer may still set a hold to end on 3 March (UTC says 4 March)."""
+    settings.PRIVACY_TIME_ZONE = "America/Los_Angeles"
+    clock.move_to(PACIFIC_EVENING)
+    hold = legal_hold_place(
+        subject_id=f.subject().pk, reason="Audit", owner="Legal", ends_on=dt.date(2026, 3, 3)
+    )
+    assert hold.ends_on == dt.date(2026, 3, 3)
