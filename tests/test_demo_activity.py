@@ -6,9 +6,9 @@ a breach, the same for a seed."""
 import pytest
 from django.core.management import call_command
 
+from audit.models import AuditEvent
 from consent.models import ConsentEvent
 from disclosures.models import DisclosureEvent, DisclosureNoticeRequest
-from audit.models import AuditEvent
 from notices.models import Breach, Notice, NoticeStatus
 from privacyops.demo_activity import CASES
 from requests_app.models import CaseEvent, PrivacyRequest, Regime, Status
@@ -34,7 +34,10 @@ def test_seed_activity_fills_every_screen_deterministically(django_capture_on_co
     # the failed notice is the delivery service's own record of a permanent refusal, audited, no address kept
     failed = Notice.objects.get(status=NoticeStatus.FAILED)
     assert failed.failed_at is not None and failed.attempts == 1 and failed.sent_at is None
-    assert failed.last_error.startswith("permanent failure: SMTPRecipientsRefused") and "550" in failed.last_error
+    assert (
+        failed.last_error.startswith("permanent failure: SMTPRecipientsRefused")
+        and "550" in failed.last_error
+    )
     assert "@" not in failed.last_error
     assert AuditEvent.objects.filter(action="notice.failed", target_id=str(failed.pk)).exists()
     # the cases are the table's, whatever the subjects: one per (type, regime, stage)
