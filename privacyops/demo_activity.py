@@ -1,22 +1,26 @@
 """Demo activity for every screen, on top of `seed_demo`'s subjects (issue 16): cases in each status and
 regime with their timelines, consent grants and withdrawals, last year's direct-marketing disclosures with
-the notices customers asked for, a finished retention sweep with its certificate, an outbox with sent and
-pending notices, and a breach with its clocks running. Everything goes through the services (so timelines,
+the notices customers asked for, a finished retention sweep with its certificate, an outbox with sent,
+pending and failed notices, and a breach with its clocks running. Everything goes through the services (so timelines,
 audit events and notices are real) and is deterministic for a given seed.
 
 It lives in the project package because it calls every app (the apps only import down the stack).
 """
 
 import random
+import smtplib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import transaction
 from django.utils import timezone
 
 from consent.services import consent_grant, consent_withdraw
 from disclosures.services import disclosure_batch_record, notice_1798_83_deliver
 from inventory.models import DataSubject, ThirdParty
-from notices.services import breach_record
+from notices.models import NoticeKind
+from notices.services import breach_record, notice_deliver, notice_enqueue
 from requests_app.models import DenialBasis, Regime, RequestType
 from requests_app.services import (
     request_create,
@@ -52,6 +56,7 @@ class ActivityReport:
     consent_events: int = 0
     disclosures: int = 0
     notices_1798_83: int = 0
+    notices_failed: int = 0
     sweeps: int = 0
     breaches: int = 0
 
@@ -67,6 +72,7 @@ def seed_activity(*, seed: int = 1) -> ActivityReport:
     _consent(rng, people[:30], report)
     _disclosures(rng, people[30:60], report)
     _sweep(report)
+    _bounced_notice(report)
     breach_record(
         title="Demo: laptop lost in transit",
         what_happened="A sales laptop with a CRM export was lost; the disk was encrypted.",
@@ -149,3 +155,39 @@ def _sweep(report: ActivityReport) -> None:
     run = sweep_request(actor=ACTOR, trigger=SweepRun.Trigger.COMMAND, dispatch=False)
     sweep_execute(run_id=run.pk)
     report.sweeps = 1
+
+
+BOUNCED_ADDRESS = "privacy-team@demo.invalid"  # RFC 2606: a domain that can never receive mail
+
+
+class BouncingEmailBackend(BaseEmailBackend):
+    """The mail server's answer to an address that does not exist: 550 for every recipient."""
+
+    def send_messages(self, email_messages):
+        refused = {
+            to: (550, b"5.1.1 Recipient address rejected: mailbox unavailable")
+            for m in email_messages
+            for to in m.to
+        }
+        raise smtplib.SMTPRecipientsRefused(refused)
+
+
+def _bounced_notice(report: ActivityReport) -> None:
+    """A failed notice for the outbox screen: delivered once through the delivery service against a server
+    that refuses the address (550), so it is recorded as a real permanent failure, audit event included.
+    Enqueue and delivery share one transaction: the after-commit dispatch then finds nothing to claim."""
+    with transaction.atomic():
+        notice = notice_enqueue(
+            kind=NoticeKind.OPERATIONS_REPORT,
+            idempotency_key="demo:operations-report:bounced",
+            context={
+                "title": "Weekly privacy operations report",
+                "summary": "Sent to a team address that no longer exists.",
+                "items": [],
+                "link": "",
+            },
+            to_email=BOUNCED_ADDRESS,
+            actor=ACTOR,
+        )
+        outcome = notice_deliver(notice_id=notice.pk, backend=f"{__name__}.BouncingEmailBackend")
+    report.notices_failed += outcome.result == "failed"

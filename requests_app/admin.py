@@ -112,6 +112,7 @@ class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
+    template = "admin/requests_app/privacyrequest/scroll_inline.html"  # keyboard-scrollable when wide
 
 
 class CaseEventInline(ReadOnlyInline):

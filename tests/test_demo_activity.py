@@ -1,13 +1,15 @@
 """Demo data shows every screen (issue 16): `seed_demo` then `seed_activity` (what `make run` does on an empty
 database) leave cases in each status and regime with timelines, consent withdrawals, last year's disclosures
-with their notice requests, a finished sweep with its certificate, an outbox and a breach, the same for a seed."""
+with their notice requests, a finished sweep with its certificate, an outbox with sent and failed notices and
+a breach, the same for a seed."""
 
 import pytest
 from django.core.management import call_command
 
+from audit.models import AuditEvent
 from consent.models import ConsentEvent
 from disclosures.models import DisclosureEvent, DisclosureNoticeRequest
-from notices.models import Breach, Notice
+from notices.models import Breach, Notice, NoticeStatus
 from privacyops.demo_activity import CASES
 from requests_app.models import CaseEvent, PrivacyRequest, Regime, Status
 from retention.models import SweepRun
@@ -28,6 +30,15 @@ def test_seed_activity_fills_every_screen_deterministically(django_capture_on_co
     assert DisclosureEvent.objects.exists() and DisclosureNoticeRequest.objects.exists()
     run = SweepRun.objects.get()
     assert run.finished_at is not None and run.certificate_id is not None
-    assert Notice.objects.exists() and Breach.objects.exists()
+    assert Notice.objects.filter(status=NoticeStatus.SENT).exists() and Breach.objects.exists()
+    # the failed notice is the delivery service's own record of a permanent refusal, audited, no address kept
+    failed = Notice.objects.get(status=NoticeStatus.FAILED)
+    assert failed.failed_at is not None and failed.attempts == 1 and failed.sent_at is None
+    assert (
+        failed.last_error.startswith("permanent failure: SMTPRecipientsRefused")
+        and "550" in failed.last_error
+    )
+    assert "@" not in failed.last_error
+    assert AuditEvent.objects.filter(action="notice.failed", target_id=str(failed.pk)).exists()
     # the cases are the table's, whatever the subjects: one per (type, regime, stage)
     assert sorted(PrivacyRequest.objects.values_list("type", "regime")) == sorted((t, r) for t, r, _ in CASES)

@@ -90,9 +90,10 @@ def build_message(notice: Notice, *, connection=None) -> EmailMultiAlternatives:
     return message
 
 
-def notice_deliver(*, notice_id: int) -> DeliveryOutcome:
+def notice_deliver(*, notice_id: int, backend: str | None = None) -> DeliveryOutcome:
     """Claim, send and record one notice. Safe to call any number of times: it sends at most once
-    per claim, and only a pending, due notice can be claimed (see the module docstring)."""
+    per claim, and only a pending, due notice can be claimed (see the module docstring). `backend`
+    (an email backend's dotted path) replaces EMAIL_BACKEND for this one delivery (the demo's bounce)."""
     now = timezone.now()
     token = uuid.uuid4()
     claimed = (
@@ -121,7 +122,7 @@ def notice_deliver(*, notice_id: int) -> DeliveryOutcome:
         return DeliveryOutcome(notice_id, "cancelled", detail=reason)
 
     try:
-        connection = get_connection(fail_silently=False, timeout=rules.smtp_timeout())
+        connection = get_connection(backend, fail_silently=False, timeout=rules.smtp_timeout())
         accepted = connection.send_messages([build_message(notice, connection=connection)])
         if accepted == 0:
             raise smtplib.SMTPException("the email backend accepted no message")

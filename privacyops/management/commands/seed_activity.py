@@ -21,7 +21,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Demo activity: cases {_by_status(report.cases)}, {report.consent_events} consent events, "
                 f"{report.disclosures} disclosures, {report.notices_1798_83} §1798.83 notices, "
-                f"{report.sweeps} sweep, {report.breaches} breach."
+                f"{report.notices_failed} failed notice, {report.sweeps} sweep, {report.breaches} breach."
             )
         )
 
