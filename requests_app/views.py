@@ -13,7 +13,7 @@ from django.utils.crypto import salted_hmac
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from core.client_ip import rate_limit_bucket
+from core.throttling import over_limit
 
 from . import conf, services
 from .decoy import decoy_case, decoy_status_link
@@ -44,17 +44,9 @@ def _recipient_capped(data: dict) -> bool:
 
 
 def _rate_limited(request: HttpRequest) -> bool:
-    """Fixed window per client (IPv4 address or IPv6 /64, behind TRUSTED_PROXY_COUNT proxies), in the
-    shared cache (Redis in production)."""
+    """Fixed window per client (IPv4 address or IPv6 /64, behind TRUSTED_PROXY_COUNT proxies)."""
     limit, window = conf.intake_rate()
-    key = f"requests_app:intake:{rate_limit_bucket(request)}"
-    cache.add(key, 0, timeout=window)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window)
-        count = 1
-    return count > limit
+    return over_limit(request, "requests_app:intake", limit=limit, window=window)
 
 
 @never_cache
