@@ -21,6 +21,11 @@ from .forms import IntakeForm
 from .models import Channel, PrivacyRequest
 from .selectors import case_deadlines
 
+PUBLIC_FIELDS = (
+    "request_type", "regime", "subject_email", "subject_name", "subject_phone", "description",
+    "requester_kind", "requester_name", "requester_email", "authority_document", "signed_declaration",
+)  # fmt: skip
+
 
 def _count(key: str, window: int) -> int:
     cache.add(key, 0, timeout=window)
@@ -72,20 +77,10 @@ def intake(request: HttpRequest) -> HttpResponse:
                 # answer exactly like a real submission, store and send nothing.
                 return redirect(decoy_status_link(data))
             try:
-                case = services.request_create(
-                    request_type=data["request_type"],
-                    regime=data["regime"],
+                # The same work for every subject, known or not: the case opens in a task (issue 15 item 2).
+                submission = services.public_intake_submit(
                     channel=Channel.WEB,
-                    subject_email=data["subject_email"],
-                    subject_name=data["subject_name"],
-                    subject_phone=data["subject_phone"],
-                    description=data["description"],
-                    requester_kind=data["requester_kind"],
-                    requester_name=data["requester_name"],
-                    requester_email=data["requester_email"],
-                    authority_document=data["authority_document"],
-                    signed_declaration=data["signed_declaration"],
-                    actor="public web form",
+                    **{name: data[name] for name in PUBLIC_FIELDS},
                 )
             except ValidationError as exc:
                 for field, messages in exc.message_dict.items() if hasattr(exc, "error_dict") else []:
@@ -93,7 +88,11 @@ def intake(request: HttpRequest) -> HttpResponse:
                 if not hasattr(exc, "error_dict"):
                     form.add_error(None, exc.messages)
             else:
-                return redirect(services.status_link(case))
+                return redirect(
+                    decoy_status_link(
+                        data, reference=submission.reference, received_at=submission.received_at
+                    )
+                )
     return render(request, "requests_app/intake.html", {"form": form})
 
 
