@@ -13,16 +13,27 @@ from rest_framework import throttling
 from .client_ip import rate_limit_bucket
 
 
-def over_limit(request: HttpRequest, scope: str, *, limit: int, window: int) -> bool:
-    """Count one hit for this client in `scope` (a fixed window of `window` seconds); True past `limit`."""
-    key = f"ratelimit:{scope}:{rate_limit_bucket(request)}"
+def _count(key: str, window: int) -> int:
     cache.add(key, 0, timeout=window)
     try:
-        count = cache.incr(key)
+        return cache.incr(key)
     except ValueError:  # expired between add and incr
         cache.set(key, 1, timeout=window)
-        count = 1
-    return count > limit
+        return 1
+
+
+def over_limit(request: HttpRequest, scope: str, *, limit: int, window: int) -> bool:
+    """Count one hit for this client in `scope` (a fixed window of `window` seconds); True past `limit`."""
+    return _count(f"ratelimit:{scope}:{rate_limit_bucket(request)}", window) > limit
+
+
+def failures_reached(request: HttpRequest, scope: str, *, limit: int) -> bool:
+    """Whether this client already failed `limit` times in `scope` (counted by `failure_record`)."""
+    return (cache.get(f"ratelimit:{scope}:failures:{rate_limit_bucket(request)}") or 0) >= limit
+
+
+def failure_record(request: HttpRequest, scope: str, *, window: int) -> None:
+    _count(f"ratelimit:{scope}:failures:{rate_limit_bucket(request)}", window)
 
 
 class ClientBucketIdent:

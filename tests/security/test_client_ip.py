@@ -212,3 +212,23 @@ def test_public_endpoints_read_the_client_behind_the_trusted_proxy(client, setti
 
     assert [drp("203.0.113.5"), drp("203.0.113.6")] == [403, 403]  # 2 visitors, 1 proxy: 2 counts
     assert drp("198.51.100.1, 203.0.113.5") == 429  # a forged first entry moves nothing
+
+
+@pytest.mark.django_db
+def test_failed_api_tokens_are_limited_per_slash_64_before_any_lookup(client, monkeypatch):
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "anon", "3/min")
+
+    def guess(ip: str, n: int) -> int:
+        return client.get(
+            "/api/requests/cases/", HTTP_AUTHORIZATION=f"Token {n:040x}", REMOTE_ADDR=ip
+        ).status_code
+
+    network = ["2001:db8:9:1::1", "2001:db8:9:1::2", "2001:db8:9:1::3", "2001:db8:9:1::4"]
+    assert [guess(ip, n) for n, ip in enumerate(network)] == [401, 401, 401, 429]  # 3 failures, then refused
+    assert guess("2001:db8:9:2::1", 9) == 401  # another /64: its own count
+    assert client.get("/api/requests/cases/", REMOTE_ADDR=network[0]).status_code in (
+        401,
+        403,
+    )  # no token: as before
