@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from core.client_ip import client_ip
 from inventory.models import DataSubject
 
 from . import conf
@@ -43,7 +44,7 @@ def _refuse(request: HttpRequest, reason: str) -> HttpResponse:
 def _evidence(request: HttpRequest, how: str) -> dict:
     evidence = {"reference": how, "user_agent": request.META.get("HTTP_USER_AGENT", "")}
     with contextlib.suppress(ValueError):  # no usable address: the withdrawal counts all the same
-        evidence["ip"] = str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
+        evidence["ip"] = str(ipaddress.ip_address(client_ip(request)))
     return evidence
 
 

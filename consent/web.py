@@ -17,7 +17,6 @@ from pathlib import Path
 from uuid import UUID
 
 from django.conf import settings
-from django.core.cache import cache as django_cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -28,6 +27,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from core.client_ip import client_ip
+from core.throttling import over_limit
 from inventory.selectors import subject_find_by_email
 
 from . import conf
@@ -57,8 +58,8 @@ def script_url() -> str:
 
 
 def _client_ip(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is the client's to forge unless a trusted proxy rewrites it.
-    return request.META.get("REMOTE_ADDR", "")
+    # X-Forwarded-For counts only as far as TRUSTED_PROXY_COUNT says (core.client_ip).
+    return client_ip(request)
 
 
 def visitor_region(request: HttpRequest) -> str:
@@ -71,16 +72,9 @@ def _gpc_header(request: HttpRequest) -> bool:
 
 
 def _rate_limited(request: HttpRequest, bucket: str) -> bool:
-    """Fixed window per client IP in the shared cache (Redis in production)."""
+    """Fixed window per client (IPv4 address or IPv6 /64, behind TRUSTED_PROXY_COUNT proxies)."""
     limit, window = conf.web_rate_limit()
-    key = f"consent:web:{bucket}:{_client_ip(request)}"
-    django_cache.add(key, 0, timeout=window)
-    try:
-        count = django_cache.incr(key)
-    except ValueError:  # expired between add and incr
-        django_cache.set(key, 1, timeout=window)
-        count = 1
-    return count > limit
+    return over_limit(request, f"consent:web:{bucket}", limit=limit, window=window)
 
 
 def _origin_allowed(request: HttpRequest) -> str | None:

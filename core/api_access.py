@@ -7,9 +7,11 @@ holding exactly the permissions their system needs. A session (or any non-token 
 
 from django.conf import settings
 from rest_framework import exceptions
-from rest_framework.authentication import TokenAuthentication
+from rest_framework.authentication import TokenAuthentication, get_authorization_header
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import BasePermission
+
+from .throttling import AnonRateThrottle, failure_record, failures_reached
 
 
 def staff_tokens_allowed() -> bool:
@@ -18,7 +20,26 @@ def staff_tokens_allowed() -> bool:
 
 
 class ServiceTokenAuthentication(TokenAuthentication):
-    """DRF's token authentication, refusing tokens of staff users (they would bypass two-factor sign-in)."""
+    """DRF's token authentication, refusing tokens of staff users (they would bypass two-factor sign-in).
+
+    Failed tokens count per client (core.throttling's bucket) at the anonymous rate, API_THROTTLE_ANON:
+    DRF checks throttles only after authentication and permissions, so without this a token guesser
+    would meet no limit at all.
+    """
+
+    def authenticate(self, request):
+        limiter = AnonRateThrottle()
+        scheme = get_authorization_header(request).split()[:1]
+        presented = [p.lower() for p in scheme] == [self.keyword.lower().encode()]
+        if limiter.num_requests is None or not presented:  # sessions are not counted here
+            return super().authenticate(request)
+        if failures_reached(request, "api:token", limit=limiter.num_requests):
+            raise exceptions.Throttled(wait=limiter.duration)
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            failure_record(request, "api:token", window=limiter.duration)
+            raise
 
     def authenticate_credentials(self, key):
         user, token = super().authenticate_credentials(key)

@@ -16,5 +16,11 @@ def session_max_age() -> timedelta:
 
 
 def link_rate_limit() -> tuple[int, int]:
-    """(requests, seconds) per client IP for asking a link."""
+    """(requests, seconds) per client (IPv4 address or IPv6 /64) for asking a link."""
     return getattr(settings, "PRIVACY_CENTER_LINK_RATE_LIMIT", (10, 3600))
+
+
+def drp_rate_limit() -> tuple[int, int]:
+    """(calls, seconds) per client (IPv4 address or IPv6 /64) on the DRP endpoints. Generous: an agent
+    such as Permission Slip files every consumer's request from a few addresses."""
+    return getattr(settings, "PRIVACY_CENTER_DRP_RATE_LIMIT", (600, 3600))

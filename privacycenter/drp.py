@@ -10,6 +10,8 @@ Mounted under /privacycenter/drp/:
 Errors follow DRP §3.06: {"code": "<http status>", "message": ..., "fatal": ...}.
 """
 
+from collections.abc import Callable
+from functools import wraps
 from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -18,8 +20,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from core.organisation import organisation
+from core.throttling import over_limit
 
-from . import services
+from . import conf, services
 from .models import DrpRequest
 from .selectors import drp_status
 
@@ -28,6 +31,19 @@ MAX_BODY = 16 * 1024
 
 def _error(status: int, message: str, fatal: bool = True) -> JsonResponse:
     return JsonResponse({"code": str(status), "message": message, "fatal": fatal}, status=status)
+
+
+def _throttled(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The shared per-client limit (core.throttling) before any signature or token work."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        limit, window = conf.drp_rate_limit()
+        if over_limit(request, "privacycenter:drp", limit=limit, window=window):
+            return _error(429, "Too many requests from this client; try again later.", fatal=False)
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def _bearer(request: HttpRequest):
@@ -61,6 +77,7 @@ def business(request: HttpRequest) -> HttpResponse:
     )
 
 
+@_throttled
 @csrf_exempt  # agents authenticate with signed messages and bearer tokens, never cookies
 @require_http_methods(["GET", "POST"])
 def agent(request: HttpRequest, agent_id: str) -> HttpResponse:
@@ -76,6 +93,7 @@ def agent(request: HttpRequest, agent_id: str) -> HttpResponse:
     return JsonResponse({"agent-id": found.agent_id, "token": token})
 
 
+@_throttled
 @csrf_exempt
 @require_http_methods(["POST"])
 def exercise(request: HttpRequest) -> HttpResponse:
@@ -91,6 +109,7 @@ def exercise(request: HttpRequest) -> HttpResponse:
     return JsonResponse(drp_status(drp))
 
 
+@_throttled
 @csrf_exempt
 @require_http_methods(["GET", "DELETE"])
 def request_status(request: HttpRequest, request_id: UUID) -> HttpResponse:

@@ -6,7 +6,6 @@ POST behind it uses the link once and starts a short session holding only the su
 
 from datetime import datetime
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,6 +13,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from consent.web import DEVICE_COOKIE, visitor_region
+from core.client_ip import client_ip
+from core.throttling import over_limit
 from requests_app.models import RequestType
 from requests_app.services import package_link
 
@@ -33,14 +34,9 @@ def _page(request: HttpRequest, template: str, context: dict, status: int = 200)
 
 
 def _rate_limited(request: HttpRequest) -> bool:
+    """Fixed window per client (IPv4 address or IPv6 /64, behind TRUSTED_PROXY_COUNT proxies)."""
     limit, window = conf.link_rate_limit()
-    key = f"privacycenter:link:{request.META.get('REMOTE_ADDR', '')}"
-    cache.add(key, 0, timeout=window)
-    try:
-        return cache.incr(key) > limit
-    except ValueError:
-        cache.set(key, 1, timeout=window)
-        return False
+    return over_limit(request, "privacycenter:link", limit=limit, window=window)
 
 
 def _signed_in(request: HttpRequest) -> int | None:
@@ -125,7 +121,7 @@ def choice(request: HttpRequest) -> HttpResponse:
             subject_id=subject_id,
             purpose=request.POST.get("purpose", ""),
             allowed=request.POST.get("allowed") == "1",
-            ip=request.META.get("REMOTE_ADDR", ""),
+            ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
         )
     except ValidationError as exc:

@@ -117,7 +117,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # its log lines would carry IP addresses
 # One trusted-proxy setting for every client-IP decision (core.client_ip): axes' lock-outs, the public
-# form's rate limit and DRF's throttles. AXES_PROXY_COUNT is its former name, still read.
+# forms' rate limits and DRF's throttles (core.throttling). AXES_PROXY_COUNT is its former name, still read.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=env.int("AXES_PROXY_COUNT", default=0))
 AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip"
 
@@ -220,10 +220,11 @@ REST_FRAMEWORK = {
     # Body-size and field-count limits answer as JSON 400 like every other API error (core.api_errors).
     "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        # DRF's own, keyed on core.client_ip's bucket: TRUSTED_PROXY_COUNT, IPv6 per /64.
+        "core.throttling.AnonRateThrottle",
+        "core.throttling.UserRateThrottle",
     ],
-    "NUM_PROXIES": TRUSTED_PROXY_COUNT,  # same trusted-proxy rule as core.client_ip
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,  # unused by core.throttling; kept equal for any stock throttle
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="60/min"),
         "user": env.str("API_THROTTLE_USER", default="1200/min"),

@@ -10,7 +10,8 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
+
+from core.throttling import ScopedRateThrottle
 
 from . import selectors, services
 from .models import PrivacyRequest

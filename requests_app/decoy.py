@@ -7,6 +7,7 @@ case just received and awaiting identity confirmation. Only we can sign such a l
 """
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.core import signing
@@ -20,11 +21,14 @@ from .workflow import absolute_url
 DECOY_KEY = "h"
 
 
-def decoy_status_link(data: dict[str, Any]) -> str:
-    """A status link like `services.status_link(case)`, for a request we did not store."""
+def decoy_status_link(
+    data: dict[str, Any], *, reference: uuid.UUID | None = None, received_at: datetime | None = None
+) -> str:
+    """A status link like `services.status_link(case)`, for a request we did not store, or (with its
+    reference) one whose case a task is about to open: the page shows the case once it exists."""
     payload = {
-        "r": str(uuid.uuid4()),
-        DECOY_KEY: [data["request_type"], data["regime"], timezone.now().isoformat()],
+        "r": str(reference or uuid.uuid4()),
+        DECOY_KEY: [data["request_type"], data["regime"], (received_at or timezone.now()).isoformat()],
     }
     token = signing.dumps(payload, salt=services.STATUS_SALT)
     return absolute_url(reverse("requests_app:status", args=[token]))

@@ -432,3 +432,22 @@ class RecipientNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} notice to {self.third_party}"
+
+
+class IntakeSubmission(models.Model):
+    """A public-form submission waiting for its case, usually for well under a second.
+
+    The form's answer must cost the same whether or not we hold the subject (issue 15 item 2), so the
+    request stores what was typed and a task (`open_public_intake`) finds or creates the subject, opens
+    the case under `reference` and deletes this row. What was typed is sealed under the master key.
+    """
+
+    reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    received_at = models.DateTimeField()
+    sealed = models.TextField(help_text="The typed fields as JSON, sealed under the master key (Fernet).")
+
+    class Meta:
+        ordering = ["received_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Web-form submission {str(self.reference)[:8]}"

@@ -16,6 +16,12 @@ SCHEDULES = [
         description="Re-queues or flags fulfilment tasks whose worker died, so no case stays in progress forever.",
     ),
     DefaultSchedule(
+        name="Privacy requests: queue public-form submissions again",
+        task="requests_app.requeue_public_intake",
+        crontab="*/10 * * * *",
+        description="Opens the case of any web-form submission whose task was lost (older than 5 minutes).",
+    ),
+    DefaultSchedule(
         name="Privacy requests: purge expired access packages",
         task="requests_app.purge_expired_packages",
         crontab="30 2 * * *",

@@ -69,3 +69,13 @@ def purge_expired_packages() -> int:
 def resume_erasure(case_id: int) -> str:
     """A legal hold was released: the erasure it deferred runs again (retention.hooks)."""
     return services.erasure_resume(case_id=case_id)
+
+
+@shared_task(base=PrivacyTask, name="requests_app.open_public_intake")
+def open_public_intake(submission_id: int) -> str:
+    return services.public_intake_open(submission_id=submission_id)
+
+
+@shared_task(base=PrivacyTask, name="requests_app.requeue_public_intake")
+def requeue_public_intake() -> int:
+    return services.public_intake_requeue_stale()

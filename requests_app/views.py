@@ -13,13 +13,18 @@ from django.utils.crypto import salted_hmac
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from core.client_ip import rate_limit_bucket
+from core.throttling import over_limit
 
 from . import conf, services
 from .decoy import decoy_case, decoy_status_link
 from .forms import IntakeForm
 from .models import Channel, PrivacyRequest
 from .selectors import case_deadlines
+
+PUBLIC_FIELDS = (
+    "request_type", "regime", "subject_email", "subject_name", "subject_phone", "description",
+    "requester_kind", "requester_name", "requester_email", "authority_document", "signed_declaration",
+)  # fmt: skip
 
 
 def _count(key: str, window: int) -> int:
@@ -44,17 +49,9 @@ def _recipient_capped(data: dict) -> bool:
 
 
 def _rate_limited(request: HttpRequest) -> bool:
-    """Fixed window per client (IPv4 address or IPv6 /64, behind TRUSTED_PROXY_COUNT proxies), in the
-    shared cache (Redis in production)."""
+    """Fixed window per client (IPv4 address or IPv6 /64, behind TRUSTED_PROXY_COUNT proxies)."""
     limit, window = conf.intake_rate()
-    key = f"requests_app:intake:{rate_limit_bucket(request)}"
-    cache.add(key, 0, timeout=window)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window)
-        count = 1
-    return count > limit
+    return over_limit(request, "requests_app:intake", limit=limit, window=window)
 
 
 @never_cache
@@ -80,20 +77,10 @@ def intake(request: HttpRequest) -> HttpResponse:
                 # answer exactly like a real submission, store and send nothing.
                 return redirect(decoy_status_link(data))
             try:
-                case = services.request_create(
-                    request_type=data["request_type"],
-                    regime=data["regime"],
+                # The same work for every subject, known or not: the case opens in a task (issue 15 item 2).
+                submission = services.public_intake_submit(
                     channel=Channel.WEB,
-                    subject_email=data["subject_email"],
-                    subject_name=data["subject_name"],
-                    subject_phone=data["subject_phone"],
-                    description=data["description"],
-                    requester_kind=data["requester_kind"],
-                    requester_name=data["requester_name"],
-                    requester_email=data["requester_email"],
-                    authority_document=data["authority_document"],
-                    signed_declaration=data["signed_declaration"],
-                    actor="public web form",
+                    **{name: data[name] for name in PUBLIC_FIELDS},
                 )
             except ValidationError as exc:
                 for field, messages in exc.message_dict.items() if hasattr(exc, "error_dict") else []:
@@ -101,7 +88,11 @@ def intake(request: HttpRequest) -> HttpResponse:
                 if not hasattr(exc, "error_dict"):
                     form.add_error(None, exc.messages)
             else:
-                return redirect(services.status_link(case))
+                return redirect(
+                    decoy_status_link(
+                        data, reference=submission.reference, received_at=submission.received_at
+                    )
+                )
     return render(request, "requests_app/intake.html", {"form": form})
 
 

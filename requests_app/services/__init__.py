@@ -41,6 +41,7 @@ from .officer_actions import (
     request_set_lookback,
     request_withdraw,
 )
+from .public_intake import public_intake_open, public_intake_requeue_stale, public_intake_submit
 from .recipients import (
     recipient_notifications_create,
     recipient_notify,
@@ -87,6 +88,9 @@ __all__ = [
     "package_path",
     "packages_destroy_for_subject",
     "packages_purge_expired",
+    "public_intake_open",
+    "public_intake_requeue_stale",
+    "public_intake_submit",
     "recipient_notifications_create",
     "recipient_notify",
     "recipient_notify_failed",

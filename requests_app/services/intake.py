@@ -6,6 +6,7 @@ type) and `policy` (verification level), not in branches spread over the flow.
 """
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -121,6 +122,7 @@ class Intake:
     received_at: datetime | None = None
     received_at_designated_address: bool = True
     signed_declaration: bool = False
+    reference: uuid.UUID | None = None  # set when the public form already gave the requester a link
 
     @property
     def rule(self) -> IntakeRule:
@@ -152,6 +154,7 @@ def request_create(
     received_at: datetime | None = None,
     received_at_designated_address: bool = True,
     signed_declaration: bool = False,
+    reference: uuid.UUID | None = None,
     actor: Actor = None,
 ) -> PrivacyRequest:
     """Open a case: link or create the subject, compute deadlines, flag duplicates, acknowledge, verify."""
@@ -174,9 +177,10 @@ def request_create(
         received_at=received_at,
         received_at_designated_address=received_at_designated_address,
         signed_declaration=signed_declaration,
+        reference=reference,
     )
     now = timezone.now()
-    _validate(intake, now=now)
+    validate_intake(intake, now=now)
     subject, subject_existed, points = _subject_for(intake, actor=actor)
     case = _open_case(intake, subject=subject, points=points, now=now)
     _record_intake(case, intake, subject_existed=subject_existed, points=points, actor=actor)
@@ -185,7 +189,7 @@ def request_create(
     return PrivacyRequest.objects.select_related("subject").get(pk=case.pk)
 
 
-def _validate(intake: Intake, *, now: datetime) -> None:
+def validate_intake(intake: Intake, *, now: datetime) -> None:
     """Refuse an incomplete or inconsistent request with one message per field."""
     errors: dict[str, str] = {}
     if intake.request_type not in RequestType.values:
@@ -256,6 +260,7 @@ def _open_case(intake: Intake, *, subject: DataSubject, points: int, now: dateti
         (intake.requester_phone or intake.subject_phone) if by_subject else intake.requester_phone
     )
     case = PrivacyRequest(
+        **({"reference": intake.reference} if intake.reference else {}),
         type=intake.request_type,
         regime=intake.regime,
         channel=intake.channel,

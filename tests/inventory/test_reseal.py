@@ -122,3 +122,56 @@ def test_the_ledger_still_refuses_every_other_update_and_delete():
             crypto.key_for_subject(kept.pk), _legacy(kept.pk, "{}"), table="consent_consentevent",
             column="evidence", row=event.pk,
         ))  # fmt: skip
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_reseal_exception_takes_only_a_fernet_token_to_a_gcm_token_of_the_same_length_in_place():
+    """Review of issue 15 item 11: the one UPDATE a ledger takes is as narrow as the database can check."""
+    kept, _shredded, event = _make_legacy_world()
+    key = crypto.key_for_subject(kept.pk)
+    place = {"table": "consent_consentevent", "column": "evidence"}
+    resealed = crypto.reseal(key, event.evidence, row=event.pk, **place)
+    longer = crypto.seal(
+        key, '{"ip_network":"203.0.113.0/24","note":"padded past a block"}', row=event.pk, **place
+    )
+    plain_g = ConsentEvent.objects.create(  # a ledger row whose value merely starts with "g"
+        **{**ConsentEvent.objects.filter(pk=event.pk).values().get(), "id": None,
+           "public_id": uuid.uuid4(), "client_event_id": f"g-{uuid.uuid4()}", "evidence": "g" + "A" * 99}
+    )  # fmt: skip
+    refused = [
+        (event.pk, {"evidence": "A" + resealed[1:20]}),  # starts with "A", but no AES-GCM token
+        (event.pk, {"evidence": "A" * len(resealed)}),  # right length, wrong version byte
+        (event.pk, {"evidence": longer}),  # a real token, of a different plaintext
+        (event.pk, {"evidence": resealed, "id": event.pk + 1000}),  # moved to another row id
+        (event.pk, {"evidence": resealed, "at": event.at.replace(year=2000)}),
+        (plain_g.pk, {"evidence": resealed}),  # the old value is not a Fernet token
+    ]
+    for pk, change in refused:
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            ConsentEvent.objects.filter(pk=pk).update(**change)
+    assert ConsentEvent.objects.get(pk=event.pk).evidence == event.evidence  # all 6 refused, none applied
+    assert ConsentEvent.objects.filter(pk=event.pk).update(evidence=resealed) == 1  # the one allowed change
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        ConsentEvent.objects.filter(pk=event.pk).delete()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_both_resealable_ledgers_use_the_narrow_trigger():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, p.proname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_proc p ON p.oid = t.tgfoid WHERE t.tgname LIKE '%%_append_only' "
+            "AND p.proname = 'privacyops_refuse_change_except_reseal' ORDER BY 1"
+        )
+        rows = cursor.fetchall()
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'privacyops_refuse_change_except_reseal'")
+        (source,) = cursor.fetchone()
+    assert rows == [  # exactly 2 ledgers allow a re-seal; every other ledger refuses every UPDATE
+        ("consent_consentevent", "privacyops_refuse_change_except_reseal"),
+        ("requests_app_caseevent", "privacyops_refuse_change_except_reseal"),
+    ]
+    assert "privacyops_b64url_bytes" in source  # the narrow rule, not the former first-character one

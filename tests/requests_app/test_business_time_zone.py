@@ -61,8 +61,10 @@ def test_overdue_is_judged_on_the_business_date():
 
 
 @pytest.mark.django_db
-def test_the_public_form_dates_a_pacific_afternoon_request_that_day(client):
-    with time_machine.travel(PACIFIC_AFTERNOON, tick=False):
+def test_the_public_form_dates_a_pacific_afternoon_request_that_day(
+    client, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(PACIFIC_AFTERNOON, tick=False), django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             "/requests/new/",
             {

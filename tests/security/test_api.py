@@ -11,8 +11,9 @@ import uuid
 import pytest
 from django.conf import settings
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+from rest_framework.throttling import SimpleRateThrottle
 
+from core import throttling
 from core.api_access import ServiceTokenAuthentication
 
 from .api import api_client, api_endpoints, fill, openapi_schema, operations
@@ -134,7 +135,8 @@ def test_every_api_view_throttles_per_client_and_anonymous_callers():
     for endpoint in api_endpoints():
         throttles = endpoint.view().get_throttles()
         kinds = {type(t) for t in throttles}
-        assert UserRateThrottle in kinds and AnonRateThrottle in kinds, endpoint.route
+        # core.throttling's: keyed on the shared client bucket (IPv6 per /64), not DRF's full address.
+        assert throttling.UserRateThrottle in kinds and throttling.AnonRateThrottle in kinds, endpoint.route
     rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     assert rates["user"] and rates["anon"]
 
