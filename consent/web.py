@@ -28,6 +28,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from core.ratelimit import window_count
 from inventory.selectors import subject_find_by_email
 
 from . import conf
@@ -71,16 +72,9 @@ def _gpc_header(request: HttpRequest) -> bool:
 
 
 def _rate_limited(request: HttpRequest, bucket: str) -> bool:
-    """Fixed window per client IP in the shared cache (Redis in production)."""
+    """Fixed window per client IP in the shared cache (Redis in production: one round trip)."""
     limit, window = conf.web_rate_limit()
-    key = f"consent:web:{bucket}:{_client_ip(request)}"
-    django_cache.add(key, 0, timeout=window)
-    try:
-        count = django_cache.incr(key)
-    except ValueError:  # expired between add and incr
-        django_cache.set(key, 1, timeout=window)
-        count = 1
-    return count > limit
+    return window_count(django_cache, f"consent:web:{bucket}:{_client_ip(request)}", window) > limit
 
 
 def _origin_allowed(request: HttpRequest) -> str | None:
@@ -257,7 +251,7 @@ def choice(request: HttpRequest) -> HttpResponse:
         )
     except ValidationError as exc:
         return _error(400, exc.messages[0], origin, exc.code or "invalid")
-    state = web_device_state(device_id=result.device_id, region=region, gpc=gpc)
+    state = web_device_state(device_id=result.device_id, region=region, gpc=gpc, states=result.states)
     return _cors(
         JsonResponse(
             {

@@ -21,12 +21,19 @@ class FoldOutcome:
 
 
 def fold_into_state(
-    rows: list[EventRow], *, purposes: Mapping[str, Purpose], now: datetime, notify: bool
+    rows: list[EventRow],
+    *,
+    purposes: Mapping[str, Purpose],
+    now: datetime,
+    notify: bool,
+    settle_reconsent: bool = True,
 ) -> FoldOutcome:
     """Move ConsentState forward to the latest (rank_at, id) per (subject, purpose), in this transaction.
 
     `rank_at` is a grant's time and a withdrawal's receipt (EventRow.rank_at): an opt-out beats every grant
     received before it. ConsentState.at holds the rank, so the upsert's "only forward" keeps that order.
+    Without `settle_reconsent` (subjects created in this transaction: nobody asked them again yet) the
+    re-consent requests are not looked at.
     """
     outcome = FoldOutcome()
     if not rows:
@@ -59,7 +66,8 @@ def fold_into_state(
         if newer and (before is None or before[0] == Action.GRANT):
             outcome.withdrawals_ending_grant.append(row)
 
-    _settle_reconsent_requests(winners, now=now)
+    if settle_reconsent:
+        _settle_reconsent_requests(winners, now=now)
     return outcome
 
 
