@@ -265,24 +265,16 @@ def _record_choice(
     if items:
         try:
             rows = web_store.append_choice_events(
-                device=device, items=items, purposes=purposes, policy_version=policy, actor=actor
+                device=device,
+                items=items,
+                rules=[why for _, why in meta],
+                web=web,
+                purposes=purposes,
+                policy_version=policy,
+                actor=actor,
             )
         except BulkRecordRejected as exc:
             raise ValidationError(next(iter(exc.item_errors.values())), code="invalid") from exc
-        WebChoice.objects.bulk_create(
-            [
-                WebChoice(
-                    event_id=row.event_id,
-                    device_id=device.pk,
-                    banner_sha256=web.banner_sha256,
-                    gpc=web.gpc,
-                    region=web.region,
-                    rule=why,
-                    created_at=web.created_at,
-                )
-                for row, (_, why) in zip(rows, meta, strict=True)
-            ]
-        )
         result.receipts = [row.public_id for row in rows]
     web_store.audit_choice(device, rows, actor)
     result.states = web_store.folded_states(device, rows, purposes)

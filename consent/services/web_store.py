@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 from django.db import connection
 from django.db.models import Model
 from django.utils import timezone
@@ -24,12 +25,12 @@ from inventory import crypto
 from inventory.models import DataKey, DataSubject
 from inventory.services import subject_create
 
-from ..models import Action, ConsentState, Purpose
-from ..web_models import WebDevice
-from .append import insert_events
+from ..models import Action, ConsentEvent, ConsentState, Purpose
+from ..web_models import WebChoice, WebDevice
+from .append import insert_events, prepare_rows
 from .checks import apply_suppression, check_subjects_and_versions, parse_events
 from .inputs import BulkRecordRejected, ConsentEventInput, EventRow
-from .state import fold_into_state
+from .state import fold_into_state, pg_state_upsert, settle_reconsent_requests, state_rows
 
 ERASED = "The data subject was erased; no consent can be recorded for them."
 
@@ -232,11 +233,14 @@ def append_choice_events(
     *,
     device: ChoiceDevice,
     items: list[ConsentEventInput],
+    rules: list[str],
+    web: WebChoice,
     purposes: Mapping[str, Purpose],
     policy_version: tuple[str, int | None],
     actor: Actor,
 ) -> list[EventRow]:
-    """The ledger rows of one choice: checked, evidence minimised and sealed, appended and folded.
+    """The ledger rows of one choice (checked, evidence minimised and sealed, appended, folded) and the
+    WebChoice row of each (`rules[i]` is why item i has its action).
 
     Raises BulkRecordRejected (nothing written) like consent_events_record_bulk. `policy_version` is the
     (label, id) of the published version the banner shows; another label is looked up.
@@ -259,12 +263,85 @@ def append_choice_events(
         raise BulkRecordRejected(bad)
     if not device.created or device.person_id is not None:  # a new pseudonym has no address to suppress
         apply_suppression(rows)
+    if connection.vendor == "postgresql":
+        prepare_rows(rows, keys)
+        _write_pg(rows, rules=rules, web=web, device=device, purposes=purposes, now=now, actor=actor)
+        if not device.created:
+            settle_reconsent_requests(rows, now=now)
+        return rows
     insert_events(
         rows, keys=keys, source="", now=now, actor=actor_user(actor), actor_label=actor_label(actor),
         import_batch=None,
     )  # fmt: skip
     fold_into_state(rows, purposes=purposes, now=now, notify=False, settle_reconsent=not device.created)
+    WebChoice.objects.bulk_create(
+        [
+            replace_web(web, event_id=row.event_id, device_id=device.pk, rule=rule)
+            for row, rule in zip(rows, rules, strict=True)
+        ]
+    )
     return rows
+
+
+def replace_web(web: WebChoice, **changes: Any) -> WebChoice:
+    fields = {f: getattr(web, f) for f in ("banner_sha256", "gpc", "region", "created_at")}
+    return WebChoice(**fields, **changes)
+
+
+_EVENT_INSERT = (
+    "INSERT INTO {table} (id, public_id, subject_id, purpose_id, action, at, recorded_at, channel, source, "
+    "client_event_id, collection_point, policy_version_id, language, evidence, suppressed, import_batch_id, "
+    "actor_id, actor_label) SELECT i, u, s, p, a, t, %s, c, '', '', cp, v, l, ev, sp, NULL, %s, %s FROM unnest("
+    "%b::bigint[], %b::uuid[], %b::bigint[], %b::bigint[], %b::varchar[], %b::timestamptz[], %b::varchar[], "
+    "%b::varchar[], %b::bigint[], %b::varchar[], %b::text[], %b::boolean[]) AS r(i, u, s, p, a, t, c, cp, v, l, "
+    "ev, sp)"
+)
+_WEB_INSERT = (
+    "INSERT INTO {table} (event_id, device_id, banner_sha256, gpc, region, rule, created_at) "
+    "SELECT e, %s, %s, %s, %s, r, %s FROM unnest(%b::bigint[], %b::varchar[]) AS w(e, r)"
+)
+
+
+def _write_pg(
+    rows: list[EventRow],
+    *,
+    rules: list[str],
+    web: WebChoice,
+    device: ChoiceDevice,
+    purposes: Mapping[str, Purpose],
+    now,
+    actor: Actor,
+) -> None:
+    """One statement: the ledger rows, their WebChoice rows and the fold (arrays bound server-side)."""
+    columns = [
+        [r.event_id for r in rows],
+        [uuid.UUID(r.public_id) for r in rows],
+        [r.item.subject_id for r in rows],
+        [r.purpose_pk for r in rows],
+        [r.action for r in rows],
+        [r.at for r in rows],
+        [r.item.channel for r in rows],
+        [r.collection_point for r in rows],
+        [r.policy_version_id for r in rows],
+        [r.language for r in rows],
+        [r.sealed_text for r in rows],
+        [r.suppressed for r in rows],
+    ]
+    user = actor_user(actor)
+    events = _EVENT_INSERT.format(table=ConsentEvent._meta.db_table)
+    choices = _WEB_INSERT.format(table=WebChoice._meta.db_table)
+    winners = sorted(rows, key=lambda r: (r.item.subject_id, r.item.purpose))  # one lock order
+    upsert, upsert_params = pg_state_upsert(state_rows(winners, purposes=purposes), now=now)
+    with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
+        bound.execute(
+            f"WITH e AS ({events}), w AS ({choices}) {upsert}",
+            [
+                now, user.pk if user is not None else None, actor_label(actor), *columns,
+                device.pk, web.banner_sha256, web.gpc, web.region, web.created_at,
+                [r.event_id for r in rows], rules,
+                *upsert_params,
+            ],
+        )  # fmt: skip
 
 
 def folded_states(
