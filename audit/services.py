@@ -3,6 +3,7 @@
 import json
 from typing import Any
 
+import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -62,35 +63,42 @@ def audit_record(
 
 
 @transaction.atomic(savepoint=False)
-def audit_record_many(events: list[dict[str, Any]]) -> list[AuditEvent]:
-    """Append several events (each the keyword arguments of `audit_record`) in one chained insert.
+def audit_record_many(events: list[dict[str, Any]]) -> None:
+    """Append several events (each the keyword arguments of `audit_record`) to the chain at once.
 
-    One lock, one read of the chain's head and one INSERT for all of them: a hot path that audits two
-    things (a web choice creating its device's subject) holds the chain's lock for three round trips.
+    On PostgreSQL one statement (the audit_chain_append function, migration 0003) takes the chain's
+    lock, reads its head and inserts the events, hashed over the same bytes as compute_hash: a hot path
+    holds the lock for that statement and its commit only. Elsewhere, one event at a time.
     """
     if not events:
-        return []
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_ID])
-    prev_hash = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS
+        return
+    if connection.vendor != "postgresql":
+        for event in events:
+            audit_record(**event)
+        return
     rows = []
     for event in events:
         actor = event.get("actor")
-        fields = dict(
-            at=timezone.now(),
-            actor_label=actor_label(actor),
-            action=event["action"],
-            target_type=str(event.get("target_type", "")),
-            target_id=str(event.get("target_id", "")),
-            subject_id=event.get("subject_id"),
-            details=json.loads(json.dumps(event.get("details") or {}, default=str)),
+        fields = [
+            timezone.now(),
+            actor_label(actor),
+            event["action"],
+            str(event.get("target_type", "")),
+            str(event.get("target_id", "")),
+            event.get("subject_id"),
+            json.loads(json.dumps(event.get("details") or {}, default=str)),
+        ]
+        # compute_hash hashes json.dumps([prev_hash, *fields]); prev_hash is hex, so that JSON is
+        # '["<prev_hash>",' followed by the JSON of the fields without its opening bracket.
+        tail = json.dumps(
+            [fields[0].isoformat(), *fields[1:]], sort_keys=True, separators=(",", ":"), default=str
         )
-        digest = compute_hash(prev_hash=prev_hash, **fields)
         rows.append(
-            AuditEvent(
-                actor=actor if hasattr(actor, "pk") else None, prev_hash=prev_hash, hash=digest, **fields
-            )
+            (*fields[:6], json.dumps(fields[6]), actor.pk if hasattr(actor, "pk") else None, tail[1:])
         )
-        prev_hash = digest
-    return AuditEvent.objects.bulk_create(rows)
+    with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
+        bound.execute(
+            "SELECT audit_chain_append(%b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[], "
+            "%b::bigint[], %b::text[], %b::integer[], %b::text[])",
+            [list(column) for column in zip(*rows, strict=True)],
+        )

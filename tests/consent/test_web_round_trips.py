@@ -29,9 +29,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 # Inside the test's transaction the choice's own transaction is a SAVEPOINT/RELEASE pair (2 statements);
 # in production it is BEGIN/COMMIT, which psycopg sends outside Cursor.execute.
-FIRST_VISIT_STATEMENTS = 8  # + device/subject/key, ids, events/WebChoice/fold, audit lock, head, insert
-RETURN_VISIT_STATEMENTS = 11  # + device/states locked, key, suppression, ids, events/WebChoice/fold,
-# re-consent requests, audit lock, head, insert
+FIRST_VISIT_STATEMENTS = 6  # + device/subject/key, ids, events/WebChoice/fold, audit append
+RETURN_VISIT_STATEMENTS = 9  # + device/states locked, key, suppression, ids, events/WebChoice/fold,
+# re-consent requests, audit append
 
 
 @pytest.fixture(autouse=True)
