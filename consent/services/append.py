@@ -60,10 +60,17 @@ def _give_receipt_ids(rows: Sequence[EventRow]) -> None:
         row.public_id = public_id
 
 
-def prepare_rows(rows: Sequence[EventRow], keys: Mapping[int, crypto.SealingKey | None]) -> None:
-    """Receipt ids, ledger ids (reserved, in input order) and sealed evidence, ready to insert."""
+def prepare_rows(
+    rows: Sequence[EventRow], keys: Mapping[int, crypto.SealingKey | None], *, ids: Sequence[int] = ()
+) -> None:
+    """Receipt ids, ledger ids (`ids` the caller drew from the sequence, else reserved now; in input
+    order) and sealed evidence, ready to insert."""
     _give_receipt_ids(rows)
-    _reserve_ids(rows)
+    if len(ids) >= len(rows):
+        for row, event_id in zip(rows, sorted(ids), strict=False):
+            row.event_id = event_id
+    else:
+        _reserve_ids(rows)
     _seal_evidence(rows, keys)
 
 

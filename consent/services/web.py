@@ -223,7 +223,10 @@ def _record_choice(
     person_id: int | None,
     actor: Actor,
 ) -> WebChoiceResult:
-    device = web_store.device_for_choice(public_id=device_id, region=web.region, actor=actor)
+    # Ledger ids for as many events as the choice can write (each purpose chosen or opted out by the
+    # signal, for the device and the person), drawn with the device's statement.
+    most = (len(choices) + len(_sale_or_sharing_codes(purposes))) * 2
+    device = web_store.device_for_choice(public_id=device_id, region=web.region, actor=actor, reserve=most)
     if person_id is not None and device.person_id != person_id:
         web_store.device_link_person(device, person_id)
     subjects = [device.subject_id] + ([device.person_id] if device.person_id else [])

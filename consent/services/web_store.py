@@ -48,6 +48,7 @@ class ChoiceDevice:
     created: bool = False  # made by this choice, with a pseudonymous subject nobody else knows yet
     key: crypto.SubjectKey | None = None  # the new subject's data key, held since it was drawn
     audit: list[dict[str, Any]] = field(default_factory=list)  # events to write with the choice's own
+    event_ids: list[int] = field(default_factory=list)  # ledger ids drawn with the device's statement
 
 
 def _state(row: Sequence) -> ConsentState:
@@ -66,7 +67,13 @@ def _state(row: Sequence) -> ConsentState:
 _STATE_COLUMNS = "id, subject_id, purpose_id, action, at, event_id, expires_at, updated_at"
 
 
-def _lock_pg(public_id: uuid.UUID) -> ChoiceDevice | None | bool:
+def _draw_ids(count: int) -> str:
+    """A select-list item drawing `count` ledger ids in the same statement (unused ones stay gaps)."""
+    table = ConsentEvent._meta.db_table
+    return f"(SELECT array_agg(nextval(pg_get_serial_sequence('{table}', 'id'))) FROM generate_series(1, {int(count)}))"
+
+
+def _lock_pg(public_id: uuid.UUID, reserve: int) -> ChoiceDevice | None | bool:
     """One statement: the device (SKIP LOCKED), its subjects' erasure and states (locked).
 
     None: no such device. False: another choice holds it (the caller waits the ORM way).
@@ -84,8 +91,8 @@ def _lock_pg(public_id: uuid.UUID) -> ChoiceDevice | None | bool:
             "(SELECT subject_id FROM d UNION ALL SELECT person_id FROM d WHERE person_id IS NOT NULL) FOR UPDATE) "
             f"SELECT EXISTS (SELECT 1 FROM {device} WHERE public_id = %s), d.id, d.public_id, d.subject_id, "
             "d.person_id, ds.erased_at IS NOT NULL, ps.erased_at IS NOT NULL, "
-            "s.id, s.subject_id, s.purpose_id, s.action, s.at, s.event_id, s.expires_at, s.updated_at "
-            f"FROM (SELECT 1) AS one LEFT JOIN d ON true LEFT JOIN {subject} ds ON ds.id = d.subject_id "
+            "s.id, s.subject_id, s.purpose_id, s.action, s.at, s.event_id, s.expires_at, s.updated_at, "
+            f"{_draw_ids(reserve)} FROM (SELECT 1) AS one LEFT JOIN d ON true LEFT JOIN {subject} ds ON ds.id = d.subject_id "
             f"LEFT JOIN {subject} ps ON ps.id = d.person_id LEFT JOIN s ON true",
             [public_id, public_id],
         )
@@ -96,11 +103,18 @@ def _lock_pg(public_id: uuid.UUID) -> ChoiceDevice | None | bool:
     if pk is None:
         return False
     first = rows[0]
-    found = ChoiceDevice(pk=pk, public_id=str(first[2]), subject_id=first[3], person_id=first[4], states={})
+    found = ChoiceDevice(
+        pk=pk,
+        public_id=str(first[2]),
+        subject_id=first[3],
+        person_id=first[4],
+        states={},
+        event_ids=first[15],
+    )
     found.erased = {sid for sid, gone in ((first[3], first[5]), (first[4], first[6])) if sid and gone}
     for row in rows:
         if row[7] is not None:
-            state = _state(row[7:])
+            state = _state(row[7:15])
             found.states[(state.subject_id, state.purpose_id)] = state
     return found
 
@@ -133,7 +147,7 @@ def _insert_parts(obj: Model, skip: tuple[str, ...] = ()) -> tuple[str, list[Any
     return columns, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
 
 
-def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor) -> ChoiceDevice:
+def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor, reserve: int) -> ChoiceDevice:
     """One statement: the pseudonymous subject, its data key and the device."""
     raw, wrapped = crypto.new_data_key()
     subject = DataSubject(kind=DataSubject.Kind.PERSON)
@@ -151,10 +165,10 @@ def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor) -> Choice
             f"SELECT id, {marks(['%s'] * len(key_values))} FROM s), "
             f"d AS (INSERT INTO {WebDevice._meta.db_table} (subject_id, {device_columns}) "
             f"SELECT id, {marks(['%s'] * len(device_values))} FROM s RETURNING id, subject_id) "
-            "SELECT id, subject_id FROM d",
+            f"SELECT id, subject_id, {_draw_ids(reserve)} FROM d",
             [*subject_values, *key_values, *device_values],
         )
-        pk, subject_id = cursor.fetchone()
+        pk, subject_id, event_ids = cursor.fetchone()
     return ChoiceDevice(
         pk=pk,
         public_id=str(device.public_id),
@@ -162,6 +176,7 @@ def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor) -> Choice
         person_id=None,
         states={},
         created=True,
+        event_ids=event_ids,
         key=crypto.sealing_key(subject_id, raw),
         audit=[
             {
@@ -175,7 +190,7 @@ def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor) -> Choice
     )
 
 
-def _create_orm(public_id: uuid.UUID | None, region: str, actor: Actor) -> ChoiceDevice:
+def _create_orm(public_id: uuid.UUID | None, region: str, actor: Actor, reserve: int) -> ChoiceDevice:
     subject = subject_create(actor=actor)
     device = WebDevice(subject=subject, region=region[:8])
     if public_id is not None:
@@ -191,8 +206,11 @@ def _create_orm(public_id: uuid.UUID | None, region: str, actor: Actor) -> Choic
     )
 
 
-def device_for_choice(*, public_id: uuid.UUID | None, region: str, actor: Actor) -> ChoiceDevice:
-    """The device with this id, locked (one choice per device at a time), or a new one with that id.
+def device_for_choice(
+    *, public_id: uuid.UUID | None, region: str, actor: Actor, reserve: int = 0
+) -> ChoiceDevice:
+    """The device with this id, locked (one choice per device at a time), or a new one with that id;
+    on PostgreSQL with `reserve` ledger ids drawn in the same statement (ChoiceDevice.event_ids).
 
     An id we have never seen is kept (it is random and the visitor's own); without an id a new one is
     made. Two first choices racing with the same new id: the loser's insert fails (IntegrityError) and
@@ -200,12 +218,12 @@ def device_for_choice(*, public_id: uuid.UUID | None, region: str, actor: Actor)
     """
     postgres = connection.vendor == "postgresql"
     if public_id is not None:
-        found = _lock_pg(public_id) if postgres else _lock_orm(public_id)
+        found = _lock_pg(public_id, reserve) if postgres else _lock_orm(public_id)
         if found is False:  # another choice for this device is being recorded: wait for it
             found = _lock_orm(public_id)
         if found is not None:
             return found
-    return (_create_pg if postgres else _create_orm)(public_id, region, actor)
+    return (_create_pg if postgres else _create_orm)(public_id, region, actor, reserve)
 
 
 def device_link_person(device: ChoiceDevice, person_id: int) -> None:
@@ -264,7 +282,7 @@ def append_choice_events(
     if not device.created or device.person_id is not None:  # a new pseudonym has no address to suppress
         apply_suppression(rows)
     if connection.vendor == "postgresql":
-        prepare_rows(rows, keys)
+        prepare_rows(rows, keys, ids=device.event_ids or ())
         _write_pg(rows, rules=rules, web=web, device=device, purposes=purposes, now=now, actor=actor)
         if not device.created:
             settle_reconsent_requests(rows, now=now)
