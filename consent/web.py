@@ -251,7 +251,7 @@ def choice(request: HttpRequest) -> HttpResponse:
         )
     except ValidationError as exc:
         return _error(400, exc.messages[0], origin, exc.code or "invalid")
-    state = web_device_state(device_id=result.device_id, region=region, gpc=gpc)
+    state = web_device_state(device_id=result.device_id, region=region, gpc=gpc, states=result.states)
     return _cors(
         JsonResponse(
             {

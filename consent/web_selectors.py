@@ -7,15 +7,22 @@ the wording below, gives a new hash).
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, replace
 from uuid import UUID
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import conf
 from .models import Action, ConsentState, PolicyVersion, Purpose
 from .web_models import WebDevice
+
+logger = logging.getLogger(__name__)
 
 OPT_IN = "opt_in"  # EU/EEA/UK/CH: non-essential purposes off until chosen
 OPT_OUT = "opt_out"  # US: on until the visitor (or their GPC signal) opts out
@@ -85,27 +92,13 @@ class Banner:
     policy_url: str
 
 
-def web_banner(*, region: str) -> Banner:
-    """The banner for a region (two queries: purposes, current policy version)."""
-    model = region_model(region)
-    purposes = [
-        {
-            "key": p.web_key,
-            "code": p.code,
-            "name": p.name,
-            "description": p.description,
-            "required": p.required,
-            "sale_or_sharing": p.sale_or_sharing,
-        }
-        for p in web_purposes()
-    ]
+def _build_banner(model: str, purposes: list[dict], policy: PolicyVersion | None) -> Banner:
     wording = dict(BANNER_WORDING)
     wording["body"] = wording.pop("body_opt_out") if model == OPT_OUT else wording.pop("body")
     wording.pop("body_opt_out", None)
-    policy = current_policy_version()
     canonical = json.dumps({"wording": wording, "purposes": purposes}, sort_keys=True, separators=(",", ":"))
     return Banner(
-        region=region,
+        region="",
         model=model,
         wording=wording,
         purposes=purposes,
@@ -115,9 +108,107 @@ def web_banner(*, region: str) -> Banner:
     )
 
 
+@dataclass(frozen=True)
+class WebConfig:
+    """What every web choice reads and nothing but an officer changes: purposes, banners, policy version.
+
+    Kept per process (web_config) so a choice reads none of it from the database.
+    """
+
+    purposes: dict[str, Purpose]  # every purpose by code, active or not (the ledger's checks need both)
+    banners: dict[str, Banner]  # by model (OPT_IN, OPT_OUT)
+    policy_version_id: int | None  # the published version the banners link
+    web_sale_or_sharing: frozenset[str]  # codes a GPC signal opts out of
+
+
+def _load_web_config() -> WebConfig:
+    purposes = {p.code: p for p in Purpose.objects.all()}
+    shown = sorted(
+        (p for p in purposes.values() if p.active and p.web_key), key=lambda p: (not p.required, p.pk)
+    )
+    listed = [
+        {
+            "key": p.web_key,
+            "code": p.code,
+            "name": p.name,
+            "description": p.description,
+            "required": p.required,
+            "sale_or_sharing": p.sale_or_sharing,
+        }
+        for p in shown
+    ]
+    policy = current_policy_version()
+    return WebConfig(
+        purposes=purposes,
+        banners={model: _build_banner(model, listed, policy) for model in (OPT_IN, OPT_OUT)},
+        policy_version_id=policy.pk if policy else None,
+        web_sale_or_sharing=frozenset(
+            code for code, p in purposes.items() if p.sale_or_sharing and p.active and not p.required
+        ),
+    )
+
+
+# The per-process copy: (token, day, checked_at, config). The token lives in the shared cache (Redis in
+# production) and changes whenever a purpose or policy version does (web_config_changed), so every process
+# reloads; a process looks at the token at most once per CONFIG_CHECK_SECONDS, and reloads at midnight
+# (a policy version takes effect on a date).
+CONFIG_VERSION_KEY = "consent:web-config-version"
+CONFIG_CHECK_SECONDS = 1.0
+_memo: dict[str, tuple] = {}
+_memo_lock = threading.Lock()
+
+
+def _shared_token() -> str | None:
+    try:
+        token = cache.get(CONFIG_VERSION_KEY)
+        if token is None:
+            cache.add(CONFIG_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+            token = cache.get(CONFIG_VERSION_KEY)
+        return token
+    except Exception:  # an unreachable cache must not stop choices: read the database every time
+        logger.warning("The web consent config version could not be read; reading the database.")
+        return None
+
+
+def web_config() -> WebConfig:
+    """Purposes, banners and the policy version, from this process's copy while it is current."""
+    now, day = time.monotonic(), timezone.localdate()
+    held = _memo.get("config")
+    if held is not None and held[1] == day and now - held[2] < CONFIG_CHECK_SECONDS:
+        return held[3]
+    token = _shared_token()
+    if held is not None and token is not None and held[0] == token and held[1] == day:
+        _memo["config"] = (token, day, now, held[3])
+        return held[3]
+    config = _load_web_config()
+    if token is not None:
+        with _memo_lock:
+            _memo["config"] = (token, day, now, config)
+    return config
+
+
+def web_config_forget() -> None:
+    """Forget this process's copy (tests roll the database back under it)."""
+    _memo.clear()
+
+
+def web_config_changed() -> None:
+    """A purpose or policy version changed: forget this process's copy and tell every other process."""
+    web_config_forget()
+    try:
+        cache.set(CONFIG_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    except Exception:  # the copies still expire: each process re-checks within CONFIG_CHECK_SECONDS
+        logger.warning("The web consent config version could not be bumped.")
+
+
+def web_banner(*, region: str) -> Banner:
+    """The banner for a region (no query while this process's copy of the config is current)."""
+    return replace(web_config().banners[region_model(region)], region=region)
+
+
 def banner_hashes() -> set[str]:
     """Hashes of the banner as currently shown in either model (a choice must name one of them)."""
-    return {web_banner(region="US").sha256, web_banner(region="EU").sha256}
+    return {banner.sha256 for banner in web_config().banners.values()}
 
 
 @dataclass
@@ -130,27 +221,42 @@ class DeviceState:
     gpc_recorded: bool = False
 
 
-def web_device_state(*, device_id: str | UUID | None, region: str, gpc: bool = False) -> DeviceState:
-    """Effective choices: the ledger's state where the device chose, else the regional default; GPC off."""
-    device = None
-    if device_id:
-        device = WebDevice.objects.filter(public_id=device_id).only("pk", "public_id", "subject_id").first()
-    states: dict[int, ConsentState] = {}
-    if device is not None:
-        states = {s.purpose_id: s for s in ConsentState.objects.filter(subject_id=device.subject_id)}
+def web_device_state(
+    *,
+    device_id: str | UUID | None,
+    region: str,
+    gpc: bool = False,
+    states: dict[int, ConsentState] | None = None,
+) -> DeviceState:
+    """Effective choices: the ledger's state where the device chose, else the regional default; GPC off.
+
+    `states` (purpose id -> the device subject's ConsentState), when the caller holds them, saves the reads.
+    """
+    if states is None:
+        device = None
+        if device_id:
+            device = (
+                WebDevice.objects.filter(public_id=device_id).only("pk", "public_id", "subject_id").first()
+            )
+        states = {}
+        if device is not None:
+            states = {s.purpose_id: s for s in ConsentState.objects.filter(subject_id=device.subject_id)}
+        device_id = device.public_id if device else ""
     default_on = region_model(region) == OPT_OUT
     now = timezone.now()
-    result = DeviceState(device_id=str(device.public_id) if device else "")
-    for purpose in web_purposes():
+    config = web_config()
+    result = DeviceState(device_id=str(device_id or ""))
+    for shown in config.banners[OPT_IN].purposes:
+        key, purpose = shown["key"], config.purposes[shown["code"]]
         if purpose.required:
-            result.choices[purpose.web_key] = True
+            result.choices[key] = True
             continue
         state = states.get(purpose.pk)
         if state is not None:
-            result.chosen.add(purpose.web_key)
-            result.choices[purpose.web_key] = state.is_current(now)
+            result.chosen.add(key)
+            result.choices[key] = state.is_current(now)
         else:
-            result.choices[purpose.web_key] = default_on and not (gpc and purpose.sale_or_sharing)
+            result.choices[key] = default_on and not (gpc and purpose.sale_or_sharing)
         if gpc and purpose.sale_or_sharing and state is not None and state.action == Action.WITHDRAW:
             result.gpc_recorded = True
     return result

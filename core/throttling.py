@@ -11,15 +11,11 @@ from django.http import HttpRequest
 from rest_framework import throttling
 
 from .client_ip import rate_limit_bucket
+from .ratelimit import window_count
 
 
 def _count(key: str, window: int) -> int:
-    cache.add(key, 0, timeout=window)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window)
-        return 1
+    return window_count(cache, key, window)
 
 
 def over_limit(request: HttpRequest, scope: str, *, limit: int, window: int) -> bool:

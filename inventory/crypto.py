@@ -109,7 +109,14 @@ def master() -> MultiFernet:
 
 def new_wrapped_key() -> str:
     """A fresh 256-bit data key, wrapped by the newest master key, ready to store."""
-    return master().encrypt(base64.urlsafe_b64encode(os.urandom(32))).decode()
+    return new_data_key()[1]
+
+
+def new_data_key() -> tuple[bytes, str]:
+    """A fresh 256-bit data key and its wrapped form: the caller stores the second and may seal with
+    the first at once (sealing_key), saving the read and unwrap of a key it has just made."""
+    raw = os.urandom(32)
+    return raw, master().encrypt(base64.urlsafe_b64encode(raw)).decode()
 
 
 def rewrap(wrapped: str) -> str:

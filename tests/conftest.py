@@ -119,6 +119,17 @@ def _axes_off_unless_asked(request, settings):
     settings.AXES_ENABLED = "axes_enabled" in request.fixturenames
 
 
+@pytest.fixture(autouse=True)
+def _fresh_web_consent_config():
+    """Each test reads purposes and policy versions from its own database state, not from the per-process
+    copy an earlier test's (rolled back) rows left (consent.web_selectors.web_config)."""
+    from consent.web_selectors import web_config_forget
+
+    web_config_forget()
+    yield
+    web_config_forget()
+
+
 _SAVED_SQLITE_TRIGGERS: list[str] = []
 
 

@@ -55,6 +55,25 @@ def _seal_evidence(rows: Sequence[EventRow], keys: Mapping[int, crypto.SealingKe
         row.sealed_text = text
 
 
+def _give_receipt_ids(rows: Sequence[EventRow]) -> None:
+    for row, public_id in zip(rows, _uuid4_strings(len(rows)), strict=True):
+        row.public_id = public_id
+
+
+def prepare_rows(
+    rows: Sequence[EventRow], keys: Mapping[int, crypto.SealingKey | None], *, ids: Sequence[int] = ()
+) -> None:
+    """Receipt ids, ledger ids (`ids` the caller drew from the sequence, else reserved now; in input
+    order) and sealed evidence, ready to insert."""
+    _give_receipt_ids(rows)
+    if len(ids) >= len(rows):
+        for row, event_id in zip(rows, sorted(ids), strict=False):
+            row.event_id = event_id
+    else:
+        _reserve_ids(rows)
+    _seal_evidence(rows, keys)
+
+
 def insert_events(
     rows: list[EventRow],
     *,
@@ -71,11 +90,10 @@ def insert_events(
     """
     if not rows:
         return
-    for row, public_id in zip(rows, _uuid4_strings(len(rows)), strict=True):
-        row.public_id = public_id
     actor_id = actor.pk if actor is not None else None
     import_id = import_batch.pk if import_batch is not None else None
     if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        _give_receipt_ids(rows)
         _copy_events(
             rows,
             keys=keys,
@@ -86,8 +104,7 @@ def insert_events(
             import_id=import_id,
         )
         return
-    _reserve_ids(rows)
-    _seal_evidence(rows, keys)
+    prepare_rows(rows, keys)
     objs = [
         ConsentEvent(
             pk=row.event_id,

@@ -16,6 +16,14 @@ from inventory.models import DataSubject
 
 from .. import outbox
 from ..models import Action, ConsentState, PolicyVersion, Purpose
+from ..web_selectors import web_config_changed
+
+
+def _web_config_changed() -> None:
+    """Every process's copy of purposes/banners/policy version goes now here, and everywhere once committed."""
+    web_config_changed()
+    transaction.on_commit(web_config_changed)
+
 
 _PURPOSE_EDITABLE = {
     "name",
@@ -45,6 +53,7 @@ def purpose_update(*, purpose: Purpose, changes: Mapping[str, Any], actor: Actor
         setattr(purpose, name, value)
     purpose.full_clean()
     purpose.save()
+    _web_config_changed()
     audit_record(
         action="consent.purpose_updated", actor=actor, target=purpose, details={"fields": sorted(changes)}
     )
@@ -70,6 +79,7 @@ def purpose_create(
     )
     purpose.full_clean()
     purpose.save()
+    _web_config_changed()
     audit_record(action="consent.purpose_created", actor=actor, target=purpose, details={"code": code})
     return purpose
 
@@ -153,6 +163,7 @@ def policy_version_publish(
     policy.notified_count = 0
     policy.notify_completed_at = None if notify_audience else policy.published_at
     policy.save()
+    _web_config_changed()
     audit_record(
         action="consent.policy_version_published",
         actor=actor,

@@ -94,7 +94,8 @@ def _record(
 
     rows = parse_events(events, purposes=purposes, now=now, errors=errors)
     live_subjects = check_subjects_and_versions(rows, errors=errors)
-    _lock_source(source)
+    if any(r.item.client_event_id for r in rows):  # the lock guards the duplicate check of keyed items only
+        _lock_source(source)
     duplicates = find_duplicates(rows, source=source, purposes=purposes, errors=errors)
     new_rows = [r for r in rows if r.index not in duplicates]
     keys = subject_sealing_keys(new_rows, live_subjects=live_subjects, errors=errors)

@@ -21,12 +21,19 @@ class FoldOutcome:
 
 
 def fold_into_state(
-    rows: list[EventRow], *, purposes: Mapping[str, Purpose], now: datetime, notify: bool
+    rows: list[EventRow],
+    *,
+    purposes: Mapping[str, Purpose],
+    now: datetime,
+    notify: bool,
+    settle_reconsent: bool = True,
 ) -> FoldOutcome:
     """Move ConsentState forward to the latest (rank_at, id) per (subject, purpose), in this transaction.
 
     `rank_at` is a grant's time and a withdrawal's receipt (EventRow.rank_at): an opt-out beats every grant
     received before it. ConsentState.at holds the rank, so the upsert's "only forward" keeps that order.
+    Without `settle_reconsent` (subjects created in this transaction: nobody asked them again yet) the
+    re-consent requests are not looked at.
     """
     outcome = FoldOutcome()
     if not rows:
@@ -59,39 +66,56 @@ def fold_into_state(
         if newer and (before is None or before[0] == Action.GRANT):
             outcome.withdrawals_ending_grant.append(row)
 
-    _settle_reconsent_requests(winners, now=now)
+    if settle_reconsent:
+        settle_reconsent_requests(winners, now=now)
     return outcome
 
 
 _STATE_COLUMNS = "subject_id, purpose_id, action, at, event_id, expires_at, updated_at"
 
 
-def _upsert_states(winners: list[EventRow], *, purposes: Mapping[str, Purpose], now: datetime) -> None:
-    """INSERT ... ON CONFLICT DO UPDATE ... WHERE (at, id) is newer: atomic per row, order-independent."""
-    ops = connection.ops
-    table = ops.quote_name(ConsentState._meta.db_table)
-    tail = (
-        " ON CONFLICT (subject_id, purpose_id) DO UPDATE SET action = excluded.action, at = excluded.at, "
-        "event_id = excluded.event_id, expires_at = excluded.expires_at, updated_at = excluded.updated_at "
-        f"WHERE {table}.at < excluded.at OR ({table}.at = excluded.at AND {table}.event_id < excluded.event_id)"
-    )
+def state_rows(winners: list[EventRow], *, purposes: Mapping[str, Purpose]) -> list[tuple]:
+    """(subject, purpose, action, rank, event, expires) per winning row: what the fold writes."""
     rows = []
     for row in winners:
         lifetime = purposes[row.item.purpose].consent_lifetime_days
         expires = row.at + timedelta(days=lifetime) if row.action == Action.GRANT and lifetime else None
         rows.append((row.item.subject_id, row.purpose_pk, row.action, row.rank_at, row.event_id, expires))
+    return rows
+
+
+def pg_state_upsert(rows: list[tuple], *, now: datetime) -> tuple[str, list[Any]]:
+    """PostgreSQL: the fold's upsert as one statement with array parameters bound server-side (binary):
+    no per-row placeholders to build, and no array text for the server to parse. Only moves forward."""
+    table = connection.ops.quote_name(ConsentState._meta.db_table)
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    return (
+        f"INSERT INTO {table} ({_STATE_COLUMNS}) SELECT s, p, a, t, e, x, %s FROM unnest("
+        "%b::bigint[], %b::bigint[], %b::varchar[], %b::timestamptz[], %b::bigint[], %b::timestamptz[]"
+        f") AS u(s, p, a, t, e, x){_upsert_tail(table)}",
+        [now, *columns],
+    )
+
+
+def _upsert_tail(table: str) -> str:
+    return (
+        " ON CONFLICT (subject_id, purpose_id) DO UPDATE SET action = excluded.action, at = excluded.at, "
+        "event_id = excluded.event_id, expires_at = excluded.expires_at, updated_at = excluded.updated_at "
+        f"WHERE {table}.at < excluded.at OR ({table}.at = excluded.at AND {table}.event_id < excluded.event_id)"
+    )
+
+
+def _upsert_states(winners: list[EventRow], *, purposes: Mapping[str, Purpose], now: datetime) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE ... WHERE (at, id) is newer: atomic per row, order-independent."""
+    ops = connection.ops
+    table = ops.quote_name(ConsentState._meta.db_table)
+    tail = _upsert_tail(table)
+    rows = state_rows(winners, purposes=purposes)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # One statement with array parameters bound server-side (binary): no per-row placeholders
-            # to build, and no array text for the server to parse.
-            columns = list(zip(*rows, strict=True))
+            sql, params = pg_state_upsert(rows, now=now)
             with psycopg.Cursor(cursor.connection) as bound:
-                bound.execute(
-                    f"INSERT INTO {table} ({_STATE_COLUMNS}) SELECT s, p, a, t, e, x, %s FROM unnest("
-                    "%b::bigint[], %b::bigint[], %b::varchar[], %b::timestamptz[], %b::bigint[], %b::timestamptz[]"
-                    f") AS u(s, p, a, t, e, x){tail}",
-                    [now, *[list(c) for c in columns]],
-                )
+                bound.execute(sql, params)
             return
         stamp = ops.adapt_datetimefield_value(now)
         for chunk in chunks(rows, UPSERT_CHUNK):
@@ -110,7 +134,7 @@ def _upsert_states(winners: list[EventRow], *, purposes: Mapping[str, Purpose], 
             cursor.execute(f"INSERT INTO {table} ({_STATE_COLUMNS}) VALUES {values}{tail}", params)
 
 
-def _settle_reconsent_requests(winners: list[EventRow], *, now: datetime) -> None:
+def settle_reconsent_requests(winners: list[EventRow], *, now: datetime) -> None:
     """A new grant resolves an open re-consent request; a withdrawal makes asking again pointless."""
     if not winners or not ReconsentRequest.objects.filter(status=ReconsentRequest.Status.OPEN).exists():
         return

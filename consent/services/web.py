@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -21,8 +21,9 @@ from inventory.services import subject_create
 
 from ..models import Action, Channel, ConsentState, Purpose
 from ..web_models import WebChoice, WebDevice, WebRule
+from ..web_selectors import web_config
+from . import web_store
 from .inputs import BulkRecordRejected, ConsentEventInput
-from .record import consent_events_record_bulk
 
 WEB_SOURCE = "website"
 WEB_ACTOR = "website"
@@ -38,6 +39,7 @@ class WebChoiceResult:
     receipts: list[str] = field(default_factory=list)
     gpc_honoured: bool = False
     conflict: bool = False  # the signal overrode an opt-in (earlier or in this request)
+    states: dict[int, ConsentState] = field(default_factory=dict, repr=False)  # device's, purpose id -> state
 
 
 def _parse_device_id(device_id: str | UUID | None) -> UUID | None:
@@ -100,7 +102,8 @@ def web_choice_record(
     a GPC browser costs one ledger row per purpose, not one per page view. Raises ValidationError (nothing
     recorded) on an unknown or required purpose.
     """
-    purposes = {p.code: p for p in Purpose.objects.filter(active=True)}
+    config = web_config()
+    purposes = {code: p for code, p in config.purposes.items() if p.active}
     bad = sorted(str(code)[:40] for code in choices if code not in purposes or purposes[code].required)
     if bad:
         raise ValidationError(f"Not a purpose a visitor can choose: {', '.join(bad)}.", code="purpose")
@@ -112,30 +115,40 @@ def web_choice_record(
         len(banner_sha256) != 64 or any(c not in "0123456789abcdef" for c in banner_sha256)
     ):
         raise ValidationError("The banner hash must be 64 lower-case hex digits.", code="banner")
+    wanted = _parse_device_id(device_id)
+    policy = (policy_version, config.policy_version_id if policy_version == _label(config) else None)
+    # One transaction: device, ledger rows, WebChoice rows, then the audit events last, so the audit
+    # chain's lock is held only from its head's read to the commit.
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                return _record_choice(
+                    device_id=wanted,
+                    purposes=purposes,
+                    choices=choices,
+                    policy=policy,
+                    web=WebChoice(
+                        banner_sha256=banner_sha256, gpc=gpc, region=region[:8], created_at=timezone.now()
+                    ),
+                    conflict_acknowledged=conflict_acknowledged,
+                    ip=ip,
+                    user_agent=user_agent,
+                    language=language,
+                    channel=channel,
+                    collection_point=collection_point,
+                    rule=rule,
+                    person_id=person_id,
+                    actor=actor,
+                )
+        except IntegrityError:
+            if attempt == 2 or wanted is None:
+                raise
+            # A first choice for this new id committed meanwhile: record this one for its device.
+    raise AssertionError("unreachable")
 
-    # The device (and its pseudonymous subject, audited) is created in its own short transaction: the
-    # audit chain's lock is then held only from the ledger's audit event to the commit below, not for
-    # the whole choice, which is what lets concurrent choices overlap.
-    device = web_device_get_or_create(device_id=device_id, region=region)
-    with transaction.atomic():
-        return _record_choice(
-            device=device,
-            purposes=purposes,
-            choices=choices,
-            banner_sha256=banner_sha256,
-            gpc=gpc,
-            conflict_acknowledged=conflict_acknowledged,
-            region=region,
-            policy_version=policy_version,
-            ip=ip,
-            user_agent=user_agent,
-            language=language,
-            channel=channel,
-            collection_point=collection_point,
-            rule=rule,
-            person_id=person_id,
-            actor=actor,
-        )
+
+def _label(config) -> str:
+    return next(iter(config.banners.values())).policy_version
 
 
 def _decide(
@@ -193,35 +206,14 @@ def _ledger_items(
     return items, meta
 
 
-def _write_web_evidence(*, recorded, meta: list[tuple[str, str]], template: WebChoice) -> None:
-    """One append-only WebChoice row per ledger event just written (duplicates have theirs already)."""
-    WebChoice.objects.bulk_create(
-        [
-            WebChoice(
-                event_id=item.event_id,
-                device=template.device,
-                banner_sha256=template.banner_sha256,
-                gpc=template.gpc,
-                region=template.region,
-                rule=why,
-                created_at=template.created_at,
-            )
-            for item, (_, why) in zip(recorded, meta, strict=True)
-            if item.status != "duplicate"
-        ]
-    )
-
-
 def _record_choice(
     *,
-    device: WebDevice,
+    device_id: UUID | None,
     purposes: dict[str, Purpose],
     choices: Mapping[str, bool],
-    banner_sha256: str,
-    gpc: bool,
+    policy: tuple[str, int | None],
+    web: WebChoice,
     conflict_acknowledged: bool,
-    region: str,
-    policy_version: str,
     ip: str,
     user_agent: str,
     language: str,
@@ -231,22 +223,20 @@ def _record_choice(
     person_id: int | None,
     actor: Actor,
 ) -> WebChoiceResult:
-    device = WebDevice.objects.select_for_update().get(pk=device.pk)  # one choice per device at a time
+    # Ledger ids for as many events as the choice can write (each purpose chosen or opted out by the
+    # signal, for the device and the person), drawn with the device's statement.
+    most = (len(choices) + len(_sale_or_sharing_codes(purposes))) * 2
+    device = web_store.device_for_choice(public_id=device_id, region=web.region, actor=actor, reserve=most)
     if person_id is not None and device.person_id != person_id:
-        device.person_id = person_id
-        device.save(update_fields=["person"])
+        web_store.device_link_person(device, person_id)
     subjects = [device.subject_id] + ([device.person_id] if device.person_id else [])
-    states = {
-        (s.subject_id, s.purpose_id): s
-        for s in ConsentState.objects.select_for_update().filter(subject_id__in=subjects)
-    }
+    states = device.states
     now = timezone.now()
-    result = WebChoiceResult(device_id=str(device.public_id), gpc_honoured=gpc)
-
+    result = WebChoiceResult(device_id=device.public_id, gpc_honoured=web.gpc)
     wanted = _decide(
         choices=choices,
         purposes=purposes,
-        gpc=gpc,
+        gpc=web.gpc,
         conflict_acknowledged=conflict_acknowledged,
         rule=rule,
         opted_in=lambda code: any(
@@ -260,7 +250,7 @@ def _record_choice(
         action="",
         channel=channel,
         collection_point=collection_point,
-        policy_version=policy_version,
+        policy_version=policy[0],
         language=(language or "en")[:10],
         evidence={"ip": ip, "user_agent": user_agent} if (ip or user_agent) else None,
     )
@@ -274,17 +264,23 @@ def _record_choice(
     for code, (action, why) in wanted.items():
         result.actions[code] = action
         result.rules[code] = why
-    if not items:
-        return result
-    try:
-        recorded = consent_events_record_bulk(events=items, source="", actor=actor)
-    except BulkRecordRejected as exc:
-        raise ValidationError(next(iter(exc.item_errors.values())), code="invalid") from exc
-    evidence = WebChoice(
-        device=device, banner_sha256=banner_sha256, gpc=gpc, region=region[:8], created_at=now
-    )
-    _write_web_evidence(recorded=recorded.items, meta=meta, template=evidence)
-    result.receipts = [item.receipt_id for item in recorded.items]
+    rows = []
+    if items:
+        try:
+            rows = web_store.append_choice_events(
+                device=device,
+                items=items,
+                rules=[why for _, why in meta],
+                web=web,
+                purposes=purposes,
+                policy_version=policy,
+                actor=actor,
+            )
+        except BulkRecordRejected as exc:
+            raise ValidationError(next(iter(exc.item_errors.values())), code="invalid") from exc
+        result.receipts = [row.public_id for row in rows]
+    web_store.audit_choice(device, rows, actor)
+    result.states = web_store.folded_states(device, rows, purposes)
     return result
 
 

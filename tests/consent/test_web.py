@@ -23,7 +23,7 @@ from consent.models import (
     WebDevice,
 )
 from consent.selectors import consent_is_current, event_evidence
-from consent.services import web_choice_record, web_device_link_person
+from consent.services import purpose_update, web_choice_record, web_device_link_person
 from consent.suppression import email_hmac
 from consent.web_models import WebRule
 from consent.web_selectors import OPT_IN, OPT_OUT, region_model, web_banner
@@ -395,5 +395,7 @@ def test_demo_page_exists_only_in_debug(client, settings):
 
 def test_banner_hash_changes_when_a_purpose_description_changes():
     before = web_banner(region="DE").sha256
-    Purpose.objects.filter(code="widgets").update(description="Embedded maps only.")
+    purpose_update(
+        purpose=Purpose.objects.get(code="widgets"), changes={"description": "Embedded maps only."}
+    )
     assert web_banner(region="DE").sha256 != before

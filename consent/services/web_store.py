@@ -1,0 +1,417 @@
+"""The writes of one web choice in few round trips (issue 18's hot path), all in the caller's transaction.
+
+On PostgreSQL one statement finds and locks the device with its subjects' consent states, or creates
+device, pseudonymous subject and data key together; the ledger rows then go through the ledger's own
+steps (parse and minimise, seal, append, fold) and the audit events are written last, in one chained
+insert, so the audit chain's lock is held for three round trips before the commit. Other databases
+(SQLite in development) take the ORM path with the same result.
+"""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+from django.db import connection
+from django.db.models import Model
+from django.utils import timezone
+
+from audit.services import audit_record_many
+from core.actors import Actor, actor_label, actor_user
+from inventory import crypto
+from inventory.models import DataKey, DataSubject
+from inventory.services import subject_create
+
+from ..models import Action, ConsentEvent, ConsentState, Purpose
+from ..web_models import WebChoice, WebDevice
+from .append import insert_events, prepare_rows
+from .checks import apply_suppression, check_subjects_and_versions, parse_events
+from .inputs import BulkRecordRejected, ConsentEventInput, EventRow
+from .state import fold_into_state, pg_state_upsert, settle_reconsent_requests, state_rows
+
+ERASED = "The data subject was erased; no consent can be recorded for them."
+
+
+@dataclass
+class ChoiceDevice:
+    """A device locked for one choice, with what the choice needs to know about its subjects."""
+
+    pk: int
+    public_id: str
+    subject_id: int
+    person_id: int | None
+    states: dict[tuple[int, int], ConsentState]  # (subject id, purpose id) -> state, rows locked
+    erased: set[int] = field(default_factory=set)  # subject ids (device's, person's) already erased
+    created: bool = False  # made by this choice, with a pseudonymous subject nobody else knows yet
+    key: crypto.SubjectKey | None = None  # the new subject's data key, held since it was drawn
+    audit: list[dict[str, Any]] = field(default_factory=list)  # events to write with the choice's own
+    event_ids: list[int] = field(default_factory=list)  # ledger ids drawn with the device's statement
+
+
+def _state(row: Sequence) -> ConsentState:
+    return ConsentState(
+        id=row[0],
+        subject_id=row[1],
+        purpose_id=row[2],
+        action=row[3],
+        at=row[4],
+        event_id=row[5],
+        expires_at=row[6],
+        updated_at=row[7],
+    )
+
+
+_STATE_COLUMNS = "id, subject_id, purpose_id, action, at, event_id, expires_at, updated_at"
+
+
+def _draw_ids(count: int) -> str:
+    """A select-list item drawing `count` ledger ids in the same statement (unused ones stay gaps)."""
+    table = ConsentEvent._meta.db_table
+    return f"(SELECT array_agg(nextval(pg_get_serial_sequence('{table}', 'id'))) FROM generate_series(1, {int(count)}))"
+
+
+def _lock_pg(public_id: uuid.UUID, reserve: int) -> ChoiceDevice | None | bool:
+    """One statement: the device (SKIP LOCKED), its subjects' erasure and states (locked).
+
+    None: no such device. False: another choice holds it (the caller waits the ORM way).
+    """
+    device, subject, state = (
+        WebDevice._meta.db_table,
+        DataSubject._meta.db_table,
+        ConsentState._meta.db_table,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH d AS (SELECT id, public_id, subject_id, person_id FROM {device} WHERE public_id = %s "
+            "FOR UPDATE SKIP LOCKED), "
+            f"s AS (SELECT {_STATE_COLUMNS} FROM {state} WHERE subject_id IN "
+            "(SELECT subject_id FROM d UNION ALL SELECT person_id FROM d WHERE person_id IS NOT NULL) FOR UPDATE) "
+            f"SELECT EXISTS (SELECT 1 FROM {device} WHERE public_id = %s), d.id, d.public_id, d.subject_id, "
+            "d.person_id, ds.erased_at IS NOT NULL, ps.erased_at IS NOT NULL, "
+            "s.id, s.subject_id, s.purpose_id, s.action, s.at, s.event_id, s.expires_at, s.updated_at, "
+            f"{_draw_ids(reserve)} FROM (SELECT 1) AS one LEFT JOIN d ON true LEFT JOIN {subject} ds ON ds.id = d.subject_id "
+            f"LEFT JOIN {subject} ps ON ps.id = d.person_id LEFT JOIN s ON true",
+            [public_id, public_id],
+        )
+        rows = cursor.fetchall()
+    exists, pk = rows[0][0], rows[0][1]
+    if not exists:
+        return None
+    if pk is None:
+        return False
+    first = rows[0]
+    found = ChoiceDevice(
+        pk=pk,
+        public_id=str(first[2]),
+        subject_id=first[3],
+        person_id=first[4],
+        states={},
+        event_ids=first[15],
+    )
+    found.erased = {sid for sid, gone in ((first[3], first[5]), (first[4], first[6])) if sid and gone}
+    for row in rows:
+        if row[7] is not None:
+            state = _state(row[7:15])
+            found.states[(state.subject_id, state.purpose_id)] = state
+    return found
+
+
+def _lock_orm(public_id: uuid.UUID) -> ChoiceDevice | None:
+    device = WebDevice.objects.select_for_update().filter(public_id=public_id).first()
+    if device is None:
+        return None
+    subjects = [device.subject_id] + ([device.person_id] if device.person_id else [])
+    found = ChoiceDevice(
+        pk=device.pk,
+        public_id=str(device.public_id),
+        subject_id=device.subject_id,
+        person_id=device.person_id,
+        states={
+            (s.subject_id, s.purpose_id): s
+            for s in ConsentState.objects.select_for_update().filter(subject_id__in=subjects)
+        },
+    )
+    found.erased = set(
+        DataSubject.objects.filter(pk__in=subjects, erased_at__isnull=False).values_list("pk", flat=True)
+    )
+    return found
+
+
+def _insert_parts(obj: Model, skip: tuple[str, ...] = ()) -> tuple[str, list[Any]]:
+    """Quoted column list and database values of a model instance's fields, as save() would write them."""
+    fields = [f for f in obj._meta.concrete_fields if not f.primary_key and f.name not in skip]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    return columns, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+
+def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor, reserve: int) -> ChoiceDevice:
+    """One statement: the pseudonymous subject, its data key and the device."""
+    raw, wrapped = crypto.new_data_key()
+    subject = DataSubject(kind=DataSubject.Kind.PERSON)
+    subject.email_normalized = ""
+    subject_columns, subject_values = _insert_parts(subject)
+    key_columns, key_values = _insert_parts(DataKey(wrapped=wrapped))
+    device = WebDevice(public_id=public_id or uuid.uuid4(), subject_id=0, region=region[:8])
+    device_columns, device_values = _insert_parts(device, skip=("subject",))
+    marks = ", ".join
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH s AS (INSERT INTO {DataSubject._meta.db_table} ({subject_columns}) "
+            f"VALUES ({marks(['%s'] * len(subject_values))}) RETURNING id), "
+            f"k AS (INSERT INTO {DataKey._meta.db_table} (subject_id, {key_columns}) "
+            f"SELECT id, {marks(['%s'] * len(key_values))} FROM s), "
+            f"d AS (INSERT INTO {WebDevice._meta.db_table} (subject_id, {device_columns}) "
+            f"SELECT id, {marks(['%s'] * len(device_values))} FROM s RETURNING id, subject_id) "
+            f"SELECT id, subject_id, {_draw_ids(reserve)} FROM d",
+            [*subject_values, *key_values, *device_values],
+        )
+        pk, subject_id, event_ids = cursor.fetchone()
+    return ChoiceDevice(
+        pk=pk,
+        public_id=str(device.public_id),
+        subject_id=subject_id,
+        person_id=None,
+        states={},
+        created=True,
+        event_ids=event_ids,
+        key=crypto.sealing_key(subject_id, raw),
+        audit=[
+            {
+                "action": "subject.created",
+                "actor": actor,
+                "target_type": DataSubject._meta.label_lower,
+                "target_id": subject_id,
+                "subject_id": subject_id,
+            }
+        ],
+    )
+
+
+def _create_orm(public_id: uuid.UUID | None, region: str, actor: Actor, reserve: int) -> ChoiceDevice:
+    subject = subject_create(actor=actor)
+    device = WebDevice(subject=subject, region=region[:8])
+    if public_id is not None:
+        device.public_id = public_id
+    device.save()
+    return ChoiceDevice(
+        pk=device.pk,
+        public_id=str(device.public_id),
+        subject_id=subject.pk,
+        person_id=None,
+        states={},
+        created=True,
+    )
+
+
+def device_for_choice(
+    *, public_id: uuid.UUID | None, region: str, actor: Actor, reserve: int = 0
+) -> ChoiceDevice:
+    """The device with this id, locked (one choice per device at a time), or a new one with that id;
+    on PostgreSQL with `reserve` ledger ids drawn in the same statement (ChoiceDevice.event_ids).
+
+    An id we have never seen is kept (it is random and the visitor's own); without an id a new one is
+    made. Two first choices racing with the same new id: the loser's insert fails (IntegrityError) and
+    the caller retries, then finding the winner's device.
+    """
+    postgres = connection.vendor == "postgresql"
+    if public_id is not None:
+        found = _lock_pg(public_id, reserve) if postgres else _lock_orm(public_id)
+        if found is False:  # another choice for this device is being recorded: wait for it
+            found = _lock_orm(public_id)
+        if found is not None:
+            return found
+    return (_create_pg if postgres else _create_orm)(public_id, region, actor, reserve)
+
+
+def device_link_person(device: ChoiceDevice, person_id: int) -> None:
+    """Later choices count for the person too: link them and lock their states."""
+    WebDevice.objects.filter(pk=device.pk).update(person_id=person_id)
+    device.person_id = person_id
+    for state in ConsentState.objects.select_for_update().filter(subject_id=person_id):
+        device.states[(state.subject_id, state.purpose_id)] = state
+    if DataSubject.objects.filter(pk=person_id, erased_at__isnull=False).exists():
+        device.erased.add(person_id)
+
+
+def _sealing_keys(device: ChoiceDevice, rows: list[EventRow], errors: dict) -> dict:
+    subjects = {r.item.subject_id for r in rows if r.sealed}
+    if device.key is not None and subjects <= {device.subject_id}:
+        return {device.subject_id: device.key}
+    keys = crypto.sealing_keys_for_subjects(list(subjects)) if subjects else {}
+    for row in rows:
+        if row.sealed and keys.get(row.item.subject_id) is None:
+            errors[row.index].append("The data subject's key was destroyed; evidence can't be stored.")
+    return keys
+
+
+def append_choice_events(
+    *,
+    device: ChoiceDevice,
+    items: list[ConsentEventInput],
+    rules: list[str],
+    web: WebChoice,
+    purposes: Mapping[str, Purpose],
+    policy_version: tuple[str, int | None],
+    actor: Actor,
+) -> list[EventRow]:
+    """The ledger rows of one choice (checked, evidence minimised and sealed, appended, folded) and the
+    WebChoice row of each (`rules[i]` is why item i has its action).
+
+    Raises BulkRecordRejected (nothing written) like consent_events_record_bulk. `policy_version` is the
+    (label, id) of the published version the banner shows; another label is looked up.
+    """
+    now = timezone.now()
+    errors: dict[int, list[str]] = defaultdict(list)
+    rows = parse_events(items, purposes=purposes, now=now, errors=errors)
+    for row in rows:
+        if row.item.subject_id in device.erased:
+            errors[row.index].append(ERASED)
+    label, version_id = policy_version
+    if any(r.policy_version_label and r.policy_version_label != label for r in rows):
+        check_subjects_and_versions(rows, errors=errors)
+    for row in rows:
+        if row.policy_version_label and row.policy_version_label == label:
+            row.policy_version_id = version_id
+    keys = _sealing_keys(device, rows, errors)
+    bad = {i: msgs for i, msgs in errors.items() if msgs}
+    if bad:
+        raise BulkRecordRejected(bad)
+    if not device.created or device.person_id is not None:  # a new pseudonym has no address to suppress
+        apply_suppression(rows)
+    if connection.vendor == "postgresql":
+        prepare_rows(rows, keys, ids=device.event_ids or ())
+        _write_pg(rows, rules=rules, web=web, device=device, purposes=purposes, now=now, actor=actor)
+        if not device.created:
+            settle_reconsent_requests(rows, now=now)
+        return rows
+    insert_events(
+        rows, keys=keys, source="", now=now, actor=actor_user(actor), actor_label=actor_label(actor),
+        import_batch=None,
+    )  # fmt: skip
+    fold_into_state(rows, purposes=purposes, now=now, notify=False, settle_reconsent=not device.created)
+    WebChoice.objects.bulk_create(
+        [
+            replace_web(web, event_id=row.event_id, device_id=device.pk, rule=rule)
+            for row, rule in zip(rows, rules, strict=True)
+        ]
+    )
+    return rows
+
+
+def replace_web(web: WebChoice, **changes: Any) -> WebChoice:
+    fields = {f: getattr(web, f) for f in ("banner_sha256", "gpc", "region", "created_at")}
+    return WebChoice(**fields, **changes)
+
+
+_EVENT_INSERT = (
+    "INSERT INTO {table} (id, public_id, subject_id, purpose_id, action, at, recorded_at, channel, source, "
+    "client_event_id, collection_point, policy_version_id, language, evidence, suppressed, import_batch_id, "
+    "actor_id, actor_label) SELECT i, u, s, p, a, t, %s, c, '', '', cp, v, l, ev, sp, NULL, %s, %s FROM unnest("
+    "%b::bigint[], %b::uuid[], %b::bigint[], %b::bigint[], %b::varchar[], %b::timestamptz[], %b::varchar[], "
+    "%b::varchar[], %b::bigint[], %b::varchar[], %b::text[], %b::boolean[]) AS r(i, u, s, p, a, t, c, cp, v, l, "
+    "ev, sp)"
+)
+_WEB_INSERT = (
+    "INSERT INTO {table} (event_id, device_id, banner_sha256, gpc, region, rule, created_at) "
+    "SELECT e, %s, %s, %s, %s, r, %s FROM unnest(%b::bigint[], %b::varchar[]) AS w(e, r)"
+)
+
+
+def _write_pg(
+    rows: list[EventRow],
+    *,
+    rules: list[str],
+    web: WebChoice,
+    device: ChoiceDevice,
+    purposes: Mapping[str, Purpose],
+    now,
+    actor: Actor,
+) -> None:
+    """One statement: the ledger rows, their WebChoice rows and the fold (arrays bound server-side)."""
+    columns = [
+        [r.event_id for r in rows],
+        [uuid.UUID(r.public_id) for r in rows],
+        [r.item.subject_id for r in rows],
+        [r.purpose_pk for r in rows],
+        [r.action for r in rows],
+        [r.at for r in rows],
+        [r.item.channel for r in rows],
+        [r.collection_point for r in rows],
+        [r.policy_version_id for r in rows],
+        [r.language for r in rows],
+        [r.sealed_text for r in rows],
+        [r.suppressed for r in rows],
+    ]
+    user = actor_user(actor)
+    events = _EVENT_INSERT.format(table=ConsentEvent._meta.db_table)
+    choices = _WEB_INSERT.format(table=WebChoice._meta.db_table)
+    winners = sorted(rows, key=lambda r: (r.item.subject_id, r.item.purpose))  # one lock order
+    upsert, upsert_params = pg_state_upsert(state_rows(winners, purposes=purposes), now=now)
+    with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
+        bound.execute(
+            f"WITH e AS ({events}), w AS ({choices}) {upsert}",
+            [
+                now, user.pk if user is not None else None, actor_label(actor), *columns,
+                device.pk, web.banner_sha256, web.gpc, web.region, web.created_at,
+                [r.event_id for r in rows], rules,
+                *upsert_params,
+            ],
+        )  # fmt: skip
+
+
+def folded_states(
+    device: ChoiceDevice, rows: list[EventRow], purposes: Mapping[str, Purpose]
+) -> dict[int, ConsentState]:
+    """The device subject's states after the choice (purpose id -> state), without reading them again.
+
+    The device's rows are locked, so its states are the ones read plus the fold's "only forward" rule.
+    """
+    by_pk = {p.pk: p for p in purposes.values()}
+    states = {pid: s for (sid, pid), s in device.states.items() if sid == device.subject_id}
+    for row in rows:
+        if row.item.subject_id != device.subject_id:
+            continue
+        held = states.get(row.purpose_pk)
+        if held is not None and (held.at, held.event_id) >= (row.rank_at, row.event_id):
+            continue
+        lifetime = by_pk[row.purpose_pk].consent_lifetime_days
+        states[row.purpose_pk] = ConsentState(
+            subject_id=row.item.subject_id,
+            purpose_id=row.purpose_pk,
+            action=row.action,
+            at=row.rank_at,
+            event_id=row.event_id,
+            expires_at=row.at + timedelta(days=lifetime) if row.action == Action.GRANT and lifetime else None,
+        )
+    return states
+
+
+def audit_choice(device: ChoiceDevice, rows: list[EventRow], actor: Actor) -> None:
+    """The choice's audit events (and the new subject's), last in the transaction, one chained insert."""
+    subjects = {r.item.subject_id for r in rows}
+    suppressed = sum(r.suppressed for r in rows)
+    events = list(device.audit)
+    if rows:
+        events.append(
+            {
+                "action": "consent.events_recorded",
+                "actor": actor,
+                "target_type": "consent.consentevent",
+                "target_id": rows[0].event_id if len(rows) == 1 else "",
+                "subject_id": next(iter(subjects)) if len(subjects) == 1 else None,
+                "details": {
+                    "source": "",
+                    "created": len(rows),
+                    "duplicates": 0,
+                    "suppressed": suppressed,
+                    "first_event_id": min(r.event_id for r in rows),
+                    "last_event_id": max(r.event_id for r in rows),
+                    "import": "",
+                },
+            }
+        )
+    audit_record_many(events)
+    device.audit.clear()

@@ -1,0 +1,146 @@
+"""What one website choice costs (issue 18's benchmark goal): database statements, cache round trips.
+
+The counts are taken at the driver: every statement psycopg sends, including those that bypass Django's
+query log (server-side bound arrays in the ledger's fold and key reads), so a new round trip on the hot
+path fails here before it shows in bench/web_consent.py.
+"""
+
+import json
+import os
+
+import psycopg
+import pytest
+import redis
+from django.core.cache import caches
+from django.test import Client
+from django.urls import reverse
+
+from audit.models import AuditEvent
+from audit.selectors import verify_chain
+from consent import web_selectors
+from consent.models import ConsentEvent, Purpose, WebDevice
+from consent.web_selectors import CONFIG_VERSION_KEY, web_banner
+from core.ratelimit import window_count
+from tests.conftest import redis_url
+from tests.consent.factories import published_policy
+
+ORIGIN = "https://www.example.com"
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+# Inside the test's transaction the choice's own transaction is a SAVEPOINT/RELEASE pair (2 statements);
+# in production it is BEGIN/COMMIT, which psycopg sends outside Cursor.execute.
+FIRST_VISIT_STATEMENTS = 5  # + device/subject/key/ledger ids, events/WebChoice/fold, audit append
+RETURN_VISIT_STATEMENTS = 8  # + device/states locked/ledger ids, key, suppression, events/WebChoice/fold,
+# re-consent requests, audit append
+
+
+@pytest.fixture(autouse=True)
+def _web_settings(settings):
+    settings.CONSENT_WEB_ALLOWED_ORIGINS = [ORIGIN]
+    settings.CONSENT_WEB_RATE_LIMIT = (1000, 60)
+    caches["default"].clear()
+
+
+@pytest.fixture
+def statements(monkeypatch):
+    """Every statement sent through psycopg while the test runs (the real driver, counted on the way)."""
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counting(self, query, params=None, **kwargs):
+        sent.append(str(query))
+        return execute(self, query, params, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+    return sent
+
+
+def _choose(client, choices, *, device_id=""):
+    body = {"choices": choices, "banner_sha256": web_banner(region="DE").sha256}
+    if device_id:
+        body["device_id"] = device_id
+    response = client.post(
+        reverse("consent:web-choice"),
+        data=json.dumps(body),
+        content_type="application/json",
+        REMOTE_ADDR="203.0.113.77",
+        HTTP_ORIGIN=ORIGIN,
+        HTTP_CF_IPCOUNTRY="DE",
+        HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64) Chrome/130",
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_a_first_visit_and_a_return_visit_choice_cost_a_pinned_number_of_statements(statements):
+    published_policy()
+    client = Client()
+    _choose(client, {"analytics": True})  # loads this process's copy of purposes, banners, policy
+    statements.clear()
+    first = _choose(client, {"analytics": True, "advertising": False, "widgets": False})
+    assert len(statements) <= FIRST_VISIT_STATEMENTS, "\n".join(statements)
+    statements.clear()
+    again = _choose(
+        client, {"analytics": False, "advertising": True, "widgets": False}, device_id=first["device_id"]
+    )
+    assert len(statements) <= RETURN_VISIT_STATEMENTS, "\n".join(statements)
+    # and the statements did the whole job: three events each, the state the reply shows
+    assert len(first["receipts"]) == len(again["receipts"]) == 3
+    assert again["choices"] == {"necessary": True, "analytics": False, "advertising": True, "widgets": False}
+    assert ConsentEvent.objects.filter(public_id__in=first["receipts"] + again["receipts"]).count() == 6
+    assert not any("consent_purpose" in s or "consent_policyversion" in s for s in statements)
+
+
+def test_a_first_visit_audits_the_new_subject_then_the_choice_in_one_unbroken_chain():
+    result = _choose(Client(), {"analytics": True})
+    subject_id = WebDevice.objects.get(public_id=result["device_id"]).subject_id
+    actions = list(
+        AuditEvent.objects.filter(subject_id=subject_id).order_by("id").values_list("action", flat=True)
+    )
+    assert actions == ["subject.created", "consent.events_recorded"]
+    assert verify_chain()[1] is None
+
+
+def test_the_reply_shows_the_state_the_ledger_folded(statements):
+    client = Client()
+    first = _choose(client, {"analytics": True, "advertising": True})
+    again = _choose(client, {"advertising": False}, device_id=first["device_id"])
+    config = client.get(
+        reverse("consent:web-config") + f"?device={first['device_id']}",
+        HTTP_ORIGIN=ORIGIN,
+        HTTP_CF_IPCOUNTRY="DE",
+    ).json()
+    assert again["choices"] == config["state"]["choices"]
+    assert again["chosen"] == config["state"]["chosen"] == ["advertising", "analytics"]
+
+
+def test_a_change_made_in_another_process_reaches_this_one_through_the_shared_version(monkeypatch):
+    monkeypatch.setattr(web_selectors, "CONFIG_CHECK_SECONDS", 0)
+    before = web_banner(region="DE").sha256
+    Purpose.objects.filter(code="widgets").update(description="Embedded maps only.")  # another process
+    assert web_banner(region="DE").sha256 == before  # this process's copy, still current by the version
+    caches["default"].set(CONFIG_VERSION_KEY, "bumped-by-another-process")  # its web_config_changed()
+    assert web_banner(region="DE").sha256 != before
+
+
+@pytest.mark.redis
+def test_the_rate_limit_counts_in_one_redis_round_trip_and_limits(settings, monkeypatch):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url()}
+    }
+    cache = caches["default"]
+    key = f"test:rate:{os.getpid()}"
+    cache.delete(key)
+    sent = []
+    execute = redis.client.Pipeline.execute
+
+    def counting(self, *args, **kwargs):
+        sent.append(len(self.command_stack))
+        return execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counting)
+    counts = [window_count(cache, key, 60) for _ in range(4)]
+    assert counts == [1, 2, 3, 4] and sent == [2, 2, 2, 2]  # one pipelined round trip per request
+    assert cache.get(key) == 4  # the same value Django's own cache calls read
+    assert 0 < cache._cache.get_client(key).ttl(cache.make_and_validate_key(key)) <= 60
+    cache.delete(key)
