@@ -44,3 +44,92 @@ def test_held_identities_keep_their_rows(crm_system, crm_url):
         )  # fmt: skip
     assert counts == {"newsletter_subscriptions": 7}
     assert count(crm_url, "newsletter_subscriptions") == 1
+
+
+# --- the retention app's schedules and sweeps reach external collections ------------------------------
+
+
+def _external_schedule(system, collection, field, *, days, category="activity"):
+    from inventory.models import DataCategory
+    from retention.services import retention_schedule_create
+
+    return retention_schedule_create(
+        category=DataCategory.objects.get(code=category), system=system, period_days=days,
+        external_collection=collection, external_timestamp_field=field, legal_basis="Orders: 30 days",
+        citation="Policy §8", actor="test",
+    )  # fmt: skip
+
+
+def _sweep(trigger="command"):
+    from retention.services import sweep_execute, sweep_request
+
+    return sweep_execute(run_id=sweep_request(dispatch=False, trigger=trigger).pk)
+
+
+@pytest.mark.django_db
+def test_the_regular_sweep_erases_an_external_collection_and_certifies_it(crm_system, crm_url):
+    from retention.models import RetentionSchedule
+
+    RetentionSchedule.objects.update(active=False)  # only the external schedule runs
+    schedule = _external_schedule(crm_system, "orders", "placed_at", days=30)
+    with time_machine.travel("2026-03-01 12:00Z", tick=False):
+        run = _sweep()
+    assert run.status == "done"
+    assert count(crm_url, "orders", "shipping_address IS NOT NULL") == 0
+    assert count(crm_url, "order_lines", "gift_message IS NOT NULL") == 0
+    [line] = run.certificate.summary["systems"]
+    assert line["system"] == "crm" and line["collection"] == "orders" and line["schedule"] == schedule.pk
+    assert line["counts"] == {"orders": 16, "order_lines": 32} and line["erased"] == 48
+    assert run.certificate.erased_count == 48 and run.erased_count == 48
+    journaled = ErasureJournal.objects.filter(system=crm_system)
+    assert {j.sweep_reference for j in journaled} == {f"retention:{schedule.pk}:sweep:{run.pk}"}
+    # A second sweep finds the rows already erased: nothing more is claimed or journaled.
+    with time_machine.travel("2026-03-02 12:00Z", tick=False):
+        again = _sweep()
+    assert again.certificate.summary["systems"][0]["counts"] == {} and again.erased_count == 0
+    assert ErasureJournal.objects.filter(system=crm_system).count() == journaled.count()
+
+
+@pytest.mark.django_db
+def test_the_dry_run_forecasts_the_external_rows_the_sweep_then_erases(crm_system, crm_url):
+    from retention.dry_run import sweep_dry_run
+    from retention.models import RetentionSchedule
+
+    RetentionSchedule.objects.update(active=False)
+    _external_schedule(crm_system, "orders", "placed_at", days=30)
+    with time_machine.travel("2026-03-01 12:00Z", tick=False):
+        dry = sweep_dry_run(include_minors=False)
+        [row] = [r for r in dry.rows if r.model_label == "crm:orders"]
+        assert (row.would_erase, row.held, row.error) == (48, 0, "")
+        assert count(crm_url, "orders", "shipping_address IS NOT NULL") == 16  # the dry run wrote nothing
+        assert _sweep().erased_count == dry.would_erase
+    with time_machine.travel("2026-01-10 12:00Z", tick=False):
+        assert [r.would_erase for r in sweep_dry_run(include_minors=False).rows] == [0]
+
+
+@pytest.mark.django_db
+def test_a_legal_hold_keeps_the_held_subjects_rows_in_the_other_system(crm_system, crm_url):
+    from retention.models import RetentionSchedule
+    from retention.services import legal_hold_place
+    from tests.retention import factories as f
+
+    RetentionSchedule.objects.update(active=False)
+    _external_schedule(crm_system, "newsletter_subscriptions", "subscribed_at", days=30, category="marketing")
+    jane = f.subject(email="Jane@example.com")
+    legal_hold_place(subject_id=jane.pk, reason="Litigation", owner="Legal", actor="test")
+    with time_machine.travel("2026-12-01 12:00Z", tick=False):
+        run = _sweep(trigger="admin")
+    assert count(crm_url, "newsletter_subscriptions") == 1
+    [line] = run.certificate.summary["systems"]
+    assert line["counts"] == {"newsletter_subscriptions": 7} and line["kept"] == 1
+    assert run.kept_count == 1
+
+
+@pytest.mark.django_db
+def test_an_external_schedule_must_name_a_described_collection_and_field(crm_system):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="not in the datasets"):
+        _external_schedule(crm_system, "nope", "placed_at", days=30)
+    with pytest.raises(ValidationError, match="orders.nope is not in the dataset"):
+        _external_schedule(crm_system, "orders", "nope", days=30)
