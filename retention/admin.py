@@ -359,8 +359,8 @@ class LegalHoldAdmin(admin.ModelAdmin):
 
 class SweepBatchInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = SweepBatch
-    fields = ("kind", "model_label", "category", "lo", "hi", "status", "erased", "kept", "attempts", "error_code",
-              "duration_ms")  # fmt: skip
+    fields = ("kind", "model_label", "category", "lo", "hi", "status", "erased", "kept", "counts", "attempts",
+              "error_code", "duration_ms")  # fmt: skip
     readonly_fields = fields
     extra = 0
     can_delete = False

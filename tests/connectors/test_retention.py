@@ -133,3 +133,30 @@ def test_an_external_schedule_must_name_a_described_collection_and_field(crm_sys
         _external_schedule(crm_system, "nope", "placed_at", days=30)
     with pytest.raises(ValidationError, match="orders.nope is not in the dataset"):
         _external_schedule(crm_system, "orders", "nope", days=30)
+
+
+@pytest.mark.django_db
+def test_the_admin_adds_an_external_schedule_after_previewing_its_rows(crm_system, crm_url, admin_client):
+    from django.urls import reverse
+
+    from inventory.models import DataCategory
+    from retention.models import RetentionSchedule
+
+    url = reverse("admin:retention_retentionschedule_add")
+    data = {"category": DataCategory.objects.get(code="activity").pk, "model_label": "", "system": crm_system.pk,
+            "period_days": 30, "period_months": 0, "anchor": "collected", "action": "delete",
+            "external_collection": "orders", "external_timestamp_field": "placed_at",
+            "legal_basis": "Orders: 30 days", "citation": "Policy §8", "active": "on", "_save": "Save"}  # fmt: skip
+    with time_machine.travel("2026-03-01 12:00Z", tick=False):
+        preview = admin_client.post(url, data).content.decode()
+        assert "This change would erase 48 records now" in preview and "crm:orders" in preview
+        assert count(crm_url, "orders", "shipping_address IS NOT NULL") == 16  # a preview erases nothing
+        assert admin_client.post(url, {**data, "_confirmed": "1"}).status_code == 302
+    schedule = RetentionSchedule.objects.get(external_collection="orders")
+    assert (schedule.system, schedule.external_timestamp_field, schedule.period_days) == (
+        crm_system,
+        "placed_at",
+        30,
+    )
+    bad = admin_client.post(url, {**data, "external_collection": "invoices_typo"}).content.decode()
+    assert "is not in the datasets of" in bad
