@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from connectors import http
+from connectors.tasks import opt_out_run  # noqa: F401  (registered before the real worker starts)
 from connectors.models import RunEvent, SystemRun
 from connectors.services import connection_save
 from consent.services import consent_withdraw_purposes

@@ -5,6 +5,7 @@ import time_machine
 
 from connectors.models import ErasureJournal
 from connectors.services import external_retention_sweep
+from retention.tasks import sweep  # registered before the real worker starts
 
 from .conftest import count
 
@@ -160,3 +161,24 @@ def test_the_admin_adds_an_external_schedule_after_previewing_its_rows(crm_syste
     )
     bad = admin_client.post(url, {**data, "external_collection": "invoices_typo"}).content.decode()
     assert "is not in the datasets of" in bad
+
+
+@pytest.mark.redis
+def test_the_daily_sweep_task_reaches_the_external_collection_on_a_real_worker(
+    celery_worker, crm_system, crm_url
+):
+    import time
+
+    from retention.models import RetentionSchedule, SweepRun
+
+    RetentionSchedule.objects.update(active=False)
+    schedule = _external_schedule(crm_system, "orders", "placed_at", days=30)  # orders are from 2026-01-01
+    sweep.delay()  # what django-celery-beat sends every day
+    deadline = time.monotonic() + 90
+    while not SweepRun.objects.exclude(status="running").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    run = SweepRun.objects.get()
+    assert run.status == "done", run.status
+    [line] = run.certificate.summary["systems"]
+    assert line["counts"] == {"orders": 16, "order_lines": 32} and line["schedule"] == schedule.pk
+    assert count(crm_url, "orders", "shipping_address IS NOT NULL") == 0
