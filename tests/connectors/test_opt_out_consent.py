@@ -9,9 +9,9 @@ from django.test import Client
 from django.urls import reverse
 
 from connectors import http
-from connectors.tasks import opt_out_run  # noqa: F401  (registered before the real worker starts)
 from connectors.models import RunEvent, SystemRun
 from connectors.services import connection_save
+from connectors.tasks import opt_out_run  # noqa: F401  (registered before the real worker starts)
 from consent.services import consent_withdraw_purposes
 from consent.tokens import make_token
 from inventory.models import System
