@@ -54,6 +54,7 @@ def expired_batches(
         before = before.replace(tzinfo=None)  # naive timestamps on MySQL/SQLite
     held = {f.name: {v.strip().lower() for v in (held_identities or {}).get(f.identity, ())}
             for f in coll.fields.values() if f.identity}  # fmt: skip
+    held_keys = _held_keys(connector, collection, held_identities or {})
     after = None
     while True:
         rows = sql.run_in_transaction(
@@ -72,8 +73,12 @@ def expired_batches(
         if not rows:
             return
         after = rows[-1][coll.primary_key[0]]
+        pk = coll.primary_key[0]
         free = [
-            r for r in rows if not any(str(r.get(f) or "").strip().lower() in v for f, v in held.items() if v)
+            r
+            for r in rows
+            if r[pk] not in held_keys
+            and not any(str(r.get(f) or "").strip().lower() in v for f, v in held.items() if v)
         ]
         kept = len(rows) - len(free)
         if not free:
@@ -88,6 +93,30 @@ def expired_batches(
         )
         steps = [s for s in (still_to_erase(s) for s in connector.steps(found)) if s.row_count]
         yield connector, ExpiredBatch(steps, kept)
+
+
+def _held_keys(connector: SqlConnector, collection: str, held_identities: dict[str, set[str]]) -> set:
+    """Primary keys of the collection's rows that belong to held subjects, found the way a request finds
+    a subject's data (identities, then references): a collection without an identity field (orders,
+    reached from customers) is protected too. A truncated lookup refuses the sweep rather than erase
+    held rows it could not see."""
+    identities = {k: sorted(v) for k, v in held_identities.items() if v}
+    if not identities:
+        return set()
+    found = sql.run_in_transaction(
+        connector.engine,
+        lambda conn: sql.traverse(conn, connector.graph, identities, row_cap=connector.connection.row_cap),
+        read_only=True,
+    )
+    result = found.collections.get(collection)
+    if result is None:
+        return set()
+    if result.truncated:
+        raise ValidationError(
+            f"Held subjects' rows in {collection!r} exceed the row cap: raise it before sweeping this collection."
+        )
+    pk = connector.graph.collections[collection].primary_key[0]
+    return {r[pk] for r in result.rows}
 
 
 def still_to_erase(step: sql.ErasureStep) -> sql.ErasureStep:

@@ -182,3 +182,24 @@ def test_the_daily_sweep_task_reaches_the_external_collection_on_a_real_worker(
     [line] = run.certificate.summary["systems"]
     assert line["counts"] == {"orders": 16, "order_lines": 32} and line["schedule"] == schedule.pk
     assert count(crm_url, "orders", "shipping_address IS NOT NULL") == 0
+
+
+@pytest.mark.django_db
+def test_a_held_subjects_orders_are_kept_though_orders_have_no_identity_field(crm_system, crm_url):
+    from retention.models import RetentionSchedule
+    from retention.services import legal_hold_place
+    from tests.retention import factories as f
+
+    RetentionSchedule.objects.update(active=False)
+    _external_schedule(crm_system, "orders", "placed_at", days=30)
+    jane = f.subject(email="jane@example.com")
+    legal_hold_place(subject_id=jane.pk, reason="Litigation", owner="Legal", actor="test")
+    with time_machine.travel("2026-03-01 12:00Z", tick=False):
+        run = _sweep()
+    # Jane's 2 orders are reached from her customer row (orders.customer_id -> customers.id) and kept,
+    # with their 4 lines; everyone else's 14 orders and 28 lines are erased.
+    [line] = run.certificate.summary["systems"]
+    assert line["counts"] == {"orders": 14, "order_lines": 28} and line["kept"] == 2
+    janes = "customer_id IN (SELECT id FROM customers WHERE email = 'jane@example.com')"
+    assert count(crm_url, "orders", f"shipping_address IS NOT NULL AND {janes}") == 2
+    assert count(crm_url, "orders", "shipping_address IS NOT NULL") == 2
