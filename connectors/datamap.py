@@ -163,12 +163,14 @@ def as_pdf(snapshot: DataMapSnapshot) -> bytes:
     org = organisation()
     doc = SimpleDocTemplate(buffer, pagesize=landscape(A4), title="Record of processing activities")
     small = styles["BodyText"].clone("small", fontSize=7, leading=8)
-    header = ["System", "Owner", "Recipient", "Location", "Category", "Collections", "Identities", "Transfer"]
+    header = ["System", "Owner", "Recipient", "Location", "Category", "Collections", "Identities", "Purposes",
+              "Retention", "Transfer"]  # fmt: skip
     data = [header] + [
         [Paragraph(str(v), small) for v in (
             f"{r['system_name']} ({r['kind']}, {r['connection'] or 'no connection'})", r["owner"],
             r["recipient"], r["location"], r["category_name"] or r["category"], r["collections"],
-            r["identities"], r["transfer"],
+            r["identities"], r.get("purposes", ""),
+            "; ".join(x for x in (r.get("retention", ""), r.get("retention_basis", "")) if x), r["transfer"],
         )]
         for r in snapshot.rows
     ]  # fmt: skip

@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typing import Any
 import httpx
 import yaml
 
-from . import conf
+from . import conf, ratelimit
 from .sql import CollectionResult, ErasureStep, Traversal
 
 AUTH_TYPES = ("none", "bearer", "basic", "api_key", "oauth2_client_credentials")
@@ -160,24 +159,6 @@ def dig(doc: Any, path: str) -> Any:
     return doc
 
 
-class _RateLimiter:
-    """Spaces requests to one system at least 1/rate apart (per worker process)."""
-
-    _last: dict[Any, float] = {}
-    _lock = threading.Lock()
-
-    @classmethod
-    def wait(cls, key: Any, rate: float, sleep: Callable[[float], None]) -> None:
-        if rate <= 0:
-            return
-        with cls._lock:
-            now = time.monotonic()
-            at = max(now, cls._last.get(key, 0.0) + 1.0 / rate)
-            cls._last[key] = at
-        if at > now:
-            sleep(at - now)
-
-
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if not value:
@@ -208,7 +189,9 @@ class HttpConnector:
         config = parse_config(connection.config)
         if connection.rate_limit_per_second:
             config.rate_limit_per_second = connection.rate_limit_per_second
-        return cls(config=config, secrets=secrets, limiter_key=connection.pk, row_cap=connection.row_cap)
+        return cls(
+            config=config, secrets=secrets, limiter_key=connection.system_id, row_cap=connection.row_cap
+        )
 
     # --- plumbing --------------------------------------------------------------------------------
 
@@ -245,7 +228,7 @@ class HttpConnector:
     def _send(self, client: httpx.Client, method: str, url: str, *, headers: dict, what: str, **kw: Any):
         attempt = 0
         while True:
-            _RateLimiter.wait(self.limiter_key, self.config.rate_limit_per_second, self.sleep)
+            ratelimit.wait(self.limiter_key, self.config.rate_limit_per_second, self.sleep)
             try:
                 response = client.request(method, url, headers=headers, **kw)
             except httpx.TransportError as exc:

@@ -132,3 +132,48 @@ def case_manual_uploads(*, case_id: int) -> list[ManualUpload]:
 
     runs = case_runs(case_id=case_id).filter(status="done").exclude(upload="")
     return [ManualUpload(r.system.code, r.system.name, r.upload_name, manual_upload(r)) for r in runs]
+
+
+# --- retention across systems --------------------------------------------------------------------
+
+
+def external_retention_forecast(
+    *,
+    system: Any,
+    collection: str,
+    timestamp_field: str,
+    before: Any,
+    held_identities: dict[str, set[str]] | None = None,
+) -> tuple[dict[str, int], int]:
+    """What `external_retention_erase` would erase now (rows per collection) and keep (held). Reads only."""
+    from .expiry import expired_batches
+
+    counts: dict[str, int] = {}
+    kept = 0
+    for _, batch in expired_batches(
+        system=system, collection=collection, timestamp_field=timestamp_field, before=before,
+        held_identities=held_identities,
+    ):  # fmt: skip
+        kept += batch.kept
+        for step in batch.steps:
+            counts[step.collection] = counts.get(step.collection, 0) + step.row_count
+    return counts, kept
+
+
+def external_target_check(*, system: Any, collection: str, timestamp_field: str) -> None:
+    """ValidationError unless the system is a connected SQL system whose datasets hold the collection and
+    field (no connection is opened)."""
+    from django.core.exceptions import ValidationError
+
+    from .connector import NotConnected, SqlConnector, system_graph
+    from .expiry import check_target
+    from .models import Connection
+
+    conn = Connection.objects.filter(system=system).first()
+    if conn is None or conn.kind != Connection.Kind.SQL:
+        raise ValidationError("Retention sweeps reach SQL systems only: connect the system first.")
+    try:
+        g, erase = system_graph(system)
+    except NotConnected as exc:
+        raise ValidationError(str(exc)) from None
+    check_target(SqlConnector(conn, g, erase), collection, timestamp_field, system.code)

@@ -19,3 +19,22 @@ def manual_tasks_remind() -> None:
     from .manual import manual_tasks_remind as remind
 
     remind()
+
+
+@shared_task(base=PrivacyTask, bind=True, acks_late=True, name="connectors.opt_out_run")
+def opt_out_run(self, run_id: int) -> str:
+    """An opt-out outside a case (a withdrawal, an unsubscribe link): nobody watches a case page, so a
+    failed run (its error recorded on the run) is retried here on PrivacyTask's schedule (exponential
+    backoff with jitter, at most MAX_RETRIES); after the last one it stays failed for an officer."""
+    from celery.utils.time import get_exponential_backoff_interval
+
+    from .services import system_run_execute
+
+    run = system_run_execute(run_id=run_id)
+    status = run.status if run is not None else "busy"
+    if status in ("failed", "busy") and self.request.retries < self.max_retries:
+        countdown = get_exponential_backoff_interval(
+            self.retry_backoff, self.request.retries, self.retry_backoff_max, self.retry_jitter
+        )
+        raise self.retry(countdown=countdown)
+    return status

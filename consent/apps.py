@@ -14,6 +14,7 @@ class ConsentConfig(AppConfig):
         # Before erasure destroys the addresses, keep keyed hashes of opted-out ones (suppression list).
         register_before_subject_erasure(consent_suppress_before_erasure)
         _register_marketing_gate()
+        _register_datamap_purposes()
 
 
 def _register_marketing_gate() -> None:
@@ -23,3 +24,12 @@ def _register_marketing_gate() -> None:
     from .gate import gate
 
     register_marketing_gate(gate)
+
+
+def _register_datamap_purposes() -> None:
+    """The data map / Art. 30 record (connectors) lists the purposes from here."""
+    from connectors.datamap import register_contributor
+
+    from .datamap import contribute_purposes
+
+    register_contributor(contribute_purposes)

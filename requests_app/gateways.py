@@ -79,7 +79,11 @@ def consent_withdraw_purposes(
     """Withdraw the purposes together: the person gets one opt-out confirmation naming them all."""
     from consent.services import consent_withdraw_purposes as withdraw
 
-    return withdraw(subject_id=subject_id, purposes=purposes, channel=channel, actor=actor, evidence=evidence)
+    # propagate=False: the case plans its own per-case opt-out runs (connectors_opt_out).
+    return withdraw(
+        subject_id=subject_id, purposes=purposes, channel=channel, actor=actor, evidence=evidence,
+        propagate=False,
+    )  # fmt: skip
 
 
 def notice_1798_83_deliver(*, subject_id: int, year: int, case_reference: str, actor: Actor = None):

@@ -113,6 +113,10 @@ class RetentionScheduleAdmin(admin.ModelAdmin):
     fieldsets = (
         ("Scope", {"fields": ("category", "model_label", "system", "source")}),
         ("Period", {"fields": ("period_months", "period_days", "anchor", "action")}),
+        (
+            "Another system's collection (optional: the system above, then the dataset's names)",
+            {"fields": ("external_collection", "external_timestamp_field")},
+        ),
         ("Basis", {"fields": ("legal_basis", "citation", "is_default", "active")}),
         ("Effect", {"fields": ("effect_now", "created_at", "updated_at")}),
     )
@@ -132,8 +136,8 @@ class RetentionScheduleAdmin(admin.ModelAdmin):
         return (
             format_html_join(
                 "",
-                "<div>{}: {} record(s) would be erased by a sweep now, {} kept under legal hold</div>",
-                ((r.model_label, r.would_erase, r.held) for r in rows),
+                "<div>{}: {} record(s) would be erased by a sweep now, {} kept under legal hold{}</div>",
+                ((r.model_label, r.would_erase, r.held, f" ({r.error})" if r.error else "") for r in rows),
             )
             or "Nothing in scope."
         )
@@ -355,8 +359,8 @@ class LegalHoldAdmin(admin.ModelAdmin):
 
 class SweepBatchInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = SweepBatch
-    fields = ("kind", "model_label", "category", "lo", "hi", "status", "erased", "kept", "attempts", "error_code",
-              "duration_ms")  # fmt: skip
+    fields = ("kind", "model_label", "category", "lo", "hi", "status", "erased", "kept", "counts", "attempts",
+              "error_code", "duration_ms")  # fmt: skip
     readonly_fields = fields
     extra = 0
     can_delete = False

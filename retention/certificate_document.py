@@ -23,6 +23,7 @@ LABELS = {
     "retained_because_of_holds": "Key kept because of legal holds",
     "per_category": "Per data category",
     "per_model": "Per record type",
+    "systems": "Other systems (external collections)",
     "kept_listed": "Kept records listed",
     "failed_batches": "Failed batches",
     "minor_subject_ids": "Minors' subject ids",

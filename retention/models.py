@@ -54,6 +54,18 @@ class RetentionSchedule(models.Model):
         "(e.g. 'closed', 'last_login').",
     )
     action = models.CharField(max_length=20, choices=Action.choices, default=Action.DELETE)
+    # Retention across systems: the schedule targets a collection of `system`'s datasets instead of our
+    # own records; rows whose timestamp field is older than the period are erased by the connectors engine.
+    external_collection = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Another system's collection (a table of its dataset) this schedule sweeps; blank = our records.",
+    )
+    external_timestamp_field = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The collection's field the period counts from (e.g. placed_at).",
+    )
     legal_basis = models.TextField(help_text="Why this period: the purpose and any law requiring retention.")
     citation = models.CharField(max_length=200, help_text="Policy section and/or legal source.")
     is_default = models.BooleanField(
@@ -71,11 +83,28 @@ class RetentionSchedule(models.Model):
                 name="retention_schedule_period_positive",
                 violation_error_message="A retention period needs some months or days.",
             ),
+            models.CheckConstraint(
+                condition=Q(external_collection="")
+                | (Q(system__isnull=False) & ~Q(external_timestamp_field="")),
+                name="retention_schedule_external_has_system_and_field",
+                violation_error_message="An external collection needs its system and a timestamp field.",
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.external_collection:
+            where = (
+                f"{self.system.code}:{self.external_collection}"
+                if self.system_id
+                else self.external_collection
+            )
+            return f"{where}: {self.period} after {self.external_timestamp_field}"
         scope = self.model_label.split(".")[-1] if self.model_label else self.category.name
         return f"{scope}: {self.period} after {self.anchor.replace('_', ' ')}"
+
+    @property
+    def is_external(self) -> bool:
+        return bool(self.external_collection)
 
     @property
     def period(self) -> Period:
@@ -202,6 +231,7 @@ class SweepBatch(models.Model):
     class Kind(models.TextChoices):
         RECORDS = "records", "Expired records"
         MINOR = "minor", "Minor's records (policy §9)"
+        EXTERNAL = "external", "Another system's collection"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -228,6 +258,9 @@ class SweepBatch(models.Model):
         default=0, help_text="Records kept because their subject has an open access/portability case."
     )
     kept_detail = models.JSONField(default=list, blank=True, help_text="Kept record ids with hold and code.")
+    counts = models.JSONField(
+        default=dict, blank=True, help_text="External batches: rows erased per collection of the system."
+    )
     attempts = models.IntegerField(default=0)
     error_code = models.CharField(max_length=100, blank=True)
     duration_ms = models.IntegerField(default=0)
@@ -245,6 +278,8 @@ class SweepBatch(models.Model):
     def __str__(self) -> str:
         if self.kind == self.Kind.MINOR:
             return f"minor subject #{self.subject_id}"
+        if self.kind == self.Kind.EXTERNAL:
+            return f"external {self.model_label}"
         return f"{self.model_label} [{self.lo}, {self.hi})"
 
 

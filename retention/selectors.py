@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
@@ -97,6 +98,8 @@ def schedule_entries(schedule: RetentionSchedule) -> list[PersonalData]:
 
     Append-only ledgers are never written by a sweep: they are erased with their subject's key.
     """
+    if schedule.external_collection:  # another system's collection: no record of ours
+        return []
     found = []
     for entry in registry.for_category(schedule.category.code):
         if entry.append_only:
@@ -201,6 +204,7 @@ class Forecast:
     would_erase: int
     held: int
     open_request: int = 0  # kept: the subject has an open access/portability case (retention.hooks)
+    error: str = ""  # an external system that could not be counted (error class and message)
 
 
 def forecast(
@@ -243,7 +247,84 @@ def forecast(
                 open_request=open_request,
             )
         )
+    results.extend(external_forecasts(schedules, candidate=candidate, as_of=as_of))
     return results
+
+
+# --- retention across systems (schedules that target another system's collection) --------------------
+
+
+def external_schedules(
+    schedules: Iterable[RetentionSchedule] | None = None, *, candidate: RetentionSchedule | None = None
+) -> list[RetentionSchedule]:
+    if schedules is None:
+        found = list(
+            RetentionSchedule.objects.filter(active=True)
+            .exclude(external_collection="")
+            .select_related("category", "system")
+            .order_by("id")
+        )
+        if candidate is not None:
+            found = [s for s in found if s.pk != candidate.pk] + ([candidate] if candidate.active else [])
+    else:
+        found = list(schedules)
+    return [s for s in found if s.external_collection and s.active]
+
+
+def external_held(*, category: str, at: datetime) -> tuple[LegalHold | None, dict[str, set[str]]]:
+    """The holds bearing on an external sweep: a category-wide one (nothing is erased), or the held
+    subjects' identities (their rows are kept), plus subjects with an open access/portability case."""
+    holds = holds_for_category(category=category, at=at)
+    if holds.category_wide is not None:
+        return holds.category_wide, {}
+    ids = set(holds.by_subject) | set(sweep_protected_subject_ids())
+    identities: dict[str, set[str]] = {"email": set(), "phone_number": set()}
+    for email, phone in DataSubject.objects.filter(pk__in=ids).values_list("email_normalized", "phone"):
+        if email:
+            identities["email"].add(email)
+        if phone:
+            identities["phone_number"].add(phone)
+    return None, identities
+
+
+def external_cutoff(schedule: RetentionSchedule, as_of: datetime) -> datetime:
+    """Rows whose timestamp is before this instant have expired (anchor + months + days <= as_of)."""
+    return schedule.period.lower_bound(as_of)
+
+
+def external_forecasts(
+    schedules: Iterable[RetentionSchedule] | None = None,
+    *,
+    candidate: RetentionSchedule | None = None,
+    as_of: datetime,
+) -> list[Forecast]:
+    """Dry-run rows for external schedules: rows the connectors engine would erase, and keep under holds."""
+    from connectors.connector import NotConnected
+    from connectors.selectors import external_retention_forecast
+
+    rows = []
+    for schedule in external_schedules(schedules, candidate=candidate):
+        label = f"{schedule.system.code}:{schedule.external_collection}"
+        wide, held = external_held(category=schedule.category.code, at=as_of)
+        error = ""
+        try:
+            counts, kept = external_retention_forecast(
+                system=schedule.system, collection=schedule.external_collection,
+                timestamp_field=schedule.external_timestamp_field, before=external_cutoff(schedule, as_of),
+                held_identities=held,
+            )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 (an unreachable system is shown, not a crashed page)
+            # The class only, but for our own refusals: driver messages may quote row values.
+            text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else ""
+            text = str(exc) if isinstance(exc, NotConnected) else text
+            counts, kept, error = {}, 0, f"{type(exc).__name__}: {text}"[:200].rstrip(": ")
+        would = sum(counts.values())
+        if wide is not None:
+            would, kept = 0, would + kept
+        rows.append(
+            Forecast(schedule.pk, label, schedule.category.code, schedule.action, would, kept, 0, error)
+        )
+    return rows
 
 
 def schedule_forecast(schedule: RetentionSchedule, *, as_of: datetime | None = None) -> list[Forecast]:

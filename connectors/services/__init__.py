@@ -19,10 +19,10 @@ from .runs import (
     system_run_retry,
     system_run_waive,
 )
-from .sweeps import external_retention_sweep
+from .sweeps import ExternalSweepResult, external_retention_erase, external_retention_sweep
 
 __all__ = [
-    "RUN_ERRORS", "CheckReport", "case_systems_plan", "case_systems_settled", "connected_systems",
+    "RUN_ERRORS", "CheckReport", "ExternalSweepResult", "external_retention_erase", "case_systems_plan", "case_systems_settled", "connected_systems",
     "connection_save", "connection_test", "dataset_check", "dataset_export", "dataset_import",
     "demo_crm_install", "erase_passes", "external_retention_sweep", "journal", "journal_replay",
     "opt_out_propagate", "steps_from_journal", "system_access", "system_erase", "system_run_execute",

@@ -41,7 +41,7 @@ def opt_out_propagate(
 ) -> list[SystemRun]:
     """A withdrawal or unsubscribe reaches every system with an unsubscribe operation: one run each,
     status recorded, retried like any run (consent and requests_app call this; we never call them)."""
-    from ..tasks import run_system
+    from ..tasks import opt_out_run, run_system
 
     runs = []
     sealed = seal_json({k: list(v) for k, v in identities.items() if v})
@@ -59,7 +59,9 @@ def opt_out_propagate(
             )
         RunEvent.objects.create(run=run, kind="planned", **actor_fields(actor))
         runs.append(run)
-        transaction.on_commit(lambda pk=run.pk: run_system.delay(pk))
+        # Inside a case an officer retries from the case page; alone, the task retries by itself.
+        task = run_system if case_id is not None else opt_out_run
+        transaction.on_commit(lambda pk=run.pk, t=task: t.delay(pk))
     if runs:
         audit_record(
             action="connectors.opt_out_planned",

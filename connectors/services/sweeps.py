@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
 from django.utils import timezone
 
 from audit.services import audit_record
 from core.actors import Actor
 from inventory.models import System
 
-from .. import sql
-from ..connector import for_system
+from ..expiry import expired_batches
 from .erasure import journal
+
+
+@dataclass
+class ExternalSweepResult:
+    """Rows erased per collection (the certificate's counts) and expired rows kept under a hold."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    kept: int = 0
+
+    @property
+    def erased(self) -> int:
+        return sum(self.counts.values())
 
 
 def external_retention_sweep(
@@ -25,72 +38,50 @@ def external_retention_sweep(
     held_identities: dict[str, set[str]] | None = None,
     batch_rows: int = 1000,
 ) -> dict[str, int]:
-    """Erase an external collection's rows older than the period, and their dependants, in batches.
+    """Erase an external collection's rows older than `period_days`, and their dependants, in batches.
+
+    Returns rows per collection. See `external_retention_erase` (what retention's sweep calls).
+    """
+    return external_retention_erase(
+        system=system, collection=collection, timestamp_field=timestamp_field,
+        before=timezone.now() - timedelta(days=period_days), sweep_reference=sweep_reference, actor=actor,
+        held_identities=held_identities, batch_rows=batch_rows,
+    ).counts  # fmt: skip
+
+
+def external_retention_erase(
+    *,
+    system: System,
+    collection: str,
+    timestamp_field: str,
+    before: datetime,
+    sweep_reference: str,
+    actor: Actor = "retention.sweep",
+    held_identities: dict[str, set[str]] | None = None,
+    batch_rows: int = 1000,
+) -> ExternalSweepResult:
+    """Erase the collection's rows whose `timestamp_field` is before `before`, with their dependants.
 
     Each batch: the next key window of expired rows (rows whose identity fields match a held
-    identity are skipped: legal holds), their children along the references, journaled then erased
-    by the dataset's strategies in one transaction. Returns rows per collection for the certificate.
-    retention calls this for schedules that target an external collection.
+    identity are kept: legal holds), their children along the references, journaled (under
+    `sweep_reference`) then erased by the dataset's strategies in one transaction.
     """
-    from datetime import timedelta
-
-    from ..connector import SqlConnector
-
-    connector = for_system(system)
-    if not isinstance(connector, SqlConnector):
-        raise ValidationError("Retention sweeps reach SQL systems only.")
-    g = connector.graph
-    if collection not in g.collections:
-        raise ValidationError(f"Collection {collection!r} is not in the datasets of {system.code!r}.")
-    coll = g.collections[collection]
-    if timestamp_field not in coll.fields:
-        raise ValidationError(f"Field {collection}.{timestamp_field} is not in the dataset.")
-    before = timezone.now() - timedelta(days=period_days)
-    if connector.engine.dialect.name != "postgresql":
-        before = before.replace(tzinfo=None)  # naive timestamps on MySQL/SQLite
-    held = {f.name: {v.strip().lower() for v in (held_identities or {}).get(f.identity, ())}
-            for f in coll.fields.values() if f.identity}  # fmt: skip
-    counts: dict[str, int] = {}
-    after = None
-    while True:
-        rows = sql.run_in_transaction(
-            connector.engine,
-            lambda conn, a=after: sql.expired_rows(
-                conn,
-                g,
-                collection,
-                timestamp_field=timestamp_field,
-                before=before,
-                after_key=a,
-                limit=batch_rows,
-            ),
-            read_only=True,
-        )
-        if not rows:
-            break
-        after = rows[-1][coll.primary_key[0]]
-        rows = [
-            r for r in rows if not any(str(r.get(f) or "").strip().lower() in v for f, v in held.items() if v)
-        ]
-        if not rows:
+    result = ExternalSweepResult()
+    for connector, batch in expired_batches(
+        system=system, collection=collection, timestamp_field=timestamp_field, before=before,
+        held_identities=held_identities, batch_rows=batch_rows,
+    ):  # fmt: skip
+        result.kept += batch.kept
+        if not batch.steps:
             continue
-        found = sql.run_in_transaction(
-            connector.engine,
-            lambda conn, rs=rows: sql.traverse_by_steps(
-                conn, g, {}, row_cap=connector.connection.row_cap, start=(collection, rs)
-            ),
-            read_only=True,
-        )
-        steps = connector.steps(found)
-        if not steps:
-            continue
-        journal(system=system, run=None, steps=steps, sweep_reference=sweep_reference)
-        for cname, n in connector.apply(steps).items():
-            counts[cname] = counts.get(cname, 0) + n
+        journal(system=system, run=None, steps=batch.steps, sweep_reference=sweep_reference)
+        for cname, n in connector.apply(batch.steps).items():
+            result.counts[cname] = result.counts.get(cname, 0) + n
     audit_record(
         action="connectors.retention_swept",
         actor=actor,
         target=system,
-        details={"collection": collection, "schedule": sweep_reference, "counts": counts},
-    )
-    return counts
+        details={"collection": collection, "schedule": sweep_reference, "counts": result.counts,
+                 "kept": result.kept},
+    )  # fmt: skip
+    return result

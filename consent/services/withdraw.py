@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core.actors import Actor
+from inventory.models import DataSubject
 
 from ..models import Action, ConsentEvent, ConsentState, Purpose
 from .inputs import BulkRecordRejected, ConsentEventInput
@@ -41,8 +42,13 @@ def consent_withdraw_purposes(
     channel: str,
     actor: Actor = None,
     evidence: Mapping[str, Any] | None = None,
+    propagate: bool = True,
 ) -> list[ConsentEvent]:
     """Withdraw several purposes at once (an objection, an opt-out request) with one confirmation.
+
+    A new withdrawal of a marketing purpose also reaches the other systems that declare an unsubscribe
+    operation (one connectors run each, started on commit; ids only). A case passes `propagate=False`:
+    it plans its own per-case runs.
 
     Idempotent like `consent_withdraw`: purposes already withdrawn keep their event and are neither
     recorded again nor confirmed again. The state rows are locked so two clicks can't both record.
@@ -89,7 +95,24 @@ def consent_withdraw_purposes(
         )
         for code, item in zip(todo, result.items, strict=True):
             done[code] = recorded[item.event_id]
+        if propagate and any(found[code].is_marketing for code in todo):
+            opt_out_systems(subject_id=subject_id, actor=actor)
     return [done[code] for code in codes]
+
+
+def opt_out_systems(*, subject_id: int, actor: Actor = None) -> int:
+    """connectors.services.opt_out_propagate for a subject: their address and phone are looked up there
+    (sealed on the run, never in a task argument). Returns how many systems were told."""
+    from connectors.services import opt_out_propagate
+
+    subject = DataSubject.objects.only("email_normalized", "phone", "erased_at").get(pk=subject_id)
+    if subject.erased_at is not None:
+        return 0
+    identities = {"email": [subject.email_normalized] if subject.email_normalized else [],
+                  "phone_number": [subject.phone] if subject.phone else []}  # fmt: skip
+    if not any(identities.values()):
+        return 0
+    return len(opt_out_propagate(identities=identities, subject_id=subject_id, actor=actor))
 
 
 @transaction.atomic

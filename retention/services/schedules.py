@@ -22,6 +22,8 @@ SCHEDULE_FIELDS = (
     "period_days",
     "anchor",
     "action",
+    "external_collection",
+    "external_timestamp_field",
     "legal_basis",
     "citation",
     "is_default",
@@ -32,6 +34,9 @@ SCHEDULE_FIELDS = (
 def retention_schedule_check(schedule: RetentionSchedule) -> None:
     """Refuse a schedule the registry can't carry out, or one that duplicates an active schedule's scope."""
     schedule.full_clean()
+    if schedule.external_collection:
+        _check_external(schedule)
+        return
     code = schedule.category.code
     in_category = [e for e in registry.for_category(code) if not e.append_only]
     if not in_category:
@@ -48,6 +53,28 @@ def retention_schedule_check(schedule: RetentionSchedule) -> None:
         )
     if errors:
         raise ValidationError(errors)
+
+
+def _check_external(schedule: RetentionSchedule) -> None:
+    """An external schedule names a connected SQL system whose datasets hold the collection and field."""
+    from connectors.selectors import external_target_check
+
+    if schedule.system_id is None or not schedule.external_timestamp_field:
+        raise ValidationError("An external collection needs its system and a timestamp field.")
+    if schedule.model_label or schedule.source_id:
+        raise ValidationError("An external schedule is scoped by its system and collection only.")
+    external_target_check(
+        system=schedule.system,
+        collection=schedule.external_collection,
+        timestamp_field=schedule.external_timestamp_field,
+    )
+    twin = RetentionSchedule.objects.filter(
+        active=True, system_id=schedule.system_id, external_collection=schedule.external_collection
+    ).exclude(pk=schedule.pk)
+    if schedule.active and twin.exists():
+        raise ValidationError(
+            "Another active schedule already sweeps this collection; edit that one instead."
+        )
 
 
 def _check_model_label(schedule: RetentionSchedule, in_category: list, errors: dict[str, list[str]]) -> None:
@@ -92,6 +119,7 @@ def _has_active_twin(schedule: RetentionSchedule) -> bool:
             model_label__iexact=schedule.model_label,
             system_id=schedule.system_id,
             source_id=schedule.source_id,
+            external_collection="",
         )
         .exclude(pk=schedule.pk)
         .exists()
@@ -124,16 +152,23 @@ def retention_schedule_create(
     model_label: str = "",
     system: System | None = None,
     source: Source | None = None,
+    external_collection: str = "",
+    external_timestamp_field: str = "",
     is_default: bool = False,
     active: bool = True,
     actor: Actor = None,
 ) -> RetentionSchedule:
-    """Add a schedule; the audit event records what it would erase at once."""
+    """Add a schedule; the audit event records what it would erase at once.
+
+    With `external_collection` (and `system`, `external_timestamp_field`) it targets another system's
+    collection: sweeps erase its expired rows through the connectors engine."""
     schedule = RetentionSchedule(
         category=category,
         model_label=model_label.strip(),
         system=system,
         source=source,
+        external_collection=external_collection.strip(),
+        external_timestamp_field=external_timestamp_field.strip(),
         period_months=period_months,
         period_days=period_days,
         anchor=anchor.strip(),

@@ -33,6 +33,7 @@ from ..reports import sweep_report_send
 from ..selectors import Target, holds_for_category, minors_to_erase, schedule_targets, unfinished_run
 from .common import DISPOSAL, KEPT_LIST_LIMIT, NIST_CLEAR, SWEEP_ACTOR, kept_row
 from .erasure import erase_subject_outcome
+from .external import external_batches, sweep_external
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ def _record_batches(run: SweepRun) -> list[SweepBatch]:
                     window=window,
                 )
             )
+    batches.extend(external_batches(run, list(schedules.order_by("pk"))))
     return batches
 
 
@@ -283,6 +285,8 @@ def sweep_batch_process(*, batch_id: int) -> SweepBatch:
     SweepBatch.objects.filter(pk=batch_id).update(attempts=models.F("attempts") + 1)
     if batch.kind == SweepBatch.Kind.MINOR:
         _sweep_minor(batch_id)
+    elif batch.kind == SweepBatch.Kind.EXTERNAL:
+        sweep_external(batch)
     else:
         _sweep_records(batch)
     _finish_if_complete(batch.run_id)
@@ -392,6 +396,7 @@ class _RunTotals:
     kept: list[dict] = field(default_factory=list)
     minors: list[int] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
+    systems: list[dict] = field(default_factory=list)
 
     def total(self, name: str) -> int:
         return sum(t[name] for t in self.per_category.values())
@@ -408,6 +413,11 @@ class _RunTotals:
                                 "subject_id": batch.subject_id, "error": batch.error_code})  # fmt: skip
         if batch.kind == SweepBatch.Kind.MINOR:
             self.minors.append(batch.subject_id)
+        elif batch.kind == SweepBatch.Kind.EXTERNAL:  # another system: its collection's counts
+            system, _, collection = batch.model_label.partition(":")
+            self.systems.append({"system": system, "collection": collection, "schedule": batch.schedule_id,
+                                 "counts": batch.counts, "erased": batch.erased, "kept": batch.kept,
+                                 "status": batch.status, "note": batch.error_code})  # fmt: skip
         else:
             row = self.per_model.setdefault(
                 f"{batch.model_label}#{batch.schedule_id}",
@@ -483,6 +493,7 @@ def _sweep_certificate(run: SweepRun, totals: _RunTotals) -> ErasureCertificate:
             "kept": totals.kept,
             "kept_listed": len(totals.kept),
             "failed_batches": totals.failed,
+            "systems": totals.systems,
             "minor_subject_ids": totals.minors,
             "minor_certificates": [str(c) for c in minor_certificates],
             "journal": {"sweep_run_id": run.pk, "note": "Erased record ids are in the erasure journal."},

@@ -61,3 +61,67 @@ def test_csv_and_pdf_downloads(crm, root_client):  # noqa: F811
     page = root_client.get(reverse("admin:connectors_datamapsnapshot_changelist"))
     assert b"Generate the data map now" in page.content
     assert root_client.post(reverse("admin:connectors_datamap_generate")).status_code == 302
+
+
+def _pdf_text(data: bytes) -> str:
+    """The page streams of a reportlab PDF, decoded (ASCII85 then Flate), as text."""
+    import base64
+    import re
+    import zlib
+
+    out = []
+    for raw in re.findall(rb"stream\r?\n(.*?)endstream", data, re.S):
+        chunk = raw.strip()
+        for decode in (lambda b: zlib.decompress(base64.a85decode(b, adobe=True)), zlib.decompress):
+            try:
+                out.append(decode(chunk).decode("latin-1"))
+                break
+            except Exception:  # noqa: BLE001, S112 (not this encoding: try the next)
+                continue
+    # Paragraphs wrap: join the shown strings ("(...) Tj") with spaces to read the cells' words in order.
+    return " ".join(re.findall(r"\((.*?)\) Tj", "\n".join(out)))
+
+
+@pytest.mark.django_db
+def test_purposes_and_retention_periods_appear_in_the_map_csv_and_pdf(crm):
+    from consent.models import Purpose
+    from inventory.models import DataCategory
+    from retention.models import RetentionSchedule
+    from retention.services import retention_schedule_create
+
+    System.objects.get_or_create(code="privacyops", defaults={"name": "privacyops database", "kind": "internal",
+                                                              "owner": "Privacy"})  # fmt: skip
+    RetentionSchedule.objects.filter(category__code="activity").update(active=False)
+    retention_schedule_create(
+        category=DataCategory.objects.get(code="activity"), period_months=13, legal_basis="Web analytics: 13 months",
+        citation="Policy §8.2", actor="test",
+    )  # fmt: skip
+    # Stored directly: the service's "would erase now" would open this fixture's placeholder database.
+    RetentionSchedule.objects.create(
+        category=DataCategory.objects.get(code="contact"), system=crm, period_days=45,
+        external_collection="customers", external_timestamp_field="created_at", legal_basis="CRM leads: 45 days",
+        citation="Policy §8.4",
+    )  # fmt: skip
+    purpose = Purpose.objects.get(code="marketing_email")
+    snapshot, _ = datamap_generate(actor="officer")
+    rows = {(r["system"], r["category"]): r for r in snapshot.rows}
+
+    ours = rows[("privacyops", "activity")]
+    assert (
+        "13 months after collected" in ours["retention"]
+        and ours["retention_basis"] == "Web analytics: 13 months"
+    )
+    crm_contact = rows[("crm", "contact")]
+    assert crm_contact["retention"] == "crm:customers: 45 days after created_at"
+    assert crm_contact["retention_basis"] == "CRM leads: 45 days"
+    assert rows[("crm", "company")]["retention"] == ""  # no schedule sweeps the CRM's company data
+    marketing = rows[("privacyops", "marketing")]
+    assert f"{purpose.name} ({purpose.get_legal_basis_display()})" in marketing["purposes"]
+    assert ours["purposes"] == ""  # the consent purposes are not claimed for unrelated categories
+
+    header, *lines = as_csv(snapshot).splitlines()
+    assert {"purposes", "retention", "retention_basis"} <= set(header.split(","))
+    assert any("crm:customers: 45 days after created_at" in line for line in lines)
+    text = _pdf_text(as_pdf(snapshot))
+    assert "Purposes" in text and "Retention" in text
+    assert "45 days after created_at" in text and purpose.name in text
