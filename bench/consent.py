@@ -175,14 +175,24 @@ def bench_lookups(count: int, subject_ids: list[int], rng: random.Random) -> lis
 
 
 def check_fold(subject_ids: list[int], rng: random.Random, sample: int = 200) -> int:
-    """Sanity: for a sample of subjects the state equals the fold of the ledger. Returns mismatches."""
+    """Sanity: for a sample of subjects the state equals the fold of the ledger. Returns mismatches.
+
+    The fold ranks a grant at its time and a withdrawal at its receipt (issue 14: an opt-out beats
+    every grant received before it), ties broken by the event id.
+    """
     from consent.models import ConsentEvent, ConsentState
+
+    def rank(e):
+        return (e.recorded_at if e.action == "withdraw" else e.at, e.pk)
 
     bad = 0
     for sid in rng.sample(subject_ids, min(sample, len(subject_ids))):
         best = {}
-        for e in ConsentEvent.objects.filter(subject_id=sid).only("pk", "at", "action", "purpose_id"):
-            if e.purpose_id not in best or (e.at, e.pk) > (best[e.purpose_id].at, best[e.purpose_id].pk):
+        events = ConsentEvent.objects.filter(subject_id=sid).only(
+            "pk", "at", "recorded_at", "action", "purpose_id"
+        )
+        for e in events:
+            if e.purpose_id not in best or rank(e) > rank(best[e.purpose_id]):
                 best[e.purpose_id] = e
         state = dict(ConsentState.objects.filter(subject_id=sid).values_list("purpose_id", "event_id"))
         bad += state != {p: e.pk for p, e in best.items()}
@@ -245,6 +255,15 @@ def main() -> None:
         print(
             f"state    {ConsentState.objects.count():,} rows; fold check on a sample: {mismatches} mismatches"
         )
+        print(f"(load average while measuring: {', '.join(f'{x:.1f}' for x in os.getloadavg())})")
+        print(
+            f"goal service / raw COPY: {ratio:.3f}x (target >= 0.3x): {'met' if ratio >= 0.3 else 'missed'}"
+        )
+        print(
+            f"goal consent_is_current median: {median:.3f} ms (target < 1 ms): {'met' if median < 1 else 'missed'}"
+        )
+        print(f"goal state equals the ledger's fold: {mismatches} mismatches (target 0): "
+              f"{'met' if mismatches == 0 else 'missed'}")  # fmt: skip
     finally:
         if not args.keepdb:
             connection.creation.destroy_test_db(old_name, verbosity=0)

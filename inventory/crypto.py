@@ -174,15 +174,19 @@ def seal_many(items: Sequence[tuple[SubjectKey, str | None, Any]], *, table: str
     nonces = os.urandom(_NONCE * len(items))
     head = bytes([VERSION_GCM])
     prefix = b"\x1f".join((head, table.encode(), column.encode())) + b"\x1f"
+    b64 = base64.urlsafe_b64encode
     sealed: list[str] = []
-    for index, (key, plaintext, row) in enumerate(items):
+    append = sealed.append
+    at = 0
+    for key, plaintext, row in items:
         if plaintext is None or plaintext == "":
-            sealed.append("")
-            continue
-        nonce = nonces[_NONCE * index : _NONCE * index + _NONCE]
-        aad = prefix + f"{row}\x1f{key.subject_id}".encode()
-        body = key.aead.encrypt(nonce, str(plaintext).encode(), aad)
-        sealed.append(base64.urlsafe_b64encode(head + nonce + body).decode())
+            append("")
+        else:
+            nonce = nonces[at : at + _NONCE]
+            aad = prefix + f"{row}\x1f{key.subject_id}".encode()
+            text = plaintext if type(plaintext) is str else str(plaintext)
+            append(b64(head + nonce + key.aead.encrypt(nonce, text.encode(), aad)).decode())
+        at += _NONCE
     return sealed
 
 
@@ -203,6 +207,27 @@ def open_field(key: SubjectKey, record: models.Model, field_name: str) -> str:
     """`open_sealed` for a field of a record, bound to the record's own table, column and id."""
     table, column = field_place(record, field_name)
     return open_sealed(key, getattr(record, field_name), table=table, column=column, row=record.pk)
+
+
+def open_fields(key: SubjectKey, fields: Sequence[tuple[models.Model, str]]) -> list[str | None]:
+    """`open_field` for many (record, field name) of one subject: the key is re-checked once for the batch.
+
+    With a shared (Redis) cache, re-checking per value costs a round trip per value. Raises
+    KeyDestroyed for the batch; a value that does not open comes back as None for the caller to mark.
+    """
+    ensure_live([key])
+    opened: list[str | None] = []
+    for record, name in fields:
+        token = getattr(record, name)
+        if not token:
+            opened.append("")
+            continue
+        table, column = field_place(record, name)
+        try:
+            opened.append(_open(key, token, table=table, column=column, row=record.pk))
+        except UndecryptableValue:
+            opened.append(None)
+    return opened
 
 
 def reseal(key: SubjectKey, token: str, *, table: str, column: str, row: Any) -> str:
@@ -327,14 +352,15 @@ def keys_for_subjects(subject_ids: Iterable[int]) -> dict[int, SubjectKey | None
     """Unwrapped keys for many subjects in one query; None where the key was destroyed.
 
     The wrapped keys are always read from the database (the truth); the cache only saves unwrapping,
-    and only while the key epoch is unchanged and the entry is younger than DATA_KEY_CACHE_SECONDS.
+    only while the key epoch is unchanged, and only for a key whose wrapped value the database still
+    holds (that read restarts the key's DATA_KEY_CACHE_SECONDS, as ensure_live's re-check does).
     """
     global _cache_epoch
     epoch = _epoch()
     if epoch != _cache_epoch or epoch[1] is None:
         _cache.clear()
         _cache_epoch = epoch
-    oldest = time.time() - conf.data_key_cache_seconds()
+    now = time.time()
     found: dict[int, SubjectKey | None] = {}
     for subject_id, wrapped in _wrapped_keys(subject_ids):
         if not wrapped:
@@ -342,7 +368,12 @@ def keys_for_subjects(subject_ids: Iterable[int]) -> dict[int, SubjectKey | None
             found[subject_id] = None
             continue
         key = _cache.get(subject_id)
-        if key is None or key.wrapped != wrapped or key.loaded_at < oldest:
+        if key is not None and key.wrapped == wrapped:
+            # The database, just read, still holds this very wrapped key: the key is as live as a
+            # fresh unwrap would be (what ensure_live concludes from the same read), so its age
+            # restarts instead of paying the unwrap and HKDF again (issue 19).
+            key.checked, key.loaded_at = epoch, now
+        else:
             key = SubjectKey(subject_id, wrapped, _unwrap_raw(wrapped), epoch)
             if epoch[1] is not None:
                 if len(_cache) >= _CACHE_MAX:

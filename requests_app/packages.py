@@ -58,7 +58,28 @@ class _Names:
         return self._maps[model].get(pk)
 
 
-def _row(record: models.Model, entry: PersonalData, key, names: _Names) -> dict:
+def _opened(records: list[models.Model], key) -> dict[tuple[int, str], str]:
+    """Every sealed field of the package's records, opened in one batch (one key re-check, not one per value)."""
+    fields = [
+        (record, f.name)
+        for record in records
+        for f in record._meta.concrete_fields
+        if isinstance(f, EncryptedTextField) and getattr(record, f.attname)
+    ]
+    if not fields:
+        return {}
+    if key is None:
+        return {(id(r), name): "[erased: key destroyed]" for r, name in fields}
+    values = crypto.open_fields(key, fields)
+    return {
+        (id(r), name): "[unreadable]" if value is None else value
+        for (r, name), value in zip(fields, values, strict=True)
+    }
+
+
+def _row(
+    record: models.Model, entry: PersonalData, opened: dict[tuple[int, str], str], names: _Names
+) -> dict:
     row: dict = {}
     subject_field = entry.subject.split("__")[0] if entry.subject else ""
     never = entry.never_exported  # credentials, tokens, idempotency keys, mail headers, staff names
@@ -77,13 +98,7 @@ def _row(record: models.Model, entry: PersonalData, key, names: _Names) -> dict:
             continue
         value = getattr(record, f.attname)
         if isinstance(f, EncryptedTextField):
-            if key is None:
-                value = "[erased: key destroyed]" if value else ""
-            else:
-                try:
-                    value = crypto.open_field(key, record, f.name)
-                except crypto.UndecryptableValue:
-                    value = "[unreadable]"
+            value = opened.get((id(record), f.name), "")
         row[f.name] = _plain(value)
     return row
 
@@ -185,6 +200,24 @@ def _other_systems(archive: zipfile.ZipFile, case_id: int) -> tuple[int, list[st
     return total, files, manifest
 
 
+def _exported(
+    subject_id: int, lookback_from: date | None, system_ids: set[int]
+) -> list[tuple[PersonalData, list[models.Model]]]:
+    """Each registered model's records of the subject within the lookback; fills in the systems seen."""
+    exported: list[tuple[PersonalData, list[models.Model]]] = []
+    for found in records_for_subject(subject_id):
+        # Recipients are named from every record's system, whatever the lookback.
+        system_ids.update(r.system_id for r in found.records if getattr(r, "system_id", None))
+        records = found.records
+        if lookback_from and found.entry.subject:
+            records = [
+                r for r in records if _on_or_after(getattr(r, found.entry.collected_at), lookback_from)
+            ]
+        if records:
+            exported.append((found.entry, records))
+    return exported
+
+
 def package_contents(
     *,
     subject_id: int,
@@ -206,17 +239,11 @@ def package_contents(
     system_ids: set[int] = set()
     total = 0
     files: list[str] = []
+    exported = _exported(subject_id, lookback_from, system_ids)
+    opened = _opened([r for _entry, records in exported for r in records], key)
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for found in records_for_subject(subject_id):
-            # Recipients are named from every record's system, whatever the lookback.
-            system_ids.update(r.system_id for r in found.records if getattr(r, "system_id", None))
-            entry = found.entry
-            records = found.records
-            if lookback_from and entry.subject:
-                records = [r for r in records if _on_or_after(getattr(r, entry.collected_at), lookback_from)]
-            if not records:
-                continue
-            rows = [_row(r, entry, key, names) for r in records]
+        for entry, records in exported:
+            rows = [_row(r, entry, opened, names) for r in records]
             for r in records:
                 source_id = getattr(r, "source_id", None)
                 if source_id is not None:

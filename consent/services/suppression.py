@@ -1,13 +1,12 @@
 """The suppression list: keyed hashes of addresses that must never be marketed to again."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.services import audit_record
 from core.actors import Actor, actor_label
-from inventory.models import DataSubject
 
 from ..models import Action, ConsentState, Purpose, SuppressedAddress
 from ..suppression import email_hmac, subject_email_addresses
@@ -21,60 +20,70 @@ def consent_suppress_before_erasure(*, subject_id: int) -> int:
     re-creates the erased person with a marketing grant (issue 14 item 4; GDPR Art. 17, 21(3); CAN-SPAM
     §7704(a)(4)). Only keyed hashes are kept. Returns the rows added.
     """
-    subject = DataSubject.objects.filter(pk=subject_id).values("erased_at").first()
-    if subject is None or subject["erased_at"] is not None:
-        return 0  # already erased: the addresses are gone (and were suppressed the first time)
-    withdrawn = list(
+    # Addresses of live subjects only: an erased subject has none left (they were suppressed the first time).
+    addresses = subject_email_addresses([subject_id]).get(subject_id, set())
+    if not addresses:
+        return 0
+    withdrawn = dict(
         ConsentState.objects.filter(subject_id=subject_id, action=Action.WITHDRAW).values_list(
-            "purpose__code", flat=True
+            "purpose__code", "purpose_id"
         )
     )
-    addresses = subject_email_addresses([subject_id]).get(subject_id, set())
-    hashes = {email_hmac(a) for a in addresses}
-    added = _suppress(
-        hashes=hashes,
-        purposes=withdrawn,
-        reason=SuppressedAddress.Reason.ERASED_AFTER_OPT_OUT,
-        actor="erasure",
-        subject_id=subject_id,
+    marketing = dict(
+        Purpose.objects.filter(is_marketing=True, required=False).values_list("code", "pk").order_by()
     )
-    marketing = Purpose.objects.filter(is_marketing=True, required=False).values_list("code", flat=True)
-    return added + _suppress(
-        hashes=hashes,
-        purposes=list(marketing),
-        reason=SuppressedAddress.Reason.ERASED,
+    return _suppress(
+        hashes={email_hmac(a) for a in addresses},
+        groups=[
+            (SuppressedAddress.Reason.ERASED_AFTER_OPT_OUT, withdrawn),
+            (SuppressedAddress.Reason.ERASED, marketing),
+        ],
         actor="erasure",
         subject_id=subject_id,
     )
 
 
 def _suppress(
-    *, hashes: set[str], purposes: Iterable[str], reason: str, actor: Actor, subject_id: int | None = None
+    *,
+    hashes: set[str],
+    groups: list[tuple[str, Mapping[str, int]]],
+    actor: Actor,
+    subject_id: int | None = None,
 ) -> int:
+    """List each hash for each group's purposes (code -> id) with the group's reason, skipping pairs
+    already listed (by an earlier group too): one query for what is listed, one insert, one audit event
+    per reason that added rows."""
     if not hashes:
         return 0
-    ids = dict(Purpose.objects.filter(code__in=set(purposes)).values_list("code", "pk"))
-    purposes = sorted(ids)
+    purpose_ids = {pk for _reason, purposes in groups for pk in purposes.values()}
     label = actor_label(actor)
-    already = set(
-        SuppressedAddress.objects.filter(email_hmac__in=hashes, purpose_id__in=ids.values()).values_list(
-            "email_hmac", "purpose__code"
+    listed = set(
+        SuppressedAddress.objects.filter(email_hmac__in=hashes, purpose_id__in=purpose_ids).values_list(
+            "email_hmac", "purpose_id"
         )
     )
-    new = [
-        SuppressedAddress(email_hmac=h, purpose_id=ids[p], reason=reason, created_by_label=label)
-        for h in sorted(hashes)
-        for p in purposes
-        if (h, p) not in already
-    ]
+    new: list[SuppressedAddress] = []
+    added: list[tuple[str, list[str], int]] = []
+    for reason, purposes in groups:
+        codes = sorted(purposes)
+        rows = [
+            SuppressedAddress(email_hmac=h, purpose_id=purposes[p], reason=reason, created_by_label=label)
+            for h in sorted(hashes)
+            for p in codes
+            if (h, purposes[p]) not in listed
+        ]
+        listed.update((row.email_hmac, row.purpose_id) for row in rows)
+        new += rows
+        if rows:
+            added.append((reason, codes, len(rows)))
     SuppressedAddress.objects.bulk_create(new, ignore_conflicts=True)
-    if new:
+    for reason, codes, count in added:
         audit_record(
             action="consent.addresses_suppressed",
             actor=actor,
             target_type="consent.suppressedaddress",
             subject_id=subject_id,
-            details={"reason": reason, "purposes": purposes, "addresses": len(hashes), "rows": len(new)},
+            details={"reason": reason, "purposes": codes, "addresses": len(hashes), "rows": count},
         )
     return len(new)
 
@@ -94,12 +103,12 @@ def suppression_add(*, email: str, purposes: Iterable[str] | None = None, actor:
     codes = list(
         purposes or Purpose.objects.filter(is_marketing=True, required=False).values_list("code", flat=True)
     )
-    known = set(Purpose.objects.filter(code__in=codes, required=False).values_list("code", flat=True))
-    unknown = sorted(set(codes) - known)
+    known = dict(Purpose.objects.filter(code__in=codes, required=False).values_list("code", "pk"))
+    unknown = sorted(set(codes) - set(known))
     if unknown:
         raise ValidationError(f"Unknown or required purposes: {', '.join(unknown)}.")
     return _suppress(
-        hashes={email_hmac(email)}, purposes=codes, reason=SuppressedAddress.Reason.MANUAL, actor=actor
+        hashes={email_hmac(email)}, groups=[(SuppressedAddress.Reason.MANUAL, known)], actor=actor
     )
 
 

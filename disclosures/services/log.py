@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
 from core.actors import Actor, actor_label
+from inventory import bulk
 from inventory.models import ThirdParty
 
 from .. import integrations, selectors
@@ -112,47 +113,20 @@ def payload_fingerprint(payload: Mapping) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _copy_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
 def _insert_events(*, batch: DisclosureBatch, subject_ids: Sequence[int]) -> None:
-    """All members in ONE bulk operation: COPY on PostgreSQL, bulk_create elsewhere."""
-    if connection.vendor == "postgresql":
-        suffix = "\t".join(
-            [
-                str(batch.third_party_id),
-                batch.purpose,
-                str(batch.categories),
-                batch.at.isoformat(),
-                _copy_escape(batch.agreement_reference),
-                str(batch.pk),
-            ]
-        )
-        with (
-            connection.cursor() as cursor,
-            cursor.copy(
-                "COPY disclosures_disclosureevent "
-                "(subject_id, third_party_id, purpose, categories, at, agreement_reference, batch_id) FROM STDIN"
-            ) as copy,
-        ):
-            step = 20_000
-            for i in range(0, len(subject_ids), step):
-                copy.write("".join(f"{sid}\t{suffix}\n" for sid in subject_ids[i : i + step]))
-        return
-    DisclosureEvent.objects.bulk_create(
-        [
-            DisclosureEvent(
-                subject_id=sid,
-                third_party_id=batch.third_party_id,
-                purpose=batch.purpose,
-                categories=batch.categories,
-                at=batch.at,
-                agreement_reference=batch.agreement_reference,
-                batch_id=batch.pk,
-            )
-            for sid in subject_ids
-        ]
+    """All members in ONE bulk operation (inventory.bulk: COPY on PostgreSQL), the batch's fields copied."""
+    bulk.insert_column(
+        DisclosureEvent,
+        "subject_id",
+        subject_ids,
+        constants={
+            "third_party_id": batch.third_party_id,
+            "purpose": batch.purpose,
+            "categories": batch.categories,
+            "at": batch.at,
+            "agreement_reference": batch.agreement_reference,
+            "batch_id": batch.pk,
+        },
     )
 
 

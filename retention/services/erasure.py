@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -42,7 +42,6 @@ class _Survey:
     kept: list[dict[str, Any]] = field(default_factory=list)
     todo: list[tuple[PersonalData, Plan, models.QuerySet]] = field(default_factory=list)
     ledgers: list[PersonalData] = field(default_factory=list)
-    pending: int = 0
 
 
 @dataclass
@@ -90,16 +89,22 @@ def erase_subject_outcome(
     now = timezone.now()
     holds = list(holds_for_subject(subject_id=subject_id, at=now))
     survey = _survey(subject_id, holds)
-    key_live = DataKey.objects.filter(subject_id=subject_id, destroyed_at__isnull=True).exists()
-    if survey.pending == 0 and (survey.kept or not key_live) and subject.erased_at is not None:
-        previous = _previous_certificate(subject_id, case_reference)
-        if previous is not None:
-            return ErasureOutcome(previous, False)
+    key_live = None  # asked only when it decides something: a first erasure destroys a live key or none
+    if subject.erased_at is not None:  # erased before: a repeat finds nothing left to do
+        key_live = _key_live(subject_id)
+        if (survey.kept or not key_live) and not _anything_pending(survey):
+            previous = _previous_certificate(subject_id, case_reference)
+            if previous is not None:
+                return ErasureOutcome(previous, False)
 
     journal = JournalContext(at=now, certificate_ref=uuid.uuid4(), subject_id=subject_id)
     run_before_subject_erasure(subject_id=subject_id)
     erased = _erase_records(survey, journal)
+    held = bool(survey.kept)
     ledger_rows, key_destroyed = _ledgers_and_key(survey, holds, actor=actor, journal=journal)
+    if key_live is None:
+        # Nothing held: the key was destroyed now exactly when it was live.
+        key_live = _key_live(subject_id) if held else key_destroyed
     if subject.erased_at is None:
         DataSubject.objects.filter(pk=subject_id).update(erased_at=now)
         write_journal("inventory.DataSubject", ErasureJournal.Method.SUBJECT_ERASED, [subject_id], journal)
@@ -125,7 +130,10 @@ def erase_subject_outcome(
 
 
 def _survey(subject_id: int, holds: list[LegalHold]) -> _Survey:
-    """Sort every registered model's records of the subject: held (kept), ledger, or to erase (counted)."""
+    """Sort every registered model's records of the subject: held (kept), ledger, or to erase.
+
+    Nothing is counted here: the engine erases only what still holds a value, and reports the count.
+    """
     survey = _Survey()
     for entry in erasure_order():
         records = entry.for_subject(subject_id)
@@ -138,10 +146,32 @@ def _survey(subject_id: int, holds: list[LegalHold]) -> _Survey:
         if entry.append_only:
             survey.ledgers.append(entry)
             continue
-        plan = plan_for(entry)
-        survey.pending += records.filter(pending_q(entry.model, plan)).count()
-        survey.todo.append((entry, plan, records))
+        survey.todo.append((entry, plan_for(entry), records))
     return survey
+
+
+def _anything_pending(survey: _Survey) -> bool:
+    """Does any record not under hold still hold a value to erase? (Stops at the first that does.)"""
+    return any(records.filter(pending_q(entry.model, plan)).exists() for entry, plan, records in survey.todo)
+
+
+def _key_live(subject_id: int) -> bool:
+    return DataKey.objects.filter(subject_id=subject_id, destroyed_at__isnull=True).exists()
+
+
+def _ledger_counts(entries: list[PersonalData], subject_id: int) -> list[int]:
+    """Rows of each ledger of the subject, in one statement (a scalar count per ledger), not one per ledger."""
+    querysets = [entry.for_subject(subject_id).order_by().values("pk") for entry in entries]
+    if not querysets or len({qs.db for qs in querysets}) != 1:
+        return [qs.count() for qs in querysets]
+    parts, params = [], []
+    for number, qs in enumerate(querysets):
+        sql, part_params = qs.query.get_compiler(qs.db).as_sql()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS ledger_{number})")
+        params.extend(part_params)
+    with connections[querysets[0].db].cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(parts)}", params)
+        return [int(count) for count in cursor.fetchone()]
 
 
 def _previous_certificate(subject_id: int, case_reference: str) -> ErasureCertificate | None:
@@ -197,11 +227,11 @@ def _ledgers_and_key(
     )
     if key_destroyed:
         write_journal("inventory.DataKey", ErasureJournal.Method.KEY_DESTROYED, [subject_id], journal)
-    ledger_rows = []
-    for entry in survey.ledgers:
-        count = entry.for_subject(subject_id).count()
-        if count:
-            ledger_rows.append({"model": entry.label, "category": entry.category, "count": count})
+    ledger_rows = [
+        {"model": entry.label, "category": entry.category, "count": count}
+        for entry, count in zip(survey.ledgers, _ledger_counts(survey.ledgers, subject_id), strict=True)
+        if count
+    ]
     return ledger_rows, key_destroyed
 
 

@@ -64,9 +64,9 @@ def test_a_batch_of_many_subjects_is_recorded_in_one_bulk_operation():
     event_writes = [q["sql"] for q in many.captured_queries if "disclosures_disclosureevent" in q["sql"]]
     if connection.vendor == "postgresql":
         assert len(many) == len(few)
-        assert event_writes == [
-            "COPY disclosures_disclosureevent "
-            "(subject_id, third_party_id, purpose, categories, at, agreement_reference, batch_id) FROM STDIN"
+        assert event_writes == [  # inventory.bulk's COPY (issue 13)
+            'COPY "disclosures_disclosureevent" ("subject_id", "third_party_id", "purpose", "categories", '
+            '"at", "agreement_reference", "batch_id") FROM STDIN'
         ]
     else:  # bulk_create: multi-row INSERTs, as few as the backend's parameter limit allows
         assert event_writes and all(sql.startswith("INSERT") for sql in event_writes)

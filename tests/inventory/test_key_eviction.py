@@ -149,3 +149,19 @@ def test_without_the_epoch_a_cached_key_is_re_read_once_older_than_the_cache_lif
             crypto.open_field(key, account, "payment_method_reference")
         with pytest.raises(crypto.KeyDestroyed):
             record_reveal(account)
+
+
+@pytest.mark.django_db
+def test_a_cached_key_the_database_still_holds_is_reused_past_the_cache_life_not_unwrapped_again(settings):
+    """keys_for_subjects reads the wrapped key every time; unchanged, the unwrapped key is kept (issue 19)."""
+    settings.DATA_KEY_CACHE_SECONDS = 5
+    subject = make_full_subject()
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        first = crypto.keys_for_subjects([subject.pk])[subject.pk]
+        clock.shift(timedelta(seconds=6))
+        again = crypto.keys_for_subjects([subject.pk])[subject.pk]
+        assert again is first
+        DataKey.objects.filter(subject=subject).update(
+            wrapped="", destroyed_at=timezone.now()
+        )  # no epoch bump
+        assert crypto.keys_for_subjects([subject.pk])[subject.pk] is None

@@ -11,7 +11,7 @@ from django.db import DatabaseError, connection, transaction
 from audit.models import AuditEvent
 from inventory import models as inv
 from inventory import selectors
-from inventory.bulk import insert_rows, reserve_ids
+from inventory.bulk import insert_column, insert_rows, reserve_ids
 from inventory.pagination import EstimatedCountPaginator
 from inventory.registry import registry
 from inventory.services import (
@@ -179,6 +179,29 @@ def test_bulk_rows_take_ids_that_later_inserts_do_not_reuse():
     assert inv.MarketingPreference.objects.get(subject_id=ids[0]).topics == ["erp", "events"]
     created = subject_create(name="After bulk", email="after@example.com")
     assert created.pk not in ids
+
+
+@pytest.mark.django_db
+def test_insert_column_writes_one_row_per_value_with_the_constants_exactly_as_given():
+    subjects = [subject_create(name=f"Column {i}", email=f"column{i}@example.com").pk for i in range(3)]
+    now = dt.datetime.now(dt.UTC)
+    text, topics = "e\\mail\tpost\r\nx", ["erp", 'say "hi"\t\\']  # COPY's special characters
+    written = insert_column(
+        inv.MarketingPreference,
+        "subject_id",
+        subjects,
+        constants={"collected_at": now, "channel": text, "topics": topics},
+    )
+    rows = inv.MarketingPreference.objects.filter(subject_id__in=subjects)
+    assert written == 3 and sorted(r.subject_id for r in rows) == sorted(subjects)
+    assert {(r.channel, tuple(r.topics), r.collected_at, r.frequency, r.system_id) for r in rows} == {
+        (text, tuple(topics), now, "", None)  # fields not named: their defaults
+    }
+    # A field left out whose default is computed per row (topics=list) goes through insert_rows.
+    insert_column(
+        inv.MarketingPreference, "subject_id", subjects[:1], constants={"collected_at": now, "channel": "sms"}
+    )
+    assert inv.MarketingPreference.objects.get(subject_id=subjects[0], channel="sms").topics == []
 
 
 @pytest.mark.postgres

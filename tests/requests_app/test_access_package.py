@@ -318,3 +318,20 @@ def test_a_package_built_while_a_partial_erasure_runs_is_refused_under_the_subje
     with pytest.raises(ValidationError, match="erased while the package was being built"):
         services.access_package_build(case=case, actor=officer, heartbeat=erase_meanwhile)
     assert erased and not AccessPackage.objects.filter(case=case).exists()
+
+
+@pytest.mark.django_db
+def test_a_package_re_checks_its_subjects_key_once_not_once_per_sealed_value(monkeypatch):
+    """With the shared (Redis) key epoch every re-check is a round trip (issue 19)."""
+    from inventory import crypto
+    from requests_app.packages import package_contents
+
+    subject = make_full_subject()
+    checks = []
+    real = crypto.ensure_live
+    monkeypatch.setattr(crypto, "ensure_live", lambda keys: checks.append(1) or real(keys))
+    contents = package_contents(subject_id=subject.pk, reference="t", generated_at=datetime.now(UTC))
+    with zipfile.ZipFile(io.BytesIO(contents.data)) as archive:
+        accounts = json.loads(archive.read("account/inventory.UserAccount.json"))
+    assert accounts[0]["payment_method_reference"] == f"tok_{subject.pk}_visa"  # sealed values opened
+    assert len(checks) == 1

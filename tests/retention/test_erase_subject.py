@@ -289,3 +289,20 @@ def test_a_hold_without_a_named_owner_is_owned_by_whoever_placed_it():
     user = f.officer()
     hold = legal_hold_place(subject_id=subject.pk, reason="Dispute", owner=user)
     assert hold.owner == user and hold.owner_label == "officer"
+
+
+@pytest.mark.django_db
+def test_a_first_erasure_counts_nothing_but_the_ledgers_and_those_in_one_statement():
+    """Issue 19: no per-model COUNT before erasing (the engine reports what it erased)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    subject = make_full_subject()
+    with CaptureQueriesContext(connection) as queries:
+        certificate = erase_subject(subject_id=subject.pk, reason="Erasure request")
+    sqls = [q["sql"] for q in queries.captured_queries]
+    counts = [sql for sql in sqls if sql.startswith("SELECT") and "COUNT(*)" in sql]
+    ledgers = sum(1 for entry in registry if entry.append_only)
+    assert len(counts) == 1 and counts[0].count("SELECT COUNT(*)") == ledgers
+    assert certificate.key_destroyed
+    assert certificate.summary["key_destruction"]["already_destroyed"] is False
