@@ -32,6 +32,7 @@ from .checks import (
     subject_sealing_keys,
 )
 from .inputs import BulkRecordRejected, BulkRecordResult, ConsentEventInput, EventRow, RecordedItem
+from .propagation import opt_outs_propagate
 from .state import fold_into_state
 
 
@@ -53,6 +54,7 @@ def consent_events_record_bulk(
     notify_withdrawals: bool = False,
     import_batch: ConsentImport | None = None,
     validate_only: bool = False,
+    propagate_opt_outs: bool = True,
 ) -> BulkRecordResult:
     """Record many consent events at once, all or nothing; idempotent by (source, client_event_id).
 
@@ -61,7 +63,9 @@ def consent_events_record_bulk(
     address on the suppression list is recorded as a withdrawal (`suppressed`). With
     `notify_withdrawals`, a withdrawal that ends a grant sends the opt-out confirmation notice.
     Give batches of up to about 10,000 events: one call is one transaction. With `validate_only`,
-    only the checks run (BulkRecordRejected or an empty result) and nothing is written.
+    only the checks run (BulkRecordRejected or an empty result) and nothing is written. A new withdrawal
+    of a marketing purpose reaches every other system with an unsubscribe operation, on commit
+    (`propagation.py`), unless `propagate_opt_outs` is off (a case tells its systems itself).
     """
     with transaction.atomic():
         return _record(
@@ -71,6 +75,7 @@ def consent_events_record_bulk(
             notify_withdrawals=notify_withdrawals,
             import_batch=import_batch,
             validate_only=validate_only,
+            propagate_opt_outs=propagate_opt_outs,
         )
 
 
@@ -82,6 +87,7 @@ def _record(
     notify_withdrawals: bool,
     import_batch: ConsentImport | None,
     validate_only: bool = False,
+    propagate_opt_outs: bool = False,
 ) -> BulkRecordResult:
     if not events:
         return BulkRecordResult()
@@ -116,6 +122,8 @@ def _record(
         import_batch=import_batch,
     )
     outcome = fold_into_state(new_rows, purposes=purposes, now=now, notify=notify_withdrawals)
+    if propagate_opt_outs:
+        opt_outs_propagate(new_rows, purposes=purposes, actor=actor)
     result = _result(len(events), new_rows=new_rows, duplicates=duplicates)
     if notify_withdrawals and outcome.withdrawals_ending_grant:
         result.notices = _notify_withdrawals(outcome.withdrawals_ending_grant, purposes=purposes, actor=actor)

@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core.actors import Actor
-from inventory.models import DataSubject
 
 from ..models import Action, ConsentEvent, ConsentState, Purpose
 from .inputs import BulkRecordRejected, ConsentEventInput
@@ -87,7 +86,9 @@ def consent_withdraw_purposes(
             for code in todo
         ]
         try:
-            result = consent_events_record_bulk(events=items, source="", actor=actor, notify_withdrawals=True)
+            result = consent_events_record_bulk(
+                events=items, source="", actor=actor, notify_withdrawals=True, propagate_opt_outs=propagate
+            )
         except BulkRecordRejected as exc:
             raise ValidationError(next(iter(exc.item_errors.values()))) from exc
         recorded = ConsentEvent.objects.select_related("purpose").in_bulk(
@@ -95,24 +96,7 @@ def consent_withdraw_purposes(
         )
         for code, item in zip(todo, result.items, strict=True):
             done[code] = recorded[item.event_id]
-        if propagate and any(found[code].is_marketing for code in todo):
-            opt_out_systems(subject_id=subject_id, actor=actor)
     return [done[code] for code in codes]
-
-
-def opt_out_systems(*, subject_id: int, actor: Actor = None) -> int:
-    """connectors.services.opt_out_propagate for a subject: their address and phone are looked up there
-    (sealed on the run, never in a task argument). Returns how many systems were told."""
-    from connectors.services import opt_out_propagate
-
-    subject = DataSubject.objects.only("email_normalized", "phone", "erased_at").get(pk=subject_id)
-    if subject.erased_at is not None:
-        return 0
-    identities = {"email": [subject.email_normalized] if subject.email_normalized else [],
-                  "phone_number": [subject.phone] if subject.phone else []}  # fmt: skip
-    if not any(identities.values()):
-        return 0
-    return len(opt_out_propagate(identities=identities, subject_id=subject_id, actor=actor))
 
 
 @transaction.atomic

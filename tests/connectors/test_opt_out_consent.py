@@ -136,3 +136,27 @@ def test_a_repeated_withdrawal_or_a_case_withdrawal_adds_no_run(api):
     consent_withdraw_purposes(subject_id=john.pk, purposes=["marketing_email"], channel="email_link",
                               propagate=False)  # fmt: skip
     assert not SystemRun.objects.filter(subject=john).exists()  # a case plans its own per-case runs
+
+
+@pytest.mark.django_db
+def test_an_opt_out_in_a_csv_import_reaches_the_system(api, django_capture_on_commit_callbacks):
+    """Imports write through the same ledger service as the link: their withdrawals are told too, once
+    per subject, and an import's grants are not."""
+    from consent.services import consent_import_csv
+
+    state, base = api
+    mailchimp = _mailchimp(base)
+    state.add_member("jane@example.com", FNAME="Jane")
+    jane = _subscribed()
+    john = _subscribed("john@example.com")
+    content = (
+        "email,purpose,action,at\n"
+        "jane@example.com,marketing_email,withdraw,2026-01-02T10:00:00Z\n"
+        "john@example.com,marketing_email,grant,2026-01-02T10:00:00Z\n"
+    ).encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        consent_import_csv(content=content, file_name="crm-export.csv", actor="test")
+    run = SystemRun.objects.get(system=mailchimp, subject=jane, action="opt_out", case_id=None)
+    assert run.status == "done"
+    assert state.members[_md5("jane@example.com")]["status"] == "unsubscribed"
+    assert not SystemRun.objects.filter(subject=john).exists()
