@@ -150,10 +150,10 @@ def test_an_opt_out_in_a_csv_import_reaches_the_system(api, django_capture_on_co
     jane = _subscribed()
     john = _subscribed("john@example.com")
     content = (
-        "email,purpose,action,at\n"
-        "jane@example.com,marketing_email,withdraw,2026-01-02T10:00:00Z\n"
-        "john@example.com,marketing_email,grant,2026-01-02T10:00:00Z\n"
-    ).encode()
+        b"email,purpose,action,at\n"
+        b"jane@example.com,marketing_email,withdraw,2026-01-02T10:00:00Z\n"
+        b"john@example.com,marketing_email,grant,2026-01-02T10:00:00Z\n"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         consent_import_csv(content=content, file_name="crm-export.csv", actor="test")
     run = SystemRun.objects.get(system=mailchimp, subject=jane, action="opt_out", case_id=None)
