@@ -60,9 +60,9 @@ def _compiled_delete(queryset: models.QuerySet) -> tuple[str, tuple]:
     return sql_, tuple(params)
 
 
-def _protected_q(lookup: str) -> tuple[Q | None, Q | None]:
-    """(rows of a protected subject, "some subject is protected"), from the providers' querysets (read as
-    subqueries of the window's statement) or lists; (None, None) when nothing can be protected."""
+def _protected_q(lookup: str) -> tuple[Q | None, Q | None, bool]:
+    """(rows of a protected subject, "some subject is protected", whether the statement can be reused)
+    from the providers' querysets (subqueries, read by each statement) or lists (baked in: not reusable)."""
     rows, gates, ungated = Q(pk__in=[]), Q(pk__in=[]), False
     found = False
     for source in sweep_protected_subject_sources():
@@ -76,8 +76,8 @@ def _protected_q(lookup: str) -> tuple[Q | None, Q | None]:
                 rows |= Q(**{f"{lookup}__in": ids})
                 ungated = found = True
     if not found:
-        return None, None
-    return rows, (Q() if ungated else gates)
+        return None, None, True
+    return rows, (Q() if ungated else gates), not ungated
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ class _Parts:
     delete: tuple[str, tuple]
     held: tuple[str, tuple]
     open_request: tuple[str, tuple] | None
+    reusable: bool = True
 
 
 def _parts(target: Target, run: SweepRun, batch: SweepBatch, *, lo: int, hi: int) -> _Parts:
@@ -114,13 +115,14 @@ def _parts(target: Target, run: SweepRun, batch: SweepBatch, *, lo: int, hi: int
         .annotate(hold_pk=Subquery(first_hold))
         .values_list("pk", "hold_pk")
     )
-    erasable = base.filter(~Exists(covering))
-    protected, gate = _protected_q(lookup)
+    # The per-row hold check runs only when some hold bears on the category (else an anti-join per row).
+    erasable = base.filter(~Exists(holds) | ~Exists(covering))
+    protected, gate, reusable = _protected_q(lookup)
     open_request = None
     if protected is not None:
         open_request = _compiled(erasable.filter(gate).filter(protected).values_list("pk"))
         erasable = erasable.exclude(protected)
-    return _Parts(_compiled_delete(erasable), _compiled(held), open_request)
+    return _Parts(_compiled_delete(erasable), _compiled(held), open_request, reusable)
 
 
 def _statement(target: Target, parts: _Parts, *, mirrored: bool) -> str:
@@ -165,16 +167,54 @@ SELECT u.cursor, u.status, (SELECT coalesce(sum(record_count), 0) FROM j), (SELE
        (SELECT n FROM o), (SELECT record_pks FROM j) FROM u"""
 
 
+# The window's bounds are compiled as these stand-ins (inside any integer primary key's range, so Django
+# keeps the lookups) and bound by name, so a batch compiles its statement once for all its windows.
+LO, HI = -2_000_000_017, -2_000_000_003
+
+
 def _named(sql_: str, params: tuple, prefix: str, into: dict) -> str:
     """A compiled piece's positional %s as named parameters, so the pieces compose in any order."""
     pieces = sql_.replace("%%", "\0").split("%s")
     assert len(pieces) == len(params) + 1
     out = [pieces[0]]
     for i, (param, piece) in enumerate(zip(params, pieces[1:], strict=True)):
-        name = f"{prefix}{i}"
-        into[name] = param
+        if isinstance(param, int) and param in (LO, HI):
+            name = "lo" if param == LO else "hi"
+        else:
+            name = f"{prefix}{i}"
+            into[name] = param
         out.append(f"%({name})s{piece}")
     return "".join(out).replace("\0", "%%")
+
+
+# batch id -> (statement, its fixed parameters); a handful of batches per worker process at a time.
+_statements: dict[tuple[int, bool], tuple[str, dict]] = {}
+
+
+def _prepared(target: Target, run: SweepRun, batch: SweepBatch, *, mirrored: bool) -> tuple[str, dict]:
+    """The batch's window statement, built from the ORM once (Python's query building costs as much
+    as a window's DELETE on a busy machine) unless a protected-subjects provider returned a plain list."""
+    key = (batch.pk, mirrored)
+    if key in _statements:
+        return _statements[key]
+    parts = _parts(target, run, batch, lo=LO, hi=HI)
+    params: dict = {}
+    named = _Parts(
+        (_named(*parts.delete, "d", params), ()),
+        (_named(*parts.held, "k", params), ()),
+        (_named(*parts.open_request, "o", params), ()) if parts.open_request else None,
+    )
+    params.update(
+        label=target.entry.label, method=ErasureJournal.Method.DELETE.value, run=run.pk,
+        pending=SweepBatch.Status.PENDING.value, done=SweepBatch.Status.DONE.value,
+        limit=KEPT_LIST_LIMIT, batch=batch.pk,
+    )  # fmt: skip
+    prepared = (_statement(target, named, mirrored=mirrored), params)
+    if parts.reusable:
+        if len(_statements) >= 64:
+            _statements.clear()
+        _statements[key] = prepared
+    return prepared
 
 
 def sweep_window_folded(
@@ -185,22 +225,11 @@ def sweep_window_folded(
     Returns where the batch stands: a worker that lost the race for this window erased nothing and
     continues from the cursor the winner left.
     """
-    parts = _parts(target, run, batch, lo=lo, hi=hi)
     mirrored = mirror.mirror_dir() is not None
-    params: dict = {}
-    named = _Parts(
-        (_named(*parts.delete, "d", params), ()),
-        (_named(*parts.held, "k", params), ()),
-        (_named(*parts.open_request, "o", params), ()) if parts.open_request else None,
-    )
-    params.update(
-        at=now, label=target.entry.label, method=ErasureJournal.Method.DELETE.value, run=run.pk,
-        pending=SweepBatch.Status.PENDING.value, done=SweepBatch.Status.DONE.value, lo=lo, hi=hi,
-        limit=KEPT_LIST_LIMIT, now=now, batch=batch.pk,
-    )  # fmt: skip
+    statement, fixed = _prepared(target, run, batch, mirrored=mirrored)
     connection = connections[target.entry.model._default_manager.db]
     with connection.cursor() as cursor:
-        cursor.execute(_statement(target, named, mirrored=mirrored), params)
+        cursor.execute(statement, {**fixed, "lo": lo, "hi": hi, "at": now, "now": now})
         cursor_, status, erased, kept, open_request, ids = cursor.fetchone()
     if mirrored and ids:
         mirror.record(
@@ -208,3 +237,9 @@ def sweep_window_folded(
                          record_pks=ids, subject_id=None, certificate_ref=None, sweep_run_id=run.pk)
         )  # fmt: skip
     return FoldedWindow(int(erased), int(kept), int(open_request), int(cursor_), status)
+
+
+def forget(batch_id: int) -> None:
+    """Drop a finished batch's statement."""
+    for key in [k for k in _statements if k[0] == batch_id]:
+        _statements.pop(key, None)

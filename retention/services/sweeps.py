@@ -33,6 +33,7 @@ from ..reports import sweep_report_send
 from ..selectors import Target, holds_for_category, minors_to_erase, schedule_targets, unfinished_run
 from .common import DISPOSAL, KEPT_LIST_LIMIT, NIST_CLEAR, SWEEP_ACTOR, kept_row
 from .erasure import erase_subject_outcome
+from .sweep_window import forget as forget_window_statement
 from .sweep_window import sweep_window_folded, window_folds
 
 logger = logging.getLogger(__name__)
@@ -350,8 +351,9 @@ def _sweep_records_folded(batch: SweepBatch, target: Target) -> None:
         hi = min(cursor + batch.window, batch.hi)
         result = sweep_window(target, batch.run, lo=cursor, hi=hi, batch=batch)
         if result.status != SweepBatch.Status.PENDING or result.cursor is None:
-            return
+            break
         cursor = result.cursor
+    forget_window_statement(batch.pk)
 
 
 def _append_kept(batch_id: int, kept: list[dict]) -> None:
