@@ -1,9 +1,6 @@
 """Reads across the inventory, driven by the registry (never by model names)."""
 
-import operator
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,106 +118,40 @@ def _instances(entry: PersonalData, lookup: _CompiledLookup, rows: list[tuple]) 
     return [from_db(db, names, row) for row in rows]
 
 
-@dataclass(frozen=True)
-class _Union:
-    """The compiled lookups of one database as ONE UNION ALL, and where each branch's columns sit."""
+def _pipeline_supported(connection_) -> bool:
+    if connection_.vendor != "postgresql":
+        return False
+    import psycopg
 
-    sql: str
-    positions: list[tuple[int, ...]]  # per branch: the result column of each of its own columns
-    getters: list[Callable[[tuple], tuple]]  # per branch: picks its row out of a union row
-
-
-# (database alias, the lookups' SQL) -> the union, built once per process; None: a column type the
-# database can't name, so one query per model (rare: custom fields without a db_type).
-_unions: dict[tuple[str, tuple[str, ...]], _Union | None] = {}
-
-
-def _base_type(db_type: str) -> str:
-    """varchar(254) and varchar(100) share a column (UNION types them as varchar; values unchanged)."""
-    head, sep, tail = db_type.partition("(")
-    if sep and head in ("varchar", "char") and tail.endswith(")") and tail[:-1].isdigit():
-        return head
-    return db_type
-
-
-def _union_of(todo: list[tuple[PersonalData, _CompiledLookup]], conn) -> _Union | None:
-    """Build the union once: branch i is model i's own compiled query, wrapped to tag its rows with
-    (i, row number) so rows come back in each model's own order. Columns are shared between branches by
-    type (a branch leaves the slots it does not use NULL, cast to the slot's type), so a row is as wide
-    as the widest model per type, not the sum of every model's columns: fewer columns for the server to
-    send and for psycopg to load per row."""
-    key = (conn.alias, tuple(lookup.sql for _entry, lookup in todo))
-    if key in _unions:
-        return _unions[key]
-    slots: list[str] = []
-    positions: list[tuple[int, ...]] = []
-    for _entry, lookup in todo:
-        types = [col.target.db_type(conn) for col, _sql, _alias in lookup.compiler.select]
-        if any(t is None for t in types):
-            _unions[key] = None
-            return None
-        used: list[int] = []
-        for db_type in map(_base_type, types):
-            slot = next((i for i, t in enumerate(slots) if t == db_type and i not in used), None)
-            if slot is None:
-                slots.append(db_type)
-                slot = len(slots) - 1
-            used.append(slot)
-        positions.append(tuple(2 + slot for slot in used))
-    branches = []
-    for i, ((_entry, lookup), mine) in enumerate(zip(todo, positions, strict=True)):
-        columns = [f"NULL::{t}" for t in slots]
-        for k, position in enumerate(mine):
-            columns[position - 2] = f"s.c{k}"
-        names = ", ".join(f"c{k}" for k in range(len(mine)))
-        branches.append(
-            f"(SELECT {i}, row_number() OVER (), {', '.join(columns)} FROM ({lookup.sql}) AS s({names}))"
-        )
-    getters = [operator.itemgetter(*p) if len(p) > 1 else _one(p[0]) for p in positions]
-    union = _Union(sql=" UNION ALL ".join(branches) + " ORDER BY 1, 2", positions=positions, getters=getters)
-    _unions[key] = union
-    return union
+    return psycopg.Pipeline.is_supported()
 
 
 def _fetch_compiled(subject_id: int, todo: list[tuple[PersonalData, _CompiledLookup]]) -> list[list]:
-    """Run the compiled lookups of one database as one statement, the UNION ALL generated from the
-    registry: one round trip whatever the number of registered models (issue 19)."""
+    """Run the compiled lookups of one database; on PostgreSQL in one network round trip.
+
+    Still one query per model (each is its own statement, logged and counted by Django), but sent
+    through psycopg's pipeline mode: waiting for seven round trips one after another costs more than
+    the queries themselves, and much more when the machine is busy (each wait is a context switch).
+    """
     conn = connections[todo[0][1].compiler.using]
-    union = _union_of(todo, conn) if conn.vendor == "postgresql" else None
-    if union is None:
-        found = []
-        for _entry, lookup in todo:
-            with conn.cursor() as cursor:
-                cursor.execute(lookup.sql, [subject_id])
-                found.append(cursor.fetchall())
-        return found
-    rows = _run_prepared(conn, union.sql, [subject_id] * len(todo))
-    per_model: list[list] = [[] for _ in todo]
-    getters = union.getters
-    for row in rows:
-        branch = row[0]
-        per_model[branch].append(getters[branch](row))
-    return per_model
-
-
-def _run_prepared(conn, statement: str, params: list) -> list[tuple]:
-    """Run a statement as a server-side prepared statement: a union of every model is parsed and planned
-    once per connection instead of on every call (Django's cursors bind client-side and never prepare;
-    planning the union costs more than running it). Logged like Django's own queries (query counts)."""
-    import psycopg
-
     conn.ensure_connection()
-    started = time.monotonic()
-    with conn.wrap_database_errors, psycopg.Cursor(conn.connection) as cursor:
-        cursor.execute(statement, params, prepare=True)
-        rows = cursor.fetchall()
-    if conn.queries_logged:
-        conn.queries_log.append({"sql": statement, "time": f"{time.monotonic() - started:.3f}"})
-    return rows
-
-
-def _one(position: int) -> Callable[[tuple], tuple]:
-    return lambda row: (row[position],)
+    cursors = []
+    try:
+        if _pipeline_supported(conn):
+            with conn.wrap_database_errors, conn.connection.pipeline():
+                for _entry, lookup in todo:
+                    cursor = conn.cursor()
+                    cursors.append(cursor)
+                    cursor.execute(lookup.sql, [subject_id])
+        else:
+            for _entry, lookup in todo:
+                cursor = conn.cursor()
+                cursors.append(cursor)
+                cursor.execute(lookup.sql, [subject_id])
+        return [cursor.fetchall() for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
 
 
 def _records_by_compiled_queries(subject_id: int) -> list[SubjectRecords]:
@@ -246,9 +177,7 @@ def _records_by_compiled_queries(subject_id: int) -> list[SubjectRecords]:
 
 
 def records_for_subject(subject: DataSubject | int, *, limit: int | None = None) -> list[SubjectRecords]:
-    """Every registered record of one subject: one statement on PostgreSQL (a UNION ALL of one indexed
-    lookup per registered model, generated from the registry), so one round trip whatever the number of
-    registered models.
+    """Every registered record of one subject: one indexed query per registered model.
 
     With `limit`, at most that many records per model are loaded (newest first) and `truncated` says
     whether more exist, still in one query per model (it fetches limit + 1 rows).
