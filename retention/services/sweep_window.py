@@ -17,10 +17,10 @@ path of `sweeps.sweep_window`.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connections, models
-from django.db.models import Exists, F, OuterRef, Q, Subquery, sql
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Value, sql
 
 from .. import mirror
 from ..erasure import pending_q, plan_for
@@ -96,11 +96,18 @@ def _parts(target: Target, run: SweepRun, batch: SweepBatch, *, lo: int, hi: int
     lookup = entry.subject_lookup
     # The cursor guard: nothing is touched unless the batch is still pending at the cursor we read.
     ours = Exists(SweepBatch.objects.filter(pk=batch.pk, status=SweepBatch.Status.PENDING, cursor=lo))
+    # The anchor through a no-op (+ 0 s): a window is a primary-key range scan, and a bare anchor let the
+    # planner AND the pk range with a bitmap of every expired row of the table (half the table per window).
     base = (
         entry.all()
+        .alias(
+            sweep_anchor=ExpressionWrapper(
+                F(target.anchor_field) + Value(timedelta(0)), output_field=DateTimeField()
+            )
+        )
         .filter(pk__gte=lo, pk__lt=hi)
         .filter(target.scope_q())
-        .filter(expired_q(target.anchor_field, schedule.period, run.as_of))
+        .filter(expired_q("sweep_anchor", schedule.period, run.as_of))
         .filter(pending_q(entry.model, plan))
         .filter(ours)
         .order_by()
@@ -115,8 +122,9 @@ def _parts(target: Target, run: SweepRun, batch: SweepBatch, *, lo: int, hi: int
         .annotate(hold_pk=Subquery(first_hold))
         .values_list("pk", "hold_pk")
     )
-    # The per-row hold check runs only when some hold bears on the category (else an anti-join per row).
-    erasable = base.filter(~Exists(holds) | ~Exists(covering))
+    # A plain NOT EXISTS (an anti-join): guarding it with "no hold on the category" (an OR) measured 4x
+    # slower per window.
+    erasable = base.filter(~Exists(covering))
     protected, gate, reusable = _protected_q(lookup)
     open_request = None
     if protected is not None:
