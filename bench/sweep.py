@@ -1,23 +1,24 @@
-"""Benchmark: the retention sweep through its Celery task path vs raw id-range batched SQL DELETE.
+"""Benchmark: the retention sweep on a real Celery worker vs raw id-range batched SQL DELETE.
 
-    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/po_x .venv/bin/python bench/sweep.py 50000
-    ... bench/sweep.py 1000000 --broker redis://127.0.0.1:6379/3      # a real worker on Redis
+    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/po_x CELERY_BROKER_URL=redis://127.0.0.1:6379/6 \
+        .venv/bin/python bench/sweep.py [ROWS] [--repeat 3] [--concurrency 1 2] [--keepdb]
 
-Seeds N activity records (default 1,000,000; half expired, scattered over the primary-key range) into
-a dedicated PostgreSQL database (the DATABASE_URL's name + "_bench", created and migrated if missing),
-then, on identical copies of the same rows:
+Builds its own throw-away database (`bench_<name>`, created, migrated and dropped, as bench/discovery.py;
+--keepdb keeps it), seeds ROWS activity records (default 1,000,000; half expired, scattered over the
+primary-key range), then, on identical copies of the same rows, --repeat times each:
 
 1. raw SQL: `DELETE ... WHERE id >= lo AND id < hi AND collected_at <= cutoff`, one statement per id
    window (autocommit), the baseline;
 2. the same DELETE with `RETURNING id` feeding the ids into a journal table in the same statement, as
    the sweep's erasure statement does: the floor of journaling every erased record by id (issue 6);
-3. the sweep: `retention.sweep` sent as django-celery-beat would send it (eager in-process by default, or
-   consumed by a real worker thread with --broker), fan-out, journal, certificate, audit and all.
+3. the sweep: `retention.sweep` sent as django-celery-beat would send it, consumed by a real worker
+   (Redis broker: --broker, else CELERY_BROKER_URL) with each --concurrency (default 1 and 2: solo, then
+   two threads, as docker-compose's `worker --concurrency=2`), fan-out, journal, certificate, audit and all.
 
-The worker runs `--concurrency` threads (default 2, as docker-compose's worker), so the fan-out's
-batches share the two cores; `--concurrency 1` runs them one after another.
-Prints the wall times, the ratios (goal <= 1.3x), the first and last batch times, peak memory, and
-checks that both erased exactly the same rows.
+Prints the best run of each (wall time, rows/s, ratios), the first and last batch times, the growth of
+the process's peak memory during the sweeps, checks that all erased exactly the same rows, and ends with
+the goal lines of issue 19: sweep <= 1.15x the raw journaled DELETE at each concurrency, last batch
+<= 1.5x the first, memory flat (peak RSS growth during the sweep <= 32 MB).
 """
 
 import argparse
@@ -27,32 +28,15 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "privacyops.settings")
 
-
-def _bench_database_url(url: str | None) -> str:
-    base = url or os.environ.get("DATABASE_URL", "")
-    if not base.startswith(("postgres://", "postgresql://")):
-        sys.exit("bench/sweep.py needs PostgreSQL: set DATABASE_URL=postgres://... (or pass --database-url).")
-    parsed = urlparse(base)
-    name = parsed.path.lstrip("/")
-    if not name.endswith("_bench"):
-        name = f"{name}_bench"
-    return urlunparse(parsed._replace(path=f"/{name}"))
-
-
-def _ensure_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = urlunparse(parsed._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+RATIO_TARGET = 1.15
+BATCH_TARGET = 1.5
+MEMORY_TARGET_MB = 32
 
 
 def main() -> None:
@@ -60,33 +44,34 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("rows", nargs="?", type=int, default=1_000_000)
-    parser.add_argument("--database-url", help="PostgreSQL URL; '_bench' is appended to its database name.")
-    parser.add_argument("--broker", help="Redis URL: run the sweep on a real Celery worker (threads pool).")
-    parser.add_argument(
-        "--concurrency",
-        type=int,
-        default=2,
-        help="Worker threads with --broker (default 2: docker-compose's `worker --concurrency=2`, one per core "
-        "here). 1 runs the batches one after another.",
-    )
+    parser.add_argument("--repeat", type=int, default=3, help="Runs of each kind; the best counts.")
+    parser.add_argument("--broker", default=os.environ.get("CELERY_BROKER_URL"), help="Redis URL of YOUR db.")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2], help="Worker concurrencies.")
     parser.add_argument("--batch-rows", type=int, default=None, help="Rows per fan-out task.")
     parser.add_argument("--window-rows", type=int, default=None, help="Rows per transaction window.")
-    parser.add_argument("--repeat", type=int, default=1, help="Alternate raw and sweep this many times.")
     parser.add_argument("--subjects", type=int, default=2000)
+    parser.add_argument("--keepdb", action="store_true", help="keep the bench database")
     args = parser.parse_args()
-
-    url = _bench_database_url(args.database_url)
-    _ensure_database(url)
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DEBUG", "1")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "privacyops.settings")
+    if not (args.broker or "").startswith("redis://"):
+        sys.exit(
+            "bench/sweep.py runs the sweep on a real worker: set CELERY_BROKER_URL=redis://... (your db)."
+        )
     import django
 
     django.setup()
     from django.conf import settings
-    from django.core.management import call_command
+    from django.db import connection
 
-    call_command("migrate", verbosity=0)
+    if connection.vendor != "postgresql":
+        sys.exit("bench/sweep.py needs PostgreSQL: set DATABASE_URL=postgres://...")
+    settings.DEBUG = False  # as production runs: no per-query logging in memory
+    from benchdb import throwaway_database
+
+    with throwaway_database(keepdb=args.keepdb):
+        measure(args, settings)
+
+
+def measure(args, settings) -> None:
     from retention import conf
 
     if args.batch_rows:
@@ -94,68 +79,80 @@ def main() -> None:
     if args.window_rows:
         settings.RETENTION_SWEEP_WINDOW_ROWS = args.window_rows
     settings.RETENTION_SWEEP_REPORT = True  # the report is queued in the sweep's last transaction (timed)
-    settings.EMAIL_BACKEND = (
-        "django.core.mail.backends.dummy.EmailBackend"  # its delivery is not ours to time
-    )
+    settings.EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"  # delivery is not ours to time
     batch_rows, window_rows = conf.sweep_batch_rows(), conf.sweep_window_rows()
-
-    bench = Bench(
-        rows=args.rows,
-        subjects=args.subjects,
-        window_rows=window_rows,
-        broker=args.broker,
-        concurrency=args.concurrency,
-    )
-    print(f"database {urlparse(url).path.lstrip('/')}; {args.rows:,} records; "
-          f"{batch_rows:,} rows per task, {window_rows:,} rows per transaction; "
-          f"{f'real worker on {args.broker}, concurrency {args.concurrency}' if args.broker else 'eager Celery (in-process task path)'}")  # fmt: skip
+    bench = Bench(rows=args.rows, subjects=args.subjects, window_rows=window_rows, broker=args.broker)
+    print(f"{args.rows:,} records; {batch_rows:,} rows per task, {window_rows:,} rows per window; "
+          f"real worker on {args.broker}, concurrency {' and '.join(map(str, args.concurrency))}; "
+          f"best of {args.repeat}")  # fmt: skip
     bench.seed()
-    raws, journaled, sweeps = [], [], []
+    raws, journaled = [], []
+    sweeps: dict[int, list[dict]] = {c: [] for c in args.concurrency}
     for _ in range(args.repeat):
         raws.append(bench.run_raw())
         journaled.append(bench.run_raw(journal=True))
-        sweeps.append(bench.run_sweep())
-    bench.close()
+        for concurrency in args.concurrency:
+            sweeps[concurrency].append(bench.run_sweep(concurrency))
     _report(rows=args.rows, raws=raws, journaled=journaled, sweeps=sweeps)
 
 
-def _report(*, rows: int, raws: list[dict], journaled: list[dict], sweeps: list[dict]) -> None:
-    """Print the best run of each kind, the ratios against the goals, and whether the same rows went."""
+def _report(*, rows: int, raws: list[dict], journaled: list[dict], sweeps: dict[int, list[dict]]) -> None:
+    """Print the best run of each kind, the ratios, whether the same rows went, and the goal lines."""
     raw = min(raws, key=lambda r: r["seconds"])
     raw_journal = min(journaled, key=lambda r: r["seconds"])
-    sweep = min(sweeps, key=lambda r: r["seconds"])
     print()
     print(f"expired rows              {raw['deleted']:,} of {rows:,}")
     print(f"raw batched DELETE        {raw['seconds']:.3f} s  ({raw['deleted'] / raw['seconds']:,.0f} rows/s), "
           f"{raw['batches']} statements; first {raw['first_ms']:.1f} ms, last {raw['last_ms']:.1f} ms")  # fmt: skip
     print(f"raw DELETE ... RETURNING  {raw_journal['seconds']:.3f} s  ({raw_journal['deleted'] / raw_journal['seconds']:,.0f} rows/s), "
-          f"ids journaled in the same statement: {raw_journal['seconds'] / raw['seconds']:.2f}x raw, the floor of "
-          "per-record journaling")  # fmt: skip
-    print(f"sweep (Celery task path)  {sweep['seconds']:.3f} s  ({sweep['erased'] / sweep['seconds']:,.0f} rows/s), "
-          f"{sweep['batches']} tasks, {sweep['journal_rows']} journal rows, certificate {sweep['certificate']}")  # fmt: skip
-    print(f"  first batch {sweep['first_ms']} ms, last batch {sweep['last_ms']} ms "
-          f"(last/first {sweep['last_ms'] / max(1, sweep['first_ms']):.2f}; goal <= 1.5); "
-          f"median batch {sweep['median_ms']} ms")  # fmt: skip
-    print(
-        f"ratio sweep / raw         {sweep['seconds'] / raw['seconds']:.2f}x   (goal <= 1.3x, stretch 1.15x); "
-        f"sweep / raw journaled DELETE {sweep['seconds'] / raw_journal['seconds']:.2f}x"
+          f"ids journaled in the same statement: {raw_journal['seconds'] / raw['seconds']:.2f}x raw")  # fmt: skip
+    goals = []
+    same = True
+    worst_batch, growth = 0.0, 0.0
+    for concurrency, runs in sweeps.items():
+        sweep = min(runs, key=lambda r: r["seconds"])
+        ratio = sweep["seconds"] / raw_journal["seconds"]
+        last_first = sweep["last_ms"] / max(1, sweep["first_ms"])
+        worst_batch = max(worst_batch, last_first)
+        growth = max(growth, *(r["rss_growth_mb"] for r in runs))
+        same = same and all(r["survivors"] == raw["survivors"] for r in runs)
+        print(f"sweep, concurrency {concurrency}     {sweep['seconds']:.3f} s  ({sweep['erased'] / sweep['seconds']:,.0f} rows/s), "
+              f"{ratio:.2f}x raw journaled, {sweep['seconds'] / raw['seconds']:.2f}x raw; {sweep['batches']} tasks, "
+              f"{sweep['journal_rows']} journal rows, certificate {sweep['certificate']}")  # fmt: skip
+        print(f"  batches: first {sweep['first_ms']} ms, last {sweep['last_ms']} ms (last/first {last_first:.2f}), "
+              f"median {sweep['median_ms']} ms, summed {sweep['windows_ms'] / 1000:.3f} s; "
+              f"opening + planning {sweep['plan_ms']:.0f} ms; closing {sweep['close_ms']:.0f} ms")  # fmt: skip
+        print(f"  all runs: {[round(r['seconds'], 3) for r in runs]}")
+        goals.append((f"sweep/journaled DELETE (concurrency {concurrency})", f"{ratio:.2f}x",
+                      f"<= {RATIO_TARGET}x", ratio <= RATIO_TARGET))  # fmt: skip
+    print(f"all runs: raw {[round(r['seconds'], 3) for r in raws]}, "
+          f"raw journaled {[round(r['seconds'], 3) for r in journaled]}")  # fmt: skip
+    print(f"same rows erased          {'yes' if same else 'NO'} (raw, raw journaled and every sweep)")
+    print(f"peak memory               {_rss_mb():.0f} MB max RSS (process)")
+    print(f"(load average: {', '.join(f'{x:.2f}' for x in os.getloadavg())})")
+    goals.append(
+        ("last/first batch", f"{worst_batch:.2f}", f"<= {BATCH_TARGET}", worst_batch <= BATCH_TARGET)
     )
-    windows = sweep["windows_ms"] / 1000
-    print(f"  erasure windows summed over tasks {windows:.3f} s ({windows / raw['seconds']:.2f}x raw); "
-          f"opening + planning {sweep['plan_ms']:.0f} ms; closing (certificate, audit, report) {sweep['close_ms']:.0f} ms")  # fmt: skip
-    same = sweep["survivors"] == raw["survivors"] == raw_journal["survivors"]
-    print(f"same rows erased          {'yes' if same else 'NO'} (raw, raw journaled and sweep)")
-    print(f"peak memory               {sweep['peak_rss_mb']:.0f} MB max RSS (process), "
-          f"+{sweep['rss_growth_mb']:.0f} MB during the sweep")  # fmt: skip
-    if len(sweeps) > 1:
-        print(
-            f"all runs: raw {[round(r['seconds'], 3) for r in raws]}, "
-            f"raw journaled {[round(r['seconds'], 3) for r in journaled]}, sweep {[round(s['seconds'], 3) for s in sweeps]}"
-        )
+    goals.append(
+        ("memory growth", f"{growth:.0f} MB", f"<= {MEMORY_TARGET_MB} MB", growth <= MEMORY_TARGET_MB)
+    )
+    if not same:
+        goals.append(("same rows erased", "no", "yes", False))
+    for name, figure, target, met in goals:
+        print(f"goal {name}: {figure} (target {target}): {'met' if met else 'missed'}")
 
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _wait_until_ready() -> None:
+    from privacyops.celery import app
+
+    deadline = time.monotonic() + 30
+    while not app.control.ping(timeout=0.5):
+        if time.monotonic() > deadline:
+            sys.exit("the bench's Celery worker did not answer a ping within 30 s")
 
 
 class Bench:
@@ -163,9 +160,7 @@ class Bench:
 
     TEMPLATE = "bench_activity_template"
 
-    def __init__(
-        self, *, rows: int, subjects: int, window_rows: int, broker: str | None, concurrency: int = 1
-    ):
+    def __init__(self, *, rows: int, subjects: int, window_rows: int, broker: str):
         from django.db import connection
         from django.utils import timezone
 
@@ -175,11 +170,9 @@ class Bench:
         self.subjects = subjects
         self.window_rows = window_rows
         self.broker = broker
-        self.concurrency = concurrency
         self.connection = connection
         self.as_of = timezone.now()
         self.period = Period(months=24)  # the seeded activity schedule
-        self.worker = None
 
     def sql(self, statement: str, params=None):
         with self.connection.cursor() as cursor:
@@ -262,7 +255,8 @@ class Bench:
         return {"seconds": seconds, "deleted": deleted, "batches": len(times), "first_ms": times[0],
                 "last_ms": times[-1], "survivors": self._survivors()}  # fmt: skip
 
-    def _start_worker(self) -> None:
+    def _worker(self, concurrency: int):
+        """A worker thread in this process, consuming the bench's own Redis db (flushed first)."""
         from celery.contrib.testing.worker import start_worker
 
         from privacyops.celery import app
@@ -270,43 +264,36 @@ class Bench:
         app.conf.update(broker_url=self.broker, result_backend=self.broker, task_always_eager=False)
         with app.connection_for_write() as conn:
             conn.default_channel.client.flushdb()
-        self.worker = start_worker(
+        return start_worker(
             app,
-            pool="solo" if self.concurrency == 1 else "threads",
-            concurrency=self.concurrency,
+            pool="solo" if concurrency == 1 else "threads",
+            concurrency=concurrency,
             perform_ping_check=False,
             loglevel="WARNING",
         )
-        self.worker.__enter__()
 
-    def close(self) -> None:
-        if self.worker is not None:
-            self.worker.__exit__(None, None, None)
-
-    def run_sweep(self) -> dict:
+    def run_sweep(self, concurrency: int) -> dict:
         from django.db.models import Max
 
-        from privacyops.celery import app
         from retention.models import ErasureJournal, SweepRun
         from retention.tasks import sweep
 
         self._restore_rows()
         self._reset_retention()
-        if self.broker and self.worker is None:
-            self._start_worker()
-        if not self.broker:
-            app.conf.task_always_eager = True
-        rss_before = _rss_mb()
-        # No record lies within a day of the cutoff, so the sweep's clock (a few seconds after the seed's)
-        # expires exactly the rows the raw DELETE removes.
-        started = time.monotonic()
-        sweep.delay()
-        while True:
-            run = SweepRun.objects.exclude(status=SweepRun.Status.RUNNING).first()
-            if run is not None:
-                break
-            time.sleep(0.01)
-        seconds = time.monotonic() - started
+        with self._worker(concurrency):
+            _wait_until_ready()  # a production worker is running already: its start-up is not timed
+            rss_before = _rss_mb()
+            # No record lies within a day of the cutoff, so the sweep's clock (a few seconds after the
+            # seed's) expires exactly the rows the raw DELETE removes.
+            started = time.monotonic()
+            sweep.delay()
+            while True:
+                run = SweepRun.objects.exclude(status=SweepRun.Status.RUNNING).first()
+                if run is not None:
+                    break
+                time.sleep(0.01)
+            seconds = time.monotonic() - started
+            rss_after = _rss_mb()
         batches = list(run.batches.order_by("lo").values_list("duration_ms", flat=True))
         last_batch = run.batches.aggregate(last=Max("finished_at"))["last"]
         return {
@@ -323,7 +310,7 @@ class Bench:
             "certificate": str(run.certificate.public_id)[:8] if run.certificate_id else "-",
             "survivors": self._survivors(),
             "peak_rss_mb": _rss_mb(),
-            "rss_growth_mb": _rss_mb() - rss_before,
+            "rss_growth_mb": rss_after - rss_before,
         }
 
 

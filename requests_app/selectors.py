@@ -238,10 +238,12 @@ def request_metrics_csv(*, year: int) -> str:
     return out.getvalue()
 
 
-def subjects_with_open_access_case() -> list[int]:
+def subjects_with_open_access_case() -> QuerySet:
     """Subjects with an open access or portability case: retention sweeps keep their records until the
-    case closes, so the package returns what was held when the request came in (retention.hooks)."""
-    return list(
+    case closes, so the package returns what was held when the request came in (retention.hooks).
+
+    A queryset, not a list: the sweep embeds it as a subquery in its one statement per window."""
+    return (
         PrivacyRequest.objects.filter(
             type__in=(RequestType.ACCESS, RequestType.PORTABILITY), status__in=OPEN_STATUSES
         )

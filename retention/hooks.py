@@ -21,6 +21,12 @@ def register_sweep_protected_subjects(fn: ProtectedSubjects) -> ProtectedSubject
     return fn
 
 
+def sweep_protected_subject_sources() -> list[Iterable[int]]:
+    """What each provider returns, unevaluated: a sweep window embeds querysets as subqueries, so the
+    protected subjects are read in the window's own statement (one round trip, same snapshot)."""
+    return [fn() for fn in list(_protected)]
+
+
 def sweep_protected_subject_ids() -> set[int]:
     """Every subject id a sweep keeps back right now (read afresh for every window)."""
     ids: set[int] = set()

@@ -34,6 +34,8 @@ from ..selectors import Target, holds_for_category, minors_to_erase, schedule_ta
 from .common import DISPOSAL, KEPT_LIST_LIMIT, NIST_CLEAR, SWEEP_ACTOR, kept_row
 from .erasure import erase_subject_outcome
 from .external import external_batches, sweep_external
+from .sweep_window import forget as forget_window_statement
+from .sweep_window import sweep_window_folded, window_folds
 
 logger = logging.getLogger(__name__)
 
@@ -213,20 +215,30 @@ def batch_target(batch: SweepBatch) -> Target | None:
 
 
 class WindowResult(NamedTuple):
-    """What one window did: erased, kept under hold (count and listed rows), kept for an open request."""
+    """What one window did: erased, kept under hold (count and listed rows), kept for an open request;
+    for a folded window (one statement, bookkeeping included) also where the batch stands after it."""
 
     erased: int
     kept: int
     kept_rows: list[dict]
     open_request: int = 0
+    cursor: int | None = None
+    status: str = ""
 
 
-def sweep_window(target: Target, run: SweepRun, *, lo: int, hi: int) -> WindowResult:
-    """Erase one id window of one target, inside the caller's transaction.
+def sweep_window(
+    target: Target, run: SweepRun, *, lo: int, hi: int, batch: SweepBatch | None = None
+) -> WindowResult:
+    """Erase one id window of one target.
 
     Held records are kept (and listed); records of a subject with an open access/portability case are
     kept and counted as "kept: open request" (retention.hooks); the rest is erased and journaled.
+    With `batch` (and a target whose windows fold, see sweep_window.py) the window is one statement that
+    also advances the batch's cursor and counters; otherwise it runs inside the caller's transaction.
     """
+    if batch is not None:
+        done = sweep_window_folded(target, run, batch, lo=lo, hi=hi, now=timezone.now())
+        return WindowResult(done.erased, done.kept, [], done.open_request, done.cursor, done.status)
     entry = target.entry
     schedule = target.schedule
     plan = plan_for(entry, schedule.action)
@@ -300,6 +312,9 @@ def _sweep_records(batch: SweepBatch) -> None:
             status=SweepBatch.Status.DONE, error_code="schedule_inactive", finished_at=timezone.now()
         )
         return
+    if window_folds(target):
+        _sweep_records_folded(batch, target)
+        return
     cursor = batch.cursor
     while cursor < batch.hi:
         started = time.monotonic()
@@ -307,7 +322,7 @@ def _sweep_records(batch: SweepBatch) -> None:
         done = hi >= batch.hi
         try:
             with transaction.atomic():
-                erased, kept_count, kept, open_request = sweep_window(target, batch.run, lo=cursor, hi=hi)
+                erased, kept_count, kept, open_request, *_ = sweep_window(target, batch.run, lo=cursor, hi=hi)
                 moved = SweepBatch.objects.filter(
                     pk=batch.pk, status=SweepBatch.Status.PENDING, cursor=cursor
                 ).update(
@@ -330,6 +345,19 @@ def _sweep_records(batch: SweepBatch) -> None:
             cursor = fresh.cursor
             continue
         cursor = hi
+
+
+def _sweep_records_folded(batch: SweepBatch, target: Target) -> None:
+    """Window after window, one statement each (autocommit): a crash loses at most the window in flight,
+    which the statement's atomicity rolls back whole."""
+    cursor = batch.cursor
+    while cursor < batch.hi:
+        hi = min(cursor + batch.window, batch.hi)
+        result = sweep_window(target, batch.run, lo=cursor, hi=hi, batch=batch)
+        if result.status != SweepBatch.Status.PENDING or result.cursor is None:
+            break
+        cursor = result.cursor
+    forget_window_statement(batch.pk)
 
 
 def _append_kept(batch_id: int, kept: list[dict]) -> None:

@@ -223,3 +223,62 @@ def test_a_hold_may_end_today_in_the_business_time_zone(clock, settings):
         subject_id=f.subject().pk, reason="Audit", owner="Legal", ends_on=dt.date(2026, 3, 3)
     )
     assert hold.ends_on == dt.date(2026, 3, 3)
+
+
+@pytest.mark.django_db
+def test_a_hold_placed_between_two_windows_of_a_sweep_is_honoured_by_the_next_window(
+    clock, settings, monkeypatch
+):
+    """Issue 19: the window's one statement reads the holds itself (no per-window hold query), and still
+    a hold committed while a batch is running protects the subject from the very next window on."""
+    from retention.services import sweeps
+
+    settings.RETENTION_SWEEP_BATCH_ROWS = 100
+    settings.RETENTION_SWEEP_WINDOW_ROWS = 4
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    owner, other = f.subject(), f.subject()
+    rows = [f.activity(owner if i % 2 else other, BASE - dt.timedelta(days=900)) for i in range(12)]
+    real = sweeps.sweep_window
+    windows: list[int] = []
+    holds: list[LegalHold] = []
+
+    def hold_after_first_window(target, run, *, lo, hi, **kwargs):
+        assert kwargs.get("batch") is not None  # the one-statement window (sweep_window.py)
+        result = real(target, run, lo=lo, hi=hi, **kwargs)
+        windows.append(lo)
+        if len(windows) == 1:  # between the first and the second window of the one batch
+            holds.append(legal_hold_place(subject_id=owner.pk, reason="Litigation", owner="Legal"))
+        return result
+
+    monkeypatch.setattr(sweeps, "sweep_window", hold_after_first_window)
+    run = f.sweep()
+
+    assert len(windows) == 3 and run.batches.count() == 1
+    first_window = {r.pk for r in rows if r.pk < windows[1]}
+    held_later = {r.pk for r in rows if r.pk >= windows[1] and r.subject_id == owner.pk}
+    assert first_window and held_later
+    left = set(inv.ActivityEvent.objects.values_list("pk", flat=True))
+    assert left == held_later  # the first window went before the hold; every later owner row was kept
+    batch = run.batches.get()
+    assert batch.erased == 12 - len(held_later) and batch.kept == len(held_later)
+    assert sorted(row["pk"] for row in batch.kept_detail) == sorted(held_later)
+    assert {row["hold"] for row in batch.kept_detail} == {str(holds[0].public_id)}
+    assert run.summary["activity"] == {"erased": 12 - len(held_later), "kept": len(held_later), "errors": 0}
+
+
+@pytest.mark.django_db
+def test_a_category_hold_outranks_a_subject_hold_in_the_kept_list_as_before(clock):
+    """The one-statement window names the same hold for a kept record as the per-statement path did: a
+    category-wide hold first, else the subject's earliest."""
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    owner = f.subject()
+    record = f.activity(owner, BASE - dt.timedelta(days=900))
+    legal_hold_place(subject_id=owner.pk, reason="Litigation", owner="Legal")
+    wide = legal_hold_place(category="activity", reason="Regulator inquiry", owner="Legal")
+    run = f.sweep()
+    assert inv.ActivityEvent.objects.filter(pk=record.pk).exists()
+    assert [(r["pk"], r["hold"]) for r in run.certificate.summary["kept"]] == [
+        (record.pk, str(wide.public_id))
+    ]

@@ -298,11 +298,11 @@ def test_a_batch_that_keeps_failing_is_recorded_as_an_error_and_the_next_run_fin
     real = sweeps.sweep_window
     calls = {"n": 0}
 
-    def fails_for_second_batch(target, run, *, lo, hi):
+    def fails_for_second_batch(target, run, *, lo, hi, **kwargs):
         calls["n"] += 1
         if run.batches.order_by("lo")[1].lo <= lo < run.batches.order_by("lo")[1].hi:
             raise SimulatedCrash()
-        return real(target, run, lo=lo, hi=hi)
+        return real(target, run, lo=lo, hi=hi, **kwargs)
 
     from privacyops.celery import app
     from retention.tasks import sweep as sweep_task
