@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.actors import Actor
 from notices.models import NoticeKind
-from notices.services import notice_enqueue
+from notices.services import BulkItem, notice_enqueue, notice_enqueue_many
 
 from . import conf
 
@@ -49,20 +49,20 @@ def opt_out_confirmation_enqueue(
     )
 
 
-def policy_changed_enqueue(*, policy_version: Any, subject: Any, actor: Actor = None):
-    """Policy §11: a transactional notice to each affected subject (idempotent per version and subject)."""
-    return notice_enqueue(
-        kind=NoticeKind.POLICY_CHANGED,
-        idempotency_key=f"consent.policy_changed:{policy_version.pk}:{subject.pk}",
-        context={
-            "policy_version": policy_version.version,
-            "effective_on": policy_version.effective_on.isoformat(),
-            "policy_url": policy_version.url or conf.default_policy_url(),
-            "summary": policy_version.summary,
-        },
-        subject=subject,
-        actor=actor,
-    )
+def policy_changed_enqueue_many(*, policy_version: Any, subjects: Sequence[Any], actor: Actor = None):
+    """Policy §11: a transactional notice to each affected subject of a batch (idempotent per version and
+    subject), written by notices' bulk enqueue: one key query, one multi-row insert, one audit event."""
+    context = {
+        "policy_version": policy_version.version,
+        "effective_on": policy_version.effective_on.isoformat(),
+        "policy_url": policy_version.url or conf.default_policy_url(),
+        "summary": policy_version.summary,
+    }
+    items = [
+        BulkItem(f"consent.policy_changed:{policy_version.pk}:{subject.pk}", context, subject=subject)
+        for subject in subjects
+    ]
+    return notice_enqueue_many(kind=NoticeKind.POLICY_CHANGED, items=items, actor=actor)
 
 
 def expiry_report_enqueue(*, opened_by_purpose: dict[str, int], open_total: int, actor: Actor = None):
