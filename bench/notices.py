@@ -2,7 +2,7 @@
 
     DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/privacyops \\
         [TEST_REDIS_URL=redis://127.0.0.1:6379/15] .venv/bin/python bench/notices.py [N] [--repeat 1]
-        [--batch 1000] [--legacy 2000] [--keepdb]
+        [--batch 1000] [--legacy 2000] [--baseline-n N] [--keepdb]
 
 N defaults to the issue's 100,000. The script builds its own throw-away database (`bench_<name>`,
 created, migrated and dropped, templates seeded by migration), never touching real data, and starts
@@ -10,17 +10,20 @@ a real SMTP server on loopback (aiosmtpd, tests/smtpserver.py, in its own proces
 path sends to.
 
 What is measured (best of --repeat):
-- baseline: (best of a run before and one after the outbox path) a plain loop that renders each message (subject, text, HTML, the same template and
-  context) and sends it over ONE reused SMTP connection to the same server; no database;
+- baseline: (best of a run before and one after the outbox path) a plain loop that renders each message
+  (subject, text, HTML, the same template and context) and sends it over ONE reused SMTP connection to
+  the same server; no database. --baseline-n sends fewer messages (a rate: nothing in it grows with N);
 - legacy enqueue: `notice_enqueue` one by one (the path of today) for --legacy notices, for the rate;
 - bulk enqueue: `notice_enqueue_many` in transactions of --batch notices;
 - delivery: the `deliver_notice_batch` tasks run by a real Celery worker consuming from Redis (solo
   pool, in a thread of this process), until every notice is recorded sent;
-- outbox path: N / (bulk enqueue + delivery) seconds, checked: every notice recorded sent exactly once
-  and the server received each exactly once.
+- outbox path: N / (bulk enqueue + delivery) seconds, then checked, not assumed: one outbox row per
+  idempotency key, every row recorded sent, and the server accepted each row's Message-ID exactly once
+  and no other message (a re-send carries the same Message-ID, so a duplicate would show).
 
 Goals (issue 19): outbox path >= 0.5x baseline; bulk enqueue >= 10x legacy enqueue; SMTP connections
-opened <= N/100; memory flat in N (peak RSS growth over the run reported; tracemalloc is too slow).
+opened <= N/100; memory flat in N (peak RSS growth of the process, worker thread included, over the
+outbox path alone; Linux's high-water mark is reset first; tracemalloc is too slow).
 """
 
 import argparse
