@@ -22,19 +22,11 @@ def _join_names(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def opt_out_confirmation_enqueue(
-    *, events: Sequence[Any], purposes: Sequence[Any], subject: Any, actor: Actor = None
-):
-    """Transactional confirmation of withdrawals (not marketing: no consent is needed to send it).
-
-    One notice for the purposes withdrawn together (`events[i]` withdrew `purposes[i]`), keyed by the
-    first event so a retried batch never sends it twice.
-    """
+def _opt_out_item(*, events: Sequence[Any], purposes: Sequence[Any], subject: Any) -> BulkItem:
     first = events[0]
-    return notice_enqueue(
-        kind=NoticeKind.OPT_OUT_CONFIRMED,
-        idempotency_key=f"consent.opt_out_confirmed:{first.public_id}",
-        context={
+    return BulkItem(
+        f"consent.opt_out_confirmed:{first.public_id}",
+        {
             "purpose": ",".join(p.code for p in purposes),
             "purpose_name": _join_names([p.name.lower() for p in purposes]),
             "effective_on": max(e.at for e in events).isoformat(),
@@ -44,9 +36,41 @@ def opt_out_confirmation_enqueue(
             "opt_out_email": conf.marketing_opt_out_email(),
         },
         subject=subject,
-        language=getattr(first, "language", "") or "en",
+    )
+
+
+def opt_out_confirmation_enqueue(
+    *, events: Sequence[Any], purposes: Sequence[Any], subject: Any, actor: Actor = None
+):
+    """Transactional confirmation of withdrawals (not marketing: no consent is needed to send it).
+
+    One notice for the purposes withdrawn together (`events[i]` withdrew `purposes[i]`), keyed by the
+    first event so a retried batch never sends it twice.
+    """
+    item = _opt_out_item(events=events, purposes=purposes, subject=subject)
+    return notice_enqueue(
+        kind=NoticeKind.OPT_OUT_CONFIRMED,
+        idempotency_key=item.idempotency_key,
+        context=dict(item.context),
+        subject=subject,
+        language=getattr(events[0], "language", "") or "en",
         actor=actor,
     )
+
+
+def opt_out_confirmations_enqueue_many(
+    *, withdrawals: Sequence[tuple[Sequence[Any], Sequence[Any], Any]], actor: Actor = None
+) -> None:
+    """opt_out_confirmation_enqueue for many subjects at once, each (events, purposes, subject): written
+    by notices' bulk enqueue, one batch per language (one key query, one insert, one audit event)."""
+    by_language: dict[str, list[BulkItem]] = {}
+    for events, purposes, subject in withdrawals:
+        language = getattr(events[0], "language", "") or "en"
+        by_language.setdefault(language, []).append(
+            _opt_out_item(events=events, purposes=purposes, subject=subject)
+        )
+    for language, items in sorted(by_language.items()):
+        notice_enqueue_many(kind=NoticeKind.OPT_OUT_CONFIRMED, items=items, language=language, actor=actor)
 
 
 def policy_changed_enqueue_many(*, policy_version: Any, subjects: Sequence[Any], actor: Actor = None):
