@@ -13,13 +13,30 @@ from django.utils import timezone
 
 from core.actors import Actor
 from notices.models import NoticeKind
-from notices.services import notice_enqueue
+from notices.services import BulkItem, notice_enqueue, notice_enqueue_many
 
 from . import conf
 
 
 def _join_names(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _opt_out_item(*, events: Sequence[Any], purposes: Sequence[Any], subject: Any) -> BulkItem:
+    first = events[0]
+    return BulkItem(
+        f"consent.opt_out_confirmed:{first.public_id}",
+        {
+            "purpose": ",".join(p.code for p in purposes),
+            "purpose_name": _join_names([p.name.lower() for p in purposes]),
+            "effective_on": max(e.at for e in events).isoformat(),
+            "channel": first.get_channel_display().lower(),
+            "receipt_id": str(first.public_id),
+            "receipt_ids": [str(e.public_id) for e in events],
+            "opt_out_email": conf.marketing_opt_out_email(),
+        },
+        subject=subject,
+    )
 
 
 def opt_out_confirmation_enqueue(
@@ -30,39 +47,46 @@ def opt_out_confirmation_enqueue(
     One notice for the purposes withdrawn together (`events[i]` withdrew `purposes[i]`), keyed by the
     first event so a retried batch never sends it twice.
     """
-    first = events[0]
+    item = _opt_out_item(events=events, purposes=purposes, subject=subject)
     return notice_enqueue(
         kind=NoticeKind.OPT_OUT_CONFIRMED,
-        idempotency_key=f"consent.opt_out_confirmed:{first.public_id}",
-        context={
-            "purpose": ",".join(p.code for p in purposes),
-            "purpose_name": _join_names([p.name.lower() for p in purposes]),
-            "effective_on": max(e.at for e in events).isoformat(),
-            "channel": first.get_channel_display().lower(),
-            "receipt_id": str(first.public_id),
-            "receipt_ids": [str(e.public_id) for e in events],
-            "opt_out_email": conf.marketing_opt_out_email(),
-        },
+        idempotency_key=item.idempotency_key,
+        context=dict(item.context),
         subject=subject,
-        language=getattr(first, "language", "") or "en",
+        language=getattr(events[0], "language", "") or "en",
         actor=actor,
     )
 
 
-def policy_changed_enqueue(*, policy_version: Any, subject: Any, actor: Actor = None):
-    """Policy §11: a transactional notice to each affected subject (idempotent per version and subject)."""
-    return notice_enqueue(
-        kind=NoticeKind.POLICY_CHANGED,
-        idempotency_key=f"consent.policy_changed:{policy_version.pk}:{subject.pk}",
-        context={
-            "policy_version": policy_version.version,
-            "effective_on": policy_version.effective_on.isoformat(),
-            "policy_url": policy_version.url or conf.default_policy_url(),
-            "summary": policy_version.summary,
-        },
-        subject=subject,
-        actor=actor,
-    )
+def opt_out_confirmations_enqueue_many(
+    *, withdrawals: Sequence[tuple[Sequence[Any], Sequence[Any], Any]], actor: Actor = None
+) -> None:
+    """opt_out_confirmation_enqueue for many subjects at once, each (events, purposes, subject): written
+    by notices' bulk enqueue, one batch per language (one key query, one insert, one audit event)."""
+    by_language: dict[str, list[BulkItem]] = {}
+    for events, purposes, subject in withdrawals:
+        language = getattr(events[0], "language", "") or "en"
+        by_language.setdefault(language, []).append(
+            _opt_out_item(events=events, purposes=purposes, subject=subject)
+        )
+    for language, items in sorted(by_language.items()):
+        notice_enqueue_many(kind=NoticeKind.OPT_OUT_CONFIRMED, items=items, language=language, actor=actor)
+
+
+def policy_changed_enqueue_many(*, policy_version: Any, subjects: Sequence[Any], actor: Actor = None):
+    """Policy §11: a transactional notice to each affected subject of a batch (idempotent per version and
+    subject), written by notices' bulk enqueue: one key query, one multi-row insert, one audit event."""
+    context = {
+        "policy_version": policy_version.version,
+        "effective_on": policy_version.effective_on.isoformat(),
+        "policy_url": policy_version.url or conf.default_policy_url(),
+        "summary": policy_version.summary,
+    }
+    items = [
+        BulkItem(f"consent.policy_changed:{policy_version.pk}:{subject.pk}", context, subject=subject)
+        for subject in subjects
+    ]
+    return notice_enqueue_many(kind=NoticeKind.POLICY_CHANGED, items=items, actor=actor)
 
 
 def expiry_report_enqueue(*, opened_by_purpose: dict[str, int], open_total: int, actor: Actor = None):

@@ -117,6 +117,9 @@ def _serve(conn) -> None:
             with server.lock:
                 ids = [m for _, m in server.messages]
                 conn.send((len(ids), len(set(ids)), server.connections))
+        elif command == "message_ids":
+            with server.lock:
+                conn.send([m for _, m in server.messages])
         elif command == "reset":
             with server.lock:
                 server.reset()
@@ -146,6 +149,11 @@ class SMTPServerProcess:
 
     def stats(self) -> tuple[int, int, int]:
         self._conn.send("stats")
+        return self._conn.recv()
+
+    def message_ids(self) -> list[str]:
+        """The Message-ID of every message accepted, in order (a message accepted twice appears twice)."""
+        self._conn.send("message_ids")
         return self._conn.recv()
 
     def reset(self) -> None:

@@ -194,7 +194,8 @@ def policy_change_notices_enqueue_batch(
     """Enqueue the next batch of 'policy changed' notices; True when more remain.
 
     Resumable and safe to repeat: the cursor on the version row advances in the same transaction as
-    the outbox rows, and each notice's idempotency key is (version, subject).
+    the outbox rows, and each notice's idempotency key is (version, subject). The batch is written by
+    notices' bulk enqueue, so its statements do not grow with batch_size.
     """
     policy = PolicyVersion.objects.select_for_update().filter(pk=policy_version_id).first()
     if policy is None or not policy.notify_audience or policy.notify_completed_at is not None:
@@ -203,8 +204,8 @@ def policy_change_notices_enqueue_batch(
     batch = list(
         _policy_audience(policy, now).filter(pk__gt=policy.notify_cursor).order_by("pk")[:batch_size]
     )
-    for subject in batch:
-        outbox.policy_changed_enqueue(policy_version=policy, subject=subject, actor=actor)
+    if batch:
+        outbox.policy_changed_enqueue_many(policy_version=policy, subjects=batch, actor=actor)
     if batch:
         policy.notify_cursor = batch[-1].pk
         policy.notified_count += len(batch)

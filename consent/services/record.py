@@ -184,7 +184,7 @@ def _notify_withdrawals(rows: list[EventRow], *, purposes: Mapping[str, Purpose]
     for row in rows:
         by_subject[row.item.subject_id].append(row)
     subjects = DataSubject.objects.in_bulk(list(by_subject))
-    sent = 0
+    withdrawals = []
     for subject_id, group in by_subject.items():
         subject = subjects.get(subject_id)
         if subject is None or subject.erased_at is not None or not subject.email:
@@ -200,14 +200,10 @@ def _notify_withdrawals(rows: list[EventRow], *, purposes: Mapping[str, Purpose]
             )
             for row in group
         ]
-        outbox.opt_out_confirmation_enqueue(
-            events=events,
-            purposes=[purposes[row.item.purpose] for row in group],
-            subject=subject,
-            actor=actor,
-        )
-        sent += 1
-    return sent
+        withdrawals.append((events, [purposes[row.item.purpose] for row in group], subject))
+    if withdrawals:  # one bulk enqueue for the batch: its cost does not grow with the subjects in it
+        outbox.opt_out_confirmations_enqueue_many(withdrawals=withdrawals, actor=actor)
+    return len(withdrawals)
 
 
 def consent_record(

@@ -207,3 +207,37 @@ def test_no_opt_out_notice_is_sent_to_a_subject_without_an_address():
     event = withdraw(subject)
     assert isinstance(event, ConsentEvent) and event.action == "withdraw"
     assert not Notice.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_bulk_withdrawal_of_many_subjects_is_confirmed_through_one_bulk_enqueue(
+    django_capture_on_commit_callbacks,
+):
+    """Issue 19: one confirmation per subject, written by notices' bulk enqueue (one audit event for the
+    batch, none per notice), in statements that do not grow with the number of subjects."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit.models import AuditEvent
+    from consent.services import ConsentEventInput, consent_events_record_bulk
+
+    counts = []
+    for n, tag in ((3, "a"), (9, "b")):
+        subjects = [DataSubjectFactory() for _ in range(n)]
+        for s in subjects:
+            grant(s)
+        items = [
+            ConsentEventInput(subject_id=s.pk, purpose="marketing_email", action="withdraw", channel="web_form",
+                              client_event_id=f"{tag}{s.pk}")
+            for s in subjects
+        ]  # fmt: skip
+        before = AuditEvent.objects.filter(action="notice.enqueued_batch").count()
+        with CaptureQueriesContext(connection) as ctx, django_capture_on_commit_callbacks(execute=False):
+            result = consent_events_record_bulk(events=items, source="api:web", notify_withdrawals=True)
+        counts.append(len(ctx.captured_queries))
+        assert result.notices == n
+        confirmed = Notice.objects.filter(kind=NoticeKind.OPT_OUT_CONFIRMED, subject__in=subjects)
+        assert sorted(confirmed.values_list("subject_id", flat=True)) == sorted(s.pk for s in subjects)
+        assert AuditEvent.objects.filter(action="notice.enqueued_batch").count() == before + 1
+    assert not AuditEvent.objects.filter(action="notice.enqueued", details__kind="opt_out_confirmed").exists()
+    assert counts[0] == counts[1], counts

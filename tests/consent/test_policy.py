@@ -54,7 +54,9 @@ def test_policy_change_notices_go_to_consenting_subjects_in_resumable_batches(
     monkeypatch, django_capture_on_commit_callbacks
 ):
     sent = []
-    monkeypatch.setattr(outbox, "policy_changed_enqueue", lambda **kw: sent.append(kw["subject"].pk))
+    monkeypatch.setattr(
+        outbox, "policy_changed_enqueue_many", lambda **kw: sent.extend(s.pk for s in kw["subjects"])
+    )
     consenting = [DataSubjectFactory() for _ in range(5)]
     for s in consenting:
         grant(s)
@@ -88,7 +90,9 @@ def test_the_notify_task_requeues_itself_until_every_subject_is_done(
     from consent.tasks import policy_change_notify
 
     sent = []
-    monkeypatch.setattr(outbox, "policy_changed_enqueue", lambda **kw: sent.append(kw["subject"].pk))
+    monkeypatch.setattr(
+        outbox, "policy_changed_enqueue_many", lambda **kw: sent.extend(s.pk for s in kw["subjects"])
+    )
     subjects = [DataSubjectFactory() for _ in range(5)]
     policy = policy_version_create(version="2026-09", effective_on=dt.date(2026, 9, 1), text="Text nine")
     with django_capture_on_commit_callbacks(execute=False):
@@ -96,3 +100,40 @@ def test_the_notify_task_requeues_itself_until_every_subject_is_done(
     policy_change_notify.delay(policy.pk, 2)  # eager: 3 batches, chained
     assert sorted(sent) == sorted(s.pk for s in subjects)
     assert PolicyVersion.objects.get(pk=policy.pk).notify_completed_at is not None
+
+
+@pytest.mark.django_db
+def test_policy_change_notices_are_bulk_enqueued_one_audit_event_per_batch_in_constant_statements(
+    django_capture_on_commit_callbacks,
+):
+    """Issue 19: each batch goes through notices' bulk enqueue; N and 3N subjects cost the same statements,
+    and running a finished notification again writes nothing."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit.models import AuditEvent
+    from notices.models import Notice, NoticeKind
+
+    counts = []
+    for n, version in ((4, "2026-10"), (12, "2026-11")):
+        subjects = [DataSubjectFactory() for _ in range(n)]
+        policy = policy_version_create(
+            version=version, effective_on=dt.date(2026, 10, 1), text=f"Text {version}"
+        )
+        with django_capture_on_commit_callbacks(execute=False):
+            policy_version_publish(policy_version_id=policy.pk, notify_audience="all")
+        before = AuditEvent.objects.filter(action="notice.enqueued_batch").count()
+        with CaptureQueriesContext(connection) as ctx, django_capture_on_commit_callbacks(execute=False):
+            assert policy_change_notices_enqueue_batch(policy_version_id=policy.pk, batch_size=100) is False
+        counts.append(len(ctx.captured_queries))
+        notices = Notice.objects.filter(kind=NoticeKind.POLICY_CHANGED)
+        assert {s.pk for s in subjects} <= set(notices.values_list("subject_id", flat=True))
+        assert AuditEvent.objects.filter(action="notice.enqueued_batch").count() == before + 1
+    assert counts[0] == counts[1], counts
+    PolicyVersion.objects.filter(pk=policy.pk).update(
+        notify_cursor=0, notify_completed_at=None, notified_count=0
+    )
+    total = Notice.objects.count()
+    with django_capture_on_commit_callbacks(execute=False):
+        policy_change_notices_enqueue_batch(policy_version_id=policy.pk, batch_size=100)
+    assert Notice.objects.count() == total  # a rerun of the same version writes nothing new

@@ -10,6 +10,8 @@ database) with two test-only additions, both driven by environment variables:
   at each access-package heartbeat. Each pause appends its name and start time to CRASH_STATE_FILE,
   and "running" when it ends, so the test kills the process at a known kind of moment (inside a
   pause) instead of a random one.
+- CRASH_DELIVERY_BATCH=n: NOTICES_DELIVERY_BATCH for this worker (small batches: several delivery
+  tasks, so a worker can be killed between two of them).
 """
 
 import os
@@ -53,6 +55,10 @@ def _patch_once() -> None:
     if _patched:
         return
     _patched = True
+    if os.environ.get("CRASH_DELIVERY_BATCH"):
+        from django.conf import settings
+
+        settings.NOTICES_DELIVERY_BATCH = int(os.environ["CRASH_DELIVERY_BATCH"])
     if PAUSE_AT == "window":
         from retention.services import sweeps
 

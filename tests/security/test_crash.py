@@ -276,21 +276,22 @@ def test_an_access_package_job_killed_mid_build_is_rebuilt_once_and_the_case_com
 
 def test_a_breach_notice_batch_killed_between_deliveries_sends_each_notice_exactly_once(workers):
     people = [DataSubjectFactory(email=f"breach{i}@example.org", region="CA") for i in range(24)]
-    first = workers.start(pause_at="task", pause=PAUSE)
+    # Issue 19: the breach batch is bulk enqueued and delivered in batch tasks (4 notices each here).
+    first = workers.start(pause_at="task", pause=PAUSE, CRASH_DELIVERY_BATCH=4)
     with transaction.atomic():
         breach = make_breach(selection={"regions": ["CA"]})
         breach_notify_start(breach_id=breach.pk)
 
     def part_way():
         sent = Notice.objects.filter(kind=NoticeKind.BREACH_NOTIFICATION, status=NoticeStatus.SENT).count()
-        return 6 <= sent < len(people) and workers.paused_at("task notices.deliver_notice", pause=PAUSE)
+        return 6 <= sent < len(people) and workers.paused_at("task notices.deliver_notice_batch", pause=PAUSE)
 
     _wait(part_way, "some breach notices sent, others not yet")
     workers.kill(first)
     sent_before = Notice.objects.filter(status=NoticeStatus.SENT).count()
     assert sent_before < len(people)
 
-    workers.start(fast_restore=True)
+    workers.start(fast_restore=True, CRASH_DELIVERY_BATCH=4)
     _wait(
         lambda: (
             Notice.objects.filter(kind=NoticeKind.BREACH_NOTIFICATION, status=NoticeStatus.SENT).count()
