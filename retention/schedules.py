@@ -14,8 +14,9 @@ SCHEDULES = [
     DefaultSchedule(
         name="Legal hold expiry",
         task="retention.holds_expire",
-        crontab="15 0 * * *",
-        description="Daily, just after midnight UTC: releases legal holds whose end date has passed "
-        "(reason 'expired', audited), so an erasure a hold deferred resumes and its case completes.",
+        crontab="15 * * * *",
+        description="Hourly: releases legal holds whose end date (a day in PRIVACY_TIME_ZONE) has passed "
+        "(reason 'expired', audited), so an erasure a hold deferred resumes and its case completes within "
+        "the hour after the business's midnight, whatever the server's time zone.",
     ),
 ]

@@ -43,13 +43,15 @@ def test_an_expired_hold_resumes_the_deferred_erasure_and_the_case_completes_wit
     with time_machine.travel(BASE, tick=False) as clock:
         alice = make_full_subject(email="alice@example.com")
         case, hold = _waiting_case(officer, django_capture_on_commit_callbacks, ends_on=ENDS_ON)
-        clock.move_to(dt.datetime(2026, 5, 10, 23, 0, tzinfo=dt.UTC))  # the end date itself: still in force
+        # 23:00 Pacific on the end date itself (06:00 UTC the next day): still in force.
+        clock.move_to(dt.datetime(2026, 5, 11, 6, 0, tzinfo=dt.UTC))
         with django_capture_on_commit_callbacks(execute=True):
             assert holds_expire.delay().get() == 0
         assert PrivacyRequest.objects.get(pk=case.pk).status == Status.WAITING_HOLD_RELEASE
         assert inv.ContactPoint.objects.filter(subject=alice).exists()
 
-        clock.move_to(dt.datetime(2026, 5, 11, 0, 15, tzinfo=dt.UTC))  # the schedule's first run after it
+        # The hourly schedule's first run after the business's midnight (00:15 Pacific = 07:15 UTC).
+        clock.move_to(dt.datetime(2026, 5, 11, 7, 15, tzinfo=dt.UTC))
         with django_capture_on_commit_callbacks(execute=True):
             assert holds_expire.delay().get() == 1
     case.refresh_from_db()
@@ -62,7 +64,7 @@ def test_an_expired_hold_resumes_the_deferred_erasure_and_the_case_completes_wit
     assert Notice.objects.filter(kind="erasure_confirmation").count() == 1
     hold.refresh_from_db()
     assert hold.release_reason == "expired" and hold.released_by == "legal hold expiry"
-    assert hold.released_at == dt.datetime(2026, 5, 11, 0, 15, tzinfo=dt.UTC)
+    assert hold.released_at == dt.datetime(2026, 5, 11, 7, 15, tzinfo=dt.UTC)
     event = AuditEvent.objects.get(action="retention.hold.released")
     assert event.details["expired"] is True and event.details["hold"] == str(hold.public_id)
 

@@ -22,6 +22,7 @@ def test_beat_schedules_name_registered_tasks():
         "requests_app.send_reminders",
         "requests_app.fulfilment_watchdog",
         "requests_app.purge_expired_packages",
+        "requests_app.requeue_public_intake",
     }
     current_app.loader.import_default_modules()
     assert all(s.task in current_app.tasks for s in ours)
