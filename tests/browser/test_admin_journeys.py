@@ -17,12 +17,13 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from disclosures.exports import CSV_HEADER
 from retention.dry_run import sweep_dry_run
 from retention.models import SweepRun
 from tests.browser.test_officer_workspace import PASSWORD, no_serious_violations, officer, sign_in  # noqa: F401
+from tests.browser.waits import WebDriverWait
 from tests.disclosures.factories import MarketingPartnerFactory, customers, log
 from tests.factories import make_full_subject
 from tests.retention import factories as f

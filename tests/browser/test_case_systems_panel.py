@@ -7,7 +7,6 @@ import pytest
 from django.urls import reverse
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from connectors import http
 from connectors.models import SystemRun
@@ -15,6 +14,7 @@ from connectors.services import case_systems_plan, connection_save
 from inventory.models import System
 from requests_app.models import RequestType
 from tests.browser.test_officer_workspace import officer, sign_in  # noqa: F401 (fixture)
+from tests.browser.waits import WebDriverWait
 from tests.connectors import fake_apis
 from tests.requests_app.factories import make_case
 

@@ -5,11 +5,11 @@ from django.urls import reverse
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from consent.models import Action, ConsentEvent, ConsentState, WebChoice, WebDevice
 from consent.web_models import WebRule
 from tests.browser.conftest import axe_check, browser_headers, browser_script_on_load, screenshot
+from tests.browser.waits import WebDriverWait
 
 # serialized_rollback: the live server needs real commits, and the seeded purposes back after each flush.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

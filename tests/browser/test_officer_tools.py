@@ -7,12 +7,12 @@ privacyops/static/privacyops/admin.css, not told apart by colour alone)."""
 import pytest
 from django.urls import reverse
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from consent.models import ConsentEvent
 from notices.models import NoticeTemplate
 from retention.services import erase_subject
 from tests.browser.test_officer_workspace import no_serious_violations, officer, sign_in  # noqa: F401
+from tests.browser.waits import WebDriverWait
 from tests.factories import make_full_subject
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -15,11 +15,11 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from audit.models import AuditEvent
 from requests_app.models import PrivacyRequest, Regime, RequestType
 from tests.browser.conftest import axe_check
+from tests.browser.waits import WebDriverWait
 from tests.disclosures.factories import MarketingPartnerFactory, log
 from tests.factories import make_full_subject
 from tests.requests_app.factories import make_case

@@ -7,10 +7,10 @@ from django.core import mail
 from django.urls import reverse
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from consent.selectors import consent_is_current
 from tests.browser.conftest import axe_check, screenshot
+from tests.browser.waits import WebDriverWait
 from tests.consent.factories import grant
 from tests.factories import DataSubjectFactory
 

@@ -20,7 +20,7 @@ from django.core import mail
 from django.core.cache import cache
 from django.urls import reverse
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from consent.models import SuppressedAddress
 from consent.suppression import email_hmac
@@ -28,6 +28,7 @@ from inventory import models as inv
 from inventory.models import DataSubject
 from requests_app.models import PrivacyRequest, Regime, RequestType, Status
 from tests.browser.test_officer_workspace import no_serious_violations, officer, sign_in  # noqa: F401
+from tests.browser.waits import WebDriverWait
 from tests.factories import make_full_subject
 from tests.requests_app.factories import make_case
 
