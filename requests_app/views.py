@@ -13,6 +13,7 @@ from django.utils.crypto import salted_hmac
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from core.ratelimit import window_count
 from core.throttling import over_limit
 
 from . import conf, services
@@ -28,12 +29,7 @@ PUBLIC_FIELDS = (
 
 
 def _count(key: str, window: int) -> int:
-    cache.add(key, 0, timeout=window)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window)
-        return 1
+    return window_count(cache, key, window)
 
 
 def _recipient_capped(data: dict) -> bool:
