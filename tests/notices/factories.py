@@ -69,3 +69,25 @@ def make_breach(**overrides):
     )
     values.update(overrides)
     return breach_record(**values)
+
+
+def breach_form_data(discovered, **extra) -> dict:
+    """The admin's "add breach" form, filled as an officer would for a stolen laptop (POST data)."""
+    from inventory.models import DataCategory
+
+    return {
+        "title": "Laptop stolen",
+        "what_happened": "A laptop with a customer export was stolen.",
+        "discovered_at_0": discovered.strftime("%Y-%m-%d"),
+        "discovered_at_1": discovered.strftime("%H:%M:%S"),
+        "aware_at_0": discovered.strftime("%Y-%m-%d"),
+        "aware_at_1": discovered.strftime("%H:%M:%S"),
+        "categories": [DataCategory.objects.get(code="contact").pk],
+        "information_involved": "Names and emails.",
+        "what_we_are_doing": "Remote wipe.",
+        "what_you_can_do": "Watch for phishing.",
+        "for_more_information": "Call us.",
+        "select_regions": "ca",
+        "select_countries": "US",
+        **extra,
+    }

@@ -13,12 +13,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from inventory.models import DataCategory, DataSubject
+from inventory.models import DataSubject
 from notices.dashboard import dashboard_cards
 from notices.models import Breach, BreachStatus, Notice, NoticeKind, NoticeStatus, NoticeTemplate
 from notices.services import notice_deliver
 
-from .factories import enqueue_ack, make_breach
+from .factories import breach_form_data, enqueue_ack, make_breach
 
 pytestmark = pytest.mark.django_db
 
@@ -190,21 +190,7 @@ def test_breach_recorded_in_the_admin_shows_clocks_and_the_ca_count(officer_clie
     DataSubject.objects.bulk_create([DataSubject(name=f"P{i}", email=f"p{i}@example.com", country="US",
                                                  region="CA") for i in range(3)])  # fmt: skip
     discovered = timezone.now() - dt.timedelta(hours=10)
-    data = {
-        "title": "Laptop stolen",
-        "what_happened": "A laptop with a customer export was stolen.",
-        "discovered_at_0": discovered.strftime("%Y-%m-%d"),
-        "discovered_at_1": discovered.strftime("%H:%M:%S"),
-        "aware_at_0": discovered.strftime("%Y-%m-%d"),
-        "aware_at_1": discovered.strftime("%H:%M:%S"),
-        "categories": [DataCategory.objects.get(code="contact").pk],
-        "information_involved": "Names and emails.",
-        "what_we_are_doing": "Remote wipe.",
-        "what_you_can_do": "Watch for phishing.",
-        "for_more_information": "Call us.",
-        "select_regions": "ca",
-        "select_countries": "US",
-    }
+    data = breach_form_data(discovered)
     response = officer_client.post(reverse("admin:notices_breach_add"), data)
     assert response.status_code == 302, [str(e) for e in response.context["errors"]]
     breach = Breach.objects.get(title="Laptop stolen")

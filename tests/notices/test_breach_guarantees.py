@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from inventory.models import DataCategory, DataSubject
+from inventory.models import DataSubject
 from notices.models import Art34Decision, Breach, CaDelayKind, NoticeStatus
 from notices.selectors import breach_clocks
 from notices.services import (
@@ -21,7 +21,7 @@ from notices.services import (
     breach_record_ca_delay,
 )
 
-from .factories import make_breach
+from .factories import breach_form_data, make_breach
 
 pytestmark = pytest.mark.django_db
 T0 = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
@@ -118,27 +118,15 @@ def test_the_art34_decision_needs_its_ground_and_reason_and_is_audited():
 def test_the_officer_records_the_art34_decision_and_a_delay_on_the_breach_page(officer_client):
     discovered = timezone.now() - dt.timedelta(hours=10)
     delay_from = discovered + dt.timedelta(hours=1)
-    data = {
-        "title": "Laptop stolen",
-        "what_happened": "A laptop with a customer export was stolen.",
-        "discovered_at_0": discovered.strftime("%Y-%m-%d"),
-        "discovered_at_1": discovered.strftime("%H:%M:%S"),
-        "aware_at_0": discovered.strftime("%Y-%m-%d"),
-        "aware_at_1": discovered.strftime("%H:%M:%S"),
-        "categories": [DataCategory.objects.get(code="contact").pk],
-        "information_involved": "Names and emails.",
-        "what_we_are_doing": "Remote wipe.",
-        "what_you_can_do": "Watch for phishing.",
-        "for_more_information": "Call us.",
-        "select_regions": "ca",
-        "select_countries": "US",
-        "art34_decision": "art34_3_a",
-        "art34_reason": "Full-disk encryption; the key was not on the laptop.",
-        "ca_delay_kind": "scope_integrity",
-        "ca_delay_reason": "Determining which exports were on the disk.",
-        "ca_delay_from_0": delay_from.strftime("%Y-%m-%d"),
-        "ca_delay_from_1": delay_from.strftime("%H:%M:%S"),
-    }
+    data = breach_form_data(
+        discovered,
+        art34_decision="art34_3_a",
+        art34_reason="Full-disk encryption; the key was not on the laptop.",
+        ca_delay_kind="scope_integrity",
+        ca_delay_reason="Determining which exports were on the disk.",
+        ca_delay_from_0=delay_from.strftime("%Y-%m-%d"),
+        ca_delay_from_1=delay_from.strftime("%H:%M:%S"),
+    )
     response = officer_client.post(reverse("admin:notices_breach_add"), data)
     assert response.status_code == 302, [str(e) for e in response.context["errors"]]
     breach = Breach.objects.get(title="Laptop stolen")
