@@ -1,7 +1,7 @@
 """Benchmark: consent events through the service vs a raw COPY of the same rows; consent_is_current latency.
 
     DEBUG=1 DATABASE_URL=postgres://... .venv/bin/python bench/consent.py [N] [--batch 5000] [--lookups 2000]
-        [--subjects N/10] [--evidence-share 1.0] [--keepdb]
+        [--subjects N/10] [--evidence-share 1.0] [--repeat 1] [--keepdb]
 
 N (default 1,000,000) events over N/10 subjects are recorded through
 `consent.services.consent_events_record_bulk` in batches (validation, duplicate check, sealing the
@@ -10,6 +10,8 @@ evidence under each subject's key, ledger append, state upsert, audit). The very
 ledger's indexes, checks and foreign keys (INSERT on SQLite). Goals: service >= 0.3x raw; median
 lookup < 1 ms. `--evidence-share 0` shows the cost of sealing evidence (each subject's key is
 unwrapped once per batch, then every event's evidence is sealed with AES-256-GCM under it).
+With --repeat R, R rounds of N new events each (service, then the raw COPY of that round's rows); the
+best time of each kind counts (later rounds append to a larger ledger, which only handicaps the service).
 
 It runs in a throw-away database (`bench_<name>`, created, migrated and dropped), never in yours:
 the ledger is append-only, so bench rows could not be removed from a real database.
@@ -118,7 +120,7 @@ def bench_service(
     return elapsed
 
 
-def bench_raw(n: int) -> float:
+def bench_raw(n: int, source: str = "bench") -> float:
     """COPY (INSERT on SQLite) of exactly the rows the service wrote, into a table with the same indexes."""
     from consent.models import ConsentEvent
 
@@ -126,7 +128,7 @@ def bench_raw(n: int) -> float:
     columns = [f.column for f in ConsentEvent._meta.concrete_fields]
     column_list = ", ".join(columns)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {column_list} FROM {table} WHERE source = 'bench' ORDER BY id")
+        cursor.execute(f"SELECT {column_list} FROM {table} WHERE source = %s ORDER BY id", [source])
         rows = cursor.fetchall()
     assert len(rows) == n, (len(rows), n)
     with connection.cursor() as cursor:
@@ -213,6 +215,12 @@ def main() -> None:
         default=1.0,
         help="share of events carrying IP/user-agent evidence, sealed per event (default 1.0: all)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="service then raw runs, each on n new events; the best of each counts",
+    )
     parser.add_argument("--keepdb", action="store_true", help="keep the bench database afterwards")
     args = parser.parse_args()
 
@@ -232,8 +240,16 @@ def main() -> None:
         )
         subject_ids = make_subjects(n_subjects)
 
-        service_s = bench_service(args.n, args.batch, subject_ids, rng, evidence_share=args.evidence_share)
-        raw_s = bench_raw(args.n)
+        service_runs, raw_runs = [], []
+        for run in range(max(1, args.repeat)):
+            source = f"bench-{run}"
+            service_runs.append(
+                bench_service(
+                    args.n, args.batch, subject_ids, rng, source=source, evidence_share=args.evidence_share
+                )
+            )
+            raw_runs.append(bench_raw(args.n, source=source))
+        service_s, raw_s = min(service_runs), min(raw_runs)
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute("ANALYZE consent_consentstate")
