@@ -1,11 +1,12 @@
 """Reads of the consent state and ledger. The hot path (`consent_is_current`) is one indexed query."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from inventory import crypto
@@ -22,6 +23,17 @@ from .models import (
 from .suppression import subject_email_hmacs
 
 _CHUNK = 5000
+
+
+def _for_subjects(events: QuerySet[ConsentEvent], ids: list[int]) -> Iterator[QuerySet[ConsentEvent]]:
+    """The events of these subjects, as one query on PostgreSQL (the ids as one array parameter) and in
+    chunks elsewhere: `subject_id__in=[ids]` renders one placeholder per id, which costs more than the
+    query itself at a disclosure batch's size (a million subjects)."""
+    if connection.vendor == "postgresql":
+        yield events.filter(subject_id__in=RawSQL("SELECT unnest(%s::bigint[])", [ids]))
+        return
+    for start in range(0, len(ids), _CHUNK):
+        yield events.filter(subject_id__in=ids[start : start + _CHUNK])
 
 
 def _current_grant(at: datetime) -> Q:
@@ -172,10 +184,11 @@ def subjects_with_consent_at(*, subject_ids: Iterable[int], purpose: str, at: da
     if found["required"]:
         return set(ids)
     latest: dict[int, tuple] = {}
-    for start in range(0, len(ids), _CHUNK):
-        for sid, action, ev_at, recorded_at, pk in ConsentEvent.objects.filter(
-            subject_id__in=ids[start : start + _CHUNK], purpose_id=found["pk"], at__lte=at
-        ).values_list("subject_id", "action", "at", "recorded_at", "pk"):
+    events = ConsentEvent.objects.filter(purpose_id=found["pk"], at__lte=at)
+    for chunk in _for_subjects(events, ids):
+        for sid, action, ev_at, recorded_at, pk in chunk.values_list(
+            "subject_id", "action", "at", "recorded_at", "pk"
+        ):
             rank = _fold_rank(action, ev_at, recorded_at, pk)
             if sid not in latest or rank > latest[sid][0]:
                 latest[sid] = (rank, action, ev_at)
@@ -195,12 +208,9 @@ def subjects_opted_out_of_anything_by(*, subject_ids: Iterable[int], at: datetim
     """
     ids = list(dict.fromkeys(subject_ids))
     found: set[int] = set()
-    for start in range(0, len(ids), _CHUNK):
-        found.update(
-            ConsentEvent.objects.filter(
-                subject_id__in=ids[start : start + _CHUNK], action=Action.WITHDRAW, at__lte=at
-            ).values_list("subject_id", flat=True)
-        )
+    withdrawals = ConsentEvent.objects.filter(action=Action.WITHDRAW, at__lte=at)
+    for chunk in _for_subjects(withdrawals, ids):
+        found.update(chunk.values_list("subject_id", flat=True))
     rest = [sid for sid in ids if sid not in found]
     if rest and SuppressedAddress.objects.filter(created_at__lte=at).exists():
         by_subject = subject_email_hmacs(rest)

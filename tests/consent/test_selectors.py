@@ -11,6 +11,8 @@ from consent.selectors import (
     consent_is_current,
     consent_overview,
     consent_status_at,
+    subjects_opted_out_of_anything_by,
+    subjects_with_consent_at,
     subjects_without_consent,
 )
 from tests.consent.factories import grant, withdraw
@@ -107,3 +109,24 @@ def test_consent_status_at_answers_for_a_past_moment_from_the_ledger():
         subject_id=subject.pk, purpose="marketing_email", at=t0 - dt.timedelta(days=1)
     )
     assert not consent_status_at(subject_id=subject.pk, purpose="marketing_email", at=timezone.now())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_bulk_ledger_checks_cost_one_query_however_many_subjects_are_asked(django_assert_max_num_queries):
+    """A disclosure batch asks about up to a million subjects: the ledger is read in one statement (the
+    ids as one array), not one statement per 5,000 ids with a placeholder per id."""
+    granted, withdrawn = DataSubjectFactory(), DataSubjectFactory()
+    grant(granted)
+    grant(withdrawn, at=timezone.now() - dt.timedelta(days=2))
+    withdraw(withdrawn)
+    unknown = list(range(10_000_000, 10_012_000))  # 12,000 ids with no events: more than two old chunks
+    ids = [granted.pk, withdrawn.pk, *unknown]
+    now = timezone.now()
+    with django_assert_max_num_queries(2):  # the ledger, then "is anything suppressed?"
+        assert subjects_opted_out_of_anything_by(subject_ids=ids, at=now) == {withdrawn.pk}
+    with django_assert_max_num_queries(2):  # the purpose, then the ledger
+        assert subjects_with_consent_at(subject_ids=ids, purpose="marketing_email", at=now) == {granted.pk}
+    earlier = now - dt.timedelta(days=1)  # judged at a past moment: the withdrawal had not happened yet
+    assert subjects_opted_out_of_anything_by(subject_ids=ids, at=earlier) == set()
+    assert subjects_with_consent_at(subject_ids=ids, purpose="marketing_email", at=earlier) == {withdrawn.pk}
