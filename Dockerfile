@@ -11,4 +11,4 @@ RUN useradd --create-home app && mkdir -p /app/media /var/lib/privacyops/erasure
     && chown -R app /app/media /var/lib/privacyops
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "privacyops.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "privacyops.wsgi:application", "--bind", "0.0.0.0:8000"]
