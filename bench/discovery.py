@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""DSAR discovery speed: `records_for_subject` (one prepared UNION ALL of typed columns over every
-registered model, built into model instances: inventory/discovery.py) against ONE hand-written UNION ALL
-query returning the same rows as JSON text, on the same PostgreSQL database, in the same run.
+"""DSAR discovery speed: `records_for_subject` (one prepared UNION ALL over every registered model, each
+row a ROW() of the model's columns, built into model instances: inventory/discovery.py) against ONE
+hand-written UNION ALL returning the same rows as JSON text, on the same PostgreSQL database, same run.
 
     DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/privacyops \
         .venv/bin/python bench/discovery.py [SUBJECTS] [--repeat 1] [--sample 2000] [--seed 7]

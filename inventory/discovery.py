@@ -3,17 +3,19 @@
 Discovery asks every registered model for the rows of one subject. One query per model costs one
 round trip (or one pipelined statement) each, and the client-side cost of eighteen statements (cursor,
 execute, fetch, per-model plumbing) was more than twice what PostgreSQL needs to answer them. Here the
-registry's per-model querysets are compiled once into a single `UNION ALL` whose branches share a row
-layout of *typed* columns:
+registry's per-model querysets are compiled once into a single `UNION ALL` whose branches all return
 
-    m (branch index), o (row number in the model's own ordering), slot columns ...
+    m (branch index), o (row number in the model's own ordering), r = ROW(the queryset's columns)
 
-Each branch puts its model's columns, exactly as the queryset selects them, into slots of the same
-type family and typed NULLs everywhere else, so psycopg loads every value with the same loader as the
-model's own query would, and Django's field converters (`from_db_value`) run on them unchanged: the
-instances are the ones the querysets give. `o` carries each model's ordering (Meta.ordering, or the
-`limit` path's newest-first) through the union, which has no order of its own; the statement ends with
-`ORDER BY m, o` (outside the union: a branch may have its own ORDER BY ... LIMIT).
+A ROW is one column whatever the model, so the statement stays as narrow (and as cheap to parse and
+plan) as a hand-written union; typed columns padded with NULLs for every other model's fields cost
+PostgreSQL three times the planning. PostgreSQL writes each field of the ROW with its type's own output
+function, the very text it sends for a plain column; psycopg splits the record and each field is loaded
+with the loader the connection has for the column's type, then Django's field converters
+(`from_db_value`) run unchanged: the instances are the ones the querysets give. `o` carries each
+model's ordering (Meta.ordering, or the `limit` path's newest-first) through the union, which has no
+order of its own; the statement ends with `ORDER BY m, o` (outside the union: a branch may have its
+own ORDER BY ... LIMIT).
 
 A model whose manager adds joins, annotations or further parameters is left to its queryset; so is any
 model whose database is not PostgreSQL (the caller keeps its per-model path for those).
@@ -25,7 +27,7 @@ import itertools
 import operator
 import re
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,30 +41,29 @@ from .registry import PersonalData
 # manager's own filter can't be mistaken for the subject's id).
 _PLACEHOLDER_ID = -918_273_645
 
-# Column types that load to the same Python type may share a slot: PostgreSQL resolves
-# varchar(n) UNION text to text and smallint UNION bigint to bigint without changing a value.
-_SLOT_FAMILY = {"text": "text", "smallint": "bigint", "integer": "bigint", "bigint": "bigint"}
 
+def _type_oid(db_type: str) -> int | None:
+    """The OID of a column type named as Django declares it ("varchar(20)", "timestamp with time zone")."""
+    from psycopg.postgres import types
 
-def _slot_type(db_type: str) -> str:
-    if db_type.startswith("varchar"):
-        return "text"
-    return _SLOT_FAMILY.get(db_type, db_type)
+    info = types.get(re.sub(r"\(.*?\)", "", db_type))
+    return info.oid if info is not None else None
 
 
 @dataclass(frozen=True)
 class _Branch:
-    """One model's part of the statement, before slots are assigned."""
+    """One model's part of the statement."""
 
     entry: PersonalData
     compiler: Any  # keeps the connection alive (the plan cache is keyed by its id) and converts rows
-    columns: list[tuple[str, str]]  # (column SQL, slot type) in the queryset's select order
+    columns: list[str]  # column SQL in the queryset's select order
     from_sql: str
     where_sql: str  # holds the subject id's one placeholder
     order_sql: str
     limit_sql: str
     converters: dict
     field_names: list[str]
+    oids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class UnionBranch:
     compiler: Any
     converters: dict
     field_names: list[str]
-    pick: Callable[[tuple], tuple]  # this model's values, in select order, out of a union row
+    oids: tuple[int, ...]  # each column's type: its loader turns the record's text into the value
 
 
 # Names of the statements each PostgreSQL session has prepared, by psycopg connection (a reconnect
@@ -84,8 +85,8 @@ class UnionQuery:
     """The compiled statement of one database.
 
     Run as a server-side prepared statement (`PREPARE` once per session, then `EXECUTE name(id)`):
-    the statement is some 25 kB of SQL over every registered table, and parsing and planning it
-    cost PostgreSQL more than running it. The first call on a session sends `PREPARE ...; EXECUTE
+    the statement is some 13 kB of SQL over every registered table, and parsing and planning it
+    cost PostgreSQL more than running it (PostgreSQL keeps a generic plan after five executions). The first call on a session sends `PREPARE ...; EXECUTE
     ...` as one string, so it too is a single round trip. DISCOVERY_PREPARED_STATEMENTS=False (behind
     a pooler that hands one session's statements to another) sends the statement itself every time.
     """
@@ -101,21 +102,20 @@ class UnionQuery:
     def fetch(self, subject_id: int) -> list[list[models.Model]]:
         """Instances of each branch's model, in the branch's order; one statement, one round trip."""
         found: list[list[models.Model]] = [[] for _ in self.branches]
-        rows = (
-            self._rows(subject_id)
-            if conf.discovery_prepared_statements()
-            else self._rows_unprepared(subject_id)
-        )
+        if conf.discovery_prepared_statements():
+            rows, context = self._rows(subject_id)
+        else:
+            rows, context = self._rows_unprepared(subject_id)
         for index, group in itertools.groupby(rows, key=operator.itemgetter(0)):
-            found[index] = _instances(self.branches[index], group)
+            found[index] = _instances(self.branches[index], [row[2] for row in group], context)
         return found
 
-    def _rows_unprepared(self, subject_id: int) -> list[tuple]:
+    def _rows_unprepared(self, subject_id: int) -> tuple[list[tuple], Any]:
         with connections[self.using].cursor() as cursor:
             cursor.execute(self.sql, [subject_id] * len(self.branches))
-            return cursor.fetchall()
+            return cursor.fetchall(), cursor.cursor
 
-    def _rows(self, subject_id: int) -> list[tuple]:
+    def _rows(self, subject_id: int) -> tuple[list[tuple], Any]:
         connection = connections[self.using]
         connection.ensure_connection()
         prepared = _prepared.setdefault(connection.connection, set())
@@ -133,7 +133,7 @@ class UnionQuery:
 
     def _execute(
         self, connection: BaseDatabaseWrapper, subject_id: int, *, prepare: bool, prepared: set[str]
-    ) -> list[tuple]:
+    ) -> tuple[list[tuple], Any]:
         name = self.name
         sql = f"EXECUTE {name}(%s)"
         if prepare:
@@ -145,7 +145,7 @@ class UnionQuery:
             cursor.execute(sql, [subject_id])
             if prepare:
                 cursor.nextset()  # past PREPARE's (empty) result
-            return cursor.fetchall()
+            return cursor.fetchall(), cursor.cursor  # its loaders (and time zone)
 
 
 def _numbered(sql: str) -> str:
@@ -153,8 +153,16 @@ def _numbered(sql: str) -> str:
     return re.sub(r"%(.)", lambda m: "$1" if m.group(1) == "s" else m.group(0), sql)
 
 
-def _instances(branch: UnionBranch, rows) -> list[models.Model]:
-    values = [branch.pick(row) for row in rows]
+def _instances(branch: UnionBranch, records: list[tuple], context: Any) -> list[models.Model]:
+    """Model instances from the records' text fields, through the loaders psycopg would have used."""
+    from psycopg.pq import Format
+
+    loaders = context.adapters
+    loads = [loaders.get_loader(oid, Format.TEXT)(oid, context).load for oid in branch.oids]
+    values = [
+        [None if text is None else load(text.encode()) for load, text in zip(loads, record, strict=True)]
+        for record in records
+    ]
     if branch.converters:
         values = branch.compiler.apply_converters(values, branch.converters)
     db, from_db, names = branch.compiler.using, branch.entry.model.from_db, branch.field_names
@@ -200,13 +208,15 @@ def _branch(entry: PersonalData, limit: int | None) -> _Branch | None:
         return None
     if any(is_ref or order_params for _expr, (_s, order_params, is_ref) in order_by):
         return None
-    columns = []
+    columns, oids = [], []
     for col, (col_sql, col_params), _alias in compiler.select:
         target = getattr(col, "target", None)
-        db_type = target.cast_db_type(connection) if target is not None else None
-        if col_params or not db_type:
+        db_type = target.db_type(connection) if target is not None else None
+        oid = _type_oid(db_type) if db_type else None
+        if col_params or oid is None:
             return None
-        columns.append((col_sql, _slot_type(db_type)))
+        columns.append(col_sql)
+        oids.append(oid)
     limit_sql = ""
     if query_limit := compiler.query.high_mark:
         limit_sql = connection.ops.limit_offset_sql(0, query_limit)
@@ -220,47 +230,19 @@ def _branch(entry: PersonalData, limit: int | None) -> _Branch | None:
         limit_sql=limit_sql,
         converters=compiler.get_converters([col for col, _s, _a in compiler.select]),
         field_names=[col.target.attname for col, _s, _a in compiler.select],
+        oids=tuple(oids),
     )
 
 
-def _slot_layout(branches: list[_Branch]) -> tuple[list[str], list[list[int]]]:
-    """Slot types of the union row, and per branch the slot of each of its columns (select order)."""
-    slot_types: list[str] = []
-    positions: list[list[int]] = []
-    for branch in branches:
-        used: dict[str, int] = {}  # slots of each type this branch has taken so far
-        mine = []
-        for _col_sql, slot_type in branch.columns:
-            nth = used.get(slot_type, 0)
-            used[slot_type] = nth + 1
-            same_type = [i for i, t in enumerate(slot_types) if t == slot_type]
-            if nth < len(same_type):
-                mine.append(same_type[nth])
-            else:
-                slot_types.append(slot_type)
-                mine.append(len(slot_types) - 1)
-        positions.append(mine)
-    return slot_types, positions
-
-
-def _branch_sql(index: int, branch: _Branch, slot_types: list[str], mine: list[int]) -> str:
-    by_slot = {slot: col_sql for slot, (col_sql, _t) in zip(mine, branch.columns, strict=True)}
-    slots = [by_slot.get(slot, f"NULL::{slot_type}") for slot, slot_type in enumerate(slot_types)]
+def _branch_sql(index: int, branch: _Branch) -> str:
     over = f"ORDER BY {branch.order_sql}" if branch.order_sql else ""
     sql = (
-        f"SELECT {index} AS m, row_number() OVER ({over}) AS o, {', '.join(slots)} "
+        f"SELECT {index} AS m, row_number() OVER ({over}) AS o, ROW({', '.join(branch.columns)}) AS r "
         f"FROM {branch.from_sql} WHERE {branch.where_sql}"
     )
     if branch.limit_sql:
         sql += f" ORDER BY {branch.order_sql} {branch.limit_sql}"
     return f"({sql})"
-
-
-def _picker(mine: list[int]) -> Callable[[tuple], tuple]:
-    columns = [2 + slot for slot in mine]  # after m and o
-    if len(columns) == 1:
-        return lambda row: (row[columns[0]],)
-    return operator.itemgetter(*columns)
 
 
 def union_query(entries: list[PersonalData], limit: int | None = None) -> tuple[UnionQuery | None, list]:
@@ -274,17 +256,10 @@ def union_query(entries: list[PersonalData], limit: int | None = None) -> tuple[
         (branches if branch is not None else left).append(branch or entry)
     if not branches:
         return None, left
-    slot_types, positions = _slot_layout(branches)
-    parts = [
-        _branch_sql(i, b, slot_types, mine)
-        for i, (b, mine) in enumerate(zip(branches, positions, strict=True))
-    ]
+    parts = [_branch_sql(i, branch) for i, branch in enumerate(branches)]
     query = UnionQuery(
         using=branches[0].compiler.using,
         sql=f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS discovery ORDER BY m, o",
-        branches=[
-            UnionBranch(b.entry, b.compiler, b.converters, b.field_names, _picker(mine))
-            for b, mine in zip(branches, positions, strict=True)
-        ],
+        branches=[UnionBranch(b.entry, b.compiler, b.converters, b.field_names, b.oids) for b in branches],
     )
     return query, left
