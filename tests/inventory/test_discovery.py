@@ -165,3 +165,25 @@ def test_a_failing_discovery_statement_raises_a_django_error_and_the_connection_
         plan.unions[0] = working
     found = {f.entry.label: f.records for f in selectors.records_for_subject(subject.pk)}
     assert len(found["inventory.ActivityEvent"]) == 1
+
+
+def test_text_that_needs_quoting_in_a_record_comes_back_unchanged():
+    """Each row travels as a ROW(): quotes, backslashes, commas, brackets, new lines, empty vs NULL."""
+    subject = full_subject_with_records(1)
+    awkward = 'a "quoted", (bracketed) \\ back\\\\slash\nline {brace} é ✓ NULL '
+    inv.ActivityEvent.objects.filter(subject=subject).update(
+        target=awkward, device_id="", ip_address="2001:db8::1"
+    )
+    inv.MarketingPreference.objects.filter(subject=subject).update(topics=[awkward, {"k": '"\\'}, None, 1.5])
+    inv.CompanyAffiliation.objects.filter(subject=subject).update(company_name=" ", job_title="NULL")
+    found = {f.entry.model: f.records for f in selectors.records_for_subject(subject.pk)}
+    for model in (inv.ActivityEvent, inv.MarketingPreference, inv.CompanyAffiliation):
+        expected = list(model.objects.filter(subject=subject))
+        assert [_typed_values(r) for r in found[model]] == [_typed_values(r) for r in expected], model
+    event = found[inv.ActivityEvent][0]
+    assert (event.target, event.device_id, event.ip_address) == (awkward, "", "2001:db8::1")
+    assert found[inv.MarketingPreference][0].topics == [awkward, {"k": '"\\'}, None, 1.5]
+    assert (found[inv.CompanyAffiliation][0].company_name, found[inv.CompanyAffiliation][0].job_title) == (
+        " ",
+        "NULL",
+    )
