@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""DSAR discovery speed: `records_for_subject` (one pipelined query per registered model) against ONE
-hand-written UNION ALL query returning the same rows, on the same PostgreSQL database, in the same run.
+"""DSAR discovery speed: `records_for_subject` (one prepared UNION ALL over every registered model, each
+row a ROW() of the model's columns, built into model instances: inventory/discovery.py) against ONE
+hand-written UNION ALL returning the same rows as JSON text, on the same PostgreSQL database, same run.
 
     DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/privacyops \
         .venv/bin/python bench/discovery.py [SUBJECTS] [--repeat 1] [--sample 2000] [--seed 7]
@@ -154,7 +155,7 @@ def measure(args) -> None:
     )
     print(f"  {'':<30} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'client CPU ms':>14}")
     for name, values, key in [
-        (f"records_for_subject ({len(registry)} q)", orm_ms, "orm"),
+        ("records_for_subject", orm_ms, "orm"),
         (f"raw UNION ALL ({n_parts} parts)", raw_ms, "raw"),
     ]:
         print(

@@ -25,3 +25,12 @@ def data_key_cache_seconds() -> float:
     The bound that evicts keys of erased subjects even when the shared key epoch can't be reached.
     """
     return float(getattr(settings, "DATA_KEY_CACHE_SECONDS", 30))
+
+
+def discovery_prepared_statements() -> bool:
+    """DISCOVERY_PREPARED_STATEMENTS: run discovery's one statement as a prepared statement (default on).
+
+    Turn off behind a pooler in transaction mode (PgBouncer before 1.21): it may run EXECUTE on a
+    session that never saw the PREPARE.
+    """
+    return bool(getattr(settings, "DISCOVERY_PREPARED_STATEMENTS", True))

@@ -4,9 +4,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import Count, Q
 
+from .discovery import UnionQuery, union_query
 from .models import ContactPoint, DataSubject, normalize_email
 from .registry import PersonalData, registry
 
@@ -154,14 +155,15 @@ def _fetch_compiled(subject_id: int, todo: list[tuple[PersonalData, _CompiledLoo
             cursor.close()
 
 
-def _records_by_compiled_queries(subject_id: int) -> list[SubjectRecords]:
-    """`list(entry.for_subject(subject_id))` for every entry, minus re-compiling the same SQL each call.
+def _records_by_compiled_queries(subject_id: int, entries: list[PersonalData]) -> dict[type, list]:
+    """`list(entry.for_subject(subject_id))` for each entry, minus re-compiling the same SQL each call.
 
-    Discovery runs the same query shape per model for every subject, and Django spends more time
-    building a query's SQL than PostgreSQL spends on the index lookup. Rows still come back as model
-    instances (`from_db`, through the fields' converters), exactly as the querysets give them.
+    The path for databases the one-statement discovery (inventory/discovery.py) doesn't serve. Django
+    spends more time building a query's SQL than PostgreSQL spends on the index lookup, so each
+    model's SQL is compiled once. Rows still come back as model instances (`from_db`, through the
+    fields' converters), exactly as the querysets give them.
     """
-    lookups = [(entry, _compiled_lookup(entry, subject_id)) for entry in registry]
+    lookups = [(entry, _compiled_lookup(entry, subject_id)) for entry in entries]
     by_db: dict[str, list[tuple[PersonalData, _CompiledLookup]]] = {}
     for entry, lookup in lookups:
         if lookup is not None:
@@ -170,27 +172,83 @@ def _records_by_compiled_queries(subject_id: int) -> list[SubjectRecords]:
     for todo in by_db.values():
         for (entry, lookup), rows in zip(todo, _fetch_compiled(subject_id, todo), strict=True):
             fetched[entry.model] = _instances(entry, lookup, rows)
-    return [
-        SubjectRecords(entry, fetched[entry.model] if lookup else list(entry.for_subject(subject_id)))
-        for entry, lookup in lookups
-    ]
+    for entry, lookup in lookups:
+        if lookup is None:
+            fetched[entry.model] = list(entry.for_subject(subject_id))
+    return fetched
+
+
+def _records_limited(subject_id: int, entries: list[PersonalData], limit: int) -> dict[type, list]:
+    """The newest `limit` + 1 records of each entry, one query per model (databases discovery can't serve)."""
+    fetched: dict[type[models.Model], list[models.Model]] = {}
+    for entry in entries:
+        qs = entry.for_subject(subject_id).order_by(f"-{entry.collected_at}", "-pk")
+        fetched[entry.model] = list(qs[: limit + 1])
+    return fetched
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The registry compiled for one thread's connections: one statement per PostgreSQL database."""
+
+    unions: list[UnionQuery]
+    left: list[PersonalData]  # served per model: other databases, managers a union can't express
+    entries: tuple[PersonalData, ...]  # keeps the entries (their ids are part of the cache key) alive
+    connection: Any  # keeps the default connection alive: its id() is part of the cache key
+
+
+_plans: dict[tuple, _Plan] = {}
+
+
+def _discovery_plan(limit: int | None) -> _Plan:
+    entries = tuple(registry)
+    default = connections[DEFAULT_DB_ALIAS]
+    key = (id(default), limit, tuple(map(id, entries)))
+    if key in _plans:
+        return _plans[key]
+    by_db: dict[str, list[PersonalData]] = {}
+    for entry in entries:
+        by_db.setdefault(entry.model._default_manager.db, []).append(entry)
+    unions, left = [], []
+    for alias, todo in by_db.items():
+        if connections[alias].vendor != "postgresql":
+            left.extend(todo)
+            continue
+        union, rest = union_query(todo, limit)
+        unions.extend([union] if union is not None else [])
+        left.extend(rest)
+    _plans[key] = plan = _Plan(unions=unions, left=left, entries=entries, connection=default)
+    return plan
 
 
 def records_for_subject(subject: DataSubject | int, *, limit: int | None = None) -> list[SubjectRecords]:
-    """Every registered record of one subject: one indexed query per registered model.
+    """Every registered record of one subject; on PostgreSQL one statement for all registered models.
+
+    The registry is compiled once into a single UNION ALL (inventory/discovery.py): discovery then costs
+    one round trip whatever the number of registered models, and the instances, their field values and
+    each model's ordering are those of `entry.for_subject(subject)`. Models on another database keep one
+    query each.
 
     With `limit`, at most that many records per model are loaded (newest first) and `truncated` says
-    whether more exist, still in one query per model (it fetches limit + 1 rows).
+    whether more exist (each model's part fetches limit + 1 rows).
     """
     subject_id = subject if isinstance(subject, int) else subject.pk
+    plan = _discovery_plan(limit)
+    fetched: dict[type[models.Model], list[models.Model]] = {}
+    for union in plan.unions:
+        for branch, records in zip(union.branches, union.fetch(subject_id), strict=True):
+            fetched[branch.entry.model] = records
+    if plan.left:
+        if limit is None:
+            fetched.update(_records_by_compiled_queries(subject_id, plan.left))
+        else:
+            fetched.update(_records_limited(subject_id, plan.left, limit))
     if limit is None:
-        return _records_by_compiled_queries(subject_id)
-    found = []
-    for entry in registry:
-        qs = entry.for_subject(subject_id).order_by(f"-{entry.collected_at}", "-pk")
-        rows = list(qs[: limit + 1])
-        found.append(SubjectRecords(entry, rows[:limit], truncated=len(rows) > limit))
-    return found
+        return [SubjectRecords(entry, fetched[entry.model]) for entry in plan.entries]
+    return [
+        SubjectRecords(entry, fetched[entry.model][:limit], truncated=len(fetched[entry.model]) > limit)
+        for entry in plan.entries
+    ]
 
 
 def records_for_subject_by_category(

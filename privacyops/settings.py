@@ -251,6 +251,8 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 # Unwrapped data keys are used at most this long before being re-read (inventory.crypto); the shared
 # cache above carries the key epoch that evicts an erased subject's key from every process at once.
 DATA_KEY_CACHE_SECONDS = env.float("DATA_KEY_CACHE_SECONDS", default=30)
+# Discovery (inventory/discovery.py) prepares its one statement per session; off behind a transaction pooler.
+DISCOVERY_PREPARED_STATEMENTS = env.bool("DISCOVERY_PREPARED_STATEMENTS", default=True)
 
 # The website's consent banner (consent.js, issue 18): see docs/operations.md "Website consent".
 CONSENT_WEB_ALLOWED_ORIGINS = env.list(

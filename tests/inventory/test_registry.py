@@ -3,6 +3,7 @@
 import pytest
 from django.apps import apps
 from django.core import checks
+from django.db import connection
 
 from inventory.models import DataCategory, DataSubject
 from inventory.registry import registry
@@ -59,9 +60,10 @@ def test_records_for_subject_finds_every_record_of_the_subject_and_none_of_anoth
 
 
 @pytest.mark.django_db
-def test_records_for_subject_uses_one_query_per_registered_model(django_assert_num_queries):
+def test_records_for_subject_is_one_query_for_every_registered_model(django_assert_num_queries):
     subject = make_full_subject()
-    with django_assert_num_queries(len(registry)):
+    # Issue 19 (tests/inventory/test_discovery.py); elsewhere one query per model, as before.
+    with django_assert_num_queries(1 if connection.vendor == "postgresql" else len(registry)):
         records_for_subject(subject.pk)
 
 

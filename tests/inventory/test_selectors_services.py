@@ -1,12 +1,11 @@
 """Selectors and services added for the admin, API, dashboard and bulk loading."""
 
-import dataclasses
 import datetime as dt
 import uuid
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DatabaseError, connection, transaction
+from django.db import connection
 
 from audit.models import AuditEvent
 from inventory import models as inv
@@ -202,18 +201,3 @@ def test_insert_column_writes_one_row_per_value_with_the_constants_exactly_as_gi
         inv.MarketingPreference, "subject_id", subjects[:1], constants={"collected_at": now, "channel": "sms"}
     )
     assert inv.MarketingPreference.objects.get(subject_id=subjects[0], channel="sms").topics == []
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db
-def test_a_failing_pipelined_discovery_query_raises_a_django_error_and_the_connection_recovers(monkeypatch):
-    subject = make_full_subject()
-    selectors.records_for_subject(subject.pk)  # compiles and caches every lookup
-    key = next(k for k in selectors._compiled if k[0] is inv.ActivityEvent)
-    broken = dataclasses.replace(selectors._compiled[key], sql="SELECT * FROM no_such_table WHERE id = %s")
-    monkeypatch.setitem(selectors._compiled, key, broken)
-    with pytest.raises(DatabaseError), transaction.atomic():
-        selectors.records_for_subject(subject.pk)
-    monkeypatch.undo()
-    found = {f.entry.label: f.records for f in selectors.records_for_subject(subject.pk)}
-    assert len(found["inventory.ActivityEvent"]) == 1
