@@ -132,9 +132,14 @@ def _parts(target: Target, run: SweepRun, batch: SweepBatch, *, lo: int, hi: int
         .annotate(hold_pk=Subquery(first_hold))
         .values_list("pk", "hold_pk")
     )
-    # A plain NOT EXISTS (an anti-join): guarding it with "no hold on the category" (an OR) measured 4x
-    # slower per window.
-    erasable = base.filter(~Exists(covering))
+    # Erasable = no covering hold, evaluated without a join: no category-wide hold (read once per
+    # statement, a one-time filter) and the row's subject not among the subject holds' (non-null) ids,
+    # hashed once per statement; a row without a subject is covered by category-wide holds only, as in
+    # NOT EXISTS. The anti-join on the OR'ed condition cost ~2.5 ms per 50,000-row window with no hold at
+    # all, and grew with the number of holds (a nested loop: the OR rules out a hash join).
+    wide = holds.filter(subject__isnull=True)
+    subject_held = holds.filter(subject__isnull=False).values("subject_id")
+    erasable = base.filter(~Exists(wide)).exclude(**{f"{lookup}__in": subject_held})
     protected, gate, reusable = _protected_q(lookup)
     open_request = None
     if protected is not None:
