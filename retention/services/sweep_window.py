@@ -211,11 +211,11 @@ def _named(sql_: str, params: tuple, prefix: str, into: dict) -> str:
     return "".join(out).replace("\0", "%%")
 
 
-# batch id -> (statement, its fixed parameters); a handful of batches per worker process at a time.
-_statements: dict[tuple[int, bool], tuple[str, dict]] = {}
+# batch id -> (statement, its fixed parameters, reusable); a handful of batches per worker process.
+_statements: dict[tuple[int, bool], tuple[str, dict, bool]] = {}
 
 
-def _prepared(target: Target, run: SweepRun, batch: SweepBatch, *, mirrored: bool) -> tuple[str, dict]:
+def _prepared(target: Target, run: SweepRun, batch: SweepBatch, *, mirrored: bool) -> tuple[str, dict, bool]:
     """The batch's window statement, built from the ORM once (Python's query building costs as much
     as a window's DELETE on a busy machine) unless a protected-subjects provider returned a plain list."""
     key = (batch.pk, mirrored)
@@ -233,7 +233,7 @@ def _prepared(target: Target, run: SweepRun, batch: SweepBatch, *, mirrored: boo
         pending=SweepBatch.Status.PENDING.value, done=SweepBatch.Status.DONE.value,
         limit=KEPT_LIST_LIMIT, batch=batch.pk,
     )  # fmt: skip
-    prepared = (_statement(target, named, mirrored=mirrored), params)
+    prepared = (_statement(target, named, mirrored=mirrored), params, parts.reusable)
     if parts.reusable:
         if len(_statements) >= 64:
             _statements.clear()
@@ -285,9 +285,11 @@ def server_statement(statement: str, params: dict) -> ServerStatement | None:
 _prepared_on: "weakref.WeakKeyDictionary[object, set[str]]" = weakref.WeakKeyDictionary()
 
 
-def _execute(connection, statement: str, params: dict) -> tuple:
-    """Run a window statement, as a prepared statement when its parameters allow."""
-    server = server_statement(statement, params)
+def _execute(connection, statement: str, params: dict, *, reusable: bool) -> tuple:
+    """Run a window statement, as a prepared statement when it is reused (a provider's plain list of
+    protected subjects is baked into the text, which would PREPARE a new statement per window) and its
+    parameters allow."""
+    server = server_statement(statement, params) if reusable else None
     with connection.cursor() as cursor:
         if server is None:
             cursor.execute(statement, params)
@@ -323,10 +325,12 @@ def sweep_window_folded(
     continues from the cursor the winner left.
     """
     mirrored = mirror.mirror_dir() is not None
-    statement, fixed = _prepared(target, run, batch, mirrored=mirrored)
+    statement, fixed, reusable = _prepared(target, run, batch, mirrored=mirrored)
     connection = connections[target.entry.model._default_manager.db]
     params = {**fixed, "lo": lo, "hi": hi, "at": now, "now": now}
-    cursor_, status, erased, kept, open_request, ids = _execute(connection, statement, params)
+    cursor_, status, erased, kept, open_request, ids = _execute(
+        connection, statement, params, reusable=reusable
+    )
     if mirrored and ids:
         mirror.record(
             mirror.entry(at=now, model_label=target.entry.label, method=ErasureJournal.Method.DELETE,

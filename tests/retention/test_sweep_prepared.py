@@ -50,3 +50,27 @@ def test_every_window_of_a_run_executes_the_same_prepared_statement(settings):
     assert list(used.values()) == [(windows, 0)]
     assert set(inv.ActivityEvent.objects.values_list("pk", flat=True)) == {young.pk}
     assert run.summary["activity"] == {"erased": len(rows), "kept": 0, "errors": 0}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_provider_listing_protected_subjects_runs_the_windows_unprepared(settings, monkeypatch):
+    """A plain list of ids is baked into the statement's text: preparing it would leave one prepared
+    statement per window on a worker's long-lived connection, so such windows run as plain statements."""
+    from retention import hooks
+
+    settings.RETENTION_SWEEP_WINDOW_ROWS = 3
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    protected, other = f.subject(), f.subject()
+    kept = [f.activity(protected, f.ago(days=900)) for _ in range(4)]
+    for _ in range(4):
+        f.activity(other, f.ago(days=900))
+    monkeypatch.setattr(hooks, "_protected", [lambda: [protected.pk]])
+    before = _window_statements()
+
+    run = f.sweep()
+
+    assert _window_statements() == before
+    assert set(inv.ActivityEvent.objects.values_list("pk", flat=True)) == {r.pk for r in kept}
+    assert run.batches.get().kept_open_request == len(kept)
