@@ -288,8 +288,10 @@ _prepared_on: "weakref.WeakKeyDictionary[object, set[str]]" = weakref.WeakKeyDic
 def _execute(connection, statement: str, params: dict, *, reusable: bool) -> tuple:
     """Run a window statement, as a prepared statement when it is reused (a provider's plain list of
     protected subjects is baked into the text, which would PREPARE a new statement per window) and its
-    parameters allow."""
-    server = server_statement(statement, params) if reusable else None
+    parameters allow. The SET/EXECUTE/RESET message needs Django's default client-side binding (with
+    OPTIONS server_side_binding a message holds one statement): otherwise the statement runs as is."""
+    client_side = not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
+    server = server_statement(statement, params) if reusable and client_side else None
     with connection.cursor() as cursor:
         if server is None:
             cursor.execute(statement, params)

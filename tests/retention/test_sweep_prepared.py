@@ -74,3 +74,24 @@ def test_a_provider_listing_protected_subjects_runs_the_windows_unprepared(setti
     assert _window_statements() == before
     assert set(inv.ActivityEvent.objects.values_list("pk", flat=True)) == {r.pk for r in kept}
     assert run.batches.get().kept_open_request == len(kept)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_with_server_side_binding_the_windows_run_unprepared(settings, monkeypatch):
+    """The prepared path sends SET; EXECUTE; RESET in one message, which only client-side binding allows."""
+    settings.RETENTION_SWEEP_WINDOW_ROWS = 3
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    owner = f.subject()
+    for _ in range(5):
+        f.activity(owner, f.ago(days=900))
+    options = dict(connection.settings_dict.get("OPTIONS", {}), server_side_binding=True)
+    monkeypatch.setitem(connection.settings_dict, "OPTIONS", options)
+    before = _window_statements()
+
+    run = f.sweep()
+
+    assert _window_statements() == before
+    assert not inv.ActivityEvent.objects.exists()
+    assert run.summary["activity"] == {"erased": 5, "kept": 0, "errors": 0}
