@@ -17,4 +17,17 @@ def throwaway_database(*, keepdb: bool = False) -> Iterator[None]:
         yield
     finally:
         if not keepdb:
+            _terminate_other_sessions()
             connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def _terminate_other_sessions() -> None:
+    """End the bench database's other sessions (a worker thread's connection kept by CONN_MAX_AGE), which
+    would otherwise refuse the DROP DATABASE."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

@@ -1,4 +1,5 @@
-"""Celery application, wired the standard way (settings under the CELERY_ namespace)."""
+"""Celery application, wired the standard way (settings under the CELERY_ namespace), with the project's
+Django fix-up (privacyops/celery_fixup.py: connections kept per CONN_MAX_AGE) instead of Celery's."""
 
 import os
 
@@ -6,7 +7,7 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "privacyops.settings")
 
-app = Celery("privacyops")
+app = Celery("privacyops", fixups=["privacyops.celery_fixup:fixup"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
