@@ -297,25 +297,34 @@ def _execute(connection, statement: str, params: dict, *, reusable: bool) -> tup
             cursor.execute(statement, params)
             return cursor.fetchone()
         prepared = _prepared_on.setdefault(connection.connection, set())
-        if server.name not in prepared:
-            cursor.execute(server.prepare)  # not transactional: it outlives a rollback, as the set does
-            prepared.add(server.name)
-        placeholders = ", ".join(["%s"] * len(server.order))
         try:
-            # One message, one implicit transaction: the generic plan, made at the first EXECUTE, serves
-            # every window (the plan doesn't depend on the bounds: a primary-key range scan, holds and
-            # open cases read once per statement); RESET leaves the session as it was.
-            cursor.execute(
-                f"SET plan_cache_mode = force_generic_plan; EXECUTE {server.name} ({placeholders});"
-                " RESET plan_cache_mode",
-                [params[n] for n in server.order],
-            )
+            return _execute_prepared(cursor, server, params, prepared)
         except DatabaseError as exc:
-            if getattr(exc.__cause__, "sqlstate", None) == _NO_SUCH_STATEMENT:  # DEALLOCATE ALL ran
-                prepared.discard(server.name)  # PREPARE it again on the next attempt
-            raise
-        cursor.nextset()  # the EXECUTE's row, after the SET's empty result
-        return cursor.fetchone()
+            if getattr(exc.__cause__, "sqlstate", None) != _NO_SUCH_STATEMENT:
+                raise
+            # The session lost it (DEALLOCATE ALL, DISCARD ALL from a pooler): PREPARE it again. A window
+            # runs in autocommit, so nothing was done and it can run again at once; inside a caller's
+            # transaction (aborted now) the batch's retry prepares it.
+            prepared.discard(server.name)
+            if connection.in_atomic_block or not connection.get_autocommit():
+                raise
+            return _execute_prepared(cursor, server, params, prepared)
+
+
+def _execute_prepared(cursor, server: ServerStatement, params: dict, prepared: set[str]) -> tuple:
+    if server.name not in prepared:
+        cursor.execute(server.prepare)  # not transactional: it outlives a rollback, as the set does
+        prepared.add(server.name)
+    placeholders = ", ".join(["%s"] * len(server.order))
+    # One message, one implicit transaction: the generic plan, made at the first EXECUTE, serves every
+    # window (the plan doesn't depend on the bounds: a primary-key range scan, holds and open cases read
+    # once per statement); RESET leaves the session as it was.
+    cursor.execute(
+        f"SET plan_cache_mode = force_generic_plan; EXECUTE {server.name} ({placeholders}); RESET plan_cache_mode",
+        [params[n] for n in server.order],
+    )
+    cursor.nextset()  # the EXECUTE's row, after the SET's empty result
+    return cursor.fetchone()
 
 
 def sweep_window_folded(

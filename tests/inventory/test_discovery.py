@@ -39,10 +39,20 @@ def _subject_in_many_models() -> inv.DataSubject:
     return subject
 
 
+def _lose_discovery_statements() -> None:
+    """The session loses discovery's prepared statements (a pooler's other session, or DISCARD ALL).
+
+    Only discovery's: other modules' statements on this connection (the retention sweep's window) stay,
+    as their own bookkeeping expects for the tests that run after this one."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'privacyops_discovery_%'")
+        for (name,) in cursor.fetchall():
+            cursor.execute(f"DEALLOCATE {name}")
+
+
 def _new_session() -> None:
     """What a new database session has: no prepared statement (and discovery knows it)."""
-    with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE ALL")
+    _lose_discovery_statements()
     discovery._prepared.clear()
 
 
@@ -134,8 +144,7 @@ def test_the_first_discovery_on_a_session_is_one_query_too(prepared, settings, d
 def test_a_statement_the_session_lost_fails_inside_a_transaction_and_is_prepared_again_after():
     subject = _subject_in_many_models()
     selectors.records_for_subject(subject.pk)
-    with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE ALL")  # a pooler's other session, or DISCARD ALL
+    _lose_discovery_statements()
     with pytest.raises(DatabaseError), transaction.atomic():
         selectors.records_for_subject(subject.pk)
     assert len(selectors.records_for_subject(subject.pk)[0].records) == 1
@@ -145,8 +154,7 @@ def test_a_statement_the_session_lost_fails_inside_a_transaction_and_is_prepared
 def test_outside_a_transaction_a_lost_statement_is_prepared_again_at_once(django_assert_num_queries):
     subject = DataSubjectFactory()
     selectors.records_for_subject(subject.pk)
-    with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE ALL")
+    _lose_discovery_statements()
     with django_assert_num_queries(2):  # the failed EXECUTE, then PREPARE + EXECUTE
         found = selectors.records_for_subject(subject.pk)
     assert {f.entry.model: f.records for f in found}[inv.DataSubject] == [subject]

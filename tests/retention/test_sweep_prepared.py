@@ -95,3 +95,28 @@ def test_with_server_side_binding_the_windows_run_unprepared(settings, monkeypat
     assert _window_statements() == before
     assert not inv.ActivityEvent.objects.exists()
     assert run.summary["activity"] == {"erased": 5, "kept": 0, "errors": 0}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_window_whose_statement_the_session_lost_prepares_it_again_and_erases(settings):
+    """DEALLOCATE ALL / a pooler's DISCARD ALL between two runs on a kept connection: the next window
+    fails with "prepared statement does not exist" once, prepares again at once (it runs in autocommit,
+    so nothing was half done), and the run erases what it should."""
+    settings.RETENTION_SWEEP_WINDOW_ROWS = 3
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    owner = f.subject()
+    f.activity(owner, f.ago(days=900))
+    f.sweep()  # prepares the window statement on this connection
+    assert _window_statements()
+    expired = [f.activity(owner, f.ago(days=900)) for _ in range(4)]
+    young = f.activity(owner, f.ago(days=3))
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+
+    run = f.sweep()
+
+    assert run.summary["activity"] == {"erased": len(expired), "kept": 0, "errors": 0}
+    assert set(inv.ActivityEvent.objects.values_list("pk", flat=True)) == {young.pk}
+    assert _window_statements()  # prepared again
