@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_many
 from core.actors import Actor, actor_fields
 from inventory.models import System
 
@@ -107,13 +107,9 @@ def system_run_execute(*, run_id: int) -> SystemRun | None:
     with _run_lock(run_id) as got:
         if not got:
             return None
-        claimed = SystemRun.objects.filter(
-            pk=run_id, status__in=[RunStatus.PENDING, RunStatus.RUNNING, RunStatus.FAILED]
-        ).update(status=RunStatus.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now(), error="")
-        run = SystemRun.objects.select_related("system").get(pk=run_id)
-        if not claimed:
+        run = _claim(run_id)
+        if run.status != RunStatus.RUNNING:
             return run
-        RunEvent.objects.create(run=run, kind="started", **actor_fields("connectors.worker"))
         identities = open_json(run.identities)
         try:
             connector = for_system(run.system)
@@ -123,13 +119,7 @@ def system_run_execute(*, run_id: int) -> SystemRun | None:
                 found = connector.access(identities)
                 counts, truncated, result_json = found.counts(), found.truncated, found.as_json()
             elif run.action == SystemRun.Action.ERASURE:
-                earlier = list(run.journal.order_by("id"))
-                if earlier:
-                    connector.apply(steps_from_journal(earlier))
-                counts = erase_passes(system=run.system, connector=connector, identities=identities, run=run)
-                for e in earlier:
-                    counts.setdefault(e.collection, 0)
-                    counts[e.collection] = max(counts[e.collection], e.row_count)
+                counts = _erase(run, connector, identities)
             else:
                 counts = connector.unsubscribe(identities)
         except RUN_ERRORS as exc:
@@ -161,15 +151,42 @@ def system_run_execute(*, run_id: int) -> SystemRun | None:
             SystemRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(**fields)
             RunEvent.objects.create(run=run, kind="done", **actor_fields("connectors.worker"))
             hooks.case_settled(run.case_id)
-            audit_record(
-                action=f"connectors.{run.action}_done",
-                actor="connectors.worker",
-                target=run,
-                subject_id=run.subject_id,
-                details={"case_id": run.case_id, "system": run.system.code, "counts": counts},
-            )
+            audit_record_many([{
+                "action": f"connectors.{run.action}_done",
+                "actor": "connectors.worker",
+                "target_type": run._meta.label_lower,
+                "target_id": run.pk,
+                "subject_id": run.subject_id,
+                "details": {"case_id": run.case_id, "system": run.system.code, "counts": counts},
+            }])  # fmt: skip
         run.refresh_from_db()
         return run
+
+
+def _claim(run_id: int) -> SystemRun:
+    """Claim a run (running, one more attempt) and record "started" in one commit; the run returned is
+    RUNNING only when this worker claimed it (a done or waived run comes back as it is)."""
+    with transaction.atomic():
+        claimed = SystemRun.objects.filter(
+            pk=run_id, status__in=[RunStatus.PENDING, RunStatus.RUNNING, RunStatus.FAILED]
+        ).update(status=RunStatus.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now(), error="")
+        run = SystemRun.objects.select_related("system__connection").get(pk=run_id)
+        if claimed:  # else done or waived: every other status is claimable
+            RunEvent.objects.create(run=run, kind="started", **actor_fields("connectors.worker"))
+    return run
+
+
+def _erase(run: SystemRun, connector: Any, identities: dict[str, list[str]]) -> dict[str, int]:
+    """An erasure run: an interrupted earlier attempt's journal re-applied first (idempotent), then the
+    passes. A first attempt has no journal to read: keys are journaled only by a claimed attempt."""
+    earlier = list(run.journal.order_by("id")) if run.attempts > 1 else []
+    if earlier:
+        connector.apply(steps_from_journal(earlier))
+    counts = erase_passes(system=run.system, connector=connector, identities=identities, run=run)
+    for e in earlier:
+        counts.setdefault(e.collection, 0)
+        counts[e.collection] = max(counts[e.collection], e.row_count)
+    return counts
 
 
 def _safe_error(exc: Exception) -> str:
