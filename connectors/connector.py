@@ -6,8 +6,9 @@ manual systems have no connector (a person answers, see services.manual_*).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from inventory.models import System
@@ -46,7 +47,7 @@ class SqlConnector:
     graph: graph.Graph
     erase: dict[str, str]
 
-    @property
+    @cached_property
     def engine(self) -> Any:
         url = open_sealed(self.connection.secret)
         if not url:
@@ -67,6 +68,22 @@ class SqlConnector:
     def apply(self, steps: list[sql.ErasureStep]) -> dict[str, int]:
         def work(conn: Any) -> dict[str, int]:
             return sql.apply_steps(conn, self.graph, steps)
+
+        return sql.run_in_transaction(self.engine, work)
+
+    def apply_journaled(self, steps: list[sql.ErasureStep], journal: Callable[[], None]) -> dict[str, int]:
+        """Journal (committed in our database) before the external COMMIT, then commit the change.
+
+        The keys journaled are the ones the statements change, so a worker killed at any point leaves
+        either nothing changed or a journal to re-apply; on PostgreSQL the journal's commit overlaps the
+        statements instead of preceding them (`sql.apply_steps`).
+        """
+        if self.engine.dialect.name != "postgresql":
+            journal()  # first, as before: other engines apply step by step
+            return self.apply(steps)
+
+        def work(conn: Any) -> dict[str, int]:
+            return sql.apply_steps(conn, self.graph, steps, before_commit=journal)
 
         return sql.run_in_transaction(self.engine, work)
 

@@ -387,6 +387,11 @@ class HttpConnector:
                     counts[step.collection] = counts.get(step.collection, 0) + done
         return counts
 
+    def apply_journaled(self, steps: list[ErasureStep], journal: Callable[[], None]) -> dict[str, int]:
+        """Journal first (committed), then the deletes: an API has no transaction to hold open."""
+        journal()
+        return self.apply(steps)
+
     def unsubscribe(self, identities: dict[str, list[str]]) -> dict[str, int]:
         ops = self.config.operations.get("unsubscribe") or []
         ctx = {"identity": _identity_context(identities), "secrets": self.secrets}

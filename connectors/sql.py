@@ -384,20 +384,67 @@ def step_statements(graph: Graph, step: ErasureStep) -> list[Any] | None:
     return out
 
 
-def apply_steps(conn: sa.Connection, graph: Graph, steps: list[ErasureStep]) -> dict[str, int]:
-    """Apply a system's steps in one transaction; on PostgreSQL as one round trip when the traversal
-    already read the values to hash (statements rendered with the dialect's literal quoting)."""
-    if conn.dialect.name == "postgresql":
-        compiled = [step_statements(graph, s) for s in steps]
-        if all(c is not None for c in compiled) and sum(len(c) for c in compiled) > 1:  # type: ignore[arg-type]
-            text = ";\n".join(
-                str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-                for statements in compiled
-                for stmt in statements  # type: ignore[union-attr]
-            )
-            conn.exec_driver_sql(text)
-            return {s.collection: s.row_count for s in steps}
-    return {s.collection: apply_step(conn, graph, s) for s in steps}
+def one_round_trip(conn: sa.Connection, graph: Graph, steps: list[ErasureStep]) -> str | None:
+    """On PostgreSQL, a system's steps as one text of statements, when the traversal already read the
+    values to hash (rendered with the dialect's literal quoting); None where that is not possible."""
+    if conn.dialect.name != "postgresql":
+        return None
+    compiled = [step_statements(graph, s) for s in steps]
+    if any(c is None for c in compiled) or sum(len(c) for c in compiled) <= 1:  # type: ignore[arg-type]
+        return None
+    return ";\n".join(
+        str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        for statements in compiled
+        for stmt in statements  # type: ignore[union-attr]
+    )
+
+
+def apply_steps(
+    conn: sa.Connection,
+    graph: Graph,
+    steps: list[ErasureStep],
+    *,
+    before_commit: Callable[[], None] | None = None,
+) -> dict[str, int]:
+    """Apply a system's steps in the caller's transaction; on PostgreSQL as one round trip when it can.
+
+    `before_commit` (the journal, written in our own database) is done before this returns, so before
+    the caller commits the change: with one round trip it runs while the server applies the statements
+    (another thread waits for them; nothing is committed until both are done, and a failed journal
+    leaves the change to be rolled back); otherwise it runs first, before any statement.
+    """
+    text = one_round_trip(conn, graph, steps)
+    if text is None:
+        if before_commit is not None:
+            before_commit()
+        return {s.collection: apply_step(conn, graph, s) for s in steps}
+    if before_commit is None:
+        conn.exec_driver_sql(text)
+    else:
+        _alongside(lambda: conn.exec_driver_sql(text), before_commit)
+    return {s.collection: s.row_count for s in steps}
+
+
+def _alongside(remote: Callable[[], Any], local: Callable[[], None]) -> None:
+    """`remote` (statements on the external connection) in a thread while `local` runs in this one (our
+    database's connection belongs to this thread); both finish before this returns, errors re-raised
+    (the local one first: a journal that failed must stop the change)."""
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            remote()
+        except BaseException as exc:  # noqa: BLE001 (handed to the caller's thread)
+            failure.append(exc)
+
+    worker = threading.Thread(target=target, name="connectors-apply", daemon=True)
+    worker.start()
+    try:
+        local()
+    finally:
+        worker.join()
+    if failure:
+        raise failure[0]
 
 
 def apply_step(conn: sa.Connection, graph: Graph, step: ErasureStep, *, chunk: int = 1000) -> int:

@@ -121,3 +121,40 @@ def test_system_access_command_prints_rows_by_collection(crm_system, capsys):
     assert len(out["collections"]["order_lines"]) == 4 and out["truncated"] == []
     call_command("system_access", crm_system.code, "--identity", f"email={JANE['email']}")
     assert "ticket_messages: 2 row(s)" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_the_journal_is_written_before_the_change_is_committed(crm_system, crm_url):
+    """On PostgreSQL the journal's commit overlaps the statements; the change is still invisible then."""
+    from connectors.connector import for_system
+    from connectors.services import journal
+
+    connector = for_system(crm_system)
+    steps = connector.steps(connector.access({"email": [JANE["email"]]}))
+    seen = []
+
+    def write_journal():
+        seen.append(count(crm_url, "tickets", "customer_id = 1"))  # another connection: committed rows
+        journal(system=crm_system, run=None, steps=steps)
+
+    counts = connector.apply_journaled(steps, write_journal)
+    assert seen == [1] and counts["tickets"] == 1
+    assert ErasureJournal.objects.count() == len(steps)
+    assert count(crm_url, "tickets", "customer_id = 1") == 0
+
+
+@pytest.mark.django_db
+def test_a_journal_that_fails_leaves_the_system_unchanged(crm_system, crm_url):
+    from connectors.connector import for_system
+
+    connector = for_system(crm_system)
+    steps = connector.steps(connector.access({"email": [JANE["email"]]}))
+
+    def failing_journal():
+        raise RuntimeError("our database went away")
+
+    with pytest.raises(RuntimeError):
+        connector.apply_journaled(steps, failing_journal)
+    assert count(crm_url, "tickets", "customer_id = 1") == 1
+    assert fetch(crm_url, "SELECT email FROM customers WHERE id = 1") == [(JANE["email"],)]
+    assert count(crm_url, "ticket_messages") == 16
