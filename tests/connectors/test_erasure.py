@@ -158,3 +158,63 @@ def test_a_journal_that_fails_leaves_the_system_unchanged(crm_system, crm_url):
     assert count(crm_url, "tickets", "customer_id = 1") == 1
     assert fetch(crm_url, "SELECT email FROM customers WHERE id = 1") == [(JANE["email"],)]
     assert count(crm_url, "ticket_messages") == 16
+
+
+NOTES_DATASET = """
+dataset:
+  - fides_key: notes
+    name: Notes
+    collections:
+      - name: notes
+        fields:
+          - name: code
+            fides_meta: {primary_key: true, data_type: string}
+          - name: email
+            data_categories: [user.contact.email]
+            fides_meta: {identity: email, data_type: string}
+          - name: body
+            data_categories: [user.content]
+      - name: tags
+        fields:
+          - name: code
+            fides_meta: {primary_key: true, data_type: string}
+          - name: email
+            data_categories: [user.contact.email]
+            fides_meta: {identity: email, data_type: string}
+"""
+ODD_KEYS = ["it's 100%", "a%sb", "c%%d", "%(x)s"]
+
+
+@pytest.mark.django_db
+def test_keys_with_quotes_and_percent_signs_are_erased_as_written(external_url):
+    """Values go into the one-round-trip text as literals: a quote or a '%' in a key stays itself."""
+    from connectors.services import connection_save, dataset_import
+    from inventory.models import System
+
+    engine = sa.create_engine(sql.normalize_url(external_url), poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        for table in ("notes", "tags"):
+            extra = ", body varchar(200)" if table == "notes" else ""
+            conn.execute(
+                sa.text(f"CREATE TABLE {table} (code varchar(40) PRIMARY KEY, email varchar(254){extra})")
+            )
+            for code in [*ODD_KEYS, "keep%"]:
+                email = "other@example.com" if code == "keep%" else JANE["email"]
+                conn.execute(
+                    sa.text(f"INSERT INTO {table} (code, email) VALUES (:c, :e)"), {"c": code, "e": email}
+                )
+        conn.execute(sa.text("UPDATE notes SET body = 'hello'"))
+    engine.dispose()
+    system = System.objects.create(code="notes", name="Notes", kind="external", owner="Support")
+    connection_save(system=system, kind="sql", url=external_url, actor="test")
+    dataset_import(
+        system=system, text=NOTES_DATASET, erase={"notes.email": "hash", "notes.body": "null", "tags": "delete"},
+        actor="test",
+    )  # fmt: skip
+    assert _erase(system) == {"notes": 4, "tags": 4}
+    assert fetch(external_url, "SELECT code FROM tags") == [("keep%",)]
+    rows = dict((c, (e, b)) for c, e, b in fetch(external_url, "SELECT code, email, body FROM notes"))
+    assert rows == {
+        **{code: (sql.keyed_hash(JANE["email"]), None) for code in ODD_KEYS},
+        "keep%": ("other@example.com", "hello"),
+    }
