@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import connection
+from django.utils import timezone
 
 from audit.services import audit_record, audit_record_many
 from core.actors import Actor
@@ -65,20 +66,38 @@ def erase_passes(
 def journal(
     *, system: System, run: SystemRun | None, steps: list[sql.ErasureStep], sweep_reference: str = ""
 ) -> None:
-    """Journal first: the keys are committed before the external change, in the order applied."""
-    with transaction.atomic():
-        ErasureJournal.objects.bulk_create(
-            ErasureJournal(
-                system=system,
-                run=run,
-                sweep_reference=sweep_reference,
-                dataset=s.dataset,
-                collection=s.collection,
-                strategy=s.strategy,
-                keys=s.journal_keys(),
-                row_count=s.row_count,
-            )
-            for s in steps
+    """Journal first: the keys are committed before the external change, in the order applied.
+
+    One multi-row INSERT (atomic by itself) instead of bulk_create's BEGIN, INSERT, COMMIT: it is on
+    every erasure's critical path. Values are prepared by the model's own fields (JSON, datetimes).
+    """
+    if not steps:
+        return
+    names = (
+        "system",
+        "run",
+        "sweep_reference",
+        "dataset",
+        "collection",
+        "strategy",
+        "keys",
+        "row_count",
+        "at",
+    )
+    fields = [ErasureJournal._meta.get_field(n) for n in names]
+    now = timezone.now()
+    params: list[Any] = []
+    for s in steps:
+        values = (system.pk, run.pk if run else None, sweep_reference, s.dataset, s.collection, s.strategy,
+                  s.journal_keys(), s.row_count, now)  # fmt: skip
+        params += [f.get_db_prep_save(v, connection=connection) for f, v in zip(fields, values, strict=True)]
+    quote = connection.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(ErasureJournal._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES {', '.join([row] * len(steps))}",
+            params,
         )
 
 
