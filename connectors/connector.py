@@ -6,6 +6,7 @@ manual systems have no connector (a person answers, see services.manual_*).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -28,15 +29,29 @@ def parsed_dataset(dataset_id: int, updated_at: Any, text: str) -> fides.Dataset
 
 
 def system_graph(system: System) -> tuple[graph.Graph, dict[str, str]]:
-    """The traversal graph of a system's datasets and their merged erase mapping."""
-    rows = list(Dataset.objects.filter(system=system).order_by("fides_key"))
-    if not rows:
+    """The traversal graph of a system's datasets and their merged erase mapping.
+
+    Read on every run (a dataset or strategy changed by an officer applies to the next run), built
+    once per content: the cache key is every dataset's id, version, text and erase mapping.
+    """
+    rows = Dataset.objects.filter(system=system).order_by("fides_key")
+    versions = tuple(
+        (pk, updated_at, text, json.dumps(erase or {}, sort_keys=True))
+        for pk, updated_at, text, erase in rows.values_list("pk", "updated_at", "text", "erase")
+    )
+    if not versions:
         raise NotConnected(f"system {system.code!r} has no dataset")
-    parsed = [parsed_dataset(d.pk, d.updated_at, d.text) for d in rows]
+    g, erase = built_graph(versions)
+    return g, dict(erase)
+
+
+@lru_cache(maxsize=128)
+def built_graph(versions: tuple[tuple[int, Any, str, str], ...]) -> tuple[graph.Graph, dict[str, str]]:
+    """Shared by every run of those datasets: nothing changes a Graph after `graph.build`."""
     erase: dict[str, str] = {}
-    for d in rows:
-        erase.update(d.erase or {})
-    return graph.build(parsed), erase
+    for _, _, _, mapping in versions:
+        erase.update(json.loads(mapping))
+    return graph.build([parsed_dataset(pk, at, text) for pk, at, text, _ in versions]), erase
 
 
 @dataclass
