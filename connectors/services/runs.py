@@ -102,14 +102,12 @@ def system_run_execute(*, run_id: int) -> SystemRun | None:
     A run already done or waived is left alone. An erasure that was interrupted re-applies its own
     journal first (every strategy is idempotent), then traverses again for anything left.
     """
-    if SystemRun.objects.filter(pk=run_id, system__connection__kind=Connection.Kind.MANUAL).exists():
-        return SystemRun.objects.get(pk=run_id)  # a person answers (connectors.manual), not a worker
     with _run_lock(run_id) as got:
         if not got:
             return None
-        run = _claim(run_id)
-        if run.status != RunStatus.RUNNING:
-            return run
+        run, claimed = _claim(run_id)
+        if not claimed:
+            return run  # done or waived; or manual: a person answers (connectors.manual), not a worker
         identities = open_json(run.identities)
         try:
             connector = for_system(run.system)
@@ -148,7 +146,7 @@ def system_run_execute(*, run_id: int) -> SystemRun | None:
                 fields["result"] = seal_json(result_json) if result_json else ""
             if run.action != SystemRun.Action.ACCESS:
                 fields["identities"] = ""
-            SystemRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(**fields)
+            settled = SystemRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(**fields)
             RunEvent.objects.create(run=run, kind="done", **actor_fields("connectors.worker"))
             hooks.case_settled(run.case_id)
             audit_record_many([{
@@ -159,21 +157,31 @@ def system_run_execute(*, run_id: int) -> SystemRun | None:
                 "subject_id": run.subject_id,
                 "details": {"case_id": run.case_id, "system": run.system.code, "counts": counts},
             }])  # fmt: skip
-        run.refresh_from_db()
+        if settled:  # the row now holds what was just written: no need to read it back
+            for name, value in fields.items():
+                setattr(run, name, value)
+        else:  # waived meanwhile
+            run.refresh_from_db()
         return run
 
 
-def _claim(run_id: int) -> SystemRun:
-    """Claim a run (running, one more attempt) and record "started" in one commit; the run returned is
-    RUNNING only when this worker claimed it (a done or waived run comes back as it is)."""
+def _claim(run_id: int) -> tuple[SystemRun, bool]:
+    """Claim a run (running, one more attempt) and record "started" in one commit: (the run, claimed).
+
+    Not claimed: done or waived (every other status is claimable), or a manual system's run.
+    """
     with transaction.atomic():
-        claimed = SystemRun.objects.filter(
-            pk=run_id, status__in=[RunStatus.PENDING, RunStatus.RUNNING, RunStatus.FAILED]
-        ).update(status=RunStatus.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now(), error="")
+        claimed = (
+            SystemRun.objects.filter(
+                pk=run_id, status__in=[RunStatus.PENDING, RunStatus.RUNNING, RunStatus.FAILED]
+            )
+            .exclude(system__connection__kind=Connection.Kind.MANUAL)
+            .update(status=RunStatus.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now(), error="")
+        )
         run = SystemRun.objects.select_related("system__connection").get(pk=run_id)
-        if claimed:  # else done or waived: every other status is claimable
+        if claimed:
             RunEvent.objects.create(run=run, kind="started", **actor_fields("connectors.worker"))
-    return run
+    return run, bool(claimed)
 
 
 def _erase(run: SystemRun, connector: Any, identities: dict[str, list[str]]) -> dict[str, int]:
