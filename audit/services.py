@@ -62,19 +62,21 @@ def audit_record(
     )
 
 
-@transaction.atomic(savepoint=False)
 def audit_record_many(events: list[dict[str, Any]]) -> None:
     """Append several events (each the keyword arguments of `audit_record`) to the chain at once.
 
     On PostgreSQL one statement (the audit_chain_append function, migration 0003) takes the chain's
     lock, reads its head and inserts the events, hashed over the same bytes as compute_hash: a hot path
-    holds the lock for that statement and its commit only. Elsewhere, one event at a time.
+    holds the lock for that statement and its commit only. The statement is atomic by itself (outside
+    a transaction it is one, without BEGIN/COMMIT round trips). Elsewhere, one event at a time in one
+    transaction.
     """
     if not events:
         return
     if connection.vendor != "postgresql":
-        for event in events:
-            audit_record(**event)
+        with transaction.atomic(savepoint=False):
+            for event in events:
+                audit_record(**event)
         return
     rows = []
     for event in events:

@@ -6,8 +6,10 @@ manual systems have no connector (a person answers, see services.manual_*).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from inventory.models import System
@@ -27,15 +29,29 @@ def parsed_dataset(dataset_id: int, updated_at: Any, text: str) -> fides.Dataset
 
 
 def system_graph(system: System) -> tuple[graph.Graph, dict[str, str]]:
-    """The traversal graph of a system's datasets and their merged erase mapping."""
-    rows = list(Dataset.objects.filter(system=system).order_by("fides_key"))
-    if not rows:
+    """The traversal graph of a system's datasets and their merged erase mapping.
+
+    Read on every run (a dataset or strategy changed by an officer applies to the next run), built
+    once per content: the cache key is every dataset's id, version, text and erase mapping.
+    """
+    rows = Dataset.objects.filter(system=system).order_by("fides_key")
+    versions = tuple(
+        (pk, updated_at, text, json.dumps(erase or {}, sort_keys=True))
+        for pk, updated_at, text, erase in rows.values_list("pk", "updated_at", "text", "erase")
+    )
+    if not versions:
         raise NotConnected(f"system {system.code!r} has no dataset")
-    parsed = [parsed_dataset(d.pk, d.updated_at, d.text) for d in rows]
+    g, erase = built_graph(versions)
+    return g, dict(erase)
+
+
+@lru_cache(maxsize=128)
+def built_graph(versions: tuple[tuple[int, Any, str, str], ...]) -> tuple[graph.Graph, dict[str, str]]:
+    """Shared by every run of those datasets: nothing changes a Graph after `graph.build`."""
     erase: dict[str, str] = {}
-    for d in rows:
-        erase.update(d.erase or {})
-    return graph.build(parsed), erase
+    for _, _, _, mapping in versions:
+        erase.update(json.loads(mapping))
+    return graph.build([parsed_dataset(pk, at, text) for pk, at, text, _ in versions]), erase
 
 
 @dataclass
@@ -46,7 +62,7 @@ class SqlConnector:
     graph: graph.Graph
     erase: dict[str, str]
 
-    @property
+    @cached_property
     def engine(self) -> Any:
         url = open_sealed(self.connection.secret)
         if not url:
@@ -67,6 +83,22 @@ class SqlConnector:
     def apply(self, steps: list[sql.ErasureStep]) -> dict[str, int]:
         def work(conn: Any) -> dict[str, int]:
             return sql.apply_steps(conn, self.graph, steps)
+
+        return sql.run_in_transaction(self.engine, work)
+
+    def apply_journaled(self, steps: list[sql.ErasureStep], journal: Callable[[], None]) -> dict[str, int]:
+        """Journal (committed in our database) before the external COMMIT, then commit the change.
+
+        The keys journaled are the ones the statements change, so a worker killed at any point leaves
+        either nothing changed or a journal to re-apply; on PostgreSQL the journal's commit overlaps the
+        statements instead of preceding them (`sql.apply_steps`).
+        """
+        if self.engine.dialect.name != "postgresql":
+            journal()  # first, as before: other engines apply step by step
+            return self.apply(steps)
+
+        def work(conn: Any) -> dict[str, int]:
+            return sql.apply_steps(conn, self.graph, steps, before_commit=journal)
 
         return sql.run_in_transaction(self.engine, work)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -343,7 +344,9 @@ def _key_condition(t: Any, columns: list[str], keys: list[list[Any]]) -> Any:
     return sa.tuple_(*[t.c[c] for c in columns]).in_([tuple(k) for k in keys])
 
 
-def _hash_params(step: ErasureStep, rows: Iterable[Any], hashes: list[str]) -> list[dict[str, Any]]:
+def hash_params(step: ErasureStep, rows: Iterable[Any], hashes: list[str]) -> list[dict[str, Any]]:
+    """Per row to change: its key (`k_<column>`) and the keyed hashes (`h_<field>`); rows whose fields
+    are all hashed already (or NULL) are left out, so a resumed or replayed erasure rewrites nothing."""
     params = []
     for m in rows:
         values = {
@@ -356,48 +359,56 @@ def _hash_params(step: ErasureStep, rows: Iterable[Any], hashes: list[str]) -> l
     return params
 
 
-def _literal_keys(t: Any, columns: list[str], keys: list[list[Any]]) -> Any:
-    if len(columns) == 1:
-        return t.c[columns[0]].in_([sa.literal(k[0]) for k in keys])
-    return sa.tuple_(*[t.c[c] for c in columns]).in_([sa.tuple_(*[sa.literal(v) for v in k]) for k in keys])
+def apply_steps(
+    conn: sa.Connection,
+    graph: Graph,
+    steps: list[ErasureStep],
+    *,
+    before_commit: Callable[[], None] | None = None,
+) -> dict[str, int]:
+    """Apply a system's steps in the caller's transaction; on PostgreSQL as one round trip when it can.
+
+    `before_commit` (the journal, written in our own database) is done before this returns, so before
+    the caller commits the change: with one round trip it runs while the server applies the statements
+    (another thread waits for them; nothing is committed until both are done, and a failed journal
+    leaves the change to be rolled back); otherwise it runs first, before any statement.
+    """
+    from .sql_text import one_round_trip
+
+    text = one_round_trip(conn, graph, steps)
+    if text is None:
+        if before_commit is not None:
+            before_commit()
+        return {s.collection: apply_step(conn, graph, s) for s in steps}
+    # Sent as it is: no parameters, so a '%' in a value is not taken for a placeholder.
+    send = partial(conn.exec_driver_sql, text, execution_options={"no_parameters": True})
+    if before_commit is None:
+        send()
+    else:
+        _alongside(send, before_commit)
+    return {s.collection: s.row_count for s in steps}
 
 
-def step_statements(graph: Graph, step: ErasureStep) -> list[Any] | None:
-    """A step as plain statements with typed literal values (None when it must read the rows first)."""
-    t_cols = step.key_columns if step.strategy == ERASE_DELETE else [*step.key_columns, *step.strategy]
-    t = _table(graph, step.collection, t_cols)
-    if step.strategy == ERASE_DELETE:
-        return [sa.delete(t).where(_literal_keys(t, step.key_columns, step.keys))]
-    fields: dict[str, str] = step.strategy  # type: ignore[assignment]
-    nulls = [f for f, s in fields.items() if s != ERASE_HASH]
-    hashes = [f for f, s in fields.items() if s == ERASE_HASH]
-    if hashes and (step.rows is None or (step.rows and any(f not in step.rows[0] for f in hashes))):
-        return None
-    out: list[Any] = []
-    if nulls:
-        cond = sa.or_(*[t.c[f].is_not(None) for f in nulls])
-        out.append(sa.update(t).where(_literal_keys(t, step.key_columns, step.keys)).where(cond).values(
-            {f: sa.null() for f in nulls}))  # fmt: skip
-    for p in _hash_params(step, step.rows or [], hashes) if hashes else []:
-        cond = sa.and_(*[t.c[c] == sa.literal(p[f"k_{c}"]) for c in step.key_columns])
-        out.append(sa.update(t).where(cond).values({f: sa.literal(p[f"h_{f}"]) for f in hashes}))
-    return out
+def _alongside(remote: Callable[[], Any], local: Callable[[], None]) -> None:
+    """`remote` (statements on the external connection) in a thread while `local` runs in this one (our
+    database's connection belongs to this thread); both finish before this returns, errors re-raised
+    (the local one first: a journal that failed must stop the change)."""
+    failure: list[BaseException] = []
 
+    def target() -> None:
+        try:
+            remote()
+        except BaseException as exc:  # noqa: BLE001 (handed to the caller's thread)
+            failure.append(exc)
 
-def apply_steps(conn: sa.Connection, graph: Graph, steps: list[ErasureStep]) -> dict[str, int]:
-    """Apply a system's steps in one transaction; on PostgreSQL as one round trip when the traversal
-    already read the values to hash (statements rendered with the dialect's literal quoting)."""
-    if conn.dialect.name == "postgresql":
-        compiled = [step_statements(graph, s) for s in steps]
-        if all(c is not None for c in compiled) and sum(len(c) for c in compiled) > 1:  # type: ignore[arg-type]
-            text = ";\n".join(
-                str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-                for statements in compiled
-                for stmt in statements  # type: ignore[union-attr]
-            )
-            conn.exec_driver_sql(text)
-            return {s.collection: s.row_count for s in steps}
-    return {s.collection: apply_step(conn, graph, s) for s in steps}
+    worker = threading.Thread(target=target, name="connectors-apply", daemon=True)
+    worker.start()
+    try:
+        local()
+    finally:
+        worker.join()
+    if failure:
+        raise failure[0]
 
 
 def apply_step(conn: sa.Connection, graph: Graph, step: ErasureStep, *, chunk: int = 1000) -> int:
@@ -426,7 +437,7 @@ def apply_step(conn: sa.Connection, graph: Graph, step: ErasureStep, *, chunk: i
                     _key_condition(t, step.key_columns, keys)
                 )
             )
-            params = _hash_params(step, (row._mapping for row in current), hashes)
+            params = hash_params(step, (row._mapping for row in current), hashes)
             if params:
                 stmt = (
                     sa.update(t)

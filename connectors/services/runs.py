@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_many
 from core.actors import Actor, actor_fields
 from inventory.models import System
 
@@ -102,18 +102,12 @@ def system_run_execute(*, run_id: int) -> SystemRun | None:
     A run already done or waived is left alone. An erasure that was interrupted re-applies its own
     journal first (every strategy is idempotent), then traverses again for anything left.
     """
-    if SystemRun.objects.filter(pk=run_id, system__connection__kind=Connection.Kind.MANUAL).exists():
-        return SystemRun.objects.get(pk=run_id)  # a person answers (connectors.manual), not a worker
     with _run_lock(run_id) as got:
         if not got:
             return None
-        claimed = SystemRun.objects.filter(
-            pk=run_id, status__in=[RunStatus.PENDING, RunStatus.RUNNING, RunStatus.FAILED]
-        ).update(status=RunStatus.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now(), error="")
-        run = SystemRun.objects.select_related("system").get(pk=run_id)
+        run, claimed = _claim(run_id)
         if not claimed:
-            return run
-        RunEvent.objects.create(run=run, kind="started", **actor_fields("connectors.worker"))
+            return run  # done or waived; or manual: a person answers (connectors.manual), not a worker
         identities = open_json(run.identities)
         try:
             connector = for_system(run.system)
@@ -123,13 +117,7 @@ def system_run_execute(*, run_id: int) -> SystemRun | None:
                 found = connector.access(identities)
                 counts, truncated, result_json = found.counts(), found.truncated, found.as_json()
             elif run.action == SystemRun.Action.ERASURE:
-                earlier = list(run.journal.order_by("id"))
-                if earlier:
-                    connector.apply(steps_from_journal(earlier))
-                counts = erase_passes(system=run.system, connector=connector, identities=identities, run=run)
-                for e in earlier:
-                    counts.setdefault(e.collection, 0)
-                    counts[e.collection] = max(counts[e.collection], e.row_count)
+                counts = _erase(run, connector, identities)
             else:
                 counts = connector.unsubscribe(identities)
         except RUN_ERRORS as exc:
@@ -158,18 +146,55 @@ def system_run_execute(*, run_id: int) -> SystemRun | None:
                 fields["result"] = seal_json(result_json) if result_json else ""
             if run.action != SystemRun.Action.ACCESS:
                 fields["identities"] = ""
-            SystemRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(**fields)
+            settled = SystemRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(**fields)
             RunEvent.objects.create(run=run, kind="done", **actor_fields("connectors.worker"))
             hooks.case_settled(run.case_id)
-            audit_record(
-                action=f"connectors.{run.action}_done",
-                actor="connectors.worker",
-                target=run,
-                subject_id=run.subject_id,
-                details={"case_id": run.case_id, "system": run.system.code, "counts": counts},
-            )
-        run.refresh_from_db()
+            audit_record_many([{
+                "action": f"connectors.{run.action}_done",
+                "actor": "connectors.worker",
+                "target_type": run._meta.label_lower,
+                "target_id": run.pk,
+                "subject_id": run.subject_id,
+                "details": {"case_id": run.case_id, "system": run.system.code, "counts": counts},
+            }])  # fmt: skip
+        if settled:  # the row now holds what was just written: no need to read it back
+            for name, value in fields.items():
+                setattr(run, name, value)
+        else:  # waived meanwhile
+            run.refresh_from_db()
         return run
+
+
+def _claim(run_id: int) -> tuple[SystemRun, bool]:
+    """Claim a run (running, one more attempt) and record "started" in one commit: (the run, claimed).
+
+    Not claimed: done or waived (every other status is claimable), or a manual system's run.
+    """
+    with transaction.atomic():
+        claimed = (
+            SystemRun.objects.filter(
+                pk=run_id, status__in=[RunStatus.PENDING, RunStatus.RUNNING, RunStatus.FAILED]
+            )
+            .exclude(system__connection__kind=Connection.Kind.MANUAL)
+            .update(status=RunStatus.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now(), error="")
+        )
+        run = SystemRun.objects.select_related("system__connection").get(pk=run_id)
+        if claimed:
+            RunEvent.objects.create(run=run, kind="started", **actor_fields("connectors.worker"))
+    return run, bool(claimed)
+
+
+def _erase(run: SystemRun, connector: Any, identities: dict[str, list[str]]) -> dict[str, int]:
+    """An erasure run: an interrupted earlier attempt's journal re-applied first (idempotent), then the
+    passes. A first attempt has no journal to read: keys are journaled only by a claimed attempt."""
+    earlier = list(run.journal.order_by("id")) if run.attempts > 1 else []
+    if earlier:
+        connector.apply(steps_from_journal(earlier))
+    counts = erase_passes(system=run.system, connector=connector, identities=identities, run=run)
+    for e in earlier:
+        counts.setdefault(e.collection, 0)
+        counts[e.collection] = max(counts[e.collection], e.row_count)
+    return counts
 
 
 def _safe_error(exc: Exception) -> str:

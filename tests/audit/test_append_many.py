@@ -32,3 +32,19 @@ def test_events_appended_together_continue_the_chain_and_verify():
     assert events[-2].actor_id == user.pk and events[-2].details["a"] == ["é", None, 2.5]
     assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
     assert verify_chain() == (len(events), None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_one_statement_commits_by_itself():
+    from django.db import connection
+
+    assert connection.get_autocommit()
+    audit_record(action="before.single", actor="job")
+    audit_record_many([{"action": "alone.one", "actor": "job"}, {"action": "alone.two", "actor": "job"}])
+    assert not connection.in_atomic_block
+    assert [e.action for e in AuditEvent.objects.order_by("id")][-3:] == [
+        "before.single",
+        "alone.one",
+        "alone.two",
+    ]
+    assert verify_chain()[1] is None

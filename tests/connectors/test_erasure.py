@@ -121,3 +121,100 @@ def test_system_access_command_prints_rows_by_collection(crm_system, capsys):
     assert len(out["collections"]["order_lines"]) == 4 and out["truncated"] == []
     call_command("system_access", crm_system.code, "--identity", f"email={JANE['email']}")
     assert "ticket_messages: 2 row(s)" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_the_journal_is_written_before_the_change_is_committed(crm_system, crm_url):
+    """On PostgreSQL the journal's commit overlaps the statements; the change is still invisible then."""
+    from connectors.connector import for_system
+    from connectors.services import journal
+
+    connector = for_system(crm_system)
+    steps = connector.steps(connector.access({"email": [JANE["email"]]}))
+    seen = []
+
+    def write_journal():
+        seen.append(count(crm_url, "tickets", "customer_id = 1"))  # another connection: committed rows
+        journal(system=crm_system, run=None, steps=steps)
+
+    counts = connector.apply_journaled(steps, write_journal)
+    assert seen == [1] and counts["tickets"] == 1
+    assert ErasureJournal.objects.count() == len(steps)
+    assert count(crm_url, "tickets", "customer_id = 1") == 0
+
+
+@pytest.mark.django_db
+def test_a_journal_that_fails_leaves_the_system_unchanged(crm_system, crm_url):
+    from connectors.connector import for_system
+
+    connector = for_system(crm_system)
+    steps = connector.steps(connector.access({"email": [JANE["email"]]}))
+
+    def failing_journal():
+        raise RuntimeError("our database went away")
+
+    with pytest.raises(RuntimeError):
+        connector.apply_journaled(steps, failing_journal)
+    assert count(crm_url, "tickets", "customer_id = 1") == 1
+    assert fetch(crm_url, "SELECT email FROM customers WHERE id = 1") == [(JANE["email"],)]
+    assert count(crm_url, "ticket_messages") == 16
+
+
+NOTES_DATASET = """
+dataset:
+  - fides_key: notes
+    name: Notes
+    collections:
+      - name: notes
+        fields:
+          - name: code
+            fides_meta: {primary_key: true, data_type: string}
+          - name: email
+            data_categories: [user.contact.email]
+            fides_meta: {identity: email, data_type: string}
+          - name: body
+            data_categories: [user.content]
+      - name: tags
+        fields:
+          - name: code
+            fides_meta: {primary_key: true, data_type: string}
+          - name: email
+            data_categories: [user.contact.email]
+            fides_meta: {identity: email, data_type: string}
+"""
+ODD_KEYS = ["it's 100%", "a%sb", "c%%d", "%(x)s"]
+
+
+@pytest.mark.django_db
+def test_keys_with_quotes_and_percent_signs_are_erased_as_written(external_url):
+    """Values go into the one-round-trip text as literals: a quote or a '%' in a key stays itself."""
+    from connectors.services import connection_save, dataset_import
+    from inventory.models import System
+
+    engine = sa.create_engine(sql.normalize_url(external_url), poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        for table in ("notes", "tags"):
+            extra = ", body varchar(200)" if table == "notes" else ""
+            conn.execute(
+                sa.text(f"CREATE TABLE {table} (code varchar(40) PRIMARY KEY, email varchar(254){extra})")
+            )
+            for code in [*ODD_KEYS, "keep%"]:
+                email = "other@example.com" if code == "keep%" else JANE["email"]
+                conn.execute(
+                    sa.text(f"INSERT INTO {table} (code, email) VALUES (:c, :e)"), {"c": code, "e": email}
+                )
+        conn.execute(sa.text("UPDATE notes SET body = 'hello'"))
+    engine.dispose()
+    system = System.objects.create(code="notes", name="Notes", kind="external", owner="Support")
+    connection_save(system=system, kind="sql", url=external_url, actor="test")
+    dataset_import(
+        system=system, text=NOTES_DATASET, erase={"notes.email": "hash", "notes.body": "null", "tags": "delete"},
+        actor="test",
+    )  # fmt: skip
+    assert _erase(system) == {"notes": 4, "tags": 4}
+    assert fetch(external_url, "SELECT code FROM tags") == [("keep%",)]
+    rows = dict((c, (e, b)) for c, e, b in fetch(external_url, "SELECT code, email, body FROM notes"))
+    assert rows == {
+        **{code: (sql.keyed_hash(JANE["email"]), None) for code in ODD_KEYS},
+        "keep%": ("other@example.com", "hello"),
+    }

@@ -97,3 +97,13 @@ def test_an_open_task_blocks_the_case_until_an_officer_waives_it(erp):
     system_run_waive(run_id=run.pk, actor="officer", reason="ERP holds no personal data since 2024.")
     assert case_systems_settled(case_id=5)
     assert SystemRun.objects.get(pk=run.pk).status == "waived"
+
+
+@pytest.mark.django_db
+def test_a_worker_leaves_a_manual_run_to_its_owner(erp, mailoutbox):
+    from connectors.services import system_run_execute
+
+    run = _plan(erp, action="erasure")
+    returned = system_run_execute(run_id=run.pk)  # a stray task: nothing to run, nothing recorded
+    assert returned.pk == run.pk and returned.status == "pending" and returned.attempts == 0
+    assert list(run.events.values_list("kind", flat=True)) == ["planned"]
