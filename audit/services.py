@@ -116,15 +116,28 @@ def _append_postgres(events: list[dict[str, Any]]) -> list[AuditEvent]:
         )
         rows.append((*values[:6], json.dumps(values[6]), user.pk if user is not None else None, tail[1:]))
         saved.append(AuditEvent(actor=user, **fields))
-    with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
-        bound.execute(
-            "SELECT event_id, event_prev_hash, event_hash FROM audit_chain_append(%b::timestamptz[], "
-            "%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::integer[], "
-            "%b::text[])",
-            [list(column) for column in zip(*rows, strict=True)],
-        )
-        appended = bound.fetchall()
+    appended = _chain_append(rows)
     for event, (pk, prev_hash, digest) in zip(saved, appended, strict=True):
         event.pk, event.prev_hash, event.hash = pk, prev_hash, digest
         event._state.adding, event._state.db = False, connection.alias
     return saved
+
+
+_CHAIN_APPEND = (
+    "SELECT event_id, event_prev_hash, event_hash FROM audit_chain_append(%s::timestamptz[], %s::text[], "
+    "%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::integer[], %s::text[])"
+)
+
+
+def _chain_append(rows: list[tuple]) -> list[tuple[int, str, str]]:
+    """Run audit_chain_append over the rows' columns. One event goes through Django's cursor, so query
+    capture, execute wrappers and the SQL log see it like any statement; several are bound in binary
+    through a psycopg cursor (large payloads, no client-side quoting)."""
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    with connection.cursor() as cursor:
+        if len(rows) == 1:
+            cursor.execute(_CHAIN_APPEND, columns)
+            return cursor.fetchall()
+        with psycopg.Cursor(cursor.connection) as bound:
+            bound.execute(_CHAIN_APPEND.replace("%s", "%b"), columns)
+            return bound.fetchall()

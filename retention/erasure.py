@@ -134,6 +134,105 @@ def erase_rows(
     return _update(entry, queryset, plan, journal, want_ids)
 
 
+def erase_rows_together(
+    parts: list[tuple[PersonalData, Plan, models.QuerySet]], journal: JournalContext
+) -> list[Erased]:
+    """`erase_rows` (journaled, with ids) for several entries at once; one `Erased` per part, in order.
+
+    On PostgreSQL every delete and every anonymisation that only writes constants (no keyed hash to
+    compute here) runs in one statement: a DELETE/UPDATE ... RETURNING and its journal INSERT per part,
+    as data-modifying CTEs of one WITH. A subject erasure pays one round trip for them instead of one
+    (or three) per registered model. The other parts, and other databases, go through `erase_rows`.
+    """
+    results: dict[int, Erased] = {}
+    db = parts[0][2].db if parts else None
+    together = [
+        n for n, (entry, plan, qs) in enumerate(parts) if qs.db == db and _fits_together(entry, plan, qs)
+    ]
+    if together:
+        results.update(_erase_in_one_statement([(n, *parts[n]) for n in together], journal))
+    for n, (entry, plan, queryset) in enumerate(parts):
+        if n not in results:
+            results[n] = erase_rows(entry=entry, queryset=queryset, plan=plan, journal=journal, want_ids=True)
+    return [results[n] for n in range(len(parts))]
+
+
+def _fits_together(entry: PersonalData, plan: Plan, queryset: models.QuerySet) -> bool:
+    if entry.append_only or connections[queryset.db].vendor != "postgresql":
+        return False
+    if plan.deletes:
+        return True
+    return bool(plan.strategies) and all(s in (Erase.NULL, Erase.SHRED) for s in plan.strategies.values())
+
+
+def _modify_sql(entry: PersonalData, plan: Plan, queryset: models.QuerySet) -> tuple[str, list[Any]]:
+    """The DELETE, or the UPDATE writing the plan's constants, of the queryset's pending rows."""
+    queryset = queryset.filter(pending_q(entry.model, plan))
+    if plan.deletes:
+        return _delete_sql(queryset)
+    connection = connections[queryset.db]
+    qn = connection.ops.quote_name
+    meta = entry.model._meta
+    table, pk = qn(meta.db_table), qn(meta.pk.column)
+    sets, params = [], []
+    for name, strategy in plan.strategies.items():
+        field = meta.get_field(name)
+        sets.append(f"{qn(field.column)} = %s")
+        params.append(
+            field.get_db_prep_save("" if strategy == Erase.SHRED else empty_value(field), connection)
+        )
+    select_sql, select_params = queryset.order_by().values("pk").query.get_compiler(queryset.db).as_sql()
+    return f"UPDATE {table} SET {', '.join(sets)} WHERE {table}.{pk} IN ({select_sql})", [
+        *params,
+        *select_params,
+    ]
+
+
+def _delete_sql(queryset: models.QuerySet) -> tuple[str, list[Any]]:
+    """A plain DELETE of the queryset's rows (raises EmptyResultSet when it can match nothing)."""
+    query = queryset.query.clone()
+    query.__class__ = sql.DeleteQuery
+    delete_sql, params = query.get_compiler(queryset.db).as_sql()
+    return delete_sql, list(params)
+
+
+def _erase_in_one_statement(
+    parts: list[tuple[int, PersonalData, Plan, models.QuerySet]], journal: JournalContext
+) -> dict[int, Erased]:
+    connection = connections[parts[0][3].db]
+    qn = connection.ops.quote_name
+    journal_table = qn(ErasureJournal._meta.db_table)
+    columns = ", ".join(qn(c) for c in _journal_columns())
+    results = {n: Erased(0, []) for n, *_ in parts}
+    ctes, params, selects, labels = [], [], [], {}
+    for n, entry, plan, queryset in parts:
+        try:
+            modify_sql, modify_params = _modify_sql(entry, plan, queryset)
+        except EmptyResultSet:
+            continue
+        meta = entry.model._meta
+        ctes.append(f"m{n} AS ({modify_sql} RETURNING {qn(meta.db_table)}.{qn(meta.pk.column)} AS pk)")
+        ctes.append(
+            f"j{n} AS (INSERT INTO {journal_table} ({columns}) SELECT %s, %s, %s, array_agg(pk ORDER BY pk), "
+            f"count(*), %s, %s, %s FROM m{n} HAVING count(*) > 0 RETURNING {qn('record_pks')})"
+        )
+        params.extend(modify_params)
+        params.extend([journal.at, entry.label, plan.method, journal.subject_id])
+        params.extend([journal.sweep_run_id, journal.certificate_ref])
+        selects.append(f"SELECT {n}, {qn('record_pks')} FROM j{n}")
+        labels[n] = (entry.label, plan.method)
+    if not ctes:
+        return results
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}", params)
+        rows = cursor.fetchall()
+    for n, ids in rows:
+        ids = sorted(ids)
+        mirror.record(_mirror_line(*labels[n], ids, journal))
+        results[n] = Erased(len(ids), ids)
+    return results
+
+
 def _journal_columns() -> list[str]:
     meta = ErasureJournal._meta
     names = [
@@ -163,10 +262,8 @@ def _delete(
         write_journal(entry.label, ErasureJournal.Method.DELETE, ids, journal)
         return Erased(len(ids), ids if want_ids else [])
     mirrored = mirror.mirror_dir() is not None
-    query = queryset.query.clone()
-    query.__class__ = sql.DeleteQuery
     try:
-        delete_sql, delete_params = query.get_compiler(queryset.db).as_sql()
+        delete_sql, delete_params = _delete_sql(queryset)
     except EmptyResultSet:
         return Erased(0, [])
     qn = connection.ops.quote_name
@@ -212,6 +309,11 @@ def _update(
         return Erased(0, [])
     ids = [r[0] for r in rows]
     manager = model._default_manager
+    if hashed and connections[queryset.db].vendor == "postgresql":
+        _update_hashed_postgres(entry, queryset.db, constant, hashed, rows)
+        if journal is not None:
+            write_journal(entry.label, plan.method, ids, journal)
+        return Erased(len(ids), ids if want_ids else [])
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         if constant:
@@ -227,6 +329,37 @@ def _update(
     if journal is not None:
         write_journal(entry.label, plan.method, ids, journal)
     return Erased(len(ids), ids if want_ids else [])
+
+
+def _update_hashed_postgres(
+    entry: PersonalData, db: str, constant: dict[str, Any], hashed: list[str], rows: list[tuple]
+) -> None:
+    """The constants and the keyed hashes in one UPDATE per chunk (FROM unnest of ids and hashes), where
+    the portable path needs an UPDATE for the constants and a CASE-per-row bulk_update for the hashes."""
+    model = entry.model
+    connection = connections[db]
+    qn = connection.ops.quote_name
+    table, pk = qn(model._meta.db_table), qn(model._meta.pk.column)
+    sets, set_params = [], []
+    for name, value in constant.items():
+        field = model._meta.get_field(name)
+        sets.append(f"{qn(field.column)} = %s")
+        set_params.append(field.get_db_prep_save(value, connection))
+    sets.extend(f"{qn(model._meta.get_field(name).column)} = v.h{k}" for k, name in enumerate(hashed))
+    columns = ", ".join(["pk", *(f"h{k}" for k in range(len(hashed)))])
+    arrays = ", ".join(["%s::bigint[]", *(["%s::text[]"] * len(hashed))])
+    statement = (
+        f"UPDATE {table} SET {', '.join(sets)} FROM unnest({arrays}) AS v({columns}) "
+        f"WHERE {table}.{pk} = v.pk"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            hashes = [
+                [value if not value or _looks_hashed(value) else keyed_hash(value) for value in column]
+                for column in list(zip(*chunk, strict=True))[1:]
+            ]
+            cursor.execute(statement, [*set_params, [row[0] for row in chunk], *hashes])
 
 
 def _looks_hashed(value: str) -> bool:
@@ -257,6 +390,25 @@ def write_journal(label: str, method: str, ids: Iterable[int], journal: JournalC
         subject_id=journal.subject_id,
         sweep_run_id=journal.sweep_run_id,
         certificate_ref=journal.certificate_ref,
+    )
+
+
+def write_journal_rows(lines: list[tuple[str, str, list[int]]], journal: JournalContext) -> None:
+    """Several journal entries (model label, method, ids) of one erasure in one INSERT."""
+    for label, method, ids in lines:
+        mirror.record(_mirror_line(label, method, ids, journal))
+    ErasureJournal.objects.bulk_create(
+        ErasureJournal(
+            at=journal.at,
+            model_label=label,
+            method=method,
+            record_pks=ids,
+            record_count=len(ids),
+            subject_id=journal.subject_id,
+            sweep_run_id=journal.sweep_run_id,
+            certificate_ref=journal.certificate_ref,
+        )
+        for label, method, ids in lines
     )
 
 
