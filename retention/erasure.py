@@ -139,18 +139,20 @@ def erase_rows_together(
 ) -> list[Erased]:
     """`erase_rows` (journaled, with ids) for several entries at once; one `Erased` per part, in order.
 
-    On PostgreSQL every delete and every anonymisation that only writes constants (no keyed hash to
-    compute here) runs in one statement: a DELETE/UPDATE ... RETURNING and its journal INSERT per part,
-    as data-modifying CTEs of one WITH. A subject erasure pays one round trip for them instead of one
-    (or three) per registered model. The other parts, and other databases, go through `erase_rows`.
+    On PostgreSQL in two statements, however many entries: one locks the rows whose values get a keyed
+    hash (computed here) and reads those values; one WITH then runs, per entry, the DELETE or UPDATE
+    ... RETURNING and its journal INSERT as data-modifying CTEs. A subject erasure pays two round trips
+    instead of one to four per registered model. Other parts (field-level DELETE strategies, another
+    database than the first part's) and other databases go through `erase_rows`.
     """
     results: dict[int, Erased] = {}
     db = parts[0][2].db if parts else None
     together = [
-        n for n, (entry, plan, qs) in enumerate(parts) if qs.db == db and _fits_together(entry, plan, qs)
+        (n, *parts[n]) for n in range(len(parts)) if parts[n][2].db == db and _fits_together(*parts[n])
     ]
     if together:
-        results.update(_erase_in_one_statement([(n, *parts[n]) for n in together], journal))
+        hashed_rows = _lock_hashed_rows([part for part in together if _hashed(part[2])])
+        results.update(_erase_in_one_statement(together, journal, hashed_rows))
     for n, (entry, plan, queryset) in enumerate(parts):
         if n not in results:
             results[n] = erase_rows(entry=entry, queryset=queryset, plan=plan, journal=journal, want_ids=True)
@@ -162,25 +164,65 @@ def _fits_together(entry: PersonalData, plan: Plan, queryset: models.QuerySet) -
         return False
     if plan.deletes:
         return True
-    return bool(plan.strategies) and all(s in (Erase.NULL, Erase.SHRED) for s in plan.strategies.values())
+    writes = (Erase.NULL, Erase.SHRED, Erase.HASH)
+    return bool(plan.strategies) and all(s in writes for s in plan.strategies.values())
 
 
-def _modify_sql(entry: PersonalData, plan: Plan, queryset: models.QuerySet) -> tuple[str, list[Any]]:
-    """The DELETE, or the UPDATE writing the plan's constants, of the queryset's pending rows."""
+def _hashed(plan: Plan) -> list[str]:
+    return [name for name, strategy in plan.strategies.items() if strategy == Erase.HASH]
+
+
+def _constants(model: type[models.Model], plan: Plan) -> dict[str, Any]:
+    return {
+        name: ("" if strategy == Erase.SHRED else empty_value(model._meta.get_field(name)))
+        for name, strategy in plan.strategies.items()
+        if strategy in (Erase.NULL, Erase.SHRED)
+    }
+
+
+def _lock_hashed_rows(parts: list[tuple[int, PersonalData, Plan, models.QuerySet]]) -> dict[int, list[tuple]]:
+    """The pending rows (pk, values to hash) of every part with a keyed hash, locked, in one statement."""
+    rows: dict[int, list[tuple]] = {n: [] for n, *_ in parts}
+    ctes, selects, params = [], [], []
+    for n, entry, plan, queryset in parts:
+        hashed = _hashed(plan)
+        pending = queryset.filter(pending_q(entry.model, plan)).order_by("pk").select_for_update()
+        pending = pending.values_list("pk", *hashed)
+        try:
+            select_sql, select_params = pending.query.get_compiler(queryset.db).as_sql()
+        except EmptyResultSet:
+            continue
+        names = [f"c{k}" for k in range(len(hashed) + 1)]
+        ctes.append(f"h{n} ({', '.join(names)}) AS ({select_sql})")
+        selects.append(f"SELECT {n}, c0, ARRAY[{', '.join(f'{c}::text' for c in names[1:])}] FROM h{n}")
+        params.extend(select_params)
+    if not ctes:
+        return rows
+    with connections[parts[0][3].db].cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}", params)
+        for n, pk, values in cursor.fetchall():
+            rows[n].append((pk, *values))
+    return rows
+
+
+def _modify_sql(entry: PersonalData, plan: Plan, queryset: models.QuerySet, rows: list[tuple] | None):
+    """The DELETE, or the UPDATE writing the plan's constants and keyed hashes, of the pending rows."""
     queryset = queryset.filter(pending_q(entry.model, plan))
     if plan.deletes:
         return _delete_sql(queryset)
+    if _hashed(plan):
+        if not rows:
+            raise EmptyResultSet
+        return _hashed_update_sql(entry, queryset.db, _constants(entry.model, plan), _hashed(plan), rows)
     connection = connections[queryset.db]
     qn = connection.ops.quote_name
     meta = entry.model._meta
     table, pk = qn(meta.db_table), qn(meta.pk.column)
     sets, params = [], []
-    for name, strategy in plan.strategies.items():
+    for name, value in _constants(entry.model, plan).items():
         field = meta.get_field(name)
         sets.append(f"{qn(field.column)} = %s")
-        params.append(
-            field.get_db_prep_save("" if strategy == Erase.SHRED else empty_value(field), connection)
-        )
+        params.append(field.get_db_prep_save(value, connection))
     select_sql, select_params = queryset.order_by().values("pk").query.get_compiler(queryset.db).as_sql()
     return f"UPDATE {table} SET {', '.join(sets)} WHERE {table}.{pk} IN ({select_sql})", [
         *params,
@@ -197,7 +239,9 @@ def _delete_sql(queryset: models.QuerySet) -> tuple[str, list[Any]]:
 
 
 def _erase_in_one_statement(
-    parts: list[tuple[int, PersonalData, Plan, models.QuerySet]], journal: JournalContext
+    parts: list[tuple[int, PersonalData, Plan, models.QuerySet]],
+    journal: JournalContext,
+    hashed_rows: dict[int, list[tuple]],
 ) -> dict[int, Erased]:
     connection = connections[parts[0][3].db]
     qn = connection.ops.quote_name
@@ -207,7 +251,7 @@ def _erase_in_one_statement(
     ctes, params, selects, labels = [], [], [], {}
     for n, entry, plan, queryset in parts:
         try:
-            modify_sql, modify_params = _modify_sql(entry, plan, queryset)
+            modify_sql, modify_params = _modify_sql(entry, plan, queryset, hashed_rows.get(n))
         except EmptyResultSet:
             continue
         meta = entry.model._meta
@@ -336,30 +380,35 @@ def _update_hashed_postgres(
 ) -> None:
     """The constants and the keyed hashes in one UPDATE per chunk (FROM unnest of ids and hashes), where
     the portable path needs an UPDATE for the constants and a CASE-per-row bulk_update for the hashes."""
+    with connections[db].cursor() as cursor:
+        for start in range(0, len(rows), _CHUNK):
+            cursor.execute(*_hashed_update_sql(entry, db, constant, hashed, rows[start : start + _CHUNK]))
+
+
+def _hashed_update_sql(
+    entry: PersonalData, db: str, constant: dict[str, Any], hashed: list[str], rows: list[tuple]
+) -> tuple[str, list[Any]]:
+    """UPDATE rows (pk, values to hash): the constants, and each value's keyed hash unless it is one."""
     model = entry.model
     connection = connections[db]
     qn = connection.ops.quote_name
     table, pk = qn(model._meta.db_table), qn(model._meta.pk.column)
-    sets, set_params = [], []
+    sets, params = [], []
     for name, value in constant.items():
         field = model._meta.get_field(name)
         sets.append(f"{qn(field.column)} = %s")
-        set_params.append(field.get_db_prep_save(value, connection))
+        params.append(field.get_db_prep_save(value, connection))
     sets.extend(f"{qn(model._meta.get_field(name).column)} = v.h{k}" for k, name in enumerate(hashed))
     columns = ", ".join(["pk", *(f"h{k}" for k in range(len(hashed)))])
     arrays = ", ".join(["%s::bigint[]", *(["%s::text[]"] * len(hashed))])
+    params.append([row[0] for row in rows])
+    for column in list(zip(*rows, strict=True))[1:]:
+        params.append([value if not value or _looks_hashed(value) else keyed_hash(value) for value in column])
     statement = (
         f"UPDATE {table} SET {', '.join(sets)} FROM unnest({arrays}) AS v({columns}) "
         f"WHERE {table}.{pk} = v.pk"
     )
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), _CHUNK):
-            chunk = rows[start : start + _CHUNK]
-            hashes = [
-                [value if not value or _looks_hashed(value) else keyed_hash(value) for value in column]
-                for column in list(zip(*chunk, strict=True))[1:]
-            ]
-            cursor.execute(statement, [*set_params, [row[0] for row in chunk], *hashes])
+    return statement, params
 
 
 def _looks_hashed(value: str) -> bool:

@@ -1,6 +1,7 @@
 """erase_subject's round trips on PostgreSQL: a fixed number, whatever the subject holds per model.
 
-Every delete and constant-only anonymisation, with its journal entry, is one statement; each audit
+Every delete and anonymisation, with its journal entry, is in one statement (after one that locks
+the values to hash); each audit
 append is one statement (audit_chain_append); the key destruction takes no savepoint.
 """
 
@@ -18,10 +19,10 @@ from tests.factories import make_full_subject
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 # SAVEPOINT/RELEASE (the test's transaction), subject, holds, the before-erasure hooks (consent's
-# suppression list and its audit, access packages), the one erase statement, three hashed models
-# (notices and cases: nothing pending; the subject: select, update, journal), key + audit, ledger counts,
-# erased_at, the key and subject journal entries, certificate, audit.
-STATEMENTS = 25
+# suppression list and its audit, access packages), the two erase statements (lock the values to hash;
+# erase and journal every model), key + audit, ledger counts, erased_at, the key and subject journal
+# entries, certificate, audit.
+STATEMENTS = 21
 
 
 def _more_records(subject: inv.DataSubject, count: int) -> None:
