@@ -442,23 +442,54 @@ def write_journal(label: str, method: str, ids: Iterable[int], journal: JournalC
     )
 
 
-def write_journal_rows(lines: list[tuple[str, str, list[int]]], journal: JournalContext) -> None:
-    """Several journal entries (model label, method, ids) of one erasure in one INSERT."""
+def write_journal_rows(
+    lines: list[tuple[str, str, list[int]]],
+    journal: JournalContext,
+    *,
+    with_statement: tuple[str, list] | None = None,
+) -> None:
+    """Several journal entries (model label, method, ids) of one erasure in one INSERT.
+
+    `with_statement` (PostgreSQL: a data-modifying statement, e.g. an UPDATE, and its parameters) runs in
+    the same round trip, as a CTE of the INSERT; elsewhere it runs first, on its own.
+    """
     for label, method, ids in lines:
         mirror.record(_mirror_line(label, method, ids, journal))
-    ErasureJournal.objects.bulk_create(
-        ErasureJournal(
-            at=journal.at,
-            model_label=label,
-            method=method,
-            record_pks=ids,
-            record_count=len(ids),
-            subject_id=journal.subject_id,
-            sweep_run_id=journal.sweep_run_id,
-            certificate_ref=journal.certificate_ref,
+    connection = connections[ErasureJournal.objects.db]
+    if with_statement is not None and (connection.vendor != "postgresql" or not lines):
+        with connection.cursor() as cursor:
+            cursor.execute(*with_statement)
+        with_statement = None
+    if not lines:
+        return
+    if with_statement is None:
+        ErasureJournal.objects.bulk_create(
+            ErasureJournal(
+                at=journal.at,
+                model_label=label,
+                method=method,
+                record_pks=ids,
+                record_count=len(ids),
+                subject_id=journal.subject_id,
+                sweep_run_id=journal.sweep_run_id,
+                certificate_ref=journal.certificate_ref,
+            )
+            for label, method, ids in lines
         )
-        for label, method, ids in lines
-    )
+        return
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(c) for c in _journal_columns())
+    values = ", ".join(["(%s, %s, %s, %s::bigint[], %s, %s, %s, %s)"] * len(lines))
+    params = list(with_statement[1])
+    for label, method, ids in lines:
+        params += [journal.at, label, method, ids, len(ids), journal.subject_id]
+        params += [journal.sweep_run_id, journal.certificate_ref]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH w AS ({with_statement[0]}) "
+            f"INSERT INTO {qn(ErasureJournal._meta.db_table)} ({columns}) VALUES {values}",
+            params,
+        )
 
 
 def erasure_order() -> list[PersonalData]:

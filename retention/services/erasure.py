@@ -8,6 +8,7 @@ audit it.
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
@@ -116,10 +117,11 @@ def erase_subject_outcome(
     lines = []  # the key's and the subject's journal entries, in one INSERT
     if key_destroyed:
         lines.append(("inventory.DataKey", ErasureJournal.Method.KEY_DESTROYED, [subject_id]))
-    if subject.erased_at is None:
-        DataSubject.objects.filter(pk=subject_id).update(erased_at=now)
+    stamp = None
+    if subject.erased_at is None:  # stamped in the journal's round trip
+        stamp = _stamp_erased(subject_id, now)
         lines.append(("inventory.DataSubject", ErasureJournal.Method.SUBJECT_ERASED, [subject_id]))
-    write_journal_rows(lines, journal)
+    write_journal_rows(lines, journal, with_statement=stamp)
     done = _Done(erased, survey.kept, ledger_rows, key_destroyed, key_live)
     certificate = _issue_certificate(
         done, journal=journal, reason=reason, case_reference=case_reference, minor=minor, actor=actor
@@ -165,6 +167,22 @@ def _survey(subject_id: int, holds: list[LegalHold]) -> _Survey:
 def _anything_pending(survey: _Survey) -> bool:
     """Does any record not under hold still hold a value to erase? (Stops at the first that does.)"""
     return any(records.filter(pending_q(entry.model, plan)).exists() for entry, plan, records in survey.todo)
+
+
+def _stamp_erased(subject_id: int, at: datetime) -> tuple[str, list[Any]] | None:
+    """Stamp `erased_at` on the subject: on PostgreSQL the UPDATE is returned (SQL and parameters) to go
+    with the journal's INSERT; elsewhere it runs now, through the ORM."""
+    connection = connections[DataSubject.objects.db]
+    if connection.vendor != "postgresql":
+        DataSubject.objects.filter(pk=subject_id).update(erased_at=at)
+        return None
+    meta = DataSubject._meta
+    qn = connection.ops.quote_name
+    return (
+        f"UPDATE {qn(meta.db_table)} SET {qn(meta.get_field('erased_at').column)} = %s "
+        f"WHERE {qn(meta.pk.column)} = %s",
+        [at, subject_id],
+    )
 
 
 def _key_live(subject_id: int) -> bool:

@@ -20,9 +20,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 # SAVEPOINT/RELEASE (the test's transaction), subject, holds, the before-erasure hooks (consent's
 # suppression list and its audit, access packages), the two erase statements (lock the values to hash;
-# erase and journal every model), key + audit, ledger counts, erased_at, the key and subject journal
+# erase and journal every model), key + audit, ledger counts, erased_at with the key and subject journal
 # entries, certificate, audit.
-STATEMENTS = 21
+STATEMENTS = 20
 
 
 def _more_records(subject: inv.DataSubject, count: int) -> None:
