@@ -18,11 +18,11 @@ from tests.factories import make_full_subject
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
-# SAVEPOINT/RELEASE (the test's transaction), subject, holds, the before-erasure hooks (consent's
-# suppression list and its audit, access packages), the two erase statements (lock the values to hash;
+# SAVEPOINT/RELEASE (the test's transaction), subject, holds, the before-erasure hooks (consent: addresses
+# (2), purposes, pairs already listed, insert, audit; access packages), the two erase statements (lock the values to hash;
 # erase and journal every model), key + audit, ledger counts, erased_at with the key and subject journal
 # entries, certificate, audit.
-STATEMENTS = 20
+STATEMENTS = 19
 
 
 def _more_records(subject: inv.DataSubject, count: int) -> None:
