@@ -8,7 +8,9 @@ entry and a queryset already narrowed to the records to erase; this module
   (`WITH d AS (DELETE ... RETURNING id) INSERT INTO journal SELECT array_agg(id) ...`);
 - anonymises rows by the entry's per-field strategies: NULL (empty value), HASH (HMAC-SHA256 under
   the HASH_KEY setting), SHRED (the ciphertext is dropped);
-- journals every erasure by record id and method.
+- journals every erasure by record id and method;
+- for a subject erasure (`erase_rows_together`), on PostgreSQL: one statement locks and reads the values
+  to hash, one more deletes / anonymises every model's rows and journals them (data-modifying CTEs).
 
 Every operation only touches records that still hold something to erase (`pending_q`), so running it
 twice erases nothing twice: this is what makes sweeps and replays idempotent.
