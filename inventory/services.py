@@ -236,7 +236,9 @@ def record_reveal(record: models.Model, *, subject_id: int | None = None) -> dic
     return {name: crypto.open_field(key, record, name) for name in entry.encrypted_fields}
 
 
-@transaction.atomic
+@transaction.atomic(
+    savepoint=False
+)  # no savepoint: no caller catches its errors (erasures run it inside theirs)
 def subject_destroy_data_key(*, subject_id: int, actor: Actor = None, reason: str) -> bool:
     """Crypto-shred: destroy the subject's data key. Every value sealed under it becomes unreadable.
 

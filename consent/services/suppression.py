@@ -4,6 +4,7 @@ from collections.abc import Iterable, Mapping
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 
 from audit.services import audit_record
 from core.actors import Actor, actor_label
@@ -24,14 +25,22 @@ def consent_suppress_before_erasure(*, subject_id: int) -> int:
     addresses = subject_email_addresses([subject_id]).get(subject_id, set())
     if not addresses:
         return 0
-    withdrawn = dict(
-        ConsentState.objects.filter(subject_id=subject_id, action=Action.WITHDRAW).values_list(
-            "purpose__code", "purpose_id"
-        )
+    # The purposes the subject withdrew and the marketing purposes, in one query.
+    withdrew = ConsentState.objects.filter(
+        subject_id=subject_id, action=Action.WITHDRAW, purpose=OuterRef("pk")
     )
-    marketing = dict(
-        Purpose.objects.filter(is_marketing=True, required=False).values_list("code", "pk").order_by()
+    purposes = (
+        Purpose.objects.annotate(withdrawn=Exists(withdrew))
+        .filter(Q(withdrawn=True) | Q(is_marketing=True, required=False))
+        .values_list("code", "pk", "withdrawn", "is_marketing", "required")
+        .order_by()
     )
+    withdrawn, marketing = {}, {}
+    for code, pk, was_withdrawn, is_marketing, required in purposes:
+        if was_withdrawn:
+            withdrawn[code] = pk
+        if is_marketing and not required:
+            marketing[code] = pk
     return _suppress(
         hashes={email_hmac(a) for a in addresses},
         groups=[

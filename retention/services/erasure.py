@@ -8,6 +8,7 @@ audit it.
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
@@ -21,7 +22,15 @@ from inventory.models import DataKey, DataSubject
 from inventory.registry import Erase, PersonalData
 from inventory.services import subject_destroy_data_key
 
-from ..erasure import JournalContext, Plan, erase_rows, erasure_order, pending_q, plan_for, write_journal
+from ..erasure import (
+    JournalContext,
+    Plan,
+    erase_rows_together,
+    erasure_order,
+    pending_q,
+    plan_for,
+    write_journal_rows,
+)
 from ..models import ErasureCertificate, ErasureJournal, LegalHold
 from ..selectors import hold_covering, holds_for_subject
 from .common import DISPOSAL, NIST_CLEAR, NIST_PURGE_CRYPTO, kept_row
@@ -105,9 +114,14 @@ def erase_subject_outcome(
     if key_live is None:
         # Nothing held: the key was destroyed now exactly when it was live.
         key_live = _key_live(subject_id) if held else key_destroyed
-    if subject.erased_at is None:
-        DataSubject.objects.filter(pk=subject_id).update(erased_at=now)
-        write_journal("inventory.DataSubject", ErasureJournal.Method.SUBJECT_ERASED, [subject_id], journal)
+    lines = []  # the key's and the subject's journal entries, in one INSERT
+    if key_destroyed:
+        lines.append(("inventory.DataKey", ErasureJournal.Method.KEY_DESTROYED, [subject_id]))
+    stamp = None
+    if subject.erased_at is None:  # stamped in the journal's round trip
+        stamp = _stamp_erased(subject_id, now)
+        lines.append(("inventory.DataSubject", ErasureJournal.Method.SUBJECT_ERASED, [subject_id]))
+    write_journal_rows(lines, journal, with_statement=stamp)
     done = _Done(erased, survey.kept, ledger_rows, key_destroyed, key_live)
     certificate = _issue_certificate(
         done, journal=journal, reason=reason, case_reference=case_reference, minor=minor, actor=actor
@@ -155,6 +169,22 @@ def _anything_pending(survey: _Survey) -> bool:
     return any(records.filter(pending_q(entry.model, plan)).exists() for entry, plan, records in survey.todo)
 
 
+def _stamp_erased(subject_id: int, at: datetime) -> tuple[str, list[Any]] | None:
+    """Stamp `erased_at` on the subject: on PostgreSQL the UPDATE is returned (SQL and parameters) to go
+    with the journal's INSERT; elsewhere it runs now, through the ORM."""
+    connection = connections[DataSubject.objects.db]
+    if connection.vendor != "postgresql":
+        DataSubject.objects.filter(pk=subject_id).update(erased_at=at)
+        return None
+    meta = DataSubject._meta
+    qn = connection.ops.quote_name
+    return (
+        f"UPDATE {qn(meta.db_table)} SET {qn(meta.get_field('erased_at').column)} = %s "
+        f"WHERE {qn(meta.pk.column)} = %s",
+        [at, subject_id],
+    )
+
+
 def _key_live(subject_id: int) -> bool:
     return DataKey.objects.filter(subject_id=subject_id, destroyed_at__isnull=True).exists()
 
@@ -189,8 +219,8 @@ def _fields_summary(plan: Plan) -> dict[str, str]:
 def _erase_records(survey: _Survey, journal: JournalContext) -> list[dict[str, Any]]:
     """Erase (and journal) every model's records not under hold; one certificate line per model."""
     erased = []
-    for entry, plan, records in survey.todo:
-        result = erase_rows(entry=entry, queryset=records, plan=plan, journal=journal, want_ids=True)
+    results = erase_rows_together([(entry, plan, records) for entry, plan, records in survey.todo], journal)
+    for (entry, plan, _records), result in zip(survey.todo, results, strict=True):
         if result.count:
             erased.append(
                 {
@@ -211,7 +241,7 @@ def _ledgers_and_key(
 ) -> tuple[list[dict[str, Any]], bool]:
     """Destroy the data key (erasing the ledgers) unless something is held; then the ledgers are kept too.
 
-    Returns the ledger lines erased by key destruction, and whether the key was destroyed now.
+    The caller journals the destruction (with the subject's stamp, one INSERT). Returns the ledger lines erased by key destruction, and whether the key was destroyed now.
     """
     subject_id = journal.subject_id
     if survey.kept:
@@ -225,8 +255,6 @@ def _ledgers_and_key(
     key_destroyed = subject_destroy_data_key(
         subject_id=subject_id, actor=actor, reason=f"erasure certificate {journal.certificate_ref}"
     )
-    if key_destroyed:
-        write_journal("inventory.DataKey", ErasureJournal.Method.KEY_DESTROYED, [subject_id], journal)
     ledger_rows = [
         {"model": entry.label, "category": entry.category, "count": count}
         for entry, count in zip(survey.ledgers, _ledger_counts(survey.ledgers, subject_id), strict=True)
