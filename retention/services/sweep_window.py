@@ -10,7 +10,10 @@ erasure statement itself, on PostgreSQL for schedules that delete rows:
 - the rows kept (held, or of a subject with an open access case) are counted, and held rows listed with
   their hold, by scans that PostgreSQL skips outright (a one-time filter) when no such hold or case exists;
 - the cursor moves only from the value this worker read: the DELETE runs only while the batch is pending
-  at that cursor, and a worker that lost the race counts nothing it did not do.
+  at that cursor, and a worker that lost the race counts nothing it did not do;
+- the batch's `finished_at` is stamped when its last window's erasure has run (clock_timestamp() read
+  after the journal row is written), not when that statement started: the time between the last batch
+  and the run's certificate is the closing work alone.
 
 Anonymising schedules (the keyed hash is computed in Python) and other databases keep the per-statement
 path of `sweeps.sweep_window`.
@@ -184,7 +187,8 @@ u AS (UPDATE {qn(batch.db_table)} b SET
     duration_ms = b.duration_ms + (SELECT (extract(epoch FROM clock_timestamp() - statement_timestamp())
                                           * 1000)::int FROM (SELECT count(*) FROM j) done),
     status = CASE WHEN {won} AND %(hi)s >= b.hi THEN %(done)s ELSE b.status END,
-    finished_at = CASE WHEN {won} AND %(hi)s >= b.hi THEN %(now)s ELSE b.finished_at END
+    finished_at = CASE WHEN {won} AND %(hi)s >= b.hi
+        THEN (SELECT clock_timestamp() FROM (SELECT count(*) FROM j) done) ELSE b.finished_at END
   WHERE b.id = %(batch)s
   RETURNING b.cursor, b.status)
 SELECT u.cursor, u.status, (SELECT coalesce(sum(record_count), 0) FROM j), (SELECT count(*) FROM k),
@@ -329,7 +333,7 @@ def sweep_window_folded(
     mirrored = mirror.mirror_dir() is not None
     statement, fixed, reusable = _prepared(target, run, batch, mirrored=mirrored)
     connection = connections[target.entry.model._default_manager.db]
-    params = {**fixed, "lo": lo, "hi": hi, "at": now, "now": now}
+    params = {**fixed, "lo": lo, "hi": hi, "at": now}
     cursor_, status, erased, kept, open_request, ids = _execute(
         connection, statement, params, reusable=reusable
     )

@@ -95,3 +95,27 @@ def test_with_server_side_binding_the_windows_run_unprepared(settings, monkeypat
     assert _window_statements() == before
     assert not inv.ActivityEvent.objects.exists()
     assert run.summary["activity"] == {"erased": 5, "kept": 0, "errors": 0}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_batch_is_stamped_finished_after_its_last_window_ran_not_when_it_started(settings):
+    """The bench's "closing" time (last batch finished -> certificate) must not include the last window:
+    the folded statement stamps finished_at after its erasure, later than the journal row's `at` (the
+    moment the window began)."""
+    from retention.models import ErasureJournal
+
+    settings.RETENTION_SWEEP_WINDOW_ROWS = 3
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    owner = f.subject()
+    for _ in range(7):
+        f.activity(owner, f.ago(days=900))
+
+    run = f.sweep()
+
+    batch = run.batches.get()
+    last_window = ErasureJournal.objects.filter(sweep_run=run).order_by("at").last()
+    assert batch.status == "done" and batch.erased == 7
+    assert batch.finished_at > last_window.at
+    assert batch.finished_at <= run.finished_at
