@@ -103,12 +103,12 @@ class _Parts:
     reusable: bool = True
 
 
-def _parts(target: Target, run: SweepRun, batch: SweepBatch, *, lo: int, hi: int) -> _Parts:
+def _parts(target: Target, run: SweepRun, *, batch_id: int, lo: int, hi: int) -> _Parts:
     entry, schedule = target.entry, target.schedule
     plan = plan_for(entry, schedule.action)
     lookup = entry.subject_lookup
     # The cursor guard: nothing is touched unless the batch is still pending at the cursor we read.
-    ours = Exists(SweepBatch.objects.filter(pk=batch.pk, status=SweepBatch.Status.PENDING, cursor=lo))
+    ours = Exists(SweepBatch.objects.filter(pk=batch_id, status=SweepBatch.Status.PENDING, cursor=lo))
     # The anchor through a no-op (+ 0 s): a window is a primary-key range scan, and a bare anchor let the
     # planner AND the pk range with a bitmap of every expired row of the table (half the table per window).
     base = (
@@ -195,9 +195,11 @@ SELECT u.cursor, u.status, (SELECT coalesce(sum(record_count), 0) FROM j), (SELE
        (SELECT n FROM o), (SELECT record_pks FROM j) FROM u"""
 
 
-# The window's bounds are compiled as these stand-ins (inside any integer primary key's range, so Django
-# keeps the lookups) and bound by name, so a batch compiles its statement once for all its windows.
-LO, HI = -2_000_000_017, -2_000_000_003
+# The window's bounds and its batch are compiled as these stand-ins (inside any integer primary key's
+# range, so Django keeps the lookups) and bound by name, so a run compiles a target's statement once for
+# all the windows of all its batches.
+LO, HI, BATCH = -2_000_000_017, -2_000_000_003, -2_000_000_011
+_STAND_INS = {LO: "lo", HI: "hi", BATCH: "batch"}
 
 
 def _named(sql_: str, params: tuple, prefix: str, into: dict) -> str:
@@ -206,8 +208,8 @@ def _named(sql_: str, params: tuple, prefix: str, into: dict) -> str:
     assert len(pieces) == len(params) + 1
     out = [pieces[0]]
     for i, (param, piece) in enumerate(zip(params, pieces[1:], strict=True)):
-        if isinstance(param, int) and param in (LO, HI):
-            name = "lo" if param == LO else "hi"
+        if isinstance(param, int) and param in _STAND_INS:
+            name = _STAND_INS[param]
         else:
             name = f"{prefix}{i}"
             into[name] = param
@@ -215,17 +217,32 @@ def _named(sql_: str, params: tuple, prefix: str, into: dict) -> str:
     return "".join(out).replace("\0", "%%")
 
 
-# batch id -> (statement, its fixed parameters, reusable); a handful of batches per worker process.
-_statements: dict[tuple[int, bool], tuple[str, dict, bool]] = {}
+# What a window statement is built from -> (statement, its fixed parameters, reusable): the targets of
+# the run a worker is on (a new run's first statement drops the earlier runs').
+_statements: dict[tuple, tuple[str, dict, bool]] = {}
 
 
-def _prepared(target: Target, run: SweepRun, batch: SweepBatch, *, mirrored: bool) -> tuple[str, dict, bool]:
-    """The batch's window statement, built from the ORM once (Python's query building costs as much
-    as a window's DELETE on a busy machine) unless a protected-subjects provider returned a plain list."""
-    key = (batch.pk, mirrored)
-    if key in _statements:
-        return _statements[key]
-    parts = _parts(target, run, batch, lo=LO, hi=HI)
+def _statement_key(target: Target, run: SweepRun, *, mirrored: bool) -> tuple:
+    """Everything `_parts` and `_statement` read: the run (its id and clock), the schedule (its id and
+    updated_at, and the fields used, in case a bulk update left updated_at alone), the model, the more
+    specific schedules' exclusions (other schedules' edits change those, not this one's updated_at)."""
+    schedule = target.schedule
+    return (run.pk, run.as_of, schedule.pk, schedule.updated_at, schedule.action, schedule.period,
+            schedule.category_id, target.entry.label, target.anchor_field, repr(target.scope_q()),
+            mirrored)  # fmt: skip
+
+
+def _prepared(target: Target, run: SweepRun, *, mirrored: bool) -> tuple[str, dict, bool]:
+    """The target's window statement for this run, built from the ORM once for every window of every
+    batch (Python's query building costs ~13 ms, as much as a window's DELETE on a busy machine) unless a
+    protected-subjects provider returned a plain list. Keyed on the schedule's updated_at as well: an
+    edited schedule builds afresh (one switched off never gets here, see sweeps.batch_target). Holds and
+    open cases are read by the statement itself, so the cached text honours a hold placed mid-run."""
+    key = _statement_key(target, run, mirrored=mirrored)
+    cached = _statements.get(key)
+    if cached is not None:
+        return cached
+    parts = _parts(target, run, batch_id=BATCH, lo=LO, hi=HI)
     params: dict = {}
     named = _Parts(
         (_named(*parts.delete, "d", params), ()),
@@ -235,12 +252,14 @@ def _prepared(target: Target, run: SweepRun, batch: SweepBatch, *, mirrored: boo
     params.update(
         label=target.entry.label, method=ErasureJournal.Method.DELETE.value, run=run.pk,
         pending=SweepBatch.Status.PENDING.value, done=SweepBatch.Status.DONE.value,
-        limit=KEPT_LIST_LIMIT, batch=batch.pk,
+        limit=KEPT_LIST_LIMIT,
     )  # fmt: skip
     prepared = (_statement(target, named, mirrored=mirrored), params, parts.reusable)
     if parts.reusable:
         if len(_statements) >= 64:
             _statements.clear()
+        for stale in [k for k in list(_statements) if k[:2] != key[:2]]:
+            _statements.pop(stale, None)
         _statements[key] = prepared
     return prepared
 
@@ -331,9 +350,9 @@ def sweep_window_folded(
     continues from the cursor the winner left.
     """
     mirrored = mirror.mirror_dir() is not None
-    statement, fixed, reusable = _prepared(target, run, batch, mirrored=mirrored)
+    statement, fixed, reusable = _prepared(target, run, mirrored=mirrored)
     connection = connections[target.entry.model._default_manager.db]
-    params = {**fixed, "lo": lo, "hi": hi, "at": now}
+    params = {**fixed, "lo": lo, "hi": hi, "batch": batch.pk, "at": now}
     cursor_, status, erased, kept, open_request, ids = _execute(
         connection, statement, params, reusable=reusable
     )
@@ -343,9 +362,3 @@ def sweep_window_folded(
                          record_pks=ids, subject_id=None, certificate_ref=None, sweep_run_id=run.pk)
         )  # fmt: skip
     return FoldedWindow(int(erased), int(kept), int(open_request), int(cursor_), status)
-
-
-def forget(batch_id: int) -> None:
-    """Drop a finished batch's statement."""
-    for key in [k for k in _statements if k[0] == batch_id]:
-        _statements.pop(key, None)

@@ -34,7 +34,6 @@ from ..selectors import Target, holds_for_category, minors_to_erase, schedule_ta
 from .common import DISPOSAL, KEPT_LIST_LIMIT, NIST_CLEAR, SWEEP_ACTOR, kept_row
 from .erasure import erase_subject_outcome
 from .external import external_batches, sweep_external
-from .sweep_window import forget as forget_window_statement
 from .sweep_window import sweep_window_folded, window_folds
 
 logger = logging.getLogger(__name__)
@@ -357,7 +356,6 @@ def _sweep_records_folded(batch: SweepBatch, target: Target) -> None:
         if result.status != SweepBatch.Status.PENDING or result.cursor is None:
             break
         cursor = result.cursor
-    forget_window_statement(batch.pk)
 
 
 def _append_kept(batch_id: int, kept: list[dict]) -> None:
