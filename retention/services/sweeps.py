@@ -19,7 +19,7 @@ from django.db import IntegrityError, connections, models, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import audit_record_many
 from core.actors import Actor, actor_label
 from inventory.registry import registry
 
@@ -75,12 +75,7 @@ def _sweep_open(
 ) -> SweepRun:
     run = unfinished_run()
     if run is not None:
-        audit_record(
-            action="retention.sweep.resumed",
-            actor=actor,
-            target=run,
-            details={"run": str(run.public_id), "trigger": trigger},
-        )
+        _audit_run(run, "retention.sweep.resumed", actor, {"run": str(run.public_id), "trigger": trigger})
         run.resumed = True  # callers tell the user a running sweep was resumed, not a new one started
         return run
     if schedule_ids is not None:
@@ -96,14 +91,23 @@ def _sweep_open(
         schedule_ids=schedule_ids,
         include_minors=include_minors,
     )
-    audit_record(
-        action="retention.sweep.started",
-        actor=actor,
-        target=run,
-        details={"run": str(run.public_id), "trigger": trigger, "schedules": schedule_ids or "all"},
+    _audit_run(
+        run,
+        "retention.sweep.started",
+        actor,
+        {"run": str(run.public_id), "trigger": trigger, "schedules": schedule_ids or "all"},
     )
     run.resumed = False
     return run
+
+
+def _audit_run(run: SweepRun, action: str, actor: Actor, details: dict) -> None:
+    """One audit event about a run, appended in one statement on PostgreSQL (the chain's lock, head and
+    insert: audit_record_many) instead of three round trips, in the run's transaction as before."""
+    audit_record_many(
+        [{"action": action, "actor": actor, "target_type": run._meta.label_lower, "target_id": run.pk,
+          "details": details}]
+    )  # fmt: skip
 
 
 # Below this many rows an exact count is as cheap as the estimate and never stale.
@@ -168,7 +172,8 @@ def _record_batches(run: SweepRun) -> list[SweepBatch]:
         schedules = schedules.filter(pk__in=run.schedule_ids)
     batch_rows, window_rows = conf.sweep_batch_rows(), conf.sweep_window_rows()
     batches = []
-    for target in schedule_targets(list(schedules.order_by("pk"))):
+    chosen = list(schedules.order_by("pk"))  # read once for the run's targets and its external batches
+    for target in schedule_targets(chosen):
         for lo, hi, window in id_ranges(target.entry.model, batch_rows, window_rows):
             batches.append(
                 SweepBatch(
@@ -184,7 +189,7 @@ def _record_batches(run: SweepRun) -> list[SweepBatch]:
                     window=window,
                 )
             )
-    batches.extend(external_batches(run, list(schedules.order_by("pk"))))
+    batches.extend(external_batches(run, chosen))
     return batches
 
 
@@ -467,9 +472,12 @@ def sweep_finish(*, run_id: int) -> SweepRun:
     if run.batches.filter(status=SweepBatch.Status.PENDING).exists():
         return run
     totals = _RunTotals()
-    for batch in run.batches.select_related("schedule").order_by("pk"):
+    minor_certificates = []  # read with the batches, not by a query of their own
+    for batch in run.batches.select_related("schedule", "certificate").order_by("pk"):
         totals.add(batch)
-    certificate = _sweep_certificate(run, totals)
+        if batch.kind == SweepBatch.Kind.MINOR and batch.certificate is not None:
+            minor_certificates.append(batch.certificate.public_id)
+    certificate = _sweep_certificate(run, totals, minor_certificates)
     error_count = totals.total("errors")
     run.status = SweepRun.Status.DONE_WITH_ERRORS if error_count else SweepRun.Status.DONE
     run.finished_at = certificate.issued_at
@@ -478,12 +486,13 @@ def sweep_finish(*, run_id: int) -> SweepRun:
     run.error_count = error_count
     run.summary = totals.per_category
     run.certificate = certificate
-    run.save()
-    audit_record(
-        action="retention.sweep.finished",
-        actor=SWEEP_ACTOR,
-        target=run,
-        details={
+    run.save(update_fields=["status", "finished_at", "erased_count", "kept_count", "error_count", "summary",
+                            "certificate"])  # fmt: skip
+    _audit_run(
+        run,
+        "retention.sweep.finished",
+        SWEEP_ACTOR,
+        {
             "run": str(run.public_id),
             "certificate": str(certificate.public_id),
             "erased": run.erased_count,
@@ -496,13 +505,8 @@ def sweep_finish(*, run_id: int) -> SweepRun:
     return run
 
 
-def _sweep_certificate(run: SweepRun, totals: _RunTotals) -> ErasureCertificate:
+def _sweep_certificate(run: SweepRun, totals: _RunTotals, minor_certificates: list) -> ErasureCertificate:
     """The run's certificate: counts per category and model, kept records, failures, minors' certificates."""
-    minor_certificates = list(
-        run.batches.filter(kind=SweepBatch.Kind.MINOR, certificate__isnull=False)
-        .order_by("pk")
-        .values_list("certificate__public_id", flat=True)
-    )
     return ErasureCertificate.objects.create(
         kind=ErasureCertificate.Kind.SWEEP,
         issued_at=timezone.now(),
