@@ -4,7 +4,8 @@ Fan-out: `retention.sweep` (beat, daily) opens or resumes a run, plans it and en
 `sweep_batch` per (schedule, model, primary-key range), so several workers share the work; planning
 in the same task saves a broker round trip on every run. `sweep_dispatch` does the planning part alone
 for runs opened elsewhere (the admin's "sweep now"). The batch that completes last closes the run
-(completions are counted in the database, so no result backend or chord is needed).
+(completions are counted in the database, so no result backend or chord is needed: the three sweep
+tasks ignore their results, sparing a result-backend write per task where one is configured).
 
 `sweep` and `sweep_dispatch` follow the shared retry policy (core.tasks.PrivacyTask: connection errors
 only). `sweep_batch` keeps its own retry, for a documented reason: a batch must always end DONE or
@@ -33,7 +34,7 @@ def batch_backoff(retries: int) -> int:
     return min(600, 30 * 2**retries)
 
 
-@shared_task(base=PrivacyTask, name="retention.sweep")
+@shared_task(base=PrivacyTask, name="retention.sweep", ignore_result=True)
 def sweep() -> int:
     """The daily sweep (django-celery-beat). Resumes an unfinished run instead of starting a second one."""
     run = services.sweep_request(
@@ -50,7 +51,7 @@ def _enqueue_pending(run_id: int) -> int:
     return len(pending)
 
 
-@shared_task(base=PrivacyTask, name="retention.sweep_dispatch")
+@shared_task(base=PrivacyTask, name="retention.sweep_dispatch", ignore_result=True)
 def sweep_dispatch(run_id: int) -> int:
     """Plan the run's batches (once) and enqueue every batch still pending."""
     return _enqueue_pending(run_id)
@@ -58,7 +59,7 @@ def sweep_dispatch(run_id: int) -> int:
 
 # autoretry_for=(): the explicit retry below is the only one (see the module docstring for why).
 @shared_task(base=PrivacyTask, bind=True, name="retention.sweep_batch", autoretry_for=(),
-             max_retries=BATCH_MAX_RETRIES)  # fmt: skip
+             max_retries=BATCH_MAX_RETRIES, ignore_result=True)  # fmt: skip
 def sweep_batch(self, batch_id: int) -> int:
     """Erase one batch's expired records window by window; after the last retry, record the failure."""
     try:
