@@ -114,31 +114,44 @@ def _audit_run(run: SweepRun, action: str, actor: Actor, details: dict) -> None:
 ESTIMATE_ABOVE = 100_000
 
 
-def _estimated_rows(model: type[models.Model]) -> int:
-    """Row count from the planner's statistics (no scan) for big PostgreSQL tables; else an exact count."""
+def _id_bounds(model: type[models.Model]) -> tuple[int, int, int] | None:
+    """(lowest id, highest id, rows) of a table, or None when it is empty. Rows come from the planner's
+    statistics (no scan) for big tables, else an exact count. On PostgreSQL one round trip: the count is
+    a subquery only evaluated when the estimate is small (planning reads every registered table).
+    Project models keep Django's plain default manager, so the table is what the manager sees."""
     connection = connections[model._default_manager.db]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table]
-            )
-            row = cursor.fetchone()
-        if row and row[0] and row[0] >= ESTIMATE_ABOVE:
-            return int(row[0])
-    return model._default_manager.count()
+    if connection.vendor != "postgresql":
+        bounds = model._default_manager.aggregate(lo=Min("pk"), hi=Max("pk"))
+        if bounds["lo"] is None:
+            return None
+        return bounds["lo"], bounds["hi"], model._default_manager.count()
+    table, pk = (
+        connection.ops.quote_name(model._meta.db_table),
+        connection.ops.quote_name(model._meta.pk.column),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT b.lo, b.hi, CASE WHEN b.lo IS NULL THEN 0 WHEN e.n >= %s THEN e.n"
+            f" ELSE (SELECT count(*) FROM {table}) END"
+            f" FROM (SELECT min({pk}) AS lo, max({pk}) AS hi FROM {table}) b,"
+            " (SELECT coalesce((SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass), -1) AS n) e",
+            [ESTIMATE_ABOVE, model._meta.db_table],
+        )
+        lo, hi, rows = cursor.fetchone()
+    return None if lo is None else (lo, hi, int(rows))
 
 
 def id_ranges(model: type[models.Model], batch_rows: int, window_rows: int) -> list[tuple[int, int, int]]:
     """(lo, hi, window) primary-key ranges of about `batch_rows` rows each, windows of about `window_rows`.
 
-    Spans come from the table's id density (estimated rows / id range): two cheap queries instead of a
+    Spans come from the table's id density (estimated rows / id range): one cheap query instead of a
     scan, and balanced batches whatever gaps the ids have on average.
     """
-    bounds = model._default_manager.aggregate(lo=Min("pk"), hi=Max("pk"))
-    if bounds["lo"] is None:
+    bounds = _id_bounds(model)
+    if bounds is None:
         return []
-    lo, end = bounds["lo"], bounds["hi"] + 1
-    density = min(1.0, max(_estimated_rows(model), 1) / (end - lo))
+    lo, end = bounds[0], bounds[1] + 1
+    density = min(1.0, max(bounds[2], 1) / (end - lo))
     span = max(1, math.ceil(batch_rows / density))
     window = max(1, math.ceil(window_rows / density))
     return [(start, min(start + span, end), min(window, span)) for start in range(lo, end, span)]
@@ -173,7 +186,8 @@ def _record_batches(run: SweepRun) -> list[SweepBatch]:
     batch_rows, window_rows = conf.sweep_batch_rows(), conf.sweep_window_rows()
     batches = []
     chosen = list(schedules.order_by("pk"))  # read once for the run's targets and its external batches
-    for target in schedule_targets(chosen):
+    # Every active schedule bears on the targets (the most specific wins): without a choice, that is `chosen`.
+    for target in schedule_targets(chosen, active=chosen if run.schedule_ids is None else None):
         for lo, hi, window in id_ranges(target.entry.model, batch_rows, window_rows):
             batches.append(
                 SweepBatch(

@@ -378,6 +378,24 @@ def test_batches_follow_the_id_density_so_gaps_do_not_unbalance_them():
     assert all(window == 8 for _, _, window in ranges)  # 4 rows at half density span 8 ids
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_big_tables_density_comes_from_the_planners_estimate_in_the_same_query(monkeypatch):
+    from django.db import connection
+
+    owner = f.subject()
+    rows = [f.activity(owner, NOW) for _ in range(60)]
+    inv.ActivityEvent.objects.filter(pk__in=[r.pk for r in rows[::2]]).delete()
+    assert sweeps.id_ranges(inv.ActivityEvent, batch_rows=10, window_rows=4)  # counted
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE inventory_activityevent")  # reltuples = 30
+    monkeypatch.setattr(sweeps, "ESTIMATE_ABOVE", 1)  # "big": the estimate, no count
+    ranges = sweeps.id_ranges(inv.ActivityEvent, batch_rows=10, window_rows=4)
+    assert len(ranges) == 3 and all(window == 8 for _, _, window in ranges)
+    inv.ActivityEvent.objects.all().delete()
+    assert sweeps.id_ranges(inv.ActivityEvent, batch_rows=10, window_rows=4) == []
+
+
 @pytest.mark.django_db
 def test_a_worker_that_lost_the_race_for_a_window_rolls_its_erasure_back(clock, settings, monkeypatch):
     """Two workers on one batch: the cursor only moves from the value a worker read, so a window is never
