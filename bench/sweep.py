@@ -300,19 +300,24 @@ class Bench:
             " FOR EACH ROW WHEN (NEW.status <> 'running') EXECUTE FUNCTION bench_sweep_done()"
         )
 
-    def _wait_for_certificate(self, run_model):
-        """Block until the run is closed (its NOTIFY), re-checking the table each second in case of a miss."""
+    def _wait_for_certificate(self, run_model) -> tuple:
+        """Block until the run is closed (its NOTIFY), re-checking the table each second in case of a miss.
+        Returns the run and the monotonic time the closing commit was seen (the NOTIFY's arrival, before
+        the confirming query, whose own time is the bench's, not the sweep's)."""
         self.connection.ensure_connection()
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
+            seen = None
             for _ in self.connection.connection.notifies(timeout=1.0, stop_after=1):
-                break
+                seen = time.monotonic()
             run = run_model.objects.exclude(status=run_model.Status.RUNNING).first()
             if run is not None and run.certificate_id:
-                return run
+                return run, seen or time.monotonic()
         sys.exit("the sweep did not finish within 10 minutes")
 
     def run_sweep(self, concurrency: int) -> dict:
+        from datetime import timedelta
+
         from django.db.models import Max
         from django.utils import timezone
 
@@ -331,9 +336,9 @@ class Bench:
             self.sql(f"LISTEN {self.DONE_CHANNEL}")
             started = time.monotonic()
             sweep.delay()
-            run = self._wait_for_certificate(SweepRun)
-            seconds = time.monotonic() - started
-            seen = timezone.now()
+            run, ended = self._wait_for_certificate(SweepRun)
+            seconds = ended - started
+            seen = timezone.now() - timedelta(seconds=time.monotonic() - ended)
             self.sql(f"UNLISTEN {self.DONE_CHANNEL}")
             rss_after = _rss_mb()
         batches = list(run.batches.order_by("lo").values_list("duration_ms", flat=True))
