@@ -140,14 +140,20 @@ def _parts(target: Target, run: SweepRun, *, batch_id: int, lo: int, hi: int) ->
     # hashed once per statement; a row without a subject is covered by category-wide holds only, as in
     # NOT EXISTS. The anti-join on the OR'ed condition cost ~2.5 ms per 50,000-row window with no hold at
     # all, and grew with the number of holds (a nested loop: the OR rules out a hash join).
+    # Each per-row exclusion is gated as well: "no subject hold at all" (or "no protected subject at all")
+    # is read once per statement, and PostgreSQL answers the OR from it without probing the hashed id set
+    # for each of the window's rows (~40% of the id range scan's time when nothing is held or protected).
+    # Where some hold or case exists, the second arm decides, as before.
     wide = holds.filter(subject__isnull=True)
-    subject_held = holds.filter(subject__isnull=False).values("subject_id")
-    erasable = base.filter(~Exists(wide)).exclude(**{f"{lookup}__in": subject_held})
+    subject_holds = holds.filter(subject__isnull=False)
+    erasable = base.filter(~Exists(wide)).filter(
+        Q(~Exists(subject_holds)) | ~Q(**{f"{lookup}__in": subject_holds.values("subject_id")})
+    )
     protected, gate, reusable = _protected_q(lookup)
     open_request = None
     if protected is not None:
         open_request = _compiled(erasable.filter(gate).filter(protected).values_list("pk"))
-        erasable = erasable.exclude(protected)
+        erasable = erasable.filter(~gate | ~protected) if gate else erasable.exclude(protected)
     return _Parts(_compiled_delete(erasable), _compiled(held), open_request, reusable)
 
 
