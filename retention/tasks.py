@@ -38,17 +38,20 @@ def batch_backoff(retries: int) -> int:
 def sweep() -> int:
     """The daily sweep (django-celery-beat). Resumes an unfinished run instead of starting a second one."""
     run = services.sweep_request(
-        actor=services.SWEEP_ACTOR, trigger=SweepRun.Trigger.SCHEDULE, dispatch=False
+        actor=services.SWEEP_ACTOR, trigger=SweepRun.Trigger.SCHEDULE, dispatch=False, plan=True
     )
-    _enqueue_pending(run.pk)
+    _enqueue(run.pending)  # committed with the run: a worker taking a batch finds it
     return run.pk
 
 
-def _enqueue_pending(run_id: int) -> int:
-    pending = services.sweep_plan(run_id=run_id)
+def _enqueue(pending: list[int]) -> int:
     for batch_id in pending:
         sweep_batch.delay(batch_id)
     return len(pending)
+
+
+def _enqueue_pending(run_id: int) -> int:
+    return _enqueue(services.sweep_plan(run_id=run_id))
 
 
 @shared_task(base=PrivacyTask, name="retention.sweep_dispatch", ignore_result=True)

@@ -48,21 +48,28 @@ def sweep_request(
     schedule_ids: list[int] | None = None,
     include_minors: bool = True,
     dispatch: bool = True,
+    plan: bool = False,
 ) -> SweepRun:
     """Start a sweep, or resume the unfinished one (a killed worker's run is finished by the next).
 
-    With `dispatch`, the fan-out task is enqueued when the transaction commits.
+    With `dispatch`, the fan-out task is enqueued when the transaction commits. With `plan` (the daily
+    task, which enqueues the batches itself), the run is planned in the transaction that opens it, one
+    commit instead of two, and `run.pending` lists the batches to enqueue once this returns.
     """
     try:
         with transaction.atomic():
             run = _sweep_open(
                 actor=actor, trigger=trigger, schedule_ids=schedule_ids, include_minors=include_minors
             )
+            if plan:
+                run.pending = sweep_plan(run_id=run.pk)
     except IntegrityError:  # another process opened a run at the same instant: resume that one
         run = unfinished_run()
         if run is None:
             raise
         run.resumed = True
+        if plan:
+            run.pending = sweep_plan(run_id=run.pk)
     if dispatch:
         from ..tasks import sweep_dispatch  # tasks import services: resolved at call time
 

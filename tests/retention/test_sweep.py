@@ -353,6 +353,30 @@ def test_a_second_trigger_resumes_the_running_sweep_instead_of_starting_another(
 
 
 @pytest.mark.django_db
+def test_the_daily_task_opens_and_plans_a_run_in_one_transaction_and_a_retrigger_gets_the_rest(
+    clock, settings
+):
+    settings.RETENTION_SWEEP_BATCH_ROWS = 4
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    owner = f.subject()
+    for _ in range(10):
+        f.activity(owner, NOW - dt.timedelta(days=900))
+
+    run = services.sweep_request(dispatch=False, plan=True)
+
+    assert SweepRun.objects.get(pk=run.pk).planned_at is not None and run.resumed is False
+    assert run.pending == list(run.batches.order_by("pk").values_list("pk", flat=True))
+    assert len(run.pending) >= 3
+    services.sweep_batch_process(batch_id=run.pending[0])
+    again = services.sweep_request(dispatch=False, plan=True)  # resumes, planned once, the rest pending
+    assert again.pk == run.pk and again.resumed and again.pending == run.pending[1:]
+    for batch_id in again.pending:
+        services.sweep_batch_process(batch_id=batch_id)
+    assert SweepRun.objects.get(pk=run.pk).erased_count == 10
+
+
+@pytest.mark.django_db
 def test_a_resumed_run_keeps_its_clock(clock):
     f.only_these_schedules()
     f.schedule("activity", months=24)
