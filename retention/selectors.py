@@ -150,18 +150,24 @@ class Target:
 
 
 def schedule_targets(
-    schedules: Iterable[RetentionSchedule] | None = None, *, candidate: RetentionSchedule | None = None
+    schedules: Iterable[RetentionSchedule] | None = None,
+    *,
+    candidate: RetentionSchedule | None = None,
+    active: list[RetentionSchedule] | None = None,
 ) -> list[Target]:
     """(schedule, model) pairs to sweep. When several active schedules match a record, the most specific
     wins: a schedule leaves out the records of any schedule whose scope strictly contains its own.
 
-    `candidate` (an unsaved or edited schedule) replaces its stored version, for previews.
+    `candidate` (an unsaved or edited schedule) replaces its stored version, for previews. `active`: the
+    active schedules, when the caller has just read them (a sweep's planning), to spare a second query.
     """
-    active = list(
-        RetentionSchedule.objects.filter(active=True)
-        .select_related("category", "system", "source")
-        .order_by("id")
-    )
+    if active is None:
+        active = list(
+            RetentionSchedule.objects.filter(active=True)
+            .select_related("category", "system", "source")
+            .order_by("id")
+        )
+    active = list(active)
     if candidate is not None:
         active = [s for s in active if s.pk != candidate.pk]
         if candidate.active:

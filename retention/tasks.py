@@ -4,7 +4,8 @@ Fan-out: `retention.sweep` (beat, daily) opens or resumes a run, plans it and en
 `sweep_batch` per (schedule, model, primary-key range), so several workers share the work; planning
 in the same task saves a broker round trip on every run. `sweep_dispatch` does the planning part alone
 for runs opened elsewhere (the admin's "sweep now"). The batch that completes last closes the run
-(completions are counted in the database, so no result backend or chord is needed).
+(completions are counted in the database, so no result backend or chord is needed: the three sweep
+tasks ignore their results, sparing a result-backend write per task where one is configured).
 
 `sweep` and `sweep_dispatch` follow the shared retry policy (core.tasks.PrivacyTask: connection errors
 only). `sweep_batch` keeps its own retry, for a documented reason: a batch must always end DONE or
@@ -33,24 +34,27 @@ def batch_backoff(retries: int) -> int:
     return min(600, 30 * 2**retries)
 
 
-@shared_task(base=PrivacyTask, name="retention.sweep")
+@shared_task(base=PrivacyTask, name="retention.sweep", ignore_result=True)
 def sweep() -> int:
     """The daily sweep (django-celery-beat). Resumes an unfinished run instead of starting a second one."""
     run = services.sweep_request(
-        actor=services.SWEEP_ACTOR, trigger=SweepRun.Trigger.SCHEDULE, dispatch=False
+        actor=services.SWEEP_ACTOR, trigger=SweepRun.Trigger.SCHEDULE, dispatch=False, plan=True
     )
-    _enqueue_pending(run.pk)
+    _enqueue(run.pending)  # committed with the run: a worker taking a batch finds it
     return run.pk
 
 
-def _enqueue_pending(run_id: int) -> int:
-    pending = services.sweep_plan(run_id=run_id)
+def _enqueue(pending: list[int]) -> int:
     for batch_id in pending:
         sweep_batch.delay(batch_id)
     return len(pending)
 
 
-@shared_task(base=PrivacyTask, name="retention.sweep_dispatch")
+def _enqueue_pending(run_id: int) -> int:
+    return _enqueue(services.sweep_plan(run_id=run_id))
+
+
+@shared_task(base=PrivacyTask, name="retention.sweep_dispatch", ignore_result=True)
 def sweep_dispatch(run_id: int) -> int:
     """Plan the run's batches (once) and enqueue every batch still pending."""
     return _enqueue_pending(run_id)
@@ -58,7 +62,7 @@ def sweep_dispatch(run_id: int) -> int:
 
 # autoretry_for=(): the explicit retry below is the only one (see the module docstring for why).
 @shared_task(base=PrivacyTask, bind=True, name="retention.sweep_batch", autoretry_for=(),
-             max_retries=BATCH_MAX_RETRIES)  # fmt: skip
+             max_retries=BATCH_MAX_RETRIES, ignore_result=True)  # fmt: skip
 def sweep_batch(self, batch_id: int) -> int:
     """Erase one batch's expired records window by window; after the last retry, record the failure."""
     try:

@@ -353,6 +353,30 @@ def test_a_second_trigger_resumes_the_running_sweep_instead_of_starting_another(
 
 
 @pytest.mark.django_db
+def test_the_daily_task_opens_and_plans_a_run_in_one_transaction_and_a_retrigger_gets_the_rest(
+    clock, settings
+):
+    settings.RETENTION_SWEEP_BATCH_ROWS = 4
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    owner = f.subject()
+    for _ in range(10):
+        f.activity(owner, NOW - dt.timedelta(days=900))
+
+    run = services.sweep_request(dispatch=False, plan=True)
+
+    assert SweepRun.objects.get(pk=run.pk).planned_at is not None and run.resumed is False
+    assert run.pending == list(run.batches.order_by("pk").values_list("pk", flat=True))
+    assert len(run.pending) >= 3
+    services.sweep_batch_process(batch_id=run.pending[0])
+    again = services.sweep_request(dispatch=False, plan=True)  # resumes, planned once, the rest pending
+    assert again.pk == run.pk and again.resumed and again.pending == run.pending[1:]
+    for batch_id in again.pending:
+        services.sweep_batch_process(batch_id=batch_id)
+    assert SweepRun.objects.get(pk=run.pk).erased_count == 10
+
+
+@pytest.mark.django_db
 def test_a_resumed_run_keeps_its_clock(clock):
     f.only_these_schedules()
     f.schedule("activity", months=24)
@@ -376,6 +400,24 @@ def test_batches_follow_the_id_density_so_gaps_do_not_unbalance_them():
     assert sum(sizes) == 30 and len(ranges) == 3
     assert all(size == 10 for size in sizes)
     assert all(window == 8 for _, _, window in ranges)  # 4 rows at half density span 8 ids
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_big_tables_density_comes_from_the_planners_estimate_in_the_same_query(monkeypatch):
+    from django.db import connection
+
+    owner = f.subject()
+    rows = [f.activity(owner, NOW) for _ in range(60)]
+    inv.ActivityEvent.objects.filter(pk__in=[r.pk for r in rows[::2]]).delete()
+    assert sweeps.id_ranges(inv.ActivityEvent, batch_rows=10, window_rows=4)  # counted
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE inventory_activityevent")  # reltuples = 30
+    monkeypatch.setattr(sweeps, "ESTIMATE_ABOVE", 1)  # "big": the estimate, no count
+    ranges = sweeps.id_ranges(inv.ActivityEvent, batch_rows=10, window_rows=4)
+    assert len(ranges) == 3 and all(window == 8 for _, _, window in ranges)
+    inv.ActivityEvent.objects.all().delete()
+    assert sweeps.id_ranges(inv.ActivityEvent, batch_rows=10, window_rows=4) == []
 
 
 @pytest.mark.django_db

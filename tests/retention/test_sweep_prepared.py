@@ -120,3 +120,81 @@ def test_a_window_whose_statement_the_session_lost_prepares_it_again_and_erases(
     assert run.summary["activity"] == {"erased": len(expired), "kept": 0, "errors": 0}
     assert set(inv.ActivityEvent.objects.values_list("pk", flat=True)) == {young.pk}
     assert _window_statements()  # prepared again
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_batch_is_stamped_finished_after_its_last_window_ran_not_when_it_started(settings):
+    """The bench's "closing" time (last batch finished -> certificate) must not include the last window:
+    the folded statement stamps finished_at after its erasure, later than the journal row's `at` (the
+    moment the window began)."""
+    from retention.models import ErasureJournal
+
+    settings.RETENTION_SWEEP_WINDOW_ROWS = 3
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    owner = f.subject()
+    for _ in range(7):
+        f.activity(owner, f.ago(days=900))
+
+    run = f.sweep()
+
+    batch = run.batches.get()
+    last_window = ErasureJournal.objects.filter(sweep_run=run).order_by("at").last()
+    assert batch.status == "done" and batch.erased == 7
+    assert batch.finished_at > last_window.at
+    assert batch.finished_at <= run.finished_at
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_run_builds_a_targets_window_statement_once_for_all_its_batches(settings, monkeypatch):
+    """Building the statement from the ORM costs ~13 ms of Python: one build per (run, target), not per batch."""
+    from retention.services import sweep_window
+
+    built = []
+    real_parts = sweep_window._parts
+    monkeypatch.setattr(sweep_window, "_parts", lambda *a, **kw: built.append(1) or real_parts(*a, **kw))
+    settings.RETENTION_SWEEP_BATCH_ROWS = 6
+    settings.RETENTION_SWEEP_WINDOW_ROWS = 3
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    owner = f.subject()
+    for _ in range(20):
+        f.activity(owner, f.ago(days=900))
+
+    run = f.sweep()
+
+    assert run.batches.count() >= 3
+    assert len(built) == 1
+    assert run.summary["activity"] == {"erased": 20, "kept": 0, "errors": 0}
+    # A new run builds its own (its clock is a parameter baked into the statement).
+    f.activity(owner, f.ago(days=900))
+    assert f.sweep().erased_count == 1 and len(built) == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_hold_placed_between_batches_is_honoured_by_the_cached_statement(settings):
+    from retention import services
+    from retention.models import SweepRun
+
+    settings.RETENTION_SWEEP_BATCH_ROWS = 6
+    settings.RETENTION_SWEEP_WINDOW_ROWS = 3
+    f.only_these_schedules()
+    f.schedule("activity", months=24)
+    alice, bob = f.subject(), f.subject()
+    rows = [f.activity(alice if i % 2 else bob, f.ago(days=900)) for i in range(18)]
+    run = services.sweep_request(dispatch=False, trigger=SweepRun.Trigger.COMMAND)
+    first, *rest = services.sweep_plan(run_id=run.pk)
+    services.sweep_batch_process(batch_id=first)
+    gone_before = set(inv.ActivityEvent.objects.values_list("pk", flat=True)) ^ {r.pk for r in rows}
+
+    services.legal_hold_place(subject_id=alice.pk, reason="Litigation", owner="Legal")
+    for batch_id in rest:
+        services.sweep_batch_process(batch_id=batch_id)
+
+    left = set(inv.ActivityEvent.objects.values_list("pk", flat=True))
+    assert left == {r.pk for r in rows if r.subject_id == alice.pk} - gone_before
+    run.refresh_from_db()
+    assert run.status == "done" and run.kept_count == len(left) > 0
