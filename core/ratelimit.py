@@ -8,12 +8,16 @@ development and tests) take add() and incr().
 
 from typing import Any
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCacheClient
 
 
 def window_count(cache: Any, key: str, window: int) -> int:
-    """Count one more request in the window `key` (`window` seconds from its first request); the count."""
-    if isinstance(cache, RedisCache):
+    """Count one more request in the window `key` (`window` seconds from its first request); the count.
+
+    `cache` may be `django.core.cache.cache`, a proxy that is no RedisCache instance itself: what decides
+    is the client behind it (an isinstance test on the proxy sent every count on the three-trip path).
+    """
+    if isinstance(getattr(cache, "_cache", None), RedisCacheClient):
         name = cache.make_and_validate_key(key)
         client = cache._cache.get_client(name, write=True)
         pipe = client.pipeline(transaction=True)

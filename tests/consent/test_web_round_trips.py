@@ -144,3 +144,34 @@ def test_the_rate_limit_counts_in_one_redis_round_trip_and_limits(settings, monk
     assert cache.get(key) == 4  # the same value Django's own cache calls read
     assert 0 < cache._cache.get_client(key).ttl(cache.make_and_validate_key(key)) <= 60
     cache.delete(key)
+
+
+@pytest.mark.redis
+def test_the_choice_rate_limit_through_the_cache_proxy_takes_one_round_trip_on_one_reused_client(
+    settings, monkeypatch
+):
+    # The production settings' backend for a Redis CACHE_URL, reached the way core.throttling reaches it:
+    # through django.core.cache.cache, a proxy that is no RedisCache instance itself.
+    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": redis_url()}}
+    from django.core.cache import cache as proxy
+
+    key = f"test:rate-proxy:{os.getpid()}"
+    sent, made = [], []
+    execute, init = redis.client.Pipeline.execute, redis.Redis.__init__
+
+    def counting(self, *args, **kwargs):
+        sent.append(len(self.command_stack))
+        return execute(self, *args, **kwargs)
+
+    def constructing(self, *args, **kwargs):
+        made.append(1)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counting)
+    monkeypatch.setattr(redis.Redis, "__init__", constructing)
+    proxy.delete(key)
+    counts = [window_count(proxy, key, 60) for _ in range(3)]
+    assert counts == [1, 2, 3] and sent == [2, 2, 2]
+    assert proxy.get(key) == 3 and proxy.incr(key) == 4  # Django's own calls share the client
+    assert len(made) == 1  # one client for every call on this pool, not one per call
+    proxy.delete(key)
