@@ -20,6 +20,7 @@ from audit.selectors import verify_chain
 from consent import web_selectors
 from consent.models import ConsentEvent, Purpose, WebDevice
 from consent.web_selectors import CONFIG_VERSION_KEY, web_banner
+from core import ratelimit
 from core.ratelimit import window_count
 from tests.conftest import redis_url
 from tests.consent.factories import published_policy
@@ -123,31 +124,47 @@ def test_a_change_made_in_another_process_reaches_this_one_through_the_shared_ve
     assert web_banner(region="DE").sha256 != before
 
 
+def _counting_commands(monkeypatch) -> list[str]:
+    """The names of the commands redis-py sends (a pipeline would show as one MULTI/EXEC entry)."""
+    sent: list[str] = []
+    command, execute = redis.Redis.execute_command, redis.client.Pipeline.execute
+
+    def counting(self, *args, **kwargs):
+        sent.append(str(args[0]))
+        return command(self, *args, **kwargs)
+
+    def pipelined(self, *args, **kwargs):
+        sent.append(f"pipeline of {len(self.command_stack)}")
+        return execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    monkeypatch.setattr(redis.client.Pipeline, "execute", pipelined)
+    return sent
+
+
 @pytest.mark.redis
-def test_the_rate_limit_counts_in_one_redis_round_trip_and_limits(settings, monkeypatch):
+def test_the_rate_limit_counts_in_one_redis_command_and_limits(settings, monkeypatch):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url()}
     }
     cache = caches["default"]
     key = f"test:rate:{os.getpid()}"
     cache.delete(key)
-    sent = []
-    execute = redis.client.Pipeline.execute
-
-    def counting(self, *args, **kwargs):
-        sent.append(len(self.command_stack))
-        return execute(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.client.Pipeline, "execute", counting)
-    counts = [window_count(cache, key, 60) for _ in range(4)]
-    assert counts == [1, 2, 3, 4] and sent == [2, 2, 2, 2]  # one pipelined round trip per request
+    sent = _counting_commands(monkeypatch)
+    with monkeypatch.context() as unknown:  # a server that lost the script (restarted): EVAL loads it
+        unknown.setattr(ratelimit, "_WINDOW_COUNT_SHA", "0" * 40)
+        counts = [window_count(cache, key, 60)]
+    assert sent == ["EVALSHA", "EVAL"]
+    sent.clear()
+    counts += [window_count(cache, key, 60) for _ in range(3)]
+    assert counts == [1, 2, 3, 4] and sent == ["EVALSHA"] * 3  # one command, one round trip per request
     assert cache.get(key) == 4  # the same value Django's own cache calls read
     assert 0 < cache._cache.get_client(key).ttl(cache.make_and_validate_key(key)) <= 60
     cache.delete(key)
 
 
 @pytest.mark.redis
-def test_the_choice_rate_limit_through_the_cache_proxy_takes_one_round_trip_on_one_reused_client(
+def test_the_choice_rate_limit_through_the_cache_proxy_takes_one_command_on_one_reused_client(
     settings, monkeypatch
 ):
     # The production settings' backend for a Redis CACHE_URL, reached the way core.throttling reaches it:
@@ -156,22 +173,20 @@ def test_the_choice_rate_limit_through_the_cache_proxy_takes_one_round_trip_on_o
     from django.core.cache import cache as proxy
 
     key = f"test:rate-proxy:{os.getpid()}"
-    sent, made = [], []
-    execute, init = redis.client.Pipeline.execute, redis.Redis.__init__
-
-    def counting(self, *args, **kwargs):
-        sent.append(len(self.command_stack))
-        return execute(self, *args, **kwargs)
+    made = []
+    init = redis.Redis.__init__
 
     def constructing(self, *args, **kwargs):
         made.append(1)
         init(self, *args, **kwargs)
 
-    monkeypatch.setattr(redis.client.Pipeline, "execute", counting)
     monkeypatch.setattr(redis.Redis, "__init__", constructing)
     proxy.delete(key)
+    window_count(proxy, f"{key}:warm", 60)  # the script is loaded
+    sent = _counting_commands(monkeypatch)
     counts = [window_count(proxy, key, 60) for _ in range(3)]
-    assert counts == [1, 2, 3] and sent == [2, 2, 2]
+    assert counts == [1, 2, 3] and sent == ["EVALSHA"] * 3
     assert proxy.get(key) == 3 and proxy.incr(key) == 4  # Django's own calls share the client
     assert len(made) == 1  # one client for every call on this pool, not one per call
     proxy.delete(key)
+    proxy.delete(f"{key}:warm")
