@@ -12,7 +12,7 @@ from core.actors import Actor, actor_label
 from .chain import GENESIS, compute_hash
 from .models import AuditEvent
 
-__all__ = ["GENESIS", "audit_record", "audit_record_many", "compute_hash"]
+__all__ = ["GENESIS", "audit_append_sql", "audit_record", "audit_record_many", "compute_hash"]
 
 # Arbitrary constant naming the advisory lock that serialises chain appends on PostgreSQL.
 _CHAIN_LOCK_ID = 0x5052_4956_4143
@@ -78,6 +78,19 @@ def audit_record_many(events: list[dict[str, Any]]) -> None:
             for event in events:
                 audit_record(**event)
         return
+    sql, params = audit_append_sql(events)
+    with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
+        bound.execute(f"SELECT {sql}", params)
+
+
+def audit_append_sql(events: list[dict[str, Any]], *, after: str = "") -> tuple[str, list[Any]]:
+    """PostgreSQL: the `audit_chain_append(...)` call that appends `events` (as for audit_record_many)
+    and its parameters, for a hot path that makes the append part of its own last statement (one round
+    trip less; the chain's lock is then held from that statement to the commit, as before).
+
+    `after` is an SQL condition over that statement's other work (e.g. counts of its data-modifying
+    CTEs): it guards the first argument, so the append, which must come last, runs after that work.
+    """
     rows = []
     for event in events:
         actor = event.get("actor")
@@ -98,9 +111,9 @@ def audit_record_many(events: list[dict[str, Any]]) -> None:
         rows.append(
             (*fields[:6], json.dumps(fields[6]), actor.pk if hasattr(actor, "pk") else None, tail[1:])
         )
-    with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
-        bound.execute(
-            "SELECT audit_chain_append(%b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[], "
-            "%b::bigint[], %b::text[], %b::integer[], %b::text[])",
-            [list(column) for column in zip(*rows, strict=True)],
-        )
+    first = f"CASE WHEN {after} THEN %b::timestamptz[] END" if after else "%b::timestamptz[]"
+    return (
+        f"audit_chain_append({first}, %b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], "
+        "%b::text[], %b::integer[], %b::text[])",
+        [list(column) for column in zip(*rows, strict=True)],
+    )

@@ -19,7 +19,7 @@ from django.db import connection
 from django.db.models import Model
 from django.utils import timezone
 
-from audit.services import audit_record_many
+from audit.services import audit_append_sql, audit_record_many
 from core.actors import Actor, actor_label, actor_user
 from inventory import crypto
 from inventory.models import DataKey, DataSubject
@@ -49,6 +49,7 @@ class ChoiceDevice:
     key: crypto.SubjectKey | None = None  # the new subject's data key, held since it was drawn
     audit: list[dict[str, Any]] = field(default_factory=list)  # events to write with the choice's own
     event_ids: list[int] = field(default_factory=list)  # ledger ids drawn with the device's statement
+    audited: bool = False  # the choice's audit events went with its ledger statement (first visits)
 
 
 def _state(row: Sequence) -> ConsentState:
@@ -283,8 +284,16 @@ def append_choice_events(
         apply_suppression(rows)
     if connection.vendor == "postgresql":
         prepare_rows(rows, keys, ids=device.event_ids or ())
-        _write_pg(rows, rules=rules, web=web, device=device, purposes=purposes, now=now, actor=actor)
-        if not device.created:
+        # A first visit has nothing left to write after its ledger statement (no re-consent request can
+        # name a subject made by this choice): its audit events, which come last, go in that statement.
+        audit = _audit_events(device, rows, actor) if device.created else None
+        _write_pg(
+            rows, rules=rules, web=web, device=device, purposes=purposes, now=now, actor=actor, audit=audit
+        )
+        if audit is not None:
+            device.audit.clear()
+            device.audited = True
+        else:
             settle_reconsent_requests(rows, now=now)
         return rows
     insert_events(
@@ -329,8 +338,11 @@ def _write_pg(
     purposes: Mapping[str, Purpose],
     now,
     actor: Actor,
+    audit: list[dict[str, Any]] | None = None,
 ) -> None:
-    """One statement: the ledger rows, their WebChoice rows and the fold (arrays bound server-side)."""
+    """One statement: the ledger rows, their WebChoice rows and the fold (arrays bound server-side), and
+    with `audit` the audit events, appended after the rest (their first argument waits for the counts).
+    """
     columns = [
         [r.event_id for r in rows],
         [uuid.UUID(r.public_id) for r in rows],
@@ -350,14 +362,22 @@ def _write_pg(
     choices = _WEB_INSERT.format(table=WebChoice._meta.db_table)
     winners = sorted(rows, key=lambda r: (r.item.subject_id, r.item.purpose))  # one lock order
     upsert, upsert_params = pg_state_upsert(state_rows(winners, purposes=purposes), now=now)
+    sql, audit_params = f"WITH e AS ({events}), w AS ({choices}) {upsert}", []
+    if audit:
+        done = "(SELECT count(*) FROM e) + (SELECT count(*) FROM w) + (SELECT count(*) FROM s) >= 0"
+        call, audit_params = audit_append_sql(audit, after=done)
+        sql = (
+            f"WITH e AS ({events} RETURNING 1), w AS ({choices} RETURNING 1), s AS ({upsert} RETURNING 1) "
+            f"SELECT {call}"
+        )
     with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
         bound.execute(
-            f"WITH e AS ({events}), w AS ({choices}) {upsert}",
+            sql,
             [
                 now, user.pk if user is not None else None, actor_label(actor), *columns,
                 device.pk, web.banner_sha256, web.gpc, web.region, web.created_at,
                 [r.event_id for r in rows], rules,
-                *upsert_params,
+                *upsert_params, *audit_params,
             ],
         )  # fmt: skip
 
@@ -390,7 +410,14 @@ def folded_states(
 
 
 def audit_choice(device: ChoiceDevice, rows: list[EventRow], actor: Actor) -> None:
-    """The choice's audit events (and the new subject's), last in the transaction, one chained insert."""
+    """The choice's audit events (and the new subject's), last in the transaction, one chained insert
+    (unless they went with the ledger statement already)."""
+    if not device.audited:
+        audit_record_many(_audit_events(device, rows, actor))
+    device.audit.clear()
+
+
+def _audit_events(device: ChoiceDevice, rows: list[EventRow], actor: Actor) -> list[dict[str, Any]]:
     subjects = {r.item.subject_id for r in rows}
     suppressed = sum(r.suppressed for r in rows)
     events = list(device.audit)
@@ -413,5 +440,4 @@ def audit_choice(device: ChoiceDevice, rows: list[EventRow], actor: Actor) -> No
                 },
             }
         )
-    audit_record_many(events)
-    device.audit.clear()
+    return events

@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 # Inside the test's transaction the choice's own transaction is a SAVEPOINT/RELEASE pair (2 statements);
 # in production it is BEGIN/COMMIT, which psycopg sends outside Cursor.execute.
-FIRST_VISIT_STATEMENTS = 5  # + device/subject/key/ledger ids, events/WebChoice/fold, audit append
+FIRST_VISIT_STATEMENTS = 4  # + device/subject/key/ledger ids, events/WebChoice/fold/audit append
 RETURN_VISIT_STATEMENTS = 8  # + device/states locked/ledger ids, key, suppression, events/WebChoice/fold,
 # re-consent requests, audit append
 
