@@ -26,6 +26,7 @@ from inventory.models import DataKey, DataSubject
 from inventory.services import subject_create
 
 from ..models import Action, ConsentEvent, ConsentState, Purpose
+from ..selectors import open_reconsent_requests
 from ..web_models import WebChoice, WebDevice
 from .append import insert_events, prepare_rows
 from .checks import apply_suppression, check_subjects_and_versions, parse_events
@@ -284,9 +285,11 @@ def append_choice_events(
         apply_suppression(rows)
     if connection.vendor == "postgresql":
         prepare_rows(rows, keys, ids=device.event_ids or ())
-        # A first visit has nothing left to write after its ledger statement (no re-consent request can
-        # name a subject made by this choice): its audit events, which come last, go in that statement.
-        audit = _audit_events(device, rows, actor) if device.created else None
+        # With nothing left to write after the ledger statement (a first visit: no re-consent request
+        # can name a subject made by this choice; else none open at all, the usual case), the audit
+        # events, which come last, go in that statement.
+        settle = not device.created and open_reconsent_requests().exists()
+        audit = None if settle else _audit_events(device, rows, actor)
         _write_pg(
             rows, rules=rules, web=web, device=device, purposes=purposes, now=now, actor=actor, audit=audit
         )

@@ -14,11 +14,12 @@ import redis
 from django.core.cache import caches
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.selectors import verify_chain
 from consent import web_selectors
-from consent.models import ConsentEvent, Purpose, WebDevice
+from consent.models import ConsentEvent, Purpose, ReconsentRequest, WebDevice
 from consent.web_selectors import CONFIG_VERSION_KEY, web_banner
 from core import ratelimit
 from core.ratelimit import window_count
@@ -31,8 +32,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 # Inside the test's transaction the choice's own transaction is a SAVEPOINT/RELEASE pair (2 statements);
 # in production it is BEGIN/COMMIT, which psycopg sends outside Cursor.execute.
 FIRST_VISIT_STATEMENTS = 4  # + device/subject/key/ledger ids, events/WebChoice/fold/audit append
-RETURN_VISIT_STATEMENTS = 8  # + device/states locked/ledger ids, key, suppression, events/WebChoice/fold,
-# re-consent requests, audit append
+RETURN_VISIT_STATEMENTS = 7  # + device/states locked/ledger ids, key, suppression, re-consent requests
+# open (none), events/WebChoice/fold/audit append
 
 
 @pytest.fixture(autouse=True)
@@ -99,6 +100,26 @@ def test_a_first_visit_audits_the_new_subject_then_the_choice_in_one_unbroken_ch
         AuditEvent.objects.filter(subject_id=subject_id).order_by("id").values_list("action", flat=True)
     )
     assert actions == ["subject.created", "consent.events_recorded"]
+    assert verify_chain()[1] is None
+
+
+def test_a_return_visit_audits_in_its_ledger_statement_or_after_settling_an_open_reconsent_request():
+    client = Client()
+    first = _choose(client, {"analytics": False, "advertising": True})
+    subject_id = WebDevice.objects.get(public_id=first["device_id"]).subject_id
+    _choose(client, {"analytics": False}, device_id=first["device_id"])  # none open: audited in one go
+    code = next(p["code"] for p in web_banner(region="DE").purposes if p["key"] == "analytics")
+    analytics = Purpose.objects.get(code=code)
+    asked = ReconsentRequest.objects.create(
+        subject_id=subject_id, purpose=analytics, expired_at=timezone.now()
+    )
+    _choose(client, {"analytics": True}, device_id=first["device_id"])  # one open: settled, then audited
+    asked.refresh_from_db()
+    assert asked.status == ReconsentRequest.Status.RESOLVED
+    actions = list(
+        AuditEvent.objects.filter(subject_id=subject_id).order_by("id").values_list("action", flat=True)
+    )
+    assert actions == ["subject.created"] + ["consent.events_recorded"] * 3
     assert verify_chain()[1] is None
 
 
