@@ -12,11 +12,12 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 import psycopg
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils import timezone
 
 from audit.services import audit_append_sql, audit_record_many
@@ -142,11 +143,20 @@ def _lock_orm(public_id: uuid.UUID) -> ChoiceDevice | None:
     return found
 
 
-def _insert_parts(obj: Model, skip: tuple[str, ...] = ()) -> tuple[str, list[Any]]:
-    """Quoted column list and database values of a model instance's fields, as save() would write them."""
-    fields = [f for f in obj._meta.concrete_fields if not f.primary_key and f.name not in skip]
+@cache
+def _insert_columns(model: type[Model], skip: tuple[str, ...]) -> tuple[list[Field], str, str]:
+    """A model's written fields, their quoted column list and their placeholders, each cast to its
+    column's type: bound server-side, a parameter in an INSERT ... SELECT list has no type to infer."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key and f.name not in skip]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    return columns, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    return fields, columns, ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields)
+
+
+def _insert_parts(obj: Model, skip: tuple[str, ...] = ()) -> tuple[str, str, list[Any]]:
+    """Quoted column list, typed placeholders and database values of a model instance's fields, as
+    save() would write them."""
+    fields, columns, marks = _insert_columns(type(obj), skip)
+    return columns, marks, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
 
 
 def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor, reserve: int) -> ChoiceDevice:
@@ -154,23 +164,24 @@ def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor, reserve: 
     raw, wrapped = crypto.new_data_key()
     subject = DataSubject(kind=DataSubject.Kind.PERSON)
     subject.email_normalized = ""
-    subject_columns, subject_values = _insert_parts(subject)
-    key_columns, key_values = _insert_parts(DataKey(wrapped=wrapped))
+    subject_columns, subject_marks, subject_values = _insert_parts(subject)
+    key_columns, key_marks, key_values = _insert_parts(DataKey(wrapped=wrapped))
     device = WebDevice(public_id=public_id or uuid.uuid4(), subject_id=0, region=region[:8])
-    device_columns, device_values = _insert_parts(device, skip=("subject",))
-    marks = ", ".join
-    with connection.cursor() as cursor:
-        cursor.execute(
+    device_columns, device_marks, device_values = _insert_parts(device, skip=("subject",))
+    # Bound server-side like the ledger statement: no values formatted into the text in Python (and the
+    # text is the same every visit, were statements ever prepared: Django leaves prepare_threshold off).
+    with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
+        bound.execute(
             f"WITH s AS (INSERT INTO {DataSubject._meta.db_table} ({subject_columns}) "
-            f"VALUES ({marks(['%s'] * len(subject_values))}) RETURNING id), "
+            f"VALUES ({subject_marks}) RETURNING id), "
             f"k AS (INSERT INTO {DataKey._meta.db_table} (subject_id, {key_columns}) "
-            f"SELECT id, {marks(['%s'] * len(key_values))} FROM s), "
+            f"SELECT id, {key_marks} FROM s), "
             f"d AS (INSERT INTO {WebDevice._meta.db_table} (subject_id, {device_columns}) "
-            f"SELECT id, {marks(['%s'] * len(device_values))} FROM s RETURNING id, subject_id) "
+            f"SELECT id, {device_marks} FROM s RETURNING id, subject_id) "
             f"SELECT id, subject_id, {_draw_ids(reserve)} FROM d",
             [*subject_values, *key_values, *device_values],
         )
-        pk, subject_id, event_ids = cursor.fetchone()
+        pk, subject_id, event_ids = bound.fetchone()
     return ChoiceDevice(
         pk=pk,
         public_id=str(device.public_id),
