@@ -12,7 +12,7 @@ from core.actors import Actor, actor_label
 from .chain import GENESIS, compute_hash
 from .models import AuditEvent
 
-__all__ = ["GENESIS", "audit_record", "audit_record_many", "compute_hash"]
+__all__ = ["GENESIS", "audit_append_sql", "audit_record", "audit_record_many", "compute_hash"]
 
 # Arbitrary constant naming the advisory lock that serialises chain appends on PostgreSQL (taken inside
 # the audit_chain_append function, migrations 0003 and 0004, which spell it out).
@@ -102,8 +102,8 @@ def audit_record_many(events: list[dict[str, Any]]) -> None:
     _append_postgres(events)
 
 
-def _append_postgres(events: list[dict[str, Any]]) -> list[AuditEvent]:
-    """One audit_chain_append statement (migrations 0003, 0004); the events as saved, in order."""
+def _chain_rows(events: list[dict[str, Any]]) -> tuple[list[tuple], list[AuditEvent]]:
+    """audit_chain_append's row per event, and the event as it will be saved (pk and hashes to come)."""
     rows, saved = [], []
     for event in events:
         fields = _fields(event)
@@ -116,11 +116,35 @@ def _append_postgres(events: list[dict[str, Any]]) -> list[AuditEvent]:
         )
         rows.append((*values[:6], json.dumps(values[6]), user.pk if user is not None else None, tail[1:]))
         saved.append(AuditEvent(actor=user, **fields))
+    return rows, saved
+
+
+def _append_postgres(events: list[dict[str, Any]]) -> list[AuditEvent]:
+    """One audit_chain_append statement (migrations 0003, 0004); the events as saved, in order."""
+    rows, saved = _chain_rows(events)
     appended = _chain_append(rows)
     for event, (pk, prev_hash, digest) in zip(saved, appended, strict=True):
         event.pk, event.prev_hash, event.hash = pk, prev_hash, digest
         event._state.adding, event._state.db = False, connection.alias
     return saved
+
+
+def audit_append_sql(events: list[dict[str, Any]], *, after: str = "") -> tuple[str, list[Any]]:
+    """PostgreSQL: the `audit_chain_append(...)` call that appends `events` (as for audit_record_many)
+    and its binary-bound (%b) parameters, for a hot path that makes the append part of its own last
+    statement (one round trip less; the chain's lock is then held from that statement to the commit, as
+    before). The function returns one row per event appended.
+
+    `after` is an SQL condition over that statement's other work (e.g. counts of its data-modifying
+    CTEs): it guards the first argument, so the append, which must come last, runs after that work.
+    """
+    rows, _saved = _chain_rows(events)
+    first = f"CASE WHEN {after} THEN %b::timestamptz[] END" if after else "%b::timestamptz[]"
+    return (
+        f"audit_chain_append({first}, %b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], "
+        "%b::text[], %b::integer[], %b::text[])",
+        [list(column) for column in zip(*rows, strict=True)],
+    )
 
 
 _CHAIN_APPEND = (

@@ -248,6 +248,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Django's Redis cache builds a client per call; ours keeps one per connection pool (core/cache.py).
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "core.cache.RedisCache"
 # Unwrapped data keys are used at most this long before being re-read (inventory.crypto); the shared
 # cache above carries the key epoch that evicts an erased subject's key from every process at once.
 DATA_KEY_CACHE_SECONDS = env.float("DATA_KEY_CACHE_SECONDS", default=30)

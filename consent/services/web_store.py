@@ -12,20 +12,22 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 import psycopg
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils import timezone
 
-from audit.services import audit_record_many
+from audit.services import audit_append_sql, audit_record_many
 from core.actors import Actor, actor_label, actor_user
 from inventory import crypto
 from inventory.models import DataKey, DataSubject
 from inventory.services import subject_create
 
 from ..models import Action, ConsentEvent, ConsentState, Purpose
+from ..selectors import open_reconsent_requests
 from ..web_models import WebChoice, WebDevice
 from .append import insert_events, prepare_rows
 from .checks import apply_suppression, check_subjects_and_versions, parse_events
@@ -49,6 +51,7 @@ class ChoiceDevice:
     key: crypto.SubjectKey | None = None  # the new subject's data key, held since it was drawn
     audit: list[dict[str, Any]] = field(default_factory=list)  # events to write with the choice's own
     event_ids: list[int] = field(default_factory=list)  # ledger ids drawn with the device's statement
+    audited: bool = False  # the choice's audit events went with its ledger statement (first visits)
 
 
 def _state(row: Sequence) -> ConsentState:
@@ -140,11 +143,20 @@ def _lock_orm(public_id: uuid.UUID) -> ChoiceDevice | None:
     return found
 
 
-def _insert_parts(obj: Model, skip: tuple[str, ...] = ()) -> tuple[str, list[Any]]:
-    """Quoted column list and database values of a model instance's fields, as save() would write them."""
-    fields = [f for f in obj._meta.concrete_fields if not f.primary_key and f.name not in skip]
+@cache
+def _insert_columns(model: type[Model], skip: tuple[str, ...]) -> tuple[list[Field], str, str]:
+    """A model's written fields, their quoted column list and their placeholders, each cast to its
+    column's type: bound server-side, a parameter in an INSERT ... SELECT list has no type to infer."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key and f.name not in skip]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    return columns, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    return fields, columns, ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields)
+
+
+def _insert_parts(obj: Model, skip: tuple[str, ...] = ()) -> tuple[str, str, list[Any]]:
+    """Quoted column list, typed placeholders and database values of a model instance's fields, as
+    save() would write them."""
+    fields, columns, marks = _insert_columns(type(obj), skip)
+    return columns, marks, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
 
 
 def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor, reserve: int) -> ChoiceDevice:
@@ -152,23 +164,24 @@ def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor, reserve: 
     raw, wrapped = crypto.new_data_key()
     subject = DataSubject(kind=DataSubject.Kind.PERSON)
     subject.email_normalized = ""
-    subject_columns, subject_values = _insert_parts(subject)
-    key_columns, key_values = _insert_parts(DataKey(wrapped=wrapped))
+    subject_columns, subject_marks, subject_values = _insert_parts(subject)
+    key_columns, key_marks, key_values = _insert_parts(DataKey(wrapped=wrapped))
     device = WebDevice(public_id=public_id or uuid.uuid4(), subject_id=0, region=region[:8])
-    device_columns, device_values = _insert_parts(device, skip=("subject",))
-    marks = ", ".join
-    with connection.cursor() as cursor:
-        cursor.execute(
+    device_columns, device_marks, device_values = _insert_parts(device, skip=("subject",))
+    # Bound server-side like the ledger statement: no values formatted into the text in Python (and the
+    # text is the same every visit, were statements ever prepared: Django leaves prepare_threshold off).
+    with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
+        bound.execute(
             f"WITH s AS (INSERT INTO {DataSubject._meta.db_table} ({subject_columns}) "
-            f"VALUES ({marks(['%s'] * len(subject_values))}) RETURNING id), "
+            f"VALUES ({subject_marks}) RETURNING id), "
             f"k AS (INSERT INTO {DataKey._meta.db_table} (subject_id, {key_columns}) "
-            f"SELECT id, {marks(['%s'] * len(key_values))} FROM s), "
+            f"SELECT id, {key_marks} FROM s), "
             f"d AS (INSERT INTO {WebDevice._meta.db_table} (subject_id, {device_columns}) "
-            f"SELECT id, {marks(['%s'] * len(device_values))} FROM s RETURNING id, subject_id) "
+            f"SELECT id, {device_marks} FROM s RETURNING id, subject_id) "
             f"SELECT id, subject_id, {_draw_ids(reserve)} FROM d",
             [*subject_values, *key_values, *device_values],
         )
-        pk, subject_id, event_ids = cursor.fetchone()
+        pk, subject_id, event_ids = bound.fetchone()
     return ChoiceDevice(
         pk=pk,
         public_id=str(device.public_id),
@@ -283,8 +296,18 @@ def append_choice_events(
         apply_suppression(rows)
     if connection.vendor == "postgresql":
         prepare_rows(rows, keys, ids=device.event_ids or ())
-        _write_pg(rows, rules=rules, web=web, device=device, purposes=purposes, now=now, actor=actor)
-        if not device.created:
+        # With nothing left to write after the ledger statement (a first visit: no re-consent request
+        # can name a subject made by this choice; else none open at all, the usual case), the audit
+        # events, which come last, go in that statement.
+        settle = not device.created and open_reconsent_requests().exists()
+        audit = None if settle else _audit_events(device, rows, actor)
+        _write_pg(
+            rows, rules=rules, web=web, device=device, purposes=purposes, now=now, actor=actor, audit=audit
+        )
+        if audit is not None:
+            device.audit.clear()
+            device.audited = True
+        else:
             settle_reconsent_requests(rows, now=now)
         return rows
     insert_events(
@@ -329,8 +352,11 @@ def _write_pg(
     purposes: Mapping[str, Purpose],
     now,
     actor: Actor,
+    audit: list[dict[str, Any]] | None = None,
 ) -> None:
-    """One statement: the ledger rows, their WebChoice rows and the fold (arrays bound server-side)."""
+    """One statement: the ledger rows, their WebChoice rows and the fold (arrays bound server-side), and
+    with `audit` the audit events, appended after the rest (their first argument waits for the counts).
+    """
     columns = [
         [r.event_id for r in rows],
         [uuid.UUID(r.public_id) for r in rows],
@@ -350,14 +376,22 @@ def _write_pg(
     choices = _WEB_INSERT.format(table=WebChoice._meta.db_table)
     winners = sorted(rows, key=lambda r: (r.item.subject_id, r.item.purpose))  # one lock order
     upsert, upsert_params = pg_state_upsert(state_rows(winners, purposes=purposes), now=now)
+    sql, audit_params = f"WITH e AS ({events}), w AS ({choices}) {upsert}", []
+    if audit:
+        done = "(SELECT count(*) FROM e) + (SELECT count(*) FROM w) + (SELECT count(*) FROM s) >= 0"
+        call, audit_params = audit_append_sql(audit, after=done)
+        sql = (
+            f"WITH e AS ({events} RETURNING 1), w AS ({choices} RETURNING 1), s AS ({upsert} RETURNING 1) "
+            f"SELECT {call}"
+        )
     with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
         bound.execute(
-            f"WITH e AS ({events}), w AS ({choices}) {upsert}",
+            sql,
             [
                 now, user.pk if user is not None else None, actor_label(actor), *columns,
                 device.pk, web.banner_sha256, web.gpc, web.region, web.created_at,
                 [r.event_id for r in rows], rules,
-                *upsert_params,
+                *upsert_params, *audit_params,
             ],
         )  # fmt: skip
 
@@ -390,7 +424,14 @@ def folded_states(
 
 
 def audit_choice(device: ChoiceDevice, rows: list[EventRow], actor: Actor) -> None:
-    """The choice's audit events (and the new subject's), last in the transaction, one chained insert."""
+    """The choice's audit events (and the new subject's), last in the transaction, one chained insert
+    (unless they went with the ledger statement already)."""
+    if not device.audited:
+        audit_record_many(_audit_events(device, rows, actor))
+    device.audit.clear()
+
+
+def _audit_events(device: ChoiceDevice, rows: list[EventRow], actor: Actor) -> list[dict[str, Any]]:
     subjects = {r.item.subject_id for r in rows}
     suppressed = sum(r.suppressed for r in rows)
     events = list(device.audit)
@@ -413,5 +454,4 @@ def audit_choice(device: ChoiceDevice, rows: list[EventRow], actor: Actor) -> No
                 },
             }
         )
-    audit_record_many(events)
-    device.audit.clear()
+    return events

@@ -14,12 +14,14 @@ import redis
 from django.core.cache import caches
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.selectors import verify_chain
 from consent import web_selectors
-from consent.models import ConsentEvent, Purpose, WebDevice
+from consent.models import ConsentEvent, Purpose, ReconsentRequest, WebDevice
 from consent.web_selectors import CONFIG_VERSION_KEY, web_banner
+from core import ratelimit
 from core.ratelimit import window_count
 from tests.conftest import redis_url
 from tests.consent.factories import published_policy
@@ -29,9 +31,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 # Inside the test's transaction the choice's own transaction is a SAVEPOINT/RELEASE pair (2 statements);
 # in production it is BEGIN/COMMIT, which psycopg sends outside Cursor.execute.
-FIRST_VISIT_STATEMENTS = 5  # + device/subject/key/ledger ids, events/WebChoice/fold, audit append
-RETURN_VISIT_STATEMENTS = 8  # + device/states locked/ledger ids, key, suppression, events/WebChoice/fold,
-# re-consent requests, audit append
+FIRST_VISIT_STATEMENTS = 4  # + device/subject/key/ledger ids, events/WebChoice/fold/audit append
+RETURN_VISIT_STATEMENTS = 7  # + device/states locked/ledger ids, key, suppression, re-consent requests
+# open (none), events/WebChoice/fold/audit append
 
 
 @pytest.fixture(autouse=True)
@@ -101,6 +103,26 @@ def test_a_first_visit_audits_the_new_subject_then_the_choice_in_one_unbroken_ch
     assert verify_chain()[1] is None
 
 
+def test_a_return_visit_audits_in_its_ledger_statement_or_after_settling_an_open_reconsent_request():
+    client = Client()
+    first = _choose(client, {"analytics": False, "advertising": True})
+    subject_id = WebDevice.objects.get(public_id=first["device_id"]).subject_id
+    _choose(client, {"analytics": False}, device_id=first["device_id"])  # none open: audited in one go
+    code = next(p["code"] for p in web_banner(region="DE").purposes if p["key"] == "analytics")
+    analytics = Purpose.objects.get(code=code)
+    asked = ReconsentRequest.objects.create(
+        subject_id=subject_id, purpose=analytics, expired_at=timezone.now()
+    )
+    _choose(client, {"analytics": True}, device_id=first["device_id"])  # one open: settled, then audited
+    asked.refresh_from_db()
+    assert asked.status == ReconsentRequest.Status.RESOLVED
+    actions = list(
+        AuditEvent.objects.filter(subject_id=subject_id).order_by("id").values_list("action", flat=True)
+    )
+    assert actions == ["subject.created"] + ["consent.events_recorded"] * 3
+    assert verify_chain()[1] is None
+
+
 def test_the_reply_shows_the_state_the_ledger_folded(statements):
     client = Client()
     first = _choose(client, {"analytics": True, "advertising": True})
@@ -123,24 +145,69 @@ def test_a_change_made_in_another_process_reaches_this_one_through_the_shared_ve
     assert web_banner(region="DE").sha256 != before
 
 
+def _counting_commands(monkeypatch) -> list[str]:
+    """The names of the commands redis-py sends (a pipeline would show as one MULTI/EXEC entry)."""
+    sent: list[str] = []
+    command, execute = redis.Redis.execute_command, redis.client.Pipeline.execute
+
+    def counting(self, *args, **kwargs):
+        sent.append(str(args[0]))
+        return command(self, *args, **kwargs)
+
+    def pipelined(self, *args, **kwargs):
+        sent.append(f"pipeline of {len(self.command_stack)}")
+        return execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    monkeypatch.setattr(redis.client.Pipeline, "execute", pipelined)
+    return sent
+
+
 @pytest.mark.redis
-def test_the_rate_limit_counts_in_one_redis_round_trip_and_limits(settings, monkeypatch):
+def test_the_rate_limit_counts_in_one_redis_command_and_limits(settings, monkeypatch):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url()}
     }
     cache = caches["default"]
     key = f"test:rate:{os.getpid()}"
     cache.delete(key)
-    sent = []
-    execute = redis.client.Pipeline.execute
-
-    def counting(self, *args, **kwargs):
-        sent.append(len(self.command_stack))
-        return execute(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.client.Pipeline, "execute", counting)
-    counts = [window_count(cache, key, 60) for _ in range(4)]
-    assert counts == [1, 2, 3, 4] and sent == [2, 2, 2, 2]  # one pipelined round trip per request
+    sent = _counting_commands(monkeypatch)
+    with monkeypatch.context() as unknown:  # a server that lost the script (restarted): EVAL loads it
+        unknown.setattr(ratelimit, "_WINDOW_COUNT_SHA", "0" * 40)
+        counts = [window_count(cache, key, 60)]
+    assert sent == ["EVALSHA", "EVAL"]
+    sent.clear()
+    counts += [window_count(cache, key, 60) for _ in range(3)]
+    assert counts == [1, 2, 3, 4] and sent == ["EVALSHA"] * 3  # one command, one round trip per request
     assert cache.get(key) == 4  # the same value Django's own cache calls read
     assert 0 < cache._cache.get_client(key).ttl(cache.make_and_validate_key(key)) <= 60
     cache.delete(key)
+
+
+@pytest.mark.redis
+def test_the_choice_rate_limit_through_the_cache_proxy_takes_one_command_on_one_reused_client(
+    settings, monkeypatch
+):
+    # The production settings' backend for a Redis CACHE_URL, reached the way core.throttling reaches it:
+    # through django.core.cache.cache, a proxy that is no RedisCache instance itself.
+    settings.CACHES = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": redis_url()}}
+    from django.core.cache import cache as proxy
+
+    key = f"test:rate-proxy:{os.getpid()}"
+    made = []
+    init = redis.Redis.__init__
+
+    def constructing(self, *args, **kwargs):
+        made.append(1)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "__init__", constructing)
+    proxy.delete(key)
+    window_count(proxy, f"{key}:warm", 60)  # the script is loaded
+    sent = _counting_commands(monkeypatch)
+    counts = [window_count(proxy, key, 60) for _ in range(3)]
+    assert counts == [1, 2, 3] and sent == ["EVALSHA"] * 3
+    assert proxy.get(key) == 3 and proxy.incr(key) == 4  # Django's own calls share the client
+    assert len(made) == 1  # one client for every call on this pool, not one per call
+    proxy.delete(key)
+    proxy.delete(f"{key}:warm")
