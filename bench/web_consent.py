@@ -21,10 +21,8 @@ WebChoice rows, the state fold and audit events. The same client then hits a bar
 
 import argparse
 import asyncio
-import base64
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -40,8 +38,8 @@ django.setup()
 
 from benchdb import throwaway_database  # noqa: E402
 from django.db import connection  # noqa: E402
+from web_consent_env import ORIGIN, production_settings  # noqa: E402
 
-ORIGIN = "https://www.example.com"
 PORT = int(os.environ.get("BENCH_PORT", "8931"))
 HOST = "127.0.0.1"
 COMMON = {
@@ -144,21 +142,7 @@ async def _one(raw: bytes) -> tuple[int, bytes]:
 def _server_env(bench_db: str) -> dict:
     """Production settings (DEBUG off) with secrets drawn for this run only."""
     url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{bench_db}"
-    return {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "DATA_MASTER_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        "HASH_KEY": secrets.token_urlsafe(32),
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "web_consent_site",
-        "CONN_MAX_AGE": "600",
-        "CACHE_URL": os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/5"),
-        "CONSENT_WEB_ALLOWED_ORIGINS": ORIGIN,
-        "CONSENT_WEB_RATE_LIMIT": "100000000/60",
-        "LOG_LEVEL": "WARNING",
-        "ALLOWED_HOSTS": f"{HOST},localhost",
-    }
+    return {**os.environ, **production_settings(allowed_hosts=f"{HOST},localhost"), "DATABASE_URL": url}
 
 
 def _start_server(bench_db: str, threads: int) -> subprocess.Popen:

@@ -14,13 +14,11 @@ statistical profile (SIGPROF every few ms: unbiased shares, own and inclusive).
 """
 
 import argparse
-import base64
 import collections
 import cProfile
 import json
 import os
 import pstats
-import secrets
 import signal
 import sys
 import time
@@ -28,22 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-ORIGIN = "https://www.example.com"
-os.environ.update(
-    {
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "DATA_MASTER_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        "HASH_KEY": secrets.token_urlsafe(32),
-        "DJANGO_SETTINGS_MODULE": "web_consent_site",
-        "CONN_MAX_AGE": "600",
-        "CACHE_URL": os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/5"),
-        "CONSENT_WEB_ALLOWED_ORIGINS": ORIGIN,
-        "CONSENT_WEB_RATE_LIMIT": "100000000/60",
-        "LOG_LEVEL": "WARNING",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-    }
-)
+from web_consent_env import ORIGIN, production_settings  # noqa: E402
+
+os.environ.update(production_settings(allowed_hosts="127.0.0.1,localhost,testserver"))
 
 import django  # noqa: E402
 

@@ -429,10 +429,8 @@ def _mirror_line(label: str, method: str, ids: list[int], journal: JournalContex
     )
 
 
-def write_journal(label: str, method: str, ids: Iterable[int], journal: JournalContext) -> ErasureJournal:
-    ids = list(ids)
-    mirror.record(_mirror_line(label, method, ids, journal))
-    return ErasureJournal.objects.create(
+def _journal_row(label: str, method: str, ids: list[int], journal: JournalContext) -> ErasureJournal:
+    return ErasureJournal(
         at=journal.at,
         model_label=label,
         method=method,
@@ -442,6 +440,14 @@ def write_journal(label: str, method: str, ids: Iterable[int], journal: JournalC
         sweep_run_id=journal.sweep_run_id,
         certificate_ref=journal.certificate_ref,
     )
+
+
+def write_journal(label: str, method: str, ids: Iterable[int], journal: JournalContext) -> ErasureJournal:
+    ids = list(ids)
+    mirror.record(_mirror_line(label, method, ids, journal))
+    row = _journal_row(label, method, ids, journal)
+    row.save(force_insert=True)
+    return row
 
 
 def write_journal_rows(
@@ -466,17 +472,7 @@ def write_journal_rows(
         return
     if with_statement is None:
         ErasureJournal.objects.bulk_create(
-            ErasureJournal(
-                at=journal.at,
-                model_label=label,
-                method=method,
-                record_pks=ids,
-                record_count=len(ids),
-                subject_id=journal.subject_id,
-                sweep_run_id=journal.sweep_run_id,
-                certificate_ref=journal.certificate_ref,
-            )
-            for label, method, ids in lines
+            _journal_row(label, method, ids, journal) for label, method, ids in lines
         )
         return
     qn = connection.ops.quote_name
