@@ -88,8 +88,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     migrations (categories, purposes, templates, schedules...). Serialized rollback restores them
     before each transactional test, so no test depends on running before the first flush."""
     for item in items:
-        if _is_transactional(item) and "django_db_serialized_rollback" not in item.fixturenames:
+        if not _is_transactional(item):
+            continue
+        if "django_db_serialized_rollback" not in item.fixturenames:
             item.fixturenames.append("django_db_serialized_rollback")
+        # pytest-django serializes the database at set-up only for tests whose django_db MARKER asks for
+        # it (the fixture name is not read when a marker exists): without this, a run of one directory
+        # with no such marker restored nothing, and the tests after its first flush lost the seeded rows.
+        marker = item.get_closest_marker("django_db")
+        if marker is not None and not marker.kwargs.get("serialized_rollback"):
+            kwargs = {**marker.kwargs, "transaction": True, "serialized_rollback": True}
+            item.add_marker(pytest.mark.django_db(**kwargs), append=False)  # the closest one
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
