@@ -78,6 +78,18 @@ def only_these_schedules() -> None:
     RetentionSchedule.objects.update(active=False)
 
 
+def activity_sweep_setup(settings, *, batch_rows: int | None = None, window_rows: int | None = None):
+    """Only a 24-month activity schedule runs, with these batch and window sizes; returns a subject whose
+    activity the test seeds (the set-up of most sweep-mechanics tests)."""
+    if batch_rows is not None:
+        settings.RETENTION_SWEEP_BATCH_ROWS = batch_rows
+    if window_rows is not None:
+        settings.RETENTION_SWEEP_WINDOW_ROWS = window_rows
+    only_these_schedules()
+    schedule("activity", months=24)
+    return subject()
+
+
 def schedule(category: str, *, months: int = 0, days: int = 0, **fields) -> RetentionSchedule:
     return services.retention_schedule_create(
         category=DataCategory.objects.get(code=category),

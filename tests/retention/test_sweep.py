@@ -207,11 +207,7 @@ def test_minors_are_erased_on_the_next_sweep_whatever_the_schedules(clock):
 
 @pytest.mark.django_db
 def test_a_run_fans_out_into_batches_by_primary_key_range(clock, settings):
-    settings.RETENTION_SWEEP_BATCH_ROWS = 10
-    settings.RETENTION_SWEEP_WINDOW_ROWS = 3
-    f.only_these_schedules()
-    f.schedule("activity", months=24)
-    owner = f.subject()
+    owner = f.activity_sweep_setup(settings, batch_rows=10, window_rows=3)
     records = [f.activity(owner, NOW - dt.timedelta(days=800 if i % 2 else 1)) for i in range(35)]
     expired = {r.pk for i, r in enumerate(records) if i % 2}
     run = f.sweep()
@@ -288,11 +284,7 @@ def test_a_batch_that_keeps_failing_is_recorded_as_an_error_and_the_next_run_fin
     clock, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     """Through the Celery task path (eager): bounded retries, then the run closes with the error counted."""
-    settings.RETENTION_SWEEP_BATCH_ROWS = 10
-    settings.RETENTION_SWEEP_WINDOW_ROWS = 10
-    f.only_these_schedules()
-    f.schedule("activity", months=24)
-    owner = f.subject()
+    owner = f.activity_sweep_setup(settings, batch_rows=10, window_rows=10)
     for _ in range(30):
         f.activity(owner, NOW - dt.timedelta(days=800))
     real = sweeps.sweep_window
@@ -356,10 +348,7 @@ def test_a_second_trigger_resumes_the_running_sweep_instead_of_starting_another(
 def test_the_daily_task_opens_and_plans_a_run_in_one_transaction_and_a_retrigger_gets_the_rest(
     clock, settings
 ):
-    settings.RETENTION_SWEEP_BATCH_ROWS = 4
-    f.only_these_schedules()
-    f.schedule("activity", months=24)
-    owner = f.subject()
+    owner = f.activity_sweep_setup(settings, batch_rows=4)
     for _ in range(10):
         f.activity(owner, NOW - dt.timedelta(days=900))
 
@@ -424,11 +413,7 @@ def test_a_big_tables_density_comes_from_the_planners_estimate_in_the_same_query
 def test_a_worker_that_lost_the_race_for_a_window_rolls_its_erasure_back(clock, settings, monkeypatch):
     """Two workers on one batch: the cursor only moves from the value a worker read, so a window is never
     erased (or counted) twice."""
-    settings.RETENTION_SWEEP_BATCH_ROWS = 100
-    settings.RETENTION_SWEEP_WINDOW_ROWS = 5
-    f.only_these_schedules()
-    f.schedule("activity", months=24)
-    owner = f.subject()
+    owner = f.activity_sweep_setup(settings, batch_rows=100, window_rows=5)
     records = [f.activity(owner, NOW - dt.timedelta(days=800)) for _ in range(10)]
     run = services.sweep_request(dispatch=False, trigger=SweepRun.Trigger.COMMAND)
     (batch_id,) = services.sweep_plan(run_id=run.pk)

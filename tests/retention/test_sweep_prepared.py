@@ -26,11 +26,7 @@ def _window_statements() -> dict[str, tuple[int, int]]:
 @pytest.mark.postgres
 @pytest.mark.django_db
 def test_every_window_of_a_run_executes_the_same_prepared_statement(settings):
-    settings.RETENTION_SWEEP_BATCH_ROWS = 8
-    settings.RETENTION_SWEEP_WINDOW_ROWS = 3
-    f.only_these_schedules()
-    f.schedule("activity", months=24)
-    owner = f.subject()
+    owner = f.activity_sweep_setup(settings, batch_rows=8, window_rows=3)
     rows = [f.activity(owner, f.ago(days=900)) for _ in range(20)]
     young = f.activity(owner, f.ago(days=3))
     before = _window_statements()
@@ -80,10 +76,7 @@ def test_a_provider_listing_protected_subjects_runs_the_windows_unprepared(setti
 @pytest.mark.django_db
 def test_with_server_side_binding_the_windows_run_unprepared(settings, monkeypatch):
     """The prepared path sends SET; EXECUTE; RESET in one message, which only client-side binding allows."""
-    settings.RETENTION_SWEEP_WINDOW_ROWS = 3
-    f.only_these_schedules()
-    f.schedule("activity", months=24)
-    owner = f.subject()
+    owner = f.activity_sweep_setup(settings, window_rows=3)
     for _ in range(5):
         f.activity(owner, f.ago(days=900))
     options = dict(connection.settings_dict.get("OPTIONS", {}), server_side_binding=True)
@@ -103,10 +96,7 @@ def test_a_window_whose_statement_the_session_lost_prepares_it_again_and_erases(
     """DEALLOCATE ALL / a pooler's DISCARD ALL between two runs on a kept connection: the next window
     fails with "prepared statement does not exist" once, prepares again at once (it runs in autocommit,
     so nothing was half done), and the run erases what it should."""
-    settings.RETENTION_SWEEP_WINDOW_ROWS = 3
-    f.only_these_schedules()
-    f.schedule("activity", months=24)
-    owner = f.subject()
+    owner = f.activity_sweep_setup(settings, window_rows=3)
     f.activity(owner, f.ago(days=900))
     f.sweep()  # prepares the window statement on this connection
     assert _window_statements()
@@ -130,10 +120,7 @@ def test_a_batch_is_stamped_finished_after_its_last_window_ran_not_when_it_start
     moment the window began)."""
     from retention.models import ErasureJournal
 
-    settings.RETENTION_SWEEP_WINDOW_ROWS = 3
-    f.only_these_schedules()
-    f.schedule("activity", months=24)
-    owner = f.subject()
+    owner = f.activity_sweep_setup(settings, window_rows=3)
     for _ in range(7):
         f.activity(owner, f.ago(days=900))
 
@@ -155,11 +142,7 @@ def test_a_run_builds_a_targets_window_statement_once_for_all_its_batches(settin
     built = []
     real_parts = sweep_window._parts
     monkeypatch.setattr(sweep_window, "_parts", lambda *a, **kw: built.append(1) or real_parts(*a, **kw))
-    settings.RETENTION_SWEEP_BATCH_ROWS = 6
-    settings.RETENTION_SWEEP_WINDOW_ROWS = 3
-    f.only_these_schedules()
-    f.schedule("activity", months=24)
-    owner = f.subject()
+    owner = f.activity_sweep_setup(settings, batch_rows=6, window_rows=3)
     for _ in range(20):
         f.activity(owner, f.ago(days=900))
 
