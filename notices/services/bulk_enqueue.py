@@ -2,13 +2,15 @@
 
 `notice_enqueue` costs about ten round trips per notice (key lookup, template, insert, audit chain
 lock, chain tail, audit insert…); at breach scale that is hours. `notice_enqueue_many` does the same
-checks and the same rendering (the template is compiled once, notices.rendering caches it) for a whole
-batch, in the caller's transaction, in a fixed number of statements whatever the batch size:
+checks for a whole batch, in the caller's transaction, in a fixed number of statements whatever the batch
+size, and renders it with notices.rendering.render_many (what the notices share rendered once, the same
+text as the single path):
 
 1. the idempotency keys already in the outbox, in one query (those items return their notice, as
    `notice_enqueue` does; nothing new is sent);
-2. every new row in one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, so a concurrent caller
-   that wrote the same key first wins and ours is dropped, as with the single path;
+2. every new row in one INSERT … ON CONFLICT DO NOTHING RETURNING (on PostgreSQL from unnest() over
+   one binary-bound array per varying column), so a concurrent caller that wrote the same key first
+   wins and ours is dropped, as with the single path;
 3. one audit event for the batch, listing the notice and subject ids it covers (the chain stays one
    event per append, verifiable as before);
 4. after commit, delivery is queued in batches of ids (notices.tasks.deliver_notice_batch), never
@@ -174,8 +176,9 @@ def _insert_ignoring_conflicts(rows: list[_Row], shared: Notice) -> dict[str, in
 
 def _insert_unnest(rows: list[_Row], shared: Notice) -> dict[str, int]:
     """PostgreSQL: one INSERT … SELECT FROM unnest(one array per varying column) per INSERT_CHUNK rows,
-    the shared values bound once. A multi-row VALUES binds every value of every row (19 per notice)
-    and Django compiles each of them: that, not the database, was most of the insert's cost."""
+    the shared values bound once, in binary. Django's bulk insert prepares every field of every row (a
+    model instance each) and its client-side binding quotes all of it, rendered bodies included, into
+    the SQL text: that, not the database, was most of the insert's cost."""
     meta = Notice._meta
     quote = connection.ops.quote_name
     fields = [f for f in meta.concrete_fields if not f.primary_key]
