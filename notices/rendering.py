@@ -298,12 +298,12 @@ def _fingerprint(value: Any) -> Any:
 
 
 def _invariant_keys(contexts: Sequence[Mapping[str, Any]]) -> frozenset[str]:
-    """The keys present in every context with the same value (absent from all counts as the same too,
-    but is simply not a key here: _names treats an unknown name as variant unless absent everywhere)."""
+    """The keys present in every context with the same value. (A name absent from every context is
+    shared too, rendering as missing everywhere: render_many asks _absent_everywhere for those.)"""
     first = contexts[0]
     same = {key: _fingerprint(value) for key, value in first.items()}
     for context in contexts[1:]:
-        if len(same) == 0:
+        if not same:
             break
         for key in list(same):
             if key not in context or _fingerprint(context[key]) != same[key]:
