@@ -15,7 +15,7 @@ undefined variables, so typos and syntax errors are refused before a template is
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -32,6 +32,15 @@ from django.template import (
     VariableDoesNotExist,
     defaultfilters,
     defaulttags,
+)
+from django.template.base import FilterExpression, Node, NodeList, Template, TextNode, Variable, VariableNode
+from django.template.defaulttags import (
+    CommentNode,
+    ForNode,
+    IfNode,
+    SpacelessNode,
+    TemplateLiteral,
+    WithNode,
 )
 from django.utils.safestring import mark_safe
 
@@ -262,3 +271,193 @@ def validate_template(
         context=data,
         language=language,
     )
+
+
+# --- Many notices from one template (bulk enqueue) ---------------------------------------------------
+# A batch (breach notices, policy-change notices) renders one template for thousands of contexts that
+# differ in a few variables (name, reference); the rest (organisation, dates, links) is the same in every
+# one. Rendering those parts once per batch instead of once per notice is most of the bulk path's cost.
+# The output is the one `render` gives for each context, byte for byte: a node is pre-rendered only if
+# every variable it reads has the same value (and type) in every context, and only in templates made of
+# tags that cannot assign variables; anything else renders per notice as usual.
+_SPECIALISABLE = (TextNode, VariableNode, IfNode, ForNode, WithNode, CommentNode, SpacelessNode)
+_IMPURE_FILTERS = {"random"}
+
+
+class _Variant(Exception):
+    """The node reads something that may differ between the contexts: it renders per notice."""
+
+
+def _fingerprint(value: Any) -> Any:
+    """Equal only for values that render the same: 1, 1.0 and True are different values here."""
+    if isinstance(value, Mapping):
+        return ("map", tuple((key, _fingerprint(item)) for key, item in value.items()))
+    if isinstance(value, list | tuple):
+        return ("seq", tuple(_fingerprint(item) for item in value))
+    return (type(value), value)
+
+
+def _invariant_keys(contexts: Sequence[Mapping[str, Any]]) -> frozenset[str]:
+    """The keys present in every context with the same value. (A name absent from every context is
+    shared too, rendering as missing everywhere: render_many asks _absent_everywhere for those.)"""
+    first = contexts[0]
+    same = {key: _fingerprint(value) for key, value in first.items()}
+    for context in contexts[1:]:
+        if not same:
+            break
+        for key in list(same):
+            if key not in context or _fingerprint(context[key]) != same[key]:
+                del same[key]
+    return frozenset(same)
+
+
+def _absent_everywhere(contexts: Sequence[Mapping[str, Any]]) -> Callable[[str], bool]:
+    present: set[str] = set()
+    for context in contexts:
+        present.update(context)
+    return lambda name: name not in present
+
+
+def _filter_names(expression: FilterExpression) -> list[str]:
+    names = []
+    if isinstance(expression.var, Variable) and expression.var.lookups is not None:
+        names.append(expression.var.lookups[0])
+    for func, args in expression.filters:
+        if getattr(func, "_filter_name", None) in _IMPURE_FILTERS:
+            raise _Variant
+        for lookup, arg in args:
+            if lookup and arg.lookups is not None:
+                names.append(arg.lookups[0])
+    return names
+
+
+def _condition_names(condition: Any) -> list[str]:
+    if isinstance(condition, TemplateLiteral):
+        return _filter_names(condition.value)
+    if hasattr(condition, "first"):  # a smartif operator: not, and, or, ==, in, ...
+        names = _condition_names(condition.first)
+        if condition.second is not None:
+            names += _condition_names(condition.second)
+        return names
+    raise _Variant
+
+
+def _only_safe_nodes(nodelist: NodeList) -> bool:
+    """No tag that assigns a variable ({% cycle … as %}, {% firstof … as %}, {% now … as %}, …): with
+    one, a later node could read a value that differs from the context's."""
+    for node in nodelist:
+        if type(node) not in _SPECIALISABLE:
+            return False
+        for attr in node.child_nodelists:
+            children = getattr(node, attr, None)
+            if children and not _only_safe_nodes(children):
+                return False
+    return True
+
+
+class _Specialiser:
+    """Pre-renders, against the first context, the nodes that read invariant variables only."""
+
+    def __init__(self, template: Template, context: Context, invariant: Callable[[str], bool]) -> None:
+        self.template, self.context, self.invariant = template, context, invariant
+
+    def _is_invariant(self, names: list[str]) -> bool:
+        return all(self.invariant(name) for name in names)
+
+    def nodelist(self, nodelist: NodeList) -> NodeList:
+        out = NodeList()
+        for node in nodelist:
+            for new in self.node(node):
+                if isinstance(new, TextNode) and out and isinstance(out[-1], TextNode):
+                    out[-1] = TextNode(out[-1].s + new.s)
+                else:
+                    out.append(new)
+        return out
+
+    def node(self, node: Node) -> list[Node]:
+        try:
+            if isinstance(node, VariableNode) and self._is_invariant(_filter_names(node.filter_expression)):
+                return [TextNode(node.render_annotated(self.context))]
+        except _Variant:
+            return [node]
+        if isinstance(node, IfNode):
+            return self.if_node(node)
+        return [node]
+
+    def if_node(self, node: IfNode) -> list[Node]:
+        """Branches whose condition is invariant are decided now; from the first variant one on, the
+        remaining branches stay a (smaller) {% if %}, each specialised."""
+        kept = []
+        for position, (condition, nodelist) in enumerate(node.conditions_nodelists):
+            try:
+                decided = condition is None or self._is_invariant(_condition_names(condition))
+            except _Variant:
+                decided = False
+            if not decided:
+                kept = [(c, self.nodelist(n)) for c, n in node.conditions_nodelists[position:]]
+                break
+            if condition is None:
+                return list(self.nodelist(nodelist))
+            try:
+                match = condition.eval(self.context)
+            except VariableDoesNotExist:
+                match = None
+            if match:
+                return list(self.nodelist(nodelist))
+        if not kept:
+            return []
+        specialised = copy.copy(node)
+        specialised.conditions_nodelists = kept
+        return [specialised]
+
+    def template_copy(self) -> Template:
+        with self.context.render_context.push_state(self.template), self.context.bind_template(self.template):
+            nodelist = self.nodelist(self.template.nodelist)
+        specialised = copy.copy(self.template)
+        specialised.nodelist = nodelist
+        return specialised
+
+
+def _specialise(
+    source: str, autoescape: bool, first: dict[str, Any], invariant: Callable[[str], bool]
+) -> Template:
+    template = _compile(source, autoescape, False)
+    if not _only_safe_nodes(template.nodelist):
+        return template
+    try:
+        return _Specialiser(
+            template, Context(copy.deepcopy(first), autoescape=autoescape), invariant
+        ).template_copy()
+    except Exception:  # the first context fails this part: render per notice, where it raises as usual
+        return template
+
+
+def render_many(
+    *,
+    subject_template: str,
+    body_text_template: str,
+    body_html_template: str,
+    contexts: Sequence[Mapping[str, Any]],
+    language: str = "en",
+) -> list[Rendered]:
+    """`render` for each context (the same output, the same errors), the parts that read only variables
+    equal in every context rendered once for all."""
+    data = [plain_data(context) for context in contexts]
+    if not data:
+        return []
+    keys, absent = _invariant_keys(data), _absent_everywhere(data)
+    invariant = (lambda name: name in keys or absent(name)) if len(data) > 1 else (lambda name: False)
+    subject_t = _specialise(subject_template, False, data[0], invariant)
+    text_t = _specialise(body_text_template, False, data[0], invariant)
+    html_t = _specialise(body_html_template, True, data[0], invariant) if body_html_template.strip() else None
+    layout = _layout()
+    out = []
+    for item in data:
+        subject = _one_line(subject_t.render(Context(item, autoescape=False)))
+        text = text_t.render(Context(item, autoescape=False)).strip() + "\n"
+        html = ""
+        if html_t is not None:
+            body = html_t.render(Context(item))
+            html = layout.render(Context({"language": language, "subject": subject, "body": mark_safe(body)}))
+        out.append(Rendered(subject=subject, text=text, html=html))
+    return out

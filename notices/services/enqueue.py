@@ -185,15 +185,14 @@ def _recipient_address(*, subject: DataSubject | None, to_email: str | None) -> 
     return address
 
 
-def _render(
+def _full_context(
     *,
-    template: NoticeTemplate,
     context: Mapping[str, Any],
     public_id: uuid.UUID,
     subject: DataSubject | None,
     unsubscribe_url: str,
-) -> rendering.Rendered:
-    """The template rendered from the common variables plus the caller's plain-data context."""
+) -> dict[str, Any]:
+    """The common variables plus the caller's plain-data context (refused if it is not plain data)."""
     try:
         full_context = {
             **common_context(public_id=public_id, subject=subject, unsubscribe_url=unsubscribe_url),
@@ -203,6 +202,29 @@ def _render(
         raise ValidationError(f"Notice context refused: {exc}") from exc
     if unsubscribe_url:
         full_context["unsubscribe_url"] = unsubscribe_url  # never the caller's
+    return full_context
+
+
+def _render_failure(template: NoticeTemplate, exc: Exception) -> ValidationError:
+    """A template the caller's context doesn't satisfy: refuse, say which part (never the context)."""
+    return ValidationError(
+        f"The '{template.kind}' template (version {template.version}) could not be rendered: "
+        f"{rendering.describe_failure(exc)}."
+    )
+
+
+def _render(
+    *,
+    template: NoticeTemplate,
+    context: Mapping[str, Any],
+    public_id: uuid.UUID,
+    subject: DataSubject | None,
+    unsubscribe_url: str,
+) -> rendering.Rendered:
+    """The template rendered from the common variables plus the caller's plain-data context."""
+    full_context = _full_context(
+        context=context, public_id=public_id, subject=subject, unsubscribe_url=unsubscribe_url
+    )
     try:
         return rendering.render(
             subject_template=template.subject_template,
@@ -211,11 +233,22 @@ def _render(
             context=full_context,
             language=template.language,
         )
-    except Exception as exc:  # a template the caller's context doesn't satisfy: refuse, say which part
-        raise ValidationError(
-            f"The '{template.kind}' template (version {template.version}) could not be rendered: "
-            f"{rendering.describe_failure(exc)}."
-        ) from exc
+    except Exception as exc:
+        raise _render_failure(template, exc) from exc
+
+
+def render_notices(*, template: NoticeTemplate, contexts: list[dict[str, Any]]) -> list[rendering.Rendered]:
+    """_render for a batch (contexts from _full_context): what the notices share is rendered once."""
+    try:
+        return rendering.render_many(
+            subject_template=template.subject_template,
+            body_text_template=template.body_text_template,
+            body_html_template=template.body_html_template,
+            contexts=contexts,
+            language=template.language,
+        )
+    except Exception as exc:
+        raise _render_failure(template, exc) from exc
 
 
 def _headers(*, public_id: uuid.UUID, purpose: str, unsubscribe_url: str) -> dict[str, str]:
@@ -271,4 +304,5 @@ clean_key = _clean_key
 checked_purpose = _checked_purpose
 recipient_address = _recipient_address
 render_notice = _render
+full_context = _full_context
 notice_headers = _headers

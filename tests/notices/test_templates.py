@@ -1,10 +1,13 @@
 """Templates: seeded for every kind, rendered in a sandbox, refused on save when they don't render,
 versioned, one active per kind and language."""
 
+import datetime as dt
+
 import pytest
 from django.core.exceptions import ValidationError
 
-from notices.defaults import SAMPLE_CONTEXTS, sample_context
+from notices import rendering
+from notices.defaults import COMMON_CONTEXT, DEFAULT_TEMPLATES, SAMPLE_CONTEXTS, sample_context
 from notices.models import NoticeKind, NoticeTemplate
 from notices.rendering import NotPlainData, plain_data, render
 from notices.selectors import template_preview
@@ -181,3 +184,53 @@ def test_opt_out_confirmation_reads_well_from_the_purpose_code_alone(subject):
     notice = enqueue_ack(subject, key="opt", kind=K.OPT_OUT_CONFIRMED, context={"purpose": "marketing_email"})
     assert notice.email_subject == "Confirmed: you opted out of marketing emails"
     assert "took effect on" in notice.body_text
+
+
+# --- render_many: a batch renders as each notice alone would -------------------------------------------
+@pytest.mark.parametrize("kind", sorted(DEFAULT_TEMPLATES))
+def test_render_many_gives_each_context_what_render_gives_it(kind):
+    sample = {**COMMON_CONTEXT, **SAMPLE_CONTEXTS.get(kind, {})}
+    contexts = []
+    for i in range(6):
+        context = dict(sample)
+        context["recipient_name"] = ["Ana", "", "Zoë <b> & Co"][i % 3]
+        context["reference"] = f"R-{i}"
+        if i == 3:  # one context differs in a variable the others share, one lacks a variable
+            context[next(iter(SAMPLE_CONTEXTS.get(kind, {"x": 1})))] = ""
+        if i == 4 and len(context) > 1:
+            context.pop(sorted(SAMPLE_CONTEXTS.get(kind, {"x": 1}))[-1], None)
+        contexts.append(context)
+    parts = DEFAULT_TEMPLATES[kind]
+    assert rendering.render_many(**parts, contexts=contexts) == [
+        rendering.render(**parts, context=context) for context in contexts
+    ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # 1, 1.0 and True are equal in Python but render differently: not one shared value.
+        "{{ n }}|{% if n == 1 %}one{% endif %}|{{ ref }}",
+        # A loop variable that shadows a shared name is rendered per notice.
+        "{% for ref in items %}{{ ref }}{% endfor %}{{ ref }}{{ shared }}",
+        # A tag that assigns a variable: the template is rendered per notice, as is.
+        "{% firstof ref as shared %}{{ shared }}{% cycle 'a' 'b' as n %}{{ n }}",
+        # Mixed conditions: the shared one decided once, the varying one per notice.
+        "{% if shared %}S{% endif %}{% if ref == 'R-1' %}one{% elif shared %}{{ shared|upper }}{% else %}x{% endif %}",
+        "{% if missing %}M{% else %}{{ missing|default:'none' }}{% endif %}{{ shared|date:'Y' }}",
+    ],
+)
+def test_render_many_keeps_what_differs_per_context(source):
+    contexts = [
+        {"n": value, "ref": f"R-{i}", "items": ["a", "b"], "shared": dt.date(2026, 3, 1)}
+        for i, value in enumerate([1, 1.0, True, 1])
+    ]
+    got = rendering.render_many(subject_template="s", body_text_template=source, body_html_template=source,
+                                contexts=contexts)  # fmt: skip
+    want = [
+        rendering.render(
+            subject_template="s", body_text_template=source, body_html_template=source, context=c
+        )
+        for c in contexts
+    ]
+    assert got == want
