@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -370,45 +369,18 @@ def apply_steps(
 
     `before_commit` (the journal, written in our own database) is done before this returns, so before
     the caller commits the change: with one round trip it runs while the server applies the statements
-    (another thread waits for them; nothing is committed until both are done, and a failed journal
-    leaves the change to be rolled back); otherwise it runs first, before any statement.
+    (sent asynchronously, `sql_text.send_alongside`; nothing is committed until both are done, and a
+    failed journal leaves the change to be rolled back); otherwise it runs first, before any statement.
     """
-    from .sql_text import one_round_trip
+    from .sql_text import one_round_trip, send_alongside
 
     text = one_round_trip(conn, graph, steps)
     if text is None:
         if before_commit is not None:
             before_commit()
         return {s.collection: apply_step(conn, graph, s) for s in steps}
-    # Sent as it is: no parameters, so a '%' in a value is not taken for a placeholder.
-    send = partial(conn.exec_driver_sql, text, execution_options={"no_parameters": True})
-    if before_commit is None:
-        send()
-    else:
-        _alongside(send, before_commit)
+    send_alongside(conn, text, before_commit)
     return {s.collection: s.row_count for s in steps}
-
-
-def _alongside(remote: Callable[[], Any], local: Callable[[], None]) -> None:
-    """`remote` (statements on the external connection) in a thread while `local` runs in this one (our
-    database's connection belongs to this thread); both finish before this returns, errors re-raised
-    (the local one first: a journal that failed must stop the change)."""
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            remote()
-        except BaseException as exc:  # noqa: BLE001 (handed to the caller's thread)
-            failure.append(exc)
-
-    worker = threading.Thread(target=target, name="connectors-apply", daemon=True)
-    worker.start()
-    try:
-        local()
-    finally:
-        worker.join()
-    if failure:
-        raise failure[0]
 
 
 def apply_step(conn: sa.Connection, graph: Graph, step: ErasureStep, *, chunk: int = 1000) -> int:

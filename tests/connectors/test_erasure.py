@@ -218,3 +218,106 @@ def test_keys_with_quotes_and_percent_signs_are_erased_as_written(external_url):
         **{code: (sql.keyed_hash(JANE["email"]), None) for code in ODD_KEYS},
         "keep%": ("other@example.com", "hello"),
     }
+
+
+class _TurnCountingProxy:
+    """A TCP proxy in front of the external server counting round trips: a client send after the server
+    has answered is one more (how many times the application waited on the network)."""
+
+    def __init__(self, host: str, port: int):
+        import socket
+        import threading
+
+        self.target = (host, port)
+        self.turns = 0
+        self._server_spoke = True
+        self._lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, source, sink, from_client: bool) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                for s in (source, sink):
+                    s.close()
+                return
+            with self._lock:
+                if from_client and self._server_spoke:
+                    self.turns += 1
+                self._server_spoke = not from_client
+            sink.sendall(data)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.mark.parametrize("external_url", ["postgresql"], indirect=True)
+@pytest.mark.django_db
+def test_an_erasure_on_postgresql_waits_on_the_system_three_times(crm_url):
+    """Traversal, then BEGIN with every statement (the journal written meanwhile), then COMMIT: psycopg
+    would send BEGIN alone first (four)."""
+    from connectors import demo
+    from connectors.services import connection_save, dataset_import
+    from inventory.models import System
+
+    url = sa.engine.make_url(crm_url)
+    proxy = _TurnCountingProxy(url.host, url.port or 5432)
+    try:
+        system = System.objects.create(code="crm", name="CRM", kind="external", owner="Sales")
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        connection_save(system=system, kind="sql", url=proxied, actor="test")
+        dataset_import(system=system, text=demo.dataset_text(), erase=demo.DEMO_ERASE, actor="test")
+        assert _erase(system)["tickets"] == 1  # connects (server version, settings...)
+        before = proxy.turns
+        counts = _erase(system, email=JOHN["email"])
+        assert proxy.turns - before == 3 and counts["customers"] == 1
+        assert ErasureJournal.objects.filter(collection="customers").count() == 2
+    finally:
+        sql.dispose_engines()
+        proxy.close()
+
+
+@pytest.mark.parametrize("external_url", ["postgresql"], indirect=True)
+@pytest.mark.django_db
+def test_a_statement_the_system_refuses_rolls_back_and_names_no_value(crm_system, crm_url):
+    """The statements go out without SQLAlchemy: its error type is kept (a run fails with a message),
+    the statements' text (the values) is not."""
+    engine = sa.create_engine(sql.normalize_url(crm_url), poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE FUNCTION no_deletes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'tickets are kept'; END $$"
+        ))  # fmt: skip
+        conn.execute(
+            sa.text(
+                "CREATE TRIGGER no_deletes BEFORE DELETE ON tickets FOR EACH ROW EXECUTE FUNCTION no_deletes()"
+            )
+        )
+    engine.dispose()
+    with pytest.raises(sa.exc.DBAPIError) as caught:
+        _erase(crm_system)
+    assert JANE["email"] not in str(caught.value) and sql.keyed_hash(JANE["email"]) not in str(caught.value)
+    assert fetch(crm_url, "SELECT email FROM customers WHERE id = 1") == [(JANE["email"],)]
+    assert count(crm_url, "ticket_messages") == 16
+    # the pooled connection is usable again: an access afterwards answers
+    from connectors.services import system_access
+
+    assert system_access(system=crm_system, identities={"email": [JOHN["email"]]}).counts()["customers"] == 1
