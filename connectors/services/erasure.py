@@ -26,7 +26,7 @@ def system_erase(
     *, system: System, identities: dict[str, list[str]], actor: Actor, dry_run: bool
 ) -> dict[str, int]:
     """Erase one identity's rows in one system outside a case (journaled, audited); dry_run counts only."""
-    connector = for_system(system)
+    connector = for_system(system, datasets_alongside=True)
     if dry_run:
         return {s.collection: s.row_count for s in connector.steps(connector.access(identities))}
     counts = erase_passes(system=system, connector=connector, identities=identities, run=None)
