@@ -171,6 +171,11 @@ class SqlConnector:
 
         return sql.run_in_transaction(self.engine, work)
 
+    @property
+    def journal_overlaps(self) -> bool:
+        """The journal commits while the statements run, in the same call as the external COMMIT."""
+        return self.engine.dialect.name == "postgresql"
+
     def apply_journaled(self, steps: list[sql.ErasureStep], journal: Callable[[], None]) -> dict[str, int]:
         """Journal (committed in our database) before the external COMMIT, then commit the change.
 
@@ -179,7 +184,7 @@ class SqlConnector:
         statements instead of preceding them (`sql.apply_steps`).
         """
         self.checked()
-        if self.engine.dialect.name != "postgresql":
+        if not self.journal_overlaps:
             journal()  # first, as before: other engines apply step by step
             return self.apply(steps)
 

@@ -343,15 +343,54 @@ def test_a_strategy_changed_between_two_erasures_applies_to_the_second(crm_syste
 
 
 @pytest.mark.django_db
-def test_with_a_known_graph_an_erasure_waits_on_our_database_for_journal_and_audit_only(crm_system):
-    """The datasets' read goes out before the traversal and is collected after it: no wait of its own
-    (it was a statement of its own before the traversal)."""
+def test_with_a_known_graph_an_erasure_sends_our_database_the_journal_and_its_audit_event_only(
+    crm_system, crm_url
+):
+    """The datasets' read goes out before the traversal and is collected after it (it was a statement of
+    its own before the traversal); with PostgreSQL on both sides the audit event is appended by the
+    journal's statement (it was a statement and a commit of its own after the change)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
+
+    from audit.models import AuditEvent
 
     if connection.vendor != "postgresql":
         pytest.skip("the read overlaps the traversal on PostgreSQL")
     _erase(crm_system)
     with CaptureQueriesContext(connection) as queries:
         assert _erase(crm_system, email=JOHN["email"])["customers"] == 1
-    assert len(queries) == 2, [q["sql"][:60] for q in queries]  # the journal, the audit event
+    statements = [q["sql"][:40] for q in queries]
+    assert len(statements) == (1 if crm_url.startswith("postgresql") else 2), statements
+    assert "INSERT INTO" in statements[0]
+    event = AuditEvent.objects.filter(action="connectors.system_erased").latest("id")
+    assert event.details["counts"]["customers"] == 1 and event.details["counts"]["tickets"] == 1
+    assert AuditEvent.objects.filter(action="connectors.system_erased").count() == 2
+
+
+@pytest.mark.parametrize("external_url", ["postgresql"], indirect=True)
+@pytest.mark.django_db
+def test_an_erasure_the_system_fails_to_commit_after_its_journal_is_audited_as_failed(crm_system, crm_url):
+    """The event appended with the journal says erased; a change that then fails adds the failure (the
+    journal stays, for a replay), by error class only."""
+    from audit.models import AuditEvent
+
+    engine = sa.create_engine(sql.normalize_url(crm_url), poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE FUNCTION no_deletes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'tickets are kept'; END $$"
+        ))  # fmt: skip
+        conn.execute(
+            sa.text(
+                "CREATE TRIGGER no_deletes BEFORE DELETE ON tickets FOR EACH ROW EXECUTE FUNCTION no_deletes()"
+            )
+        )
+    engine.dispose()
+    with pytest.raises(sa.exc.DBAPIError):
+        _erase(crm_system)
+    actions = list(AuditEvent.objects.filter(action__startswith="connectors.system_erase").order_by("id"))
+    assert [e.action for e in actions] == ["connectors.system_erased", "connectors.system_erase_failed"]
+    assert actions[1].details["error"].isidentifier() and actions[1].details["counts"]["tickets"] == 1
+    assert JANE["email"] not in str(actions[1].details)
+    assert ErasureJournal.objects.filter(collection="tickets").exists()
+    assert count(crm_url, "tickets", "customer_id = 1") == 1
