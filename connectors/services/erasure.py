@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -125,11 +126,15 @@ def journal(
 ) -> None:
     """Journal first: the keys are committed before the external change, in the order applied.
 
-    One multi-row INSERT (atomic by itself) instead of bulk_create's BEGIN, INSERT, COMMIT: it is on
-    every erasure's critical path. Values are prepared by the model's own fields (JSON, datetimes).
-    With `audit` (PostgreSQL), the same statement appends those events after the rows (one commit).
+    One INSERT (atomic by itself) instead of bulk_create's BEGIN, INSERT, COMMIT: it is on every
+    erasure's critical path. With `audit` (PostgreSQL), the same statement appends those events after
+    the rows (one commit).
     """
     if not steps:
+        return
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        _journal_pg(system.pk, run.pk if run else None, sweep_reference, steps, now, audit or [])
         return
     names = (
         "system",
@@ -143,7 +148,6 @@ def journal(
         "at",
     )
     fields = [ErasureJournal._meta.get_field(n) for n in names]
-    now = timezone.now()
     params: list[Any] = []
     for s in steps:
         values = (system.pk, run.pk if run else None, sweep_reference, s.dataset, s.collection, s.strategy,
@@ -151,19 +155,45 @@ def journal(
         params += [f.get_db_prep_save(v, connection=connection) for f, v in zip(fields, values, strict=True)]
     quote = connection.ops.quote_name
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    insert = (
-        f"INSERT INTO {quote(ErasureJournal._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES {', '.join([row] * len(steps))}"
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(ErasureJournal._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES {', '.join([row] * len(steps))}",
+            params,
+        )
+
+
+# The steps as arrays, one per column, in the order applied (ids follow it): the same text and a dozen
+# parameters whatever the number of steps, so psycopg parses it once per process (a VALUES row per
+# step was parsed again each time, nine placeholders a step).
+_JOURNAL_PG = (
+    f"INSERT INTO {ErasureJournal._meta.db_table} (system_id, run_id, sweep_reference, at, dataset, collection,"
+    " strategy, keys, row_count)"
+    " SELECT %s, %s, %s, %s, d, c, s::jsonb, k::jsonb, n FROM unnest(%s::text[], %s::text[], %s::text[],"
+    " %s::text[], %s::integer[]) WITH ORDINALITY AS u(d, c, s, k, n, i) ORDER BY i"
+)
+
+
+def _journal_pg(
+    system_id: int, run_id: int | None, sweep_reference: str, steps: list[sql.ErasureStep], now: Any,
+    audit: list[dict[str, Any]],
+) -> None:  # fmt: skip
+    params = [
+        system_id, run_id, sweep_reference, now,
+        [s.dataset for s in steps], [s.collection for s in steps],
+        [json.dumps(s.strategy) for s in steps], [json.dumps(s.journal_keys()) for s in steps],
+        [s.row_count for s in steps],
+    ]  # fmt: skip
     with connection.cursor() as cursor:
         if not audit:
-            cursor.execute(insert, params)
+            cursor.execute(_JOURNAL_PG, params)
             return
         call, audit_params = audit_append_sql(audit, after="(SELECT count(*) FROM j) >= 0")
         # Through Django's cursor (query capture, execute wrappers and the SQL log see it), as audit's
         # own one-event append does: the arrays are quoted client-side.
         cursor.execute(
-            f"WITH j AS ({insert} RETURNING 1) SELECT {call.replace('%b', '%s')}", [*params, *audit_params]
+            f"WITH j AS ({_JOURNAL_PG} RETURNING 1) SELECT {call.replace('%b', '%s')}",
+            [*params, *audit_params],
         )
 
 
