@@ -123,10 +123,16 @@ class SqlConnector:
 
     @cached_property
     def engine(self) -> Any:
+        # Keyed by the sealed text too: the same ciphertext is the same URL, so a known engine is found
+        # without unsealing it (a Fernet decryption per run); new credentials are a new key.
+        key = (self.connection.pk, self.connection.secret_changed_at, self.connection.secret)
+        engine = sql.engine_known(key)
+        if engine is not None:
+            return engine
         url = open_sealed(self.connection.secret)
         if not url:
             raise NotConnected(f"system {self.connection.system.code!r} has no database URL")
-        return sql.engine_for(url, cache_key=(self.connection.pk, self.connection.secret_changed_at))
+        return sql.engine_for(url, cache_key=key)
 
     def access(self, identities: dict[str, list[str]]) -> sql.Traversal:
         if self.unchecked is None:

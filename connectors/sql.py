@@ -27,6 +27,7 @@ from .graph import ERASE_DELETE, ERASE_HASH, ERASE_KEEP, Graph, erase_plan
 
 HASHED = re.compile(r"^[0-9a-f]{64}$")
 _ENGINES: dict[tuple[Any, ...], sa.Engine] = {}
+_BY_KEY: dict[Any, sa.Engine] = {}  # cache_key -> its engine: found again without the URL
 _LOCK = threading.Lock()
 
 
@@ -61,7 +62,15 @@ def engine_for(url: str, *, cache_key: Any = None) -> sa.Engine:
                 kwargs = {"poolclass": sa.pool.NullPool}
             engine = sa.create_engine(url, **kwargs)
             _ENGINES[key] = engine
+        if cache_key is not None:
+            _BY_KEY[cache_key] = engine
     return engine
+
+
+def engine_known(cache_key: Any) -> sa.Engine | None:
+    """The engine `engine_for` made for this cache key, if any: a caller whose key already pins the
+    credentials (their sealed text) need not unseal the URL to find it."""
+    return _BY_KEY.get(cache_key)
 
 
 def dispose_engines() -> None:
@@ -70,6 +79,7 @@ def dispose_engines() -> None:
         for engine in _ENGINES.values():
             engine.dispose()
         _ENGINES.clear()
+        _BY_KEY.clear()
 
 
 def keyed_hash(value: Any) -> str:
@@ -156,49 +166,17 @@ def traverse_in_one_statement(
     cost). Returns None, for the step-by-step traversal to answer, when it can't be exact: an edge
     pointing back up the order brings values not already looked up, or a collection hit the row cap.
     """
-    func = _JSON_OBJECT.get(conn.dialect.name)
-    if func is None:
+    if conn.dialect.name not in _JSON_OBJECT:
         return None
     seeds = identity_values(identities)
     position = {c: i for i, c in enumerate(graph.order)}
-    quote = conn.dialect.identifier_preparer.quote
-    params: dict[str, Any] = {}
-    ctes, selects = [], []
-    reached: set[str] = set()
-    for i, cname in enumerate(graph.order):
-        coll = graph.collections[cname]
-        conditions = []
-        for ident, pairs in graph.seeds.items():
-            for c, f in pairs:
-                if c == cname and seeds.get(ident):
-                    names = []
-                    for v in seeds[ident]:
-                        key = f"p{len(params)}"
-                        params[key] = v
-                        names.append(f":{key}")
-                    conditions.append(f"{quote(f)} IN ({', '.join(names)})")
-        for e in graph.edges:
-            if e.target == cname and e.source in reached and position[e.source] < i:
-                conditions.append(
-                    f"{quote(e.target_field)} IN (SELECT {quote(e.source_field)} FROM r{position[e.source]})"
-                )
-        if not conditions:
-            continue
-        reached.add(cname)
-        short = cname.split(":")[-1]
-        schema, _, table = short.rpartition(".")
-        source = f"{quote(schema)}.{quote(table)}" if schema else quote(table)
-        columns = ", ".join(quote(c) for c in coll.fields)
-        ctes.append(
-            f"r{i} AS (SELECT {columns} FROM {source} WHERE {' OR '.join(conditions)} LIMIT {row_cap + 1})"
-        )
-        pairs_sql = ", ".join(f"'{c}', {quote(c)}" for c in coll.fields if "'" not in c)
-        selects.append(f"SELECT {i} AS c, {func}({pairs_sql}) AS j FROM r{i}")
-    if not ctes:
+    shape = tuple((ident, len(values)) for ident, values in seeds.items() if values)
+    statement, sources = _one_statement(graph, conn.dialect, row_cap, shape)
+    if statement is None:
         return Traversal(collections={c: CollectionResult() for c in graph.collections}, queries=0)
-    statement = f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}"
+    params = {f"p{n}": seeds[ident][j] for n, (ident, j) in enumerate(sources)}
     results = {c: CollectionResult() for c in graph.collections}
-    for index, doc in conn.execute(sa.text(statement), params):
+    for index, doc in conn.execute(statement, params):
         row = json.loads(doc) if isinstance(doc, str | bytes) else doc
         results[graph.order[index]].rows.append(row)
     if any(len(r.rows) > row_cap for r in results.values()):
@@ -217,6 +195,61 @@ def traverse_in_one_statement(
             if not values <= looked_up[(e.target, e.target_field)]:
                 return None
     return Traversal(collections=results, queries=1)
+
+
+_STATEMENTS: dict[tuple[Any, ...], tuple[Graph, Any, list[tuple[str, int]]]] = {}
+
+
+def _one_statement(
+    graph: Graph, dialect: Any, row_cap: int, shape: tuple[tuple[str, int], ...]
+) -> tuple[Any, list[tuple[str, int]]]:
+    """traverse_in_one_statement's statement (a TextClause, or None when no collection is reached) and
+    where each parameter comes from ((identity, index) for `p0`, `p1`...): built once per graph,
+    dialect, row cap and number of values per identity (graphs are never changed once built)."""
+    key = (id(graph), dialect.name, row_cap, shape)
+    cached = _STATEMENTS.get(key)
+    if cached is not None and cached[0] is graph:
+        return cached[1], cached[2]
+    func = _JSON_OBJECT[dialect.name]
+    counts = dict(shape)
+    position = {c: i for i, c in enumerate(graph.order)}
+    quote = dialect.identifier_preparer.quote
+    sources: list[tuple[str, int]] = []
+    ctes, selects = [], []
+    reached: set[str] = set()
+    for i, cname in enumerate(graph.order):
+        coll = graph.collections[cname]
+        conditions = []
+        for ident, pairs in graph.seeds.items():
+            for c, f in pairs:
+                if c == cname and counts.get(ident):
+                    names = []
+                    for j in range(counts[ident]):
+                        names.append(f":p{len(sources)}")
+                        sources.append((ident, j))
+                    conditions.append(f"{quote(f)} IN ({', '.join(names)})")
+        for e in graph.edges:
+            if e.target == cname and e.source in reached and position[e.source] < i:
+                conditions.append(
+                    f"{quote(e.target_field)} IN (SELECT {quote(e.source_field)} FROM r{position[e.source]})"
+                )
+        if not conditions:
+            continue
+        reached.add(cname)
+        short = cname.split(":")[-1]
+        schema, _, table = short.rpartition(".")
+        source = f"{quote(schema)}.{quote(table)}" if schema else quote(table)
+        columns = ", ".join(quote(c) for c in coll.fields)
+        ctes.append(
+            f"r{i} AS (SELECT {columns} FROM {source} WHERE {' OR '.join(conditions)} LIMIT {row_cap + 1})"
+        )
+        pairs_sql = ", ".join(f"'{c}', {quote(c)}" for c in coll.fields if "'" not in c)
+        selects.append(f"SELECT {i} AS c, {func}({pairs_sql}) AS j FROM r{i}")
+    statement = sa.text(f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}") if ctes else None
+    if len(_STATEMENTS) > 512:
+        _STATEMENTS.clear()
+    _STATEMENTS[key] = (graph, statement, sources)
+    return statement, sources
 
 
 def traverse_by_steps(
@@ -319,9 +352,23 @@ class ErasureStep:
         return {"columns": self.key_columns, "values": [[jsonable(v) for v in k] for k in self.keys]}
 
 
+_PLANS: dict[tuple[int, str], tuple[Graph, dict[str, Any]]] = {}
+
+
+def _plan(graph: Graph, erase: dict[str, str]) -> dict[str, Any]:
+    """erase_plan once per graph and mapping (graphs are shared and never changed once built)."""
+    key = (id(graph), json.dumps(erase, sort_keys=True))
+    cached = _PLANS.get(key)
+    if cached is None or cached[0] is not graph:
+        if len(_PLANS) > 256:
+            _PLANS.clear()
+        cached = _PLANS[key] = (graph, erase_plan(graph, erase))
+    return cached[1]
+
+
 def erasure_steps(graph: Graph, found: Traversal, erase: dict[str, str]) -> list[ErasureStep]:
     """Field updates first (parents first), then row deletions children first along references."""
-    plan = erase_plan(graph, erase)
+    plan = _plan(graph, erase)
     parents_first = graph.parents_first()
     updates, deletes = [], []
     for cname in parents_first:
