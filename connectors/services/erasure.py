@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import psycopg
 from django.db import connection
 from django.utils import timezone
 
@@ -163,14 +164,14 @@ def journal(
         )
 
 
-# The steps as arrays, one per column, in the order applied (ids follow it): the same text and a dozen
-# parameters whatever the number of steps, so psycopg parses it once per process (a VALUES row per
-# step was parsed again each time, nine placeholders a step).
+# The steps as arrays, one per column, in the order applied (ids follow it), bound server-side in binary:
+# the same text and a dozen parameters whatever the number of steps, nothing quoted client-side (a
+# VALUES row per step was nine placeholders a step, parsed and quoted by psycopg on every erasure).
 _JOURNAL_PG = (
     f"INSERT INTO {ErasureJournal._meta.db_table} (system_id, run_id, sweep_reference, at, dataset, collection,"
     " strategy, keys, row_count)"
-    " SELECT %s, %s, %s, %s, d, c, s::jsonb, k::jsonb, n FROM unnest(%s::text[], %s::text[], %s::text[],"
-    " %s::text[], %s::integer[]) WITH ORDINALITY AS u(d, c, s, k, n, i) ORDER BY i"
+    " SELECT %b, %b::bigint, %b, %b, d, c, s::jsonb, k::jsonb, n FROM unnest(%b::text[], %b::text[], %b::text[],"
+    " %b::text[], %b::integer[]) WITH ORDINALITY AS u(d, c, s, k, n, i) ORDER BY i"
 )
 
 
@@ -184,17 +185,14 @@ def _journal_pg(
         [json.dumps(s.strategy) for s in steps], [json.dumps(s.journal_keys()) for s in steps],
         [s.row_count for s in steps],
     ]  # fmt: skip
-    with connection.cursor() as cursor:
-        if not audit:
-            cursor.execute(_JOURNAL_PG, params)
-            return
+    statement = _JOURNAL_PG
+    if audit:
         call, audit_params = audit_append_sql(audit, after="(SELECT count(*) FROM j) >= 0")
-        # Through Django's cursor (query capture, execute wrappers and the SQL log see it), as audit's
-        # own one-event append does: the arrays are quoted client-side.
-        cursor.execute(
-            f"WITH j AS ({_JOURNAL_PG} RETURNING 1) SELECT {call.replace('%b', '%s')}",
-            [*params, *audit_params],
-        )
+        statement, params = f"WITH j AS ({_JOURNAL_PG} RETURNING 1) SELECT {call}", [*params, *audit_params]
+    # A psycopg cursor on Django's connection (as audit's several-event append): not prepared, so a
+    # transaction pooler in front of our database stays possible.
+    with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
+        bound.execute(statement, params, prepare=False)
 
 
 def steps_from_journal(entries: list[ErasureJournal]) -> list[sql.ErasureStep]:
