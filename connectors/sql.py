@@ -171,12 +171,17 @@ def traverse_in_one_statement(
     seeds = identity_values(identities)
     position = {c: i for i, c in enumerate(graph.order)}
     shape = tuple((ident, len(values)) for ident, values in seeds.items() if values)
-    statement, sources = _one_statement(graph, conn.dialect, row_cap, shape)
+    statement, sources, parts = _one_statement(graph, conn.dialect, row_cap, shape)
     if statement is None:
         return Traversal(collections={c: CollectionResult() for c in graph.collections}, queries=0)
-    params = {f"p{n}": seeds[ident][j] for n, (ident, j) in enumerate(sources)}
+    values = [seeds[ident][j] for ident, j in sources]
+    from .sql_text import read_rows
+
+    rows = read_rows(conn, parts, values)
+    if rows is None:  # not psycopg: through SQLAlchemy
+        rows = conn.execute(statement, {f"p{n}": v for n, v in enumerate(values)})
     results = {c: CollectionResult() for c in graph.collections}
-    for index, doc in conn.execute(statement, params):
+    for index, doc in rows:
         row = json.loads(doc) if isinstance(doc, str | bytes) else doc
         results[graph.order[index]].rows.append(row)
     if any(len(r.rows) > row_cap for r in results.values()):
@@ -197,19 +202,20 @@ def traverse_in_one_statement(
     return Traversal(collections=results, queries=1)
 
 
-_STATEMENTS: dict[tuple[Any, ...], tuple[Graph, Any, list[tuple[str, int]]]] = {}
+_STATEMENTS: dict[tuple[Any, ...], tuple[Graph, Any, list[tuple[str, int]], list[str]]] = {}
 
 
 def _one_statement(
     graph: Graph, dialect: Any, row_cap: int, shape: tuple[tuple[str, int], ...]
-) -> tuple[Any, list[tuple[str, int]]]:
-    """traverse_in_one_statement's statement (a TextClause, or None when no collection is reached) and
-    where each parameter comes from ((identity, index) for `p0`, `p1`...): built once per graph,
-    dialect, row cap and number of values per identity (graphs are never changed once built)."""
+) -> tuple[Any, list[tuple[str, int]], list[str]]:
+    """traverse_in_one_statement's statement (a TextClause, or None when no collection is reached),
+    where each parameter comes from ((identity, index) for `p0`, `p1`...) and the text split around
+    them (for values written in as literals): built once per graph, dialect, row cap and number of
+    values per identity (graphs are never changed once built)."""
     key = (id(graph), dialect.name, row_cap, shape)
     cached = _STATEMENTS.get(key)
     if cached is not None and cached[0] is graph:
-        return cached[1], cached[2]
+        return cached[1], cached[2], cached[3]
     func = _JSON_OBJECT[dialect.name]
     counts = dict(shape)
     position = {c: i for i, c in enumerate(graph.order)}
@@ -225,7 +231,7 @@ def _one_statement(
                 if c == cname and counts.get(ident):
                     names = []
                     for j in range(counts[ident]):
-                        names.append(f":p{len(sources)}")
+                        names.append(f"\x00{len(sources)}\x00")  # NUL: in no identifier
                         sources.append((ident, j))
                     conditions.append(f"{quote(f)} IN ({', '.join(names)})")
         for e in graph.edges:
@@ -245,11 +251,12 @@ def _one_statement(
         )
         pairs_sql = ", ".join(f"'{c}', {quote(c)}" for c in coll.fields if "'" not in c)
         selects.append(f"SELECT {i} AS c, {func}({pairs_sql}) AS j FROM r{i}")
-    statement = sa.text(f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}") if ctes else None
+    text = f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}"
+    statement = sa.text(re.sub("\x00([0-9]+)\x00", r":p\1", text)) if ctes else None
     if len(_STATEMENTS) > 512:
         _STATEMENTS.clear()
-    _STATEMENTS[key] = (graph, statement, sources)
-    return statement, sources
+    _STATEMENTS[key] = (graph, statement, sources, text.split("\x00"))
+    return statement, sources, text.split("\x00")
 
 
 def traverse_by_steps(
