@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +27,7 @@ from .graph import ERASE_DELETE, ERASE_HASH, ERASE_KEEP, Graph, erase_plan
 
 HASHED = re.compile(r"^[0-9a-f]{64}$")
 _ENGINES: dict[tuple[Any, ...], sa.Engine] = {}
+_BY_KEY: dict[Any, sa.Engine] = {}  # cache_key -> its engine: found again without the URL
 _LOCK = threading.Lock()
 
 
@@ -62,7 +62,15 @@ def engine_for(url: str, *, cache_key: Any = None) -> sa.Engine:
                 kwargs = {"poolclass": sa.pool.NullPool}
             engine = sa.create_engine(url, **kwargs)
             _ENGINES[key] = engine
+        if cache_key is not None:
+            _BY_KEY[cache_key] = engine
     return engine
+
+
+def engine_known(cache_key: Any) -> sa.Engine | None:
+    """The engine `engine_for` made for this cache key, if any: a caller whose key already pins the
+    credentials (their sealed text) need not unseal the URL to find it."""
+    return _BY_KEY.get(cache_key)
 
 
 def dispose_engines() -> None:
@@ -71,6 +79,7 @@ def dispose_engines() -> None:
         for engine in _ENGINES.values():
             engine.dispose()
         _ENGINES.clear()
+        _BY_KEY.clear()
 
 
 def keyed_hash(value: Any) -> str:
@@ -157,49 +166,22 @@ def traverse_in_one_statement(
     cost). Returns None, for the step-by-step traversal to answer, when it can't be exact: an edge
     pointing back up the order brings values not already looked up, or a collection hit the row cap.
     """
-    func = _JSON_OBJECT.get(conn.dialect.name)
-    if func is None:
+    if conn.dialect.name not in _JSON_OBJECT:
         return None
     seeds = identity_values(identities)
     position = {c: i for i, c in enumerate(graph.order)}
-    quote = conn.dialect.identifier_preparer.quote
-    params: dict[str, Any] = {}
-    ctes, selects = [], []
-    reached: set[str] = set()
-    for i, cname in enumerate(graph.order):
-        coll = graph.collections[cname]
-        conditions = []
-        for ident, pairs in graph.seeds.items():
-            for c, f in pairs:
-                if c == cname and seeds.get(ident):
-                    names = []
-                    for v in seeds[ident]:
-                        key = f"p{len(params)}"
-                        params[key] = v
-                        names.append(f":{key}")
-                    conditions.append(f"{quote(f)} IN ({', '.join(names)})")
-        for e in graph.edges:
-            if e.target == cname and e.source in reached and position[e.source] < i:
-                conditions.append(
-                    f"{quote(e.target_field)} IN (SELECT {quote(e.source_field)} FROM r{position[e.source]})"
-                )
-        if not conditions:
-            continue
-        reached.add(cname)
-        short = cname.split(":")[-1]
-        schema, _, table = short.rpartition(".")
-        source = f"{quote(schema)}.{quote(table)}" if schema else quote(table)
-        columns = ", ".join(quote(c) for c in coll.fields)
-        ctes.append(
-            f"r{i} AS (SELECT {columns} FROM {source} WHERE {' OR '.join(conditions)} LIMIT {row_cap + 1})"
-        )
-        pairs_sql = ", ".join(f"'{c}', {quote(c)}" for c in coll.fields if "'" not in c)
-        selects.append(f"SELECT {i} AS c, {func}({pairs_sql}) AS j FROM r{i}")
-    if not ctes:
+    shape = tuple((ident, len(values)) for ident, values in seeds.items() if values)
+    statement, sources, parts = _one_statement(graph, conn.dialect, row_cap, shape)
+    if statement is None:
         return Traversal(collections={c: CollectionResult() for c in graph.collections}, queries=0)
-    statement = f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}"
+    values = [seeds[ident][j] for ident, j in sources]
+    from .sql_text import read_rows
+
+    rows = read_rows(conn, parts, values)
+    if rows is None:  # not psycopg: through SQLAlchemy
+        rows = conn.execute(statement, {f"p{n}": v for n, v in enumerate(values)})
     results = {c: CollectionResult() for c in graph.collections}
-    for index, doc in conn.execute(sa.text(statement), params):
+    for index, doc in rows:
         row = json.loads(doc) if isinstance(doc, str | bytes) else doc
         results[graph.order[index]].rows.append(row)
     if any(len(r.rows) > row_cap for r in results.values()):
@@ -218,6 +200,63 @@ def traverse_in_one_statement(
             if not values <= looked_up[(e.target, e.target_field)]:
                 return None
     return Traversal(collections=results, queries=1)
+
+
+_STATEMENTS: dict[tuple[Any, ...], tuple[Graph, Any, list[tuple[str, int]], list[str]]] = {}
+
+
+def _one_statement(
+    graph: Graph, dialect: Any, row_cap: int, shape: tuple[tuple[str, int], ...]
+) -> tuple[Any, list[tuple[str, int]], list[str]]:
+    """traverse_in_one_statement's statement (a TextClause, or None when no collection is reached),
+    where each parameter comes from ((identity, index) for `p0`, `p1`...) and the text split around
+    them (for values written in as literals): built once per graph, dialect, row cap and number of
+    values per identity (graphs are never changed once built)."""
+    key = (id(graph), dialect.name, row_cap, shape)
+    cached = _STATEMENTS.get(key)
+    if cached is not None and cached[0] is graph:
+        return cached[1], cached[2], cached[3]
+    func = _JSON_OBJECT[dialect.name]
+    counts = dict(shape)
+    position = {c: i for i, c in enumerate(graph.order)}
+    quote = dialect.identifier_preparer.quote
+    sources: list[tuple[str, int]] = []
+    ctes, selects = [], []
+    reached: set[str] = set()
+    for i, cname in enumerate(graph.order):
+        coll = graph.collections[cname]
+        conditions = []
+        for ident, pairs in graph.seeds.items():
+            for c, f in pairs:
+                if c == cname and counts.get(ident):
+                    names = []
+                    for j in range(counts[ident]):
+                        names.append(f"\x00{len(sources)}\x00")  # NUL: in no identifier
+                        sources.append((ident, j))
+                    conditions.append(f"{quote(f)} IN ({', '.join(names)})")
+        for e in graph.edges:
+            if e.target == cname and e.source in reached and position[e.source] < i:
+                conditions.append(
+                    f"{quote(e.target_field)} IN (SELECT {quote(e.source_field)} FROM r{position[e.source]})"
+                )
+        if not conditions:
+            continue
+        reached.add(cname)
+        short = cname.split(":")[-1]
+        schema, _, table = short.rpartition(".")
+        source = f"{quote(schema)}.{quote(table)}" if schema else quote(table)
+        columns = ", ".join(quote(c) for c in coll.fields)
+        ctes.append(
+            f"r{i} AS (SELECT {columns} FROM {source} WHERE {' OR '.join(conditions)} LIMIT {row_cap + 1})"
+        )
+        pairs_sql = ", ".join(f"'{c}', {quote(c)}" for c in coll.fields if "'" not in c)
+        selects.append(f"SELECT {i} AS c, {func}({pairs_sql}) AS j FROM r{i}")
+    text = f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}"
+    statement = sa.text(re.sub("\x00([0-9]+)\x00", r":p\1", text)) if ctes else None
+    if len(_STATEMENTS) > 512:
+        _STATEMENTS.clear()
+    _STATEMENTS[key] = (graph, statement, sources, text.split("\x00"))
+    return statement, sources, text.split("\x00")
 
 
 def traverse_by_steps(
@@ -320,9 +359,23 @@ class ErasureStep:
         return {"columns": self.key_columns, "values": [[jsonable(v) for v in k] for k in self.keys]}
 
 
+_PLANS: dict[tuple[int, str], tuple[Graph, dict[str, Any]]] = {}
+
+
+def _plan(graph: Graph, erase: dict[str, str]) -> dict[str, Any]:
+    """erase_plan once per graph and mapping (graphs are shared and never changed once built)."""
+    key = (id(graph), json.dumps(erase, sort_keys=True))
+    cached = _PLANS.get(key)
+    if cached is None or cached[0] is not graph:
+        if len(_PLANS) > 256:
+            _PLANS.clear()
+        cached = _PLANS[key] = (graph, erase_plan(graph, erase))
+    return cached[1]
+
+
 def erasure_steps(graph: Graph, found: Traversal, erase: dict[str, str]) -> list[ErasureStep]:
     """Field updates first (parents first), then row deletions children first along references."""
-    plan = erase_plan(graph, erase)
+    plan = _plan(graph, erase)
     parents_first = graph.parents_first()
     updates, deletes = [], []
     for cname in parents_first:
@@ -370,45 +423,18 @@ def apply_steps(
 
     `before_commit` (the journal, written in our own database) is done before this returns, so before
     the caller commits the change: with one round trip it runs while the server applies the statements
-    (another thread waits for them; nothing is committed until both are done, and a failed journal
-    leaves the change to be rolled back); otherwise it runs first, before any statement.
+    (sent asynchronously, `sql_text.send_alongside`; nothing is committed until both are done, and a
+    failed journal leaves the change to be rolled back); otherwise it runs first, before any statement.
     """
-    from .sql_text import one_round_trip
+    from .sql_text import one_round_trip, send_alongside
 
     text = one_round_trip(conn, graph, steps)
     if text is None:
         if before_commit is not None:
             before_commit()
         return {s.collection: apply_step(conn, graph, s) for s in steps}
-    # Sent as it is: no parameters, so a '%' in a value is not taken for a placeholder.
-    send = partial(conn.exec_driver_sql, text, execution_options={"no_parameters": True})
-    if before_commit is None:
-        send()
-    else:
-        _alongside(send, before_commit)
+    send_alongside(conn, text, before_commit)
     return {s.collection: s.row_count for s in steps}
-
-
-def _alongside(remote: Callable[[], Any], local: Callable[[], None]) -> None:
-    """`remote` (statements on the external connection) in a thread while `local` runs in this one (our
-    database's connection belongs to this thread); both finish before this returns, errors re-raised
-    (the local one first: a journal that failed must stop the change)."""
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            remote()
-        except BaseException as exc:  # noqa: BLE001 (handed to the caller's thread)
-            failure.append(exc)
-
-    worker = threading.Thread(target=target, name="connectors-apply", daemon=True)
-    worker.start()
-    try:
-        local()
-    finally:
-        worker.join()
-    if failure:
-        raise failure[0]
 
 
 def apply_step(conn: sa.Connection, graph: Graph, step: ErasureStep, *, chunk: int = 1000) -> int:

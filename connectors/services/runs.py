@@ -110,7 +110,7 @@ def system_run_execute(*, run_id: int) -> SystemRun | None:
             return run  # done or waived; or manual: a person answers (connectors.manual), not a worker
         identities = open_json(run.identities)
         try:
-            connector = for_system(run.system)
+            connector = for_system(run.system, datasets_alongside=True)
             result_json: dict[str, Any] | None = None
             truncated: list[str] = []
             if run.action == SystemRun.Action.ACCESS:

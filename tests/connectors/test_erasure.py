@@ -218,3 +218,193 @@ def test_keys_with_quotes_and_percent_signs_are_erased_as_written(external_url):
         **{code: (sql.keyed_hash(JANE["email"]), None) for code in ODD_KEYS},
         "keep%": ("other@example.com", "hello"),
     }
+
+
+class _TurnCountingProxy:
+    """A TCP proxy in front of the external server counting round trips: a client send after the server
+    has answered is one more (how many times the application waited on the network)."""
+
+    def __init__(self, host: str, port: int):
+        import socket
+        import threading
+
+        self.target = (host, port)
+        self.turns = 0
+        self._server_spoke = True
+        self._lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, source, sink, from_client: bool) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                for s in (source, sink):
+                    s.close()
+                return
+            with self._lock:
+                if from_client and self._server_spoke:
+                    self.turns += 1
+                self._server_spoke = not from_client
+            sink.sendall(data)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.mark.parametrize("external_url", ["postgresql"], indirect=True)
+@pytest.mark.django_db
+def test_an_erasure_on_postgresql_waits_on_the_system_three_times(crm_url):
+    """Traversal, then BEGIN with every statement (the journal written meanwhile), then COMMIT: psycopg
+    would send BEGIN alone first (four)."""
+    from connectors import demo
+    from connectors.services import connection_save, dataset_import
+    from inventory.models import System
+
+    url = sa.engine.make_url(crm_url)
+    proxy = _TurnCountingProxy(url.host, url.port or 5432)
+    try:
+        system = System.objects.create(code="crm", name="CRM", kind="external", owner="Sales")
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        connection_save(system=system, kind="sql", url=proxied, actor="test")
+        dataset_import(system=system, text=demo.dataset_text(), erase=demo.DEMO_ERASE, actor="test")
+        assert _erase(system)["tickets"] == 1  # connects (server version, settings...)
+        before = proxy.turns
+        counts = _erase(system, email=JOHN["email"])
+        assert proxy.turns - before == 3 and counts["customers"] == 1
+        assert ErasureJournal.objects.filter(collection="customers").count() == 2
+    finally:
+        sql.dispose_engines()
+        proxy.close()
+
+
+@pytest.mark.parametrize("external_url", ["postgresql"], indirect=True)
+@pytest.mark.django_db
+def test_a_statement_the_system_refuses_rolls_back_and_names_no_value(crm_system, crm_url):
+    """The statements go out without SQLAlchemy: its error type is kept (a run fails with a message),
+    the statements' text (the values) is not."""
+    engine = sa.create_engine(sql.normalize_url(crm_url), poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE FUNCTION no_deletes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'tickets are kept'; END $$"
+        ))  # fmt: skip
+        conn.execute(
+            sa.text(
+                "CREATE TRIGGER no_deletes BEFORE DELETE ON tickets FOR EACH ROW EXECUTE FUNCTION no_deletes()"
+            )
+        )
+    engine.dispose()
+    with pytest.raises(sa.exc.DBAPIError) as caught:
+        _erase(crm_system)
+    assert JANE["email"] not in str(caught.value) and sql.keyed_hash(JANE["email"]) not in str(caught.value)
+    assert fetch(crm_url, "SELECT email FROM customers WHERE id = 1") == [(JANE["email"],)]
+    assert count(crm_url, "ticket_messages") == 16
+    # the pooled connection is usable again: an access afterwards answers
+    from connectors.services import system_access
+
+    assert system_access(system=crm_system, identities={"email": [JOHN["email"]]}).counts()["customers"] == 1
+
+
+@pytest.mark.django_db
+def test_a_strategy_changed_between_two_erasures_applies_to_the_second(crm_system, crm_url):
+    """The graph built for the first erasure is reused by the next, whose datasets are read again while
+    it traverses: a changed mapping (here without a new version stamp) still applies."""
+    from connectors import demo
+    from connectors.models import Dataset
+
+    _erase(crm_system)  # builds and remembers the graph
+    Dataset.objects.filter(system=crm_system).update(
+        erase={**demo.DEMO_ERASE, "customers.phone": "null", "tickets": "keep", "ticket_messages": "keep"}
+    )
+    counts = _erase(crm_system, email=JOHN["email"])
+    assert "tickets" not in counts and counts["customers"] == 1
+    assert fetch(crm_url, "SELECT phone, name FROM customers WHERE id = 2") == [
+        (None, sql.keyed_hash(JOHN["name"]))
+    ]
+    assert count(crm_url, "tickets", "customer_id = 2") == 1
+
+
+@pytest.mark.django_db
+def test_with_a_known_graph_an_erasure_sends_our_database_the_journal_and_its_audit_event_only(
+    crm_system, crm_url, monkeypatch
+):
+    """The datasets' read goes out before the traversal and is collected after it (it was a statement of
+    its own, waited on before the traversal); with PostgreSQL on both sides the audit event is appended
+    by the journal's statement (it was a statement and a commit of its own after the change)."""
+    import psycopg
+    from django.db import connection
+
+    from audit.models import AuditEvent
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the read overlaps the traversal on PostgreSQL")
+    _erase(crm_system)
+    executed = []
+    execute = psycopg.Cursor.execute  # Django's cursors and the bound ones all end here
+
+    def counting(self, query, *args, **kwargs):
+        if self.connection is connection.connection:  # ours, not the system's
+            executed.append(str(query))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+    assert _erase(crm_system, email=JOHN["email"])["customers"] == 1
+    monkeypatch.undo()
+    if crm_url.startswith("postgresql"):
+        assert len(executed) == 1 and executed[0].startswith(
+            "WITH j AS (INSERT INTO connectors_erasurejournal"
+        )
+        assert "audit_chain_append" in executed[0]
+    else:  # the journal first, the event once the system committed
+        assert len(executed) == 2 and executed[0].startswith("INSERT INTO connectors_erasurejournal")
+        assert "audit_chain_append" in executed[1]
+    event = AuditEvent.objects.filter(action="connectors.system_erased").latest("id")
+    assert event.details["counts"]["customers"] == 1 and event.details["counts"]["tickets"] == 1
+    assert AuditEvent.objects.filter(action="connectors.system_erased").count() == 2
+
+
+@pytest.mark.parametrize("external_url", ["postgresql"], indirect=True)
+@pytest.mark.django_db
+def test_an_erasure_the_system_fails_to_commit_after_its_journal_is_audited_as_failed(crm_system, crm_url):
+    """The event appended with the journal says erased; a change that then fails adds the failure (the
+    journal stays, for a replay), by error class only."""
+    from audit.models import AuditEvent
+
+    engine = sa.create_engine(sql.normalize_url(crm_url), poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE FUNCTION no_deletes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'tickets are kept'; END $$"
+        ))  # fmt: skip
+        conn.execute(
+            sa.text(
+                "CREATE TRIGGER no_deletes BEFORE DELETE ON tickets FOR EACH ROW EXECUTE FUNCTION no_deletes()"
+            )
+        )
+    engine.dispose()
+    with pytest.raises(sa.exc.DBAPIError):
+        _erase(crm_system)
+    actions = list(AuditEvent.objects.filter(action__startswith="connectors.system_erase").order_by("id"))
+    assert [e.action for e in actions] == ["connectors.system_erased", "connectors.system_erase_failed"]
+    assert actions[1].details["error"].isidentifier() and actions[1].details["counts"]["tickets"] == 1
+    assert JANE["email"] not in str(actions[1].details)
+    assert ErasureJournal.objects.filter(collection="tickets").exists()
+    assert count(crm_url, "tickets", "customer_id = 1") == 1

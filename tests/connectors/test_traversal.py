@@ -71,3 +71,12 @@ def test_row_cap_marks_the_collection_truncated_instead_of_failing(crm_system):
     found = system_access(system=crm_system, identities={"email": [JANE["email"]]})
     assert found.counts()["order_lines"] == 3
     assert found.truncated == ["order_lines"]
+
+
+@pytest.mark.django_db
+def test_identities_with_quotes_percent_signs_and_backslashes_are_looked_up_as_written(crm_system):
+    """On PostgreSQL the statement goes to psycopg itself (its placeholders are '%s'): values stay values."""
+    for odd in ["o'brien@example.com", "100%@example.com", "%(p0)s@example.com", "back\\slash@example.com"]:
+        assert system_access(system=crm_system, identities={"email": [odd]}).counts() == {}
+    found = system_access(system=crm_system, identities={"email": ["x') OR ('1'='1", JANE["email"]]})
+    assert found.counts()["customers"] == 1 and found.queries == 1
