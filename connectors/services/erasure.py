@@ -25,15 +25,21 @@ def system_access(*, system: System, identities: dict[str, list[str]]) -> sql.Tr
     return for_system(system).access(identities)
 
 
+# The event the journal's statement appends before the system commits: it must not say "erased" yet.
+JOURNALED_EVENT = "connectors.system_erase_journaled"
+
+
 def system_erase(
     *, system: System, identities: dict[str, list[str]], actor: Actor, dry_run: bool
 ) -> dict[str, int]:
     """Erase one identity's rows in one system outside a case (journaled, audited); dry_run counts only.
 
-    On PostgreSQL (ours and theirs) the audit event is appended by the journal's own statement of the
-    last pass, which commits before the system's transaction does: one statement and commit fewer
-    after the change. Should that transaction then fail, a `system_erase_failed` event follows (the
-    journaled keys stay, for `replay_system_erasures`).
+    On PostgreSQL (ours and theirs) the journal's own statement of the last pass appends the audit
+    event, which commits before the system's transaction does (one statement and commit fewer after the
+    change), so it says what is true at that moment: `system_erase_journaled`, the keys journaled and
+    the change sent, not "erased". Should the system's transaction then fail, `system_erase_failed`
+    follows (the journaled keys stay, for `replay_system_erasures`). Elsewhere the event is appended
+    after the system's commit and says `system_erased`.
     """
     connector = for_system(system, datasets_alongside=True)
     if dry_run:
@@ -68,14 +74,15 @@ def erase_passes(
     identities: dict[str, list[str]],
     run: SystemRun | None,
     sweep_reference: str = "",
-    audit: tuple[Callable[[dict[str, int]], dict[str, Any]], list[dict[str, int]]] | None = None,
+    audit: tuple[Callable[..., dict[str, Any]], list[dict[str, int]]] | None = None,
 ) -> dict[str, int]:
     """Traverse, journal (committed before the external commit), apply; again while a collection came
     back truncated.
 
     `audit` (an event for the final counts, and a list told them once appended): where the journal's
     commit overlaps the system's statements (both databases PostgreSQL), the last pass's journal
-    statement appends the event with the counts journaled; elsewhere nothing is appended here.
+    statement appends the event (as JOURNALED_EVENT: the system has not committed yet) with the counts
+    journaled; elsewhere nothing is appended here.
     """
     from ..conf import max_erasure_passes
 
@@ -90,7 +97,8 @@ def erase_passes(
             journaled = dict(counts)
             for s in steps:
                 journaled[s.collection] = journaled.get(s.collection, 0) + s.row_count
-            write_journal = partial(_journal_audited, write_journal, audit[0](journaled), journaled, audit[1])
+            event = audit[0](journaled, action=JOURNALED_EVENT)
+            write_journal = partial(_journal_audited, write_journal, event, journaled, audit[1])
         for cname, n in connector.apply_journaled(steps, write_journal).items():
             counts[cname] = counts.get(cname, 0) + n
         if not found.truncated:

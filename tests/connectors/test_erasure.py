@@ -376,16 +376,23 @@ def test_with_a_known_graph_an_erasure_sends_our_database_the_journal_and_its_au
     else:  # the journal first, the event once the system committed
         assert len(executed) == 2 and executed[0].startswith("INSERT INTO connectors_erasurejournal")
         assert "audit_chain_append" in executed[1]
-    event = AuditEvent.objects.filter(action="connectors.system_erased").latest("id")
+    # Appended before the system's COMMIT, the event says journaled, not erased; after it, erased.
+    action = (
+        "connectors.system_erase_journaled"
+        if crm_url.startswith("postgresql")
+        else "connectors.system_erased"
+    )
+    event = AuditEvent.objects.filter(action=action).latest("id")
     assert event.details["counts"]["customers"] == 1 and event.details["counts"]["tickets"] == 1
-    assert AuditEvent.objects.filter(action="connectors.system_erased").count() == 2
+    assert AuditEvent.objects.filter(action=action).count() == 2
+    assert AuditEvent.objects.filter(action__startswith="connectors.system_erase").count() == 2
 
 
 @pytest.mark.parametrize("external_url", ["postgresql"], indirect=True)
 @pytest.mark.django_db
 def test_an_erasure_the_system_fails_to_commit_after_its_journal_is_audited_as_failed(crm_system, crm_url):
-    """The event appended with the journal says erased; a change that then fails adds the failure (the
-    journal stays, for a replay), by error class only."""
+    """The event appended with the journal says journaled (never erased: the system has not committed);
+    a change that then fails adds the failure (the journal stays, for a replay), by error class only."""
     from audit.models import AuditEvent
 
     engine = sa.create_engine(sql.normalize_url(crm_url), poolclass=sa.pool.NullPool)
@@ -403,7 +410,10 @@ def test_an_erasure_the_system_fails_to_commit_after_its_journal_is_audited_as_f
     with pytest.raises(sa.exc.DBAPIError):
         _erase(crm_system)
     actions = list(AuditEvent.objects.filter(action__startswith="connectors.system_erase").order_by("id"))
-    assert [e.action for e in actions] == ["connectors.system_erased", "connectors.system_erase_failed"]
+    assert [e.action for e in actions] == [
+        "connectors.system_erase_journaled",
+        "connectors.system_erase_failed",
+    ]
     assert actions[1].details["error"].isidentifier() and actions[1].details["counts"]["tickets"] == 1
     assert JANE["email"] not in str(actions[1].details)
     assert ErasureJournal.objects.filter(collection="tickets").exists()
