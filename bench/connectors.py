@@ -15,7 +15,7 @@ CUSTOMERS customers (or --customers), default 1,000,000, and about 5.3 rows per 
    same UPDATE/DELETE statements hand-written (goal <= 3x);
 3. the newsletter email index dropped: `dataset_check` must warn with the CREATE INDEX; traversal p50;
 4. --requests erasure runs (default 1,000) across the CRM and one HTTP system (a local server in
-   Mailchimp's shapes), queued at once and consumed by a real worker (--broker; eager otherwise):
+   Mailchimp's shapes), queued at once and consumed by a real worker (--broker, by default a redis:// CELERY_BROKER_URL; eager otherwise):
    requests per second and the slowest request.
 """
 
@@ -155,6 +155,11 @@ def goal(name: str, figure: float, target: float, unit: str = "", lower_is_bette
     print(f"goal {name}: {figure:.2f}{unit} (target {target:g}{unit}): {'met' if met else 'missed'}")
 
 
+def _redis_broker() -> str | None:
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    return broker if broker.startswith("redis://") else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -164,7 +169,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="traversal passes over the sample; best p50")
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--broker", help="Redis URL: the queued requests are consumed by a real worker.")
+    parser.add_argument(
+        "--broker",
+        default=_redis_broker(),
+        help="Redis URL: the queued requests are consumed by a real worker (default: a redis://"
+        " CELERY_BROKER_URL; --broker '' runs them eagerly).",
+    )
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument(
         "--keep", "--keepdb", dest="keep", action="store_true", help="Do not drop the databases at the end."
