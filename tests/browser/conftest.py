@@ -6,7 +6,9 @@ Generic fixtures for any journey (the website's consent banner, the privacy cent
 - `browser_headers(browser, {...})`: extra request headers via the DevTools protocol (Sec-GPC, region);
 - `browser_script_on_load(browser, js)`: JavaScript run before any page script (navigator overrides);
 - `axe_check(browser, context=None)`: run the vendored axe-core and return its violations;
-- `screenshot(browser, name)`: save a named screenshot (for the docs and the closing note).
+- `screenshot(browser, name)`: save a named screenshot (for the docs and the closing note): into the
+  git-ignored tests/browser/screenshots/, or with SAVE_DOC_SCREENSHOTS=1 into the committed docs/screenshots/
+  (a test run never dirties the working tree by default).
 
 Every test here carries the `browser` marker: without Chromium and chromedriver it is skipped with the
 reason, and with REQUIRE_SERVICES=1 (CI) it fails instead (tests/conftest.py).
@@ -21,6 +23,9 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 SCREENSHOTS = HERE / "screenshots"
+DOCS_SCREENSHOTS = (
+    HERE.parents[1] / "docs" / "screenshots" if os.environ.get("SAVE_DOC_SCREENSHOTS") == "1" else SCREENSHOTS
+)
 AXE = HERE / "vendor" / "axe-core" / "axe.min.js"
 
 CHROMIUM_FLAGS = [
@@ -123,7 +128,7 @@ def axe_check(driver, context: str | None = None, impacts=("serious", "critical"
 
 
 def screenshot(driver, name: str) -> Path:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = DOCS_SCREENSHOTS / f"{name}.png"
     driver.save_screenshot(str(path))
     return path

@@ -2,11 +2,11 @@
 list in reach, a subject found by email and revealed with a reason, the case page as a workspace at 1440 and
 390 px, the notice preview by email; axe-core finds no serious or critical violation on these pages.
 
-The case page and subject page screenshots at both widths are written to docs/screenshots/ (the closing
-note of issue 16 shows them); a failing journey leaves a screenshot in tests/browser/screenshots/.
+The case page and subject page screenshots at both widths go to tests/browser/screenshots/, or with
+SAVE_DOC_SCREENSHOTS=1 to docs/screenshots/ (the closing note of issue 16 shows them); a failing journey
+leaves a screenshot in tests/browser/screenshots/.
 """
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from selenium.webdriver.common.by import By
 
 from audit.models import AuditEvent
 from requests_app.models import PrivacyRequest, Regime, RequestType
-from tests.browser.conftest import axe_check
+from tests.browser.conftest import DOCS_SCREENSHOTS, axe_check
 from tests.browser.waits import WebDriverWait
 from tests.disclosures.factories import MarketingPartnerFactory, log
 from tests.factories import make_full_subject
@@ -26,13 +26,6 @@ from tests.requests_app.factories import make_case
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-# Runs write into the git-ignored tests/browser/screenshots/; SAVE_DOC_SCREENSHOTS=1 refreshes the committed
-# copies in docs/screenshots/ (a test run never dirties the working tree by default).
-DOCS_SCREENSHOTS = (
-    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-    if os.environ.get("SAVE_DOC_SCREENSHOTS") == "1"
-    else Path(__file__).resolve().parent / "screenshots"
-)
 PASSWORD = "correct horse battery staple"
 
 
