@@ -295,11 +295,8 @@ def test_an_erasure_on_postgresql_waits_on_the_system_three_times(crm_url):
         proxy.close()
 
 
-@pytest.mark.parametrize("external_url", ["postgresql"], indirect=True)
-@pytest.mark.django_db
-def test_a_statement_the_system_refuses_rolls_back_and_names_no_value(crm_system, crm_url):
-    """The statements go out without SQLAlchemy: its error type is kept (a run fails with a message),
-    the statements' text (the values) is not."""
+def _refuse_ticket_deletes(crm_url: str) -> None:
+    """A trigger on the external system that refuses every DELETE on tickets (a change it fails)."""
     engine = sa.create_engine(sql.normalize_url(crm_url), poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
         conn.execute(sa.text(
@@ -312,6 +309,14 @@ def test_a_statement_the_system_refuses_rolls_back_and_names_no_value(crm_system
             )
         )
     engine.dispose()
+
+
+@pytest.mark.parametrize("external_url", ["postgresql"], indirect=True)
+@pytest.mark.django_db
+def test_a_statement_the_system_refuses_rolls_back_and_names_no_value(crm_system, crm_url):
+    """The statements go out without SQLAlchemy: its error type is kept (a run fails with a message),
+    the statements' text (the values) is not."""
+    _refuse_ticket_deletes(crm_url)
     with pytest.raises(sa.exc.DBAPIError) as caught:
         _erase(crm_system)
     assert JANE["email"] not in str(caught.value) and sql.keyed_hash(JANE["email"]) not in str(caught.value)
@@ -395,18 +400,7 @@ def test_an_erasure_the_system_fails_to_commit_after_its_journal_is_audited_as_f
     a change that then fails adds the failure (the journal stays, for a replay), by error class only."""
     from audit.models import AuditEvent
 
-    engine = sa.create_engine(sql.normalize_url(crm_url), poolclass=sa.pool.NullPool)
-    with engine.begin() as conn:
-        conn.execute(sa.text(
-            "CREATE FUNCTION no_deletes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "RAISE EXCEPTION 'tickets are kept'; END $$"
-        ))  # fmt: skip
-        conn.execute(
-            sa.text(
-                "CREATE TRIGGER no_deletes BEFORE DELETE ON tickets FOR EACH ROW EXECUTE FUNCTION no_deletes()"
-            )
-        )
-    engine.dispose()
+    _refuse_ticket_deletes(crm_url)
     with pytest.raises(sa.exc.DBAPIError):
         _erase(crm_system)
     actions = list(AuditEvent.objects.filter(action__startswith="connectors.system_erase").order_by("id"))
