@@ -89,6 +89,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Views marked @public_endpoint (the website's consent endpoint: cross-origin JSON, no session, sign-in,
+    # CSRF token or messages) continue behind CommonMiddleware and XFrameOptionsMiddleware only; every
+    # other view (the admin, the API, the forms) goes through the whole list below. core/public_endpoints.py.
+    "core.public_endpoints.PublicEndpointMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
