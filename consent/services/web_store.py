@@ -7,6 +7,7 @@ insert, so the audit chain's lock is held for three round trips before the commi
 (SQLite in development) take the ORM path with the same result.
 """
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,7 @@ from ..web_models import WebChoice, WebDevice
 from .append import insert_events, prepare_rows
 from .checks import apply_suppression, check_subjects_and_versions, parse_events
 from .inputs import BulkRecordRejected, ConsentEventInput, EventRow
-from .state import fold_into_state, pg_state_upsert, settle_reconsent_requests, state_rows
+from .state import fold_into_state, settle_reconsent_requests, state_rows, state_upsert_tail
 
 ERASED = "The data subject was erased; no consent can be recorded for them."
 
@@ -329,18 +330,48 @@ def replace_web(web: WebChoice, **changes: Any) -> WebChoice:
     return WebChoice(**fields, **changes)
 
 
-_EVENT_INSERT = (
-    "INSERT INTO {table} (id, public_id, subject_id, purpose_id, action, at, recorded_at, channel, source, "
+# The choice's rows arrive as one JSON parameter (_rows_json), read once into `r`, from which the ledger
+# rows, their WebChoice rows and the fold are inserted: one parameter to adapt instead of an array per
+# column, and the same statement text whatever the number of rows.
+_ROWS = (
+    "r AS (SELECT * FROM json_to_recordset(%s::json) AS r(i bigint, u uuid, s bigint, p bigint, a varchar, "
+    "t timestamptz, c varchar, cp varchar, v bigint, l varchar, ev text, sp boolean, ru varchar, k timestamptz, "
+    "x timestamptz, o integer))"
+)
+_EVENTS = (
+    "e AS (INSERT INTO {table} (id, public_id, subject_id, purpose_id, action, at, recorded_at, channel, source, "
     "client_event_id, collection_point, policy_version_id, language, evidence, suppressed, import_batch_id, "
-    "actor_id, actor_label) SELECT i, u, s, p, a, t, %s, c, '', '', cp, v, l, ev, sp, NULL, %s, %s FROM unnest("
-    "%b::bigint[], %b::uuid[], %b::bigint[], %b::bigint[], %b::varchar[], %b::timestamptz[], %b::varchar[], "
-    "%b::varchar[], %b::bigint[], %b::varchar[], %b::text[], %b::boolean[]) AS r(i, u, s, p, a, t, c, cp, v, l, "
-    "ev, sp)"
+    "actor_id, actor_label) SELECT i, u, s, p, a, t, %s, c, '', '', cp, v, l, ev, sp, NULL, %s, %s FROM r "
+    "RETURNING 1)"
 )
-_WEB_INSERT = (
-    "INSERT INTO {table} (event_id, device_id, banner_sha256, gpc, region, rule, created_at) "
-    "SELECT e, %s, %s, %s, %s, r, %s FROM unnest(%b::bigint[], %b::varchar[]) AS w(e, r)"
+_CHOICES = (
+    "w AS (INSERT INTO {table} (event_id, device_id, banner_sha256, gpc, region, rule, created_at) "
+    "SELECT i, {device}, %s, %s, %s, ru, %s FROM r RETURNING 1)"
 )
+# The fold: every row of a web choice is its (subject, purpose)'s only one, so each is a winner; `o` is
+# the fold's lock order (subject, purpose code), the order consent's other writers lock states in.
+_FOLD = (
+    "f AS (INSERT INTO {table} (subject_id, purpose_id, action, at, event_id, expires_at, updated_at) "
+    "SELECT s, p, a, k, i, x, %s FROM r ORDER BY o{tail} RETURNING 1)"
+)
+
+
+def _rows_json(rows: list[EventRow], rules: list[str], purposes: Mapping[str, Purpose]) -> str:
+    """The rows of the ledger statement's `r`: each event, its rule, and what the fold writes for it."""
+    winners = sorted(rows, key=lambda r: (r.item.subject_id, r.item.purpose))
+    folded = {state[4]: (order, state) for order, state in enumerate(state_rows(winners, purposes=purposes))}
+    out = []
+    for row, rule in zip(rows, rules, strict=True):
+        order, (_sid, _pid, _action, rank, _event, expires) = folded[row.event_id]
+        out.append(
+            {
+                "i": row.event_id, "u": row.public_id, "s": row.item.subject_id, "p": row.purpose_pk,
+                "a": row.action, "t": row.at.isoformat(), "c": row.item.channel, "cp": row.collection_point,
+                "v": row.policy_version_id, "l": row.language, "ev": row.sealed_text, "sp": row.suppressed,
+                "ru": rule, "k": rank.isoformat(), "x": expires.isoformat() if expires else None, "o": order,
+            }
+        )  # fmt: skip
+    return json.dumps(out, separators=(",", ":"))
 
 
 def _write_pg(
@@ -354,44 +385,29 @@ def _write_pg(
     actor: Actor,
     audit: list[dict[str, Any]] | None = None,
 ) -> None:
-    """One statement: the ledger rows, their WebChoice rows and the fold (arrays bound server-side), and
-    with `audit` the audit events, appended after the rest (their first argument waits for the counts).
-    """
-    columns = [
-        [r.event_id for r in rows],
-        [uuid.UUID(r.public_id) for r in rows],
-        [r.item.subject_id for r in rows],
-        [r.purpose_pk for r in rows],
-        [r.action for r in rows],
-        [r.at for r in rows],
-        [r.item.channel for r in rows],
-        [r.collection_point for r in rows],
-        [r.policy_version_id for r in rows],
-        [r.language for r in rows],
-        [r.sealed_text for r in rows],
-        [r.suppressed for r in rows],
+    """One statement: the ledger rows, their WebChoice rows and the fold, and with `audit` the audit
+    events, appended after the rest (their first argument waits for the counts of every insert before it)."""
+    done = " + ".join(f"(SELECT count(*) FROM {name})" for name in ("e", "w", "f")) + " >= 0"
+    last, audit_params = (done, [])
+    if audit:
+        last, audit_params = audit_append_sql(audit, after=done)
+    ctes = [
+        _ROWS,
+        _EVENTS.format(table=ConsentEvent._meta.db_table),
+        _CHOICES.format(table=WebChoice._meta.db_table, device="%s"),
+        _FOLD.format(
+            table=ConsentState._meta.db_table,
+            tail=state_upsert_tail(connection.ops.quote_name(ConsentState._meta.db_table)),
+        ),
     ]
     user = actor_user(actor)
-    events = _EVENT_INSERT.format(table=ConsentEvent._meta.db_table)
-    choices = _WEB_INSERT.format(table=WebChoice._meta.db_table)
-    winners = sorted(rows, key=lambda r: (r.item.subject_id, r.item.purpose))  # one lock order
-    upsert, upsert_params = pg_state_upsert(state_rows(winners, purposes=purposes), now=now)
-    sql, audit_params = f"WITH e AS ({events}), w AS ({choices}) {upsert}", []
-    if audit:
-        done = "(SELECT count(*) FROM e) + (SELECT count(*) FROM w) + (SELECT count(*) FROM s) >= 0"
-        call, audit_params = audit_append_sql(audit, after=done)
-        sql = (
-            f"WITH e AS ({events} RETURNING 1), w AS ({choices} RETURNING 1), s AS ({upsert} RETURNING 1) "
-            f"SELECT {call}"
-        )
     with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
         bound.execute(
-            sql,
+            f"WITH {', '.join(ctes)} SELECT {last}",
             [
-                now, user.pk if user is not None else None, actor_label(actor), *columns,
-                device.pk, web.banner_sha256, web.gpc, web.region, web.created_at,
-                [r.event_id for r in rows], rules,
-                *upsert_params, *audit_params,
+                _rows_json(rows, rules, purposes), now, user.pk if user is not None else None,
+                actor_label(actor), device.pk, web.banner_sha256, web.gpc, web.region, web.created_at, now,
+                *audit_params,
             ],
         )  # fmt: skip
 
