@@ -171,7 +171,13 @@ def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor, reserve: 
     device_columns, device_marks, device_values = _insert_parts(device, skip=("subject",))
     # Bound server-side like the ledger statement: no values formatted into the text in Python (and the
     # text is the same every visit, were statements ever prepared: Django leaves prepare_threshold off).
-    with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
+    # Errors as Django's (wrap_database_errors): two first choices racing with one new id must raise the
+    # IntegrityError the caller retries on, not psycopg's own.
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        psycopg.Cursor(cursor.connection) as bound,
+    ):
         bound.execute(
             f"WITH s AS (INSERT INTO {DataSubject._meta.db_table} ({subject_columns}) "
             f"VALUES ({subject_marks}) RETURNING id), "
@@ -401,7 +407,11 @@ def _write_pg(
         ),
     ]
     user = actor_user(actor)
-    with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,  # errors as Django's, like every other statement's
+        psycopg.Cursor(cursor.connection) as bound,
+    ):
         bound.execute(
             f"WITH {', '.join(ctes)} SELECT {last}",
             [

@@ -7,11 +7,14 @@ path fails here before it shows in bench/web_consent.py.
 
 import json
 import os
+import threading
+import uuid
 
 import psycopg
 import pytest
 import redis
 from django.core.cache import caches
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +23,7 @@ from audit.models import AuditEvent
 from audit.selectors import verify_chain
 from consent import web_selectors
 from consent.models import ConsentEvent, Purpose, ReconsentRequest, WebDevice
+from consent.services import web_choice_record, web_store
 from consent.web_selectors import CONFIG_VERSION_KEY, web_banner
 from core import ratelimit
 from core.ratelimit import window_count
@@ -91,6 +95,43 @@ def test_a_first_visit_and_a_return_visit_choice_cost_a_pinned_number_of_stateme
     assert again["choices"] == {"necessary": True, "analytics": False, "advertising": True, "widgets": False}
     assert ConsentEvent.objects.filter(public_id__in=first["receipts"] + again["receipts"]).count() == 6
     assert not any("consent_purpose" in s or "consent_policyversion" in s for s in statements)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_choices_racing_with_one_new_device_id_end_on_one_device(monkeypatch):
+    device_id = str(uuid.uuid4())  # an id consent.js kept, that we have never seen
+    barrier = threading.Barrier(2, timeout=30)
+    lock, waited = web_store._lock_pg, set()
+
+    def both_find_none(public_id, reserve):  # both look before either creates the device
+        found = lock(public_id, reserve)
+        if found is None and threading.get_ident() not in waited:
+            waited.add(threading.get_ident())
+            barrier.wait()
+        return found
+
+    monkeypatch.setattr(web_store, "_lock_pg", both_find_none)
+    errors = []
+
+    def choose(allowed: bool) -> None:
+        try:
+            web_choice_record(device_id=device_id, choices={"analytics_cookies": allowed})
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=choose, args=(allowed,)) for allowed in (True, False)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    # The loser's insert failed on the device's unique id (as Django's IntegrityError), and its retry found
+    # the winner's device: both choices are recorded for that one device.
+    assert errors == []
+    device = WebDevice.objects.get(public_id=device_id)
+    assert ConsentEvent.objects.filter(subject_id=device.subject_id).count() == 2
+    assert verify_chain()[1] is None
 
 
 def test_a_first_visit_audits_the_new_subject_then_the_choice_in_one_unbroken_chain():
