@@ -16,7 +16,8 @@ device and its pseudonymous subject are created) choosing analytics on, advertis
 with the banner hash from /consent/web/config, an allowed Origin, region DE; then return visits of
 those devices changing their minds. Every choice is three ledger events with sealed evidence, three
 WebChoice rows, the state fold and audit events. The same client then hits a bare Django view answering
-204 through the same middleware. With --repeat, the measurements alternate and the best run counts.
+204 through the whole middleware stack (the consent endpoints, marked @public_endpoint, skip its session,
+auth, CSRF and messages parts: core.public_endpoints). With --repeat, the measurements alternate and the best run counts.
 Each line also gives the CPU time per request of the gunicorn workers and of the PostgreSQL backends
 serving the bench database (from /proc), which the shared machine's load moves less than the rates.
 """

@@ -1,10 +1,16 @@
-"""The writes of one web choice in few round trips (issue 18's hot path), all in the caller's transaction.
+"""The writes of one web choice in few round trips (issue 18's hot path).
 
-On PostgreSQL one statement finds and locks the device with its subjects' consent states, or creates
-device, pseudonymous subject and data key together; the ledger rows then go through the ledger's own
-steps (parse and minimise, seal, append, fold) and the audit events are written last, in one chained
-insert, so the audit chain's lock is held for three round trips before the commit. Other databases
-(SQLite in development) take the ORM path with the same result.
+A first visit on PostgreSQL is one statement in autocommit (no BEGIN, no COMMIT): its subject and ledger
+ids come from this process's pool (web_ids) and its data key is made here, so the evidence is sealed
+before anything is sent, and the statement inserts the pseudonymous subject, its data key, the device,
+the ledger rows, their WebChoice rows and the fold, then appends the audit events. A drawn id that turns
+out taken fails that statement whole (IntegrityError) and the caller takes the transaction path.
+
+The transaction path, in the caller's transaction: one statement finds and locks the device with its
+subjects' consent states, or creates device, pseudonymous subject and data key together; the ledger rows
+then go through the ledger's own steps (parse and minimise, seal, append, fold) and the audit events are
+written last, in one chained insert, so the audit chain's lock is held for three round trips before the
+commit. Other databases (SQLite in development) take the ORM path with the same result.
 """
 
 import json
@@ -30,6 +36,7 @@ from inventory.services import subject_create
 from ..models import Action, ConsentEvent, ConsentState, Purpose
 from ..selectors import open_reconsent_requests
 from ..web_models import WebChoice, WebDevice
+from . import web_ids
 from .append import insert_events, prepare_rows
 from .checks import apply_suppression, check_subjects_and_versions, parse_events
 from .inputs import BulkRecordRejected, ConsentEventInput, EventRow
@@ -42,7 +49,7 @@ ERASED = "The data subject was erased; no consent can be recorded for them."
 class ChoiceDevice:
     """A device locked for one choice, with what the choice needs to know about its subjects."""
 
-    pk: int
+    pk: int | None  # None while drawn: the ledger statement creates it (`insert`)
     public_id: str
     subject_id: int
     person_id: int | None
@@ -53,6 +60,9 @@ class ChoiceDevice:
     audit: list[dict[str, Any]] = field(default_factory=list)  # events to write with the choice's own
     event_ids: list[int] = field(default_factory=list)  # ledger ids drawn with the device's statement
     audited: bool = False  # the choice's audit events went with its ledger statement (first visits)
+    # drawn (device_drawn): the CTEs and parameters inserting subject, data key and device, which the
+    # ledger statement runs first; None once written, or for a device that exists
+    insert: tuple[str, list[Any]] | None = None
 
 
 def _state(row: Sequence) -> ConsentState:
@@ -160,43 +170,31 @@ def _insert_parts(obj: Model, skip: tuple[str, ...] = ()) -> tuple[str, str, lis
     return columns, marks, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
 
 
-def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor, reserve: int) -> ChoiceDevice:
-    """One statement: the pseudonymous subject, its data key and the device."""
+def _new_rows(
+    public_id: uuid.UUID | None, region: str
+) -> tuple[bytes, WebDevice, list[tuple[str, str, list]]]:
+    """A new data key (raw), the device, and the (columns, typed placeholders, values) of the subject, its
+    data key and the device, as save() would write them (the subject id and the device's link to it are
+    the caller's to add)."""
     raw, wrapped = crypto.new_data_key()
     subject = DataSubject(kind=DataSubject.Kind.PERSON)
     subject.email_normalized = ""
-    subject_columns, subject_marks, subject_values = _insert_parts(subject)
-    key_columns, key_marks, key_values = _insert_parts(DataKey(wrapped=wrapped))
     device = WebDevice(public_id=public_id or uuid.uuid4(), subject_id=0, region=region[:8])
-    device_columns, device_marks, device_values = _insert_parts(device, skip=("subject",))
-    # Bound server-side like the ledger statement: no values formatted into the text in Python (and the
-    # text is the same every visit, were statements ever prepared: Django leaves prepare_threshold off).
-    # Errors as Django's (wrap_database_errors): two first choices racing with one new id must raise the
-    # IntegrityError the caller retries on, not psycopg's own.
-    with (
-        connection.cursor() as cursor,
-        connection.wrap_database_errors,
-        psycopg.Cursor(cursor.connection) as bound,
-    ):
-        bound.execute(
-            f"WITH s AS (INSERT INTO {DataSubject._meta.db_table} ({subject_columns}) "
-            f"VALUES ({subject_marks}) RETURNING id), "
-            f"k AS (INSERT INTO {DataKey._meta.db_table} (subject_id, {key_columns}) "
-            f"SELECT id, {key_marks} FROM s), "
-            f"d AS (INSERT INTO {WebDevice._meta.db_table} (subject_id, {device_columns}) "
-            f"SELECT id, {device_marks} FROM s RETURNING id, subject_id) "
-            f"SELECT id, subject_id, {_draw_ids(reserve)} FROM d",
-            [*subject_values, *key_values, *device_values],
-        )
-        pk, subject_id, event_ids = bound.fetchone()
+    parts = [
+        _insert_parts(subject),
+        _insert_parts(DataKey(wrapped=wrapped)),
+        _insert_parts(device, skip=("subject",)),
+    ]
+    return raw, device, parts
+
+
+def _created(device: WebDevice, subject_id: int, raw: bytes, actor: Actor, **fields: Any) -> ChoiceDevice:
     return ChoiceDevice(
-        pk=pk,
         public_id=str(device.public_id),
         subject_id=subject_id,
         person_id=None,
         states={},
         created=True,
-        event_ids=event_ids,
         key=crypto.sealing_key(subject_id, raw),
         audit=[
             {
@@ -207,6 +205,54 @@ def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor, reserve: 
                 "subject_id": subject_id,
             }
         ],
+        **fields,
+    )
+
+
+def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor, reserve: int) -> ChoiceDevice:
+    """One statement: the pseudonymous subject, its data key and the device."""
+    raw, device, (subject, key, machine) = _new_rows(public_id, region)  # each (columns, marks, values)
+    # Bound server-side like the ledger statement: no values formatted into the text in Python (and the
+    # text is the same every visit, were statements ever prepared: Django leaves prepare_threshold off).
+    # Errors as Django's (wrap_database_errors): two first choices racing with one new id must raise the
+    # IntegrityError the caller retries on, not psycopg's own.
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        psycopg.Cursor(cursor.connection) as bound,
+    ):
+        bound.execute(
+            f"WITH s AS (INSERT INTO {DataSubject._meta.db_table} ({subject[0]}) "
+            f"VALUES ({subject[1]}) RETURNING id), "
+            f"k AS (INSERT INTO {DataKey._meta.db_table} (subject_id, {key[0]}) "
+            f"SELECT id, {key[1]} FROM s), "
+            f"d AS (INSERT INTO {WebDevice._meta.db_table} (subject_id, {machine[0]}) "
+            f"SELECT id, {machine[1]} FROM s RETURNING id, subject_id) "
+            f"SELECT id, subject_id, {_draw_ids(reserve)} FROM d",
+            [*subject[2], *key[2], *machine[2]],
+        )
+        pk, subject_id, event_ids = bound.fetchone()
+    return _created(device, subject_id, raw, actor, pk=pk, event_ids=event_ids)
+
+
+def device_drawn(*, region: str, actor: Actor, events: int) -> ChoiceDevice:
+    """A new device for a first visit on PostgreSQL, nothing written yet: its pseudonymous subject's id
+    and `events` ledger ids come from this process's pool (web_ids) and its data key is made here, so
+    append_choice_events writes subject, key, device and the whole choice in one statement (`insert`)."""
+    subject_id, event_ids = web_ids.take(events)
+    raw, device, parts = _new_rows(None, region)
+    tables = (DataSubject._meta.db_table, DataKey._meta.db_table, WebDevice._meta.db_table)
+    link = ("id", "subject_id", "subject_id")
+    ctes, params = [], []
+    for name, table, column, (columns, marks, values) in zip("skd", tables, link, parts, strict=True):
+        returning = "id" if name == "d" else "1"
+        ctes.append(
+            f"{name} AS (INSERT INTO {table} ({column}, {columns}) "
+            f"VALUES (%s::bigint, {marks}) RETURNING {returning})"
+        )
+        params += [subject_id, *values]
+    return _created(
+        device, subject_id, raw, actor, pk=None, event_ids=event_ids, insert=(", ".join(ctes), params)
     )
 
 
@@ -391,35 +437,41 @@ def _write_pg(
     actor: Actor,
     audit: list[dict[str, Any]] | None = None,
 ) -> None:
-    """One statement: the ledger rows, their WebChoice rows and the fold, and with `audit` the audit
-    events, appended after the rest (their first argument waits for the counts of every insert before it)."""
-    done = " + ".join(f"(SELECT count(*) FROM {name})" for name in ("e", "w", "f")) + " >= 0"
+    """One statement: a drawn device's subject, data key and device (`device.insert`), the ledger rows,
+    their WebChoice rows and the fold, and with `audit` the audit events, appended after the rest (their
+    first argument waits for the counts of every insert before it)."""
+    create, create_params = device.insert or ("", [])
+    names = ("s", "k", "d", "e", "w", "f") if create else ("e", "w", "f")
+    done = " + ".join(f"(SELECT count(*) FROM {name})" for name in names) + " >= 0"
     last, audit_params = (done, [])
     if audit:
         last, audit_params = audit_append_sql(audit, after=done)
     ctes = [
+        *([create] if create else []),
         _ROWS,
         _EVENTS.format(table=ConsentEvent._meta.db_table),
-        _CHOICES.format(table=WebChoice._meta.db_table, device="%s"),
+        _CHOICES.format(table=WebChoice._meta.db_table, device="(SELECT id FROM d)" if create else "%s"),
         _FOLD.format(
             table=ConsentState._meta.db_table,
             tail=state_upsert_tail(connection.ops.quote_name(ConsentState._meta.db_table)),
         ),
     ]
     user = actor_user(actor)
+    # Errors as Django's: a drawn id found taken is the IntegrityError web_choice_record falls back on.
     with (
         connection.cursor() as cursor,
-        connection.wrap_database_errors,  # errors as Django's, like every other statement's
+        connection.wrap_database_errors,
         psycopg.Cursor(cursor.connection) as bound,
     ):
         bound.execute(
             f"WITH {', '.join(ctes)} SELECT {last}",
             [
-                _rows_json(rows, rules, purposes), now, user.pk if user is not None else None,
-                actor_label(actor), device.pk, web.banner_sha256, web.gpc, web.region, web.created_at, now,
-                *audit_params,
+                *create_params, _rows_json(rows, rules, purposes), now, user.pk if user is not None else None,
+                actor_label(actor), *([] if create else [device.pk]), web.banner_sha256, web.gpc, web.region,
+                web.created_at, now, *audit_params,
             ],
         )  # fmt: skip
+    device.insert = None
 
 
 def folded_states(
@@ -452,6 +504,8 @@ def folded_states(
 def audit_choice(device: ChoiceDevice, rows: list[EventRow], actor: Actor) -> None:
     """The choice's audit events (and the new subject's), last in the transaction, one chained insert
     (unless they went with the ledger statement already)."""
+    if device.insert is not None:  # never: a drawn device has events to write, and they create it
+        raise AssertionError("A drawn device is written by its ledger statement.")
     if not device.audited:
         audit_record_many(_audit_events(device, rows, actor))
     device.audit.clear()

@@ -7,8 +7,10 @@ path fails here before it shows in bench/web_consent.py.
 
 import json
 import os
+import tempfile
 import threading
 import uuid
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -22,11 +24,12 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from audit.selectors import verify_chain
 from consent import web_selectors
-from consent.models import ConsentEvent, Purpose, ReconsentRequest, WebDevice
-from consent.services import web_choice_record, web_store
+from consent.models import ConsentEvent, ConsentState, Purpose, ReconsentRequest, WebChoice, WebDevice
+from consent.services import web_choice_record, web_ids, web_store
 from consent.web_selectors import CONFIG_VERSION_KEY, web_banner
 from core import ratelimit
 from core.ratelimit import window_count
+from inventory.models import DataKey, DataSubject
 from tests.conftest import redis_url
 from tests.consent.factories import published_policy
 
@@ -34,8 +37,9 @@ ORIGIN = "https://www.example.com"
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 # Inside the test's transaction the choice's own transaction is a SAVEPOINT/RELEASE pair (2 statements);
-# in production it is BEGIN/COMMIT, which psycopg sends outside Cursor.execute.
-FIRST_VISIT_STATEMENTS = 4  # + device/subject/key/ledger ids, events/WebChoice/fold/audit append
+# in production a return visit's is BEGIN/COMMIT, which psycopg sends outside Cursor.execute, and a first
+# visit has none: its one statement runs in autocommit (test_a_first_visit_is_one_autocommit_statement).
+FIRST_VISIT_STATEMENTS = 3  # + subject/key/device/events/WebChoice/fold/audit append, ids drawn ahead
 RETURN_VISIT_STATEMENTS = 7  # + device/states locked/ledger ids, key, suppression, re-consent requests
 # open (none), events/WebChoice/fold/audit append
 
@@ -97,6 +101,111 @@ def test_a_first_visit_and_a_return_visit_choice_cost_a_pinned_number_of_stateme
     assert not any("consent_purpose" in s or "consent_policyversion" in s for s in statements)
 
 
+@contextmanager
+def wire():
+    """The messages this connection's libpq sends while the block runs (PQtrace): each round trip ends
+    with a Query (simple protocol: BEGIN, COMMIT, SAVEPOINT...) or a Sync (a statement with parameters)."""
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    sent: list[list[str]] = []
+    with tempfile.TemporaryFile() as trace:
+        pgconn.trace(os.dup(trace.fileno()))
+        pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE)
+        try:
+            yield sent
+        finally:
+            pgconn.untrace()  # flushes
+            trace.seek(0)
+            sent += [
+                line.split("\t") for line in trace.read().decode().splitlines() if line.startswith("F\t")
+            ]
+
+
+def _round_trips(sent: list[list[str]]) -> list[str]:
+    return ["\t".join(message) for message in sent if message[2] in ("Query", "Sync")]
+
+
+def _xmins(device: WebDevice) -> set[str]:
+    """The ids of the transactions that wrote a device's rows (PostgreSQL's xmin of each row)."""
+    sid = device.subject_id
+    queries = [
+        (DataSubject, "id = %s", sid), (DataKey, "subject_id = %s", sid), (WebDevice, "id = %s", device.pk),
+        (ConsentEvent, "subject_id = %s", sid), (WebChoice, "device_id = %s", device.pk),
+        (ConsentState, "subject_id = %s", sid), (AuditEvent, "subject_id = %s", sid),
+    ]  # fmt: skip
+    found = set()
+    with connection.cursor() as cursor:
+        for model, where, value in queries:
+            cursor.execute(f"SELECT xmin::text FROM {model._meta.db_table} WHERE {where}", [value])
+            rows = cursor.fetchall()
+            assert rows, model
+            found |= {xmin for (xmin,) in rows}
+    return found
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_visit_is_one_autocommit_statement():
+    client = Client()
+    _choose(client, {"analytics": True})  # this process's copy of the config, and ids drawn ahead
+    assert connection.get_autocommit() and not connection.in_atomic_block
+    with wire() as sent:
+        first = _choose(client, {"analytics": True, "advertising": False, "widgets": False})
+    trips = _round_trips(sent)
+    assert len(trips) == 1 and "Sync" in trips[0], "\n".join(trips)  # no BEGIN, no COMMIT: autocommit
+    device = WebDevice.objects.get(public_id=first["device_id"])
+    # The one statement did the whole job, in one transaction: subject, data key, device, three ledger
+    # events, three WebChoice rows, three states and the two audit events all carry its id.
+    assert len(_xmins(device)) == 1
+    assert ConsentEvent.objects.filter(subject_id=device.subject_id).count() == 3
+    assert WebChoice.objects.filter(device_id=device.pk).count() == 3
+    assert verify_chain()[1] is None
+    # A return visit is still one transaction (BEGIN ... COMMIT) around its statements.
+    with wire() as sent:
+        _choose(client, {"analytics": False}, device_id=first["device_id"])
+    trips = _round_trips(sent)
+    assert "BEGIN" in trips[0] and "COMMIT" in trips[-1], "\n".join(trips)
+    assert len(_xmins(device)) == 2
+
+
+def _first_visit_with_a_taken_id(taken: str, monkeypatch) -> None:
+    client = Client()
+    earlier = _choose(client, {"analytics": True})
+    old = WebDevice.objects.get(public_id=earlier["device_id"])
+    old_event = ConsentEvent.objects.get(subject_id=old.subject_id)
+    drawn = web_ids.take
+
+    def taken_id(events):  # as after a sequence set back or rows loaded with their ids: one exists already
+        subject_id, event_ids = drawn(events)
+        if taken == "subject":
+            return old.subject_id, event_ids
+        return subject_id, [old_event.pk, *event_ids[1:]]
+
+    monkeypatch.setattr(web_ids, "take", taken_id)
+    forgotten = []
+    monkeypatch.setattr(web_ids, "forget", lambda: forgotten.append(True))
+    result = _choose(client, {"analytics": True, "advertising": False, "widgets": False})
+    assert forgotten == [True]  # the ids held are dropped
+    device = WebDevice.objects.get(public_id=result["device_id"])
+    assert device.subject_id != old.subject_id
+    recorded = ConsentEvent.objects.filter(public_id__in=result["receipts"], subject_id=device.subject_id)
+    assert recorded.count() == 3 and old_event.pk not in {e.pk for e in recorded}
+    assert ConsentEvent.objects.filter(subject_id=old.subject_id).count() == 1  # the other device untouched
+    actions = AuditEvent.objects.filter(subject_id=device.subject_id).order_by("id").values_list("action")
+    assert [a for (a,) in actions] == ["subject.created", "consent.events_recorded"]
+    assert verify_chain()[1] is None
+
+
+@pytest.mark.parametrize("taken", ["subject", "ledger"])
+def test_a_first_visit_whose_drawn_id_is_taken_is_recorded_in_a_transaction(taken, monkeypatch):
+    _first_visit_with_a_taken_id(taken, monkeypatch)  # inside the test's transaction: behind a savepoint
+
+
+@pytest.mark.parametrize("taken", ["subject", "ledger"])
+@pytest.mark.django_db(transaction=True)
+def test_a_first_visit_whose_drawn_id_is_taken_in_autocommit_is_recorded_in_a_transaction(taken, monkeypatch):
+    _first_visit_with_a_taken_id(taken, monkeypatch)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_first_choices_racing_with_one_new_device_id_end_on_one_device(monkeypatch):
     device_id = str(uuid.uuid4())  # an id consent.js kept, that we have never seen
@@ -132,6 +241,17 @@ def test_two_first_choices_racing_with_one_new_device_id_end_on_one_device(monke
     device = WebDevice.objects.get(public_id=device_id)
     assert ConsentEvent.objects.filter(subject_id=device.subject_id).count() == 2
     assert verify_chain()[1] is None
+
+
+def test_a_process_forked_from_one_holding_ids_holds_none():
+    _choose(Client(), {"analytics": True})
+    assert web_ids.held()[0] > 0
+    pid = os.fork()
+    if pid == 0:  # the child: a gunicorn worker forked from a parent that drew ids
+        os._exit(0 if web_ids.held() == (0, 0) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert web_ids.held()[0] > 0  # the parent keeps its own
 
 
 def test_a_first_visit_audits_the_new_subject_then_the_choice_in_one_unbroken_chain():
