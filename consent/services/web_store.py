@@ -33,10 +33,11 @@ from inventory import crypto
 from inventory.models import DataKey, DataSubject
 from inventory.services import subject_create
 
+from .. import conf
 from ..models import Action, ConsentEvent, ConsentState, Purpose
 from ..selectors import open_reconsent_requests
 from ..web_models import WebChoice, WebDevice
-from . import web_ids
+from . import web_ids, web_prepared
 from .append import insert_events, prepare_rows
 from .checks import apply_suppression, check_subjects_and_versions, parse_events
 from .inputs import BulkRecordRejected, ConsentEventInput, EventRow
@@ -393,18 +394,19 @@ _ROWS = (
 _EVENTS = (
     "e AS (INSERT INTO {table} (id, public_id, subject_id, purpose_id, action, at, recorded_at, channel, source, "
     "client_event_id, collection_point, policy_version_id, language, evidence, suppressed, import_batch_id, "
-    "actor_id, actor_label) SELECT i, u, s, p, a, t, %s, c, '', '', cp, v, l, ev, sp, NULL, %s, %s FROM r "
+    "actor_id, actor_label) SELECT i, u, s, p, a, t, %s::timestamptz, c, '', '', cp, v, l, ev, sp, NULL, %s::bigint, "
+    "%s::varchar FROM r "
     "RETURNING 1)"
 )
 _CHOICES = (
     "w AS (INSERT INTO {table} (event_id, device_id, banner_sha256, gpc, region, rule, created_at) "
-    "SELECT i, {device}, %s, %s, %s, ru, %s FROM r RETURNING 1)"
+    "SELECT i, {device}, %s::varchar, %s::boolean, %s::varchar, ru, %s::timestamptz FROM r RETURNING 1)"
 )
 # The fold: every row of a web choice is its (subject, purpose)'s only one, so each is a winner; `o` is
 # the fold's lock order (subject, purpose code), the order consent's other writers lock states in.
 _FOLD = (
     "f AS (INSERT INTO {table} (subject_id, purpose_id, action, at, event_id, expires_at, updated_at) "
-    "SELECT s, p, a, k, i, x, %s FROM r ORDER BY o{tail} RETURNING 1)"
+    "SELECT s, p, a, k, i, x, %s::timestamptz FROM r ORDER BY o{tail} RETURNING 1)"
 )
 
 
@@ -450,28 +452,41 @@ def _write_pg(
         *([create] if create else []),
         _ROWS,
         _EVENTS.format(table=ConsentEvent._meta.db_table),
-        _CHOICES.format(table=WebChoice._meta.db_table, device="(SELECT id FROM d)" if create else "%s"),
+        _CHOICES.format(
+            table=WebChoice._meta.db_table, device="(SELECT id FROM d)" if create else "%s::bigint"
+        ),
         _FOLD.format(
             table=ConsentState._meta.db_table,
             tail=state_upsert_tail(connection.ops.quote_name(ConsentState._meta.db_table)),
         ),
     ]
     user = actor_user(actor)
-    # Errors as Django's: a drawn id found taken is the IntegrityError web_choice_record falls back on.
+    _execute(
+        f"WITH {', '.join(ctes)} SELECT {last}",
+        [
+            *create_params, _rows_json(rows, rules, purposes), now, user.pk if user is not None else None,
+            actor_label(actor), *([] if create else [device.pk]), web.banner_sha256, web.gpc, web.region,
+            web.created_at, now, *audit_params,
+        ],
+    )  # fmt: skip
+    device.insert = None
+
+
+def _execute(sql: str, params: list[Any]) -> None:
+    """Run a ledger statement, its errors as Django's (a drawn id found taken is the IntegrityError
+    web_choice_record falls back on): as this session's prepared statement (web_prepared) unless
+    CONSENT_WEB_PREPARED_STATEMENTS is off, else bound server-side. Its text depends only on the kind of
+    visit and whether the audit events ride along (the rows travel as one JSON parameter), and each of
+    its parameters is cast to its type, so it can be prepared without them."""
+    if conf.web_prepared_statements():
+        web_prepared.execute(sql, params)
+        return
     with (
         connection.cursor() as cursor,
         connection.wrap_database_errors,
         psycopg.Cursor(cursor.connection) as bound,
     ):
-        bound.execute(
-            f"WITH {', '.join(ctes)} SELECT {last}",
-            [
-                *create_params, _rows_json(rows, rules, purposes), now, user.pk if user is not None else None,
-                actor_label(actor), *([] if create else [device.pk]), web.banner_sha256, web.gpc, web.region,
-                web.created_at, now, *audit_params,
-            ],
-        )  # fmt: skip
-    device.insert = None
+        bound.execute(sql, params)
 
 
 def folded_states(
