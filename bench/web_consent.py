@@ -16,7 +16,10 @@ device and its pseudonymous subject are created) choosing analytics on, advertis
 with the banner hash from /consent/web/config, an allowed Origin, region DE; then return visits of
 those devices changing their minds. Every choice is three ledger events with sealed evidence, three
 WebChoice rows, the state fold and audit events. The same client then hits a bare Django view answering
-204 through the same middleware. With --repeat, the measurements alternate and the best run counts.
+204 through the whole middleware stack (the consent endpoints, marked @public_endpoint, skip its session,
+auth, CSRF and messages parts: core.public_endpoints). With --repeat, the measurements alternate and the best run counts.
+Each line also gives the CPU time per request of the gunicorn workers and of the PostgreSQL backends
+serving the bench database (from /proc), which the shared machine's load moves less than the rates.
 """
 
 import argparse
@@ -113,8 +116,52 @@ async def _load(requests: list[bytes], seconds: float, clients: int) -> dict:
     }
 
 
-def load(requests: list[bytes], seconds: float, clients: int) -> dict:
-    return asyncio.run(_load(requests, seconds, clients))
+def load(requests: list[bytes], seconds: float, clients: int, server: "Server | None" = None) -> dict:
+    """`_load`, with the CPU time per request of the server's processes when `server` is given."""
+    before = server.cpu() if server else None
+    result = asyncio.run(_load(requests, seconds, clients))
+    if server and before and result["requests"]:
+        after = server.cpu()
+        result["cpu_ms"] = tuple(
+            (a - b) * 1000 / result["requests"] for a, b in zip(after, before, strict=True)
+        )
+    return result
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process on this machine, from /proc (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Server:
+    """gunicorn and the PostgreSQL backends serving it, for their CPU time (the machine is shared: the
+    CPU the server spends per request moves less with other load than its rate does)."""
+
+    def __init__(self, process: subprocess.Popen, bench_db: str):
+        self.process, self.bench_db = process, bench_db
+
+    def _workers(self) -> list[int]:
+        try:
+            text = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+        except OSError:
+            return []
+        return [int(pid) for pid in text.split()]
+
+    def _backends(self) -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [self.bench_db],
+            )
+            return [pid for (pid,) in cursor.fetchall()]
+
+    def cpu(self) -> tuple[float, float]:
+        """(gunicorn workers, PostgreSQL backends of the bench database) CPU seconds so far."""
+        return sum(map(_cpu_seconds, self._workers())), sum(map(_cpu_seconds, self._backends()))
 
 
 def _wait_for(timeout: float = 90) -> None:
@@ -173,13 +220,15 @@ def _start_server(bench_db: str, threads: int) -> subprocess.Popen:
 
 
 def _line(name: str, r: dict, unit: str) -> str:
+    cpu = r.get("cpu_ms")
     return (
         f"{name:<14} {r['requests']:>7,} ok, {r['errors']} errors: {r['rate']:>6,.0f} {unit}/s, "
         f"p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms"
+        + (f"; CPU per request: gunicorn {cpu[0]:.2f} ms, PostgreSQL {cpu[1]:.2f} ms" if cpu else "")
     )
 
 
-def _measure(args, banner: str) -> tuple[dict, dict, dict]:
+def _measure(args, banner: str, server: Server) -> tuple[dict, dict, dict]:
     first = json.dumps(
         {"choices": {"analytics": True, "advertising": False, "widgets": False}, "banner_sha256": banner}
     ).encode()
@@ -190,7 +239,7 @@ def _measure(args, banner: str) -> tuple[dict, dict, dict]:
     best: dict[str, dict] = {}
     for _ in range(args.repeat):
         for name, reqs in (("choices", first_visit), ("bare", bare)):
-            result = load(reqs, args.seconds, args.clients)
+            result = load(reqs, args.seconds, args.clients, server)
             if name not in best or result["rate"] > best[name]["rate"]:
                 best[name] = result
     devices = sorted({json.loads(b)["device_id"] for b in best["choices"]["bodies"]})[: 20 * args.clients]
@@ -208,7 +257,7 @@ def _measure(args, banner: str) -> tuple[dict, dict, dict]:
         )
         for d in devices
     ]
-    again = load(returning, args.seconds, args.clients)
+    again = load(returning, args.seconds, args.clients, server)
     return best["choices"], again, best["bare"]
 
 
@@ -234,7 +283,9 @@ def main() -> None:
             status, body = asyncio.run(_one(request_bytes("GET", "/consent/web/config")))
             if status != 200:
                 raise SystemExit(f"/consent/web/config answered {status}: {body[:200]!r}")
-            choices, again, bare = _measure(args, json.loads(body)["banner"]["sha256"])
+            choices, again, bare = _measure(
+                args, json.loads(body)["banner"]["sha256"], Server(server, bench_db)
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -8,7 +8,8 @@ workers, PostgreSQL and the load client (and whatever else runs): its figures mo
 one posts the same first-visit choices through Django's test client in one process, with the same
 production-like settings (DEBUG off, throw-away secrets, the Redis cache at CACHE_URL, else
 redis://127.0.0.1:6379/5) against a throw-away database, and reports this process's CPU time per choice
-(and per bare 204 request through the same middleware), which the load moves far less. --cprofile prints
+(and per bare 204 request through the same middleware), which the load moves far less, and the CPU time
+of the PostgreSQL backend serving it (from /proc, when the server runs on this machine). --cprofile prints
 cProfile's tables (tottime, cumulative; its per-call overhead inflates small functions), --sample a
 statistical profile (SIGPROF every few ms: unbiased shares, own and inclusive).
 """
@@ -46,15 +47,25 @@ HEADERS = {
 }
 
 
-def cpu_ms_per_call(call, n: int) -> float:
-    """This process's CPU time per call, best of three runs of n."""
-    best = float("inf")
+def backend_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process on this machine, from /proc (nan when it can't be read)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ms_per_call(call, n: int, backend: int) -> tuple[float, float]:
+    """This process's and the PostgreSQL backend's CPU time per call, each the best of three runs of n."""
+    best, best_backend = float("inf"), float("inf")
     for _ in range(3):
-        start = time.process_time()
+        start, start_backend = time.process_time(), backend_cpu_seconds(backend)
         for _ in range(n):
             call()
         best = min(best, (time.process_time() - start) * 1000 / n)
-    return best
+        best_backend = min(best_backend, (backend_cpu_seconds(backend) - start_backend) * 1000 / n)
+    return best, best_backend
 
 
 def sampled(call, n: int, top: int = 40) -> None:
@@ -119,10 +130,15 @@ def main() -> None:
         for _ in range(50):  # warm-up: connections, per-process caches
             choice()
             bare()
-        choice_ms, bare_ms = cpu_ms_per_call(choice, args.requests), cpu_ms_per_call(bare, args.requests)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        choice_ms, choice_pg = cpu_ms_per_call(choice, args.requests, backend)
+        bare_ms, _ = cpu_ms_per_call(bare, args.requests, backend)
         print(f"web consent profile: in-process (Django test client), DEBUG off, Redis cache, best of 3 x "
               f"{args.requests}, load average {os.getloadavg()[0]:.2f}")  # fmt: skip
-        print(f"first-visit choice: {choice_ms:.3f} ms CPU per choice (this process)")
+        print(f"first-visit choice: {choice_ms:.3f} ms CPU per choice (this process), "
+              f"{choice_pg:.3f} ms PostgreSQL backend CPU")  # fmt: skip
         print(f"bare 204:           {bare_ms:.3f} ms CPU per request")
         if args.cprofile:
             profile = cProfile.Profile()

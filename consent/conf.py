@@ -152,3 +152,13 @@ def web_rate_limit() -> tuple[int, int]:
 def web_script_max_age() -> int:
     """Cache lifetime of the versioned consent.js URL (the content hash is in the URL): one year."""
     return getattr(settings, "CONSENT_WEB_SCRIPT_MAX_AGE", 365 * 24 * 3600)
+
+
+def web_prepared_statements() -> bool:
+    """CONSENT_WEB_PREPARED_STATEMENTS: run a web choice's ledger statement as a prepared statement (on).
+
+    Parsing and planning that statement cost PostgreSQL about as much as running it. Turn off behind a
+    pooler in transaction mode (PgBouncer before 1.21), which may run it on a session that never
+    prepared it.
+    """
+    return bool(getattr(settings, "CONSENT_WEB_PREPARED_STATEMENTS", True))

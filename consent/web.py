@@ -8,6 +8,8 @@
 
 The endpoint answers only configured origins (conf.web_allowed_origins, plus its own), refuses bad
 input with a 4xx and records nothing then. Personal data never goes into logs or error messages.
+The script, config and choice views are public endpoints (core.public_endpoints): they use no session,
+sign-in, CSRF token or messages, so they skip that middleware; the opt-out pages (forms) keep it all.
 """
 
 import hashlib
@@ -28,6 +30,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from core.client_ip import client_ip
+from core.public_endpoints import public_endpoint
 from core.throttling import over_limit
 from inventory.selectors import subject_find_by_email
 
@@ -115,12 +118,14 @@ def _script_response(max_age: int) -> HttpResponse:
     return response
 
 
+@public_endpoint
 @require_http_methods(["GET", "HEAD"])
 def consent_script(request: HttpRequest) -> HttpResponse:
     """The unversioned URL: a short cache, so sites embedding it pick up a new version within minutes."""
     return _script_response(300)
 
 
+@public_endpoint
 @require_http_methods(["GET", "HEAD"])
 def consent_script_versioned(request: HttpRequest, version: str) -> HttpResponse:
     if version != script()[1]:
@@ -138,6 +143,7 @@ def _device_param(raw: str) -> str:
         return ""
 
 
+@public_endpoint  # no session, sign-in, CSRF or messages: the short middleware chain
 @never_cache
 @csrf_exempt  # cross-origin JSON: CORS and the Origin check protect it, a CSRF cookie can't exist
 @require_http_methods(["GET", "OPTIONS"])
@@ -212,6 +218,7 @@ def _parse_choice(request: HttpRequest, *, current_sha256: str) -> dict:
     return {**data, "choices": choices, "device_id": device, "banner_sha256": banner, "language": language}
 
 
+@public_endpoint  # no session, sign-in, CSRF or messages: the short middleware chain
 @csrf_exempt  # cross-origin JSON: CORS and the Origin check protect it, a CSRF cookie can't exist
 @require_http_methods(["POST", "OPTIONS"])
 def choice(request: HttpRequest) -> HttpResponse:

@@ -89,6 +89,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Views marked @public_endpoint (the website's consent endpoint: cross-origin JSON, no session, sign-in,
+    # CSRF token or messages) continue behind CommonMiddleware and XFrameOptionsMiddleware only; every
+    # other view (the admin, the API, the forms) goes through the whole list below. core/public_endpoints.py.
+    "core.public_endpoints.PublicEndpointMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -265,6 +269,8 @@ CONSENT_WEB_REGION_HEADER = env.str("CONSENT_WEB_REGION_HEADER", default="CF-IPC
 CONSENT_WEB_DEFAULT_REGION = env.str("CONSENT_WEB_DEFAULT_REGION", default="EU")
 _web_rate = env.str("CONSENT_WEB_RATE_LIMIT", default="60/60")  # requests/seconds per client IP
 CONSENT_WEB_RATE_LIMIT = tuple(int(part) for part in _web_rate.split("/", 1))
+# A web choice's ledger statement is prepared once per database session; off behind a transaction pooler.
+CONSENT_WEB_PREPARED_STATEMENTS = env.bool("CONSENT_WEB_PREPARED_STATEMENTS", default=True)
 
 # --- Production hardening (active whenever DEBUG is off) -----------------------------------------
 if not DEBUG:

@@ -209,13 +209,16 @@ def reset_celery_connections(app) -> None:
 
 
 @pytest.fixture
-def celery_worker(transactional_db):
+def celery_worker(transactional_db, monkeypatch):
     """A real Celery worker (thread, solo pool) consuming from Redis, like production's `celery worker`."""
     from celery.contrib.testing.worker import start_worker
 
     from privacyops.celery import app
 
     url = redis_url()
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration (Settings.broker_url):
+    # with it set to another Redis than TEST_REDIS_URL, tasks would travel where the tests don't look.
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
     saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
     app.conf.update(broker_url=url, result_backend=url, task_always_eager=False)
     reset_celery_connections(app)

@@ -92,12 +92,13 @@ def pg_state_upsert(rows: list[tuple], *, now: datetime) -> tuple[str, list[Any]
     return (
         f"INSERT INTO {table} ({_STATE_COLUMNS}) SELECT s, p, a, t, e, x, %s FROM unnest("
         "%b::bigint[], %b::bigint[], %b::varchar[], %b::timestamptz[], %b::bigint[], %b::timestamptz[]"
-        f") AS u(s, p, a, t, e, x){_upsert_tail(table)}",
+        f") AS u(s, p, a, t, e, x){state_upsert_tail(table)}",
         [now, *columns],
     )
 
 
-def _upsert_tail(table: str) -> str:
+def state_upsert_tail(table: str) -> str:
+    """The fold's ON CONFLICT clause for an INSERT into ConsentState (`table` quoted): only forward."""
     return (
         " ON CONFLICT (subject_id, purpose_id) DO UPDATE SET action = excluded.action, at = excluded.at, "
         "event_id = excluded.event_id, expires_at = excluded.expires_at, updated_at = excluded.updated_at "
@@ -109,7 +110,7 @@ def _upsert_states(winners: list[EventRow], *, purposes: Mapping[str, Purpose], 
     """INSERT ... ON CONFLICT DO UPDATE ... WHERE (at, id) is newer: atomic per row, order-independent."""
     ops = connection.ops
     table = ops.quote_name(ConsentState._meta.db_table)
-    tail = _upsert_tail(table)
+    tail = state_upsert_tail(table)
     rows = state_rows(winners, purposes=purposes)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

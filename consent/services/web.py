@@ -6,12 +6,15 @@ web knows: the hash of the banner text shown, the Global Privacy Control flag, t
 rule that decided the action (11 CCR §7025(c)(3) when the signal and an opt-in conflict).
 """
 
+import logging
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from functools import partial
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -22,8 +25,10 @@ from inventory.services import subject_create
 from ..models import Action, Channel, ConsentState, Purpose
 from ..web_models import WebChoice, WebDevice, WebRule
 from ..web_selectors import web_config
-from . import web_store
+from . import web_ids, web_store
 from .inputs import BulkRecordRejected, ConsentEventInput
+
+logger = logging.getLogger(__name__)
 
 WEB_SOURCE = "website"
 WEB_ACTOR = "website"
@@ -117,29 +122,31 @@ def web_choice_record(
         raise ValidationError("The banner hash must be 64 lower-case hex digits.", code="banner")
     wanted = _parse_device_id(device_id)
     policy = (policy_version, config.policy_version_id if policy_version == _label(config) else None)
+    record = partial(
+        _record_choice, purposes=purposes, choices=choices, policy=policy,
+        conflict_acknowledged=conflict_acknowledged, ip=ip, user_agent=user_agent, language=language,
+        channel=channel, collection_point=collection_point, rule=rule, person_id=person_id, actor=actor,
+    )  # fmt: skip
+
+    def web() -> WebChoice:
+        return WebChoice(banner_sha256=banner_sha256, gpc=gpc, region=region[:8], created_at=timezone.now())
+
+    # A first visit on PostgreSQL: one statement in autocommit (web_store.device_drawn); inside a caller's
+    # transaction, behind a savepoint, so a drawn id found taken leaves that transaction usable.
+    events = len(set(choices) | (_sale_or_sharing_codes(purposes) if gpc else set()))
+    if wanted is None and person_id is None and events and connection.vendor == "postgresql":
+        try:
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                return record(device_id=None, web=web(), drawn=events)
+        except IntegrityError:
+            web_ids.forget()
+            logger.warning("An id drawn ahead for a first visit was taken; recording it in a transaction.")
     # One transaction: device, ledger rows, WebChoice rows, then the audit events last, so the audit
     # chain's lock is held only from its head's read to the commit.
     for attempt in (1, 2):
         try:
             with transaction.atomic():
-                return _record_choice(
-                    device_id=wanted,
-                    purposes=purposes,
-                    choices=choices,
-                    policy=policy,
-                    web=WebChoice(
-                        banner_sha256=banner_sha256, gpc=gpc, region=region[:8], created_at=timezone.now()
-                    ),
-                    conflict_acknowledged=conflict_acknowledged,
-                    ip=ip,
-                    user_agent=user_agent,
-                    language=language,
-                    channel=channel,
-                    collection_point=collection_point,
-                    rule=rule,
-                    person_id=person_id,
-                    actor=actor,
-                )
+                return record(device_id=wanted, web=web())
         except IntegrityError:
             if attempt == 2 or wanted is None:
                 raise
@@ -206,6 +213,23 @@ def _ledger_items(
     return items, meta
 
 
+def _choice_device(
+    device_id: UUID | None,
+    *,
+    purposes: dict[str, Purpose],
+    choices: Mapping[str, bool],
+    web: WebChoice,
+    actor: Actor,
+    drawn: int,
+) -> web_store.ChoiceDevice:
+    if drawn:  # nothing written yet: the ledger statement creates it
+        return web_store.device_drawn(region=web.region, actor=actor, events=drawn)
+    # Ledger ids for as many events as the choice can write (each purpose chosen or opted out by the
+    # signal, for the device and the person), drawn with the device's statement.
+    most = (len(choices) + len(_sale_or_sharing_codes(purposes))) * 2
+    return web_store.device_for_choice(public_id=device_id, region=web.region, actor=actor, reserve=most)
+
+
 def _record_choice(
     *,
     device_id: UUID | None,
@@ -222,11 +246,10 @@ def _record_choice(
     rule: str,
     person_id: int | None,
     actor: Actor,
+    drawn: int = 0,
 ) -> WebChoiceResult:
-    # Ledger ids for as many events as the choice can write (each purpose chosen or opted out by the
-    # signal, for the device and the person), drawn with the device's statement.
-    most = (len(choices) + len(_sale_or_sharing_codes(purposes))) * 2
-    device = web_store.device_for_choice(public_id=device_id, region=web.region, actor=actor, reserve=most)
+    """`drawn`: a first visit writing that many events, in one statement with its new device."""
+    device = _choice_device(device_id, purposes=purposes, choices=choices, web=web, actor=actor, drawn=drawn)
     if person_id is not None and device.person_id != person_id:
         web_store.device_link_person(device, person_id)
     subjects = [device.subject_id] + ([device.person_id] if device.person_id else [])

@@ -1,12 +1,19 @@
-"""The writes of one web choice in few round trips (issue 18's hot path), all in the caller's transaction.
+"""The writes of one web choice in few round trips (issue 18's hot path).
 
-On PostgreSQL one statement finds and locks the device with its subjects' consent states, or creates
-device, pseudonymous subject and data key together; the ledger rows then go through the ledger's own
-steps (parse and minimise, seal, append, fold) and the audit events are written last, in one chained
-insert, so the audit chain's lock is held for three round trips before the commit. Other databases
-(SQLite in development) take the ORM path with the same result.
+A first visit on PostgreSQL is one statement in autocommit (no BEGIN, no COMMIT): its subject and ledger
+ids come from this process's pool (web_ids) and its data key is made here, so the evidence is sealed
+before anything is sent, and the statement inserts the pseudonymous subject, its data key, the device,
+the ledger rows, their WebChoice rows and the fold, then appends the audit events. A drawn id that turns
+out taken fails that statement whole (IntegrityError) and the caller takes the transaction path.
+
+The transaction path, in the caller's transaction: one statement finds and locks the device with its
+subjects' consent states, or creates device, pseudonymous subject and data key together; the ledger rows
+then go through the ledger's own steps (parse and minimise, seal, append, fold) and the audit events are
+written last, in one chained insert, so the audit chain's lock is held for three round trips before the
+commit. Other databases (SQLite in development) take the ORM path with the same result.
 """
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -26,13 +33,15 @@ from inventory import crypto
 from inventory.models import DataKey, DataSubject
 from inventory.services import subject_create
 
+from .. import conf
 from ..models import Action, ConsentEvent, ConsentState, Purpose
 from ..selectors import open_reconsent_requests
 from ..web_models import WebChoice, WebDevice
+from . import web_ids, web_prepared
 from .append import insert_events, prepare_rows
 from .checks import apply_suppression, check_subjects_and_versions, parse_events
 from .inputs import BulkRecordRejected, ConsentEventInput, EventRow
-from .state import fold_into_state, pg_state_upsert, settle_reconsent_requests, state_rows
+from .state import fold_into_state, settle_reconsent_requests, state_rows, state_upsert_tail
 
 ERASED = "The data subject was erased; no consent can be recorded for them."
 
@@ -41,7 +50,7 @@ ERASED = "The data subject was erased; no consent can be recorded for them."
 class ChoiceDevice:
     """A device locked for one choice, with what the choice needs to know about its subjects."""
 
-    pk: int
+    pk: int | None  # None while drawn: the ledger statement creates it (`insert`)
     public_id: str
     subject_id: int
     person_id: int | None
@@ -52,6 +61,9 @@ class ChoiceDevice:
     audit: list[dict[str, Any]] = field(default_factory=list)  # events to write with the choice's own
     event_ids: list[int] = field(default_factory=list)  # ledger ids drawn with the device's statement
     audited: bool = False  # the choice's audit events went with its ledger statement (first visits)
+    # drawn (device_drawn): the CTEs and parameters inserting subject, data key and device, which the
+    # ledger statement runs first; None once written, or for a device that exists
+    insert: tuple[str, list[Any]] | None = None
 
 
 def _state(row: Sequence) -> ConsentState:
@@ -159,37 +171,31 @@ def _insert_parts(obj: Model, skip: tuple[str, ...] = ()) -> tuple[str, str, lis
     return columns, marks, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
 
 
-def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor, reserve: int) -> ChoiceDevice:
-    """One statement: the pseudonymous subject, its data key and the device."""
+def _new_rows(
+    public_id: uuid.UUID | None, region: str
+) -> tuple[bytes, WebDevice, list[tuple[str, str, list]]]:
+    """A new data key (raw), the device, and the (columns, typed placeholders, values) of the subject, its
+    data key and the device, as save() would write them (the subject id and the device's link to it are
+    the caller's to add)."""
     raw, wrapped = crypto.new_data_key()
     subject = DataSubject(kind=DataSubject.Kind.PERSON)
     subject.email_normalized = ""
-    subject_columns, subject_marks, subject_values = _insert_parts(subject)
-    key_columns, key_marks, key_values = _insert_parts(DataKey(wrapped=wrapped))
     device = WebDevice(public_id=public_id or uuid.uuid4(), subject_id=0, region=region[:8])
-    device_columns, device_marks, device_values = _insert_parts(device, skip=("subject",))
-    # Bound server-side like the ledger statement: no values formatted into the text in Python (and the
-    # text is the same every visit, were statements ever prepared: Django leaves prepare_threshold off).
-    with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
-        bound.execute(
-            f"WITH s AS (INSERT INTO {DataSubject._meta.db_table} ({subject_columns}) "
-            f"VALUES ({subject_marks}) RETURNING id), "
-            f"k AS (INSERT INTO {DataKey._meta.db_table} (subject_id, {key_columns}) "
-            f"SELECT id, {key_marks} FROM s), "
-            f"d AS (INSERT INTO {WebDevice._meta.db_table} (subject_id, {device_columns}) "
-            f"SELECT id, {device_marks} FROM s RETURNING id, subject_id) "
-            f"SELECT id, subject_id, {_draw_ids(reserve)} FROM d",
-            [*subject_values, *key_values, *device_values],
-        )
-        pk, subject_id, event_ids = bound.fetchone()
+    parts = [
+        _insert_parts(subject),
+        _insert_parts(DataKey(wrapped=wrapped)),
+        _insert_parts(device, skip=("subject",)),
+    ]
+    return raw, device, parts
+
+
+def _created(device: WebDevice, subject_id: int, raw: bytes, actor: Actor, **fields: Any) -> ChoiceDevice:
     return ChoiceDevice(
-        pk=pk,
         public_id=str(device.public_id),
         subject_id=subject_id,
         person_id=None,
         states={},
         created=True,
-        event_ids=event_ids,
         key=crypto.sealing_key(subject_id, raw),
         audit=[
             {
@@ -200,6 +206,54 @@ def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor, reserve: 
                 "subject_id": subject_id,
             }
         ],
+        **fields,
+    )
+
+
+def _create_pg(public_id: uuid.UUID | None, region: str, actor: Actor, reserve: int) -> ChoiceDevice:
+    """One statement: the pseudonymous subject, its data key and the device."""
+    raw, device, (subject, key, machine) = _new_rows(public_id, region)  # each (columns, marks, values)
+    # Bound server-side like the ledger statement: no values formatted into the text in Python (and the
+    # text is the same every visit, were statements ever prepared: Django leaves prepare_threshold off).
+    # Errors as Django's (wrap_database_errors): two first choices racing with one new id must raise the
+    # IntegrityError the caller retries on, not psycopg's own.
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        psycopg.Cursor(cursor.connection) as bound,
+    ):
+        bound.execute(
+            f"WITH s AS (INSERT INTO {DataSubject._meta.db_table} ({subject[0]}) "
+            f"VALUES ({subject[1]}) RETURNING id), "
+            f"k AS (INSERT INTO {DataKey._meta.db_table} (subject_id, {key[0]}) "
+            f"SELECT id, {key[1]} FROM s), "
+            f"d AS (INSERT INTO {WebDevice._meta.db_table} (subject_id, {machine[0]}) "
+            f"SELECT id, {machine[1]} FROM s RETURNING id, subject_id) "
+            f"SELECT id, subject_id, {_draw_ids(reserve)} FROM d",
+            [*subject[2], *key[2], *machine[2]],
+        )
+        pk, subject_id, event_ids = bound.fetchone()
+    return _created(device, subject_id, raw, actor, pk=pk, event_ids=event_ids)
+
+
+def device_drawn(*, region: str, actor: Actor, events: int) -> ChoiceDevice:
+    """A new device for a first visit on PostgreSQL, nothing written yet: its pseudonymous subject's id
+    and `events` ledger ids come from this process's pool (web_ids) and its data key is made here, so
+    append_choice_events writes subject, key, device and the whole choice in one statement (`insert`)."""
+    subject_id, event_ids = web_ids.take(events)
+    raw, device, parts = _new_rows(None, region)
+    tables = (DataSubject._meta.db_table, DataKey._meta.db_table, WebDevice._meta.db_table)
+    link = ("id", "subject_id", "subject_id")
+    ctes, params = [], []
+    for name, table, column, (columns, marks, values) in zip("skd", tables, link, parts, strict=True):
+        returning = "id" if name == "d" else "1"
+        ctes.append(
+            f"{name} AS (INSERT INTO {table} ({column}, {columns}) "
+            f"VALUES (%s::bigint, {marks}) RETURNING {returning})"
+        )
+        params += [subject_id, *values]
+    return _created(
+        device, subject_id, raw, actor, pk=None, event_ids=event_ids, insert=(", ".join(ctes), params)
     )
 
 
@@ -329,18 +383,49 @@ def replace_web(web: WebChoice, **changes: Any) -> WebChoice:
     return WebChoice(**fields, **changes)
 
 
-_EVENT_INSERT = (
-    "INSERT INTO {table} (id, public_id, subject_id, purpose_id, action, at, recorded_at, channel, source, "
+# The choice's rows arrive as one JSON parameter (_rows_json), read once into `r`, from which the ledger
+# rows, their WebChoice rows and the fold are inserted: one parameter to adapt instead of an array per
+# column, and the same statement text whatever the number of rows.
+_ROWS = (
+    "r AS (SELECT * FROM json_to_recordset(%s::json) AS r(i bigint, u uuid, s bigint, p bigint, a varchar, "
+    "t timestamptz, c varchar, cp varchar, v bigint, l varchar, ev text, sp boolean, ru varchar, k timestamptz, "
+    "x timestamptz, o integer))"
+)
+_EVENTS = (
+    "e AS (INSERT INTO {table} (id, public_id, subject_id, purpose_id, action, at, recorded_at, channel, source, "
     "client_event_id, collection_point, policy_version_id, language, evidence, suppressed, import_batch_id, "
-    "actor_id, actor_label) SELECT i, u, s, p, a, t, %s, c, '', '', cp, v, l, ev, sp, NULL, %s, %s FROM unnest("
-    "%b::bigint[], %b::uuid[], %b::bigint[], %b::bigint[], %b::varchar[], %b::timestamptz[], %b::varchar[], "
-    "%b::varchar[], %b::bigint[], %b::varchar[], %b::text[], %b::boolean[]) AS r(i, u, s, p, a, t, c, cp, v, l, "
-    "ev, sp)"
+    "actor_id, actor_label) SELECT i, u, s, p, a, t, %s::timestamptz, c, '', '', cp, v, l, ev, sp, NULL, %s::bigint, "
+    "%s::varchar FROM r "
+    "RETURNING 1)"
 )
-_WEB_INSERT = (
-    "INSERT INTO {table} (event_id, device_id, banner_sha256, gpc, region, rule, created_at) "
-    "SELECT e, %s, %s, %s, %s, r, %s FROM unnest(%b::bigint[], %b::varchar[]) AS w(e, r)"
+_CHOICES = (
+    "w AS (INSERT INTO {table} (event_id, device_id, banner_sha256, gpc, region, rule, created_at) "
+    "SELECT i, {device}, %s::varchar, %s::boolean, %s::varchar, ru, %s::timestamptz FROM r RETURNING 1)"
 )
+# The fold: every row of a web choice is its (subject, purpose)'s only one, so each is a winner; `o` is
+# the fold's lock order (subject, purpose code), the order consent's other writers lock states in.
+_FOLD = (
+    "f AS (INSERT INTO {table} (subject_id, purpose_id, action, at, event_id, expires_at, updated_at) "
+    "SELECT s, p, a, k, i, x, %s::timestamptz FROM r ORDER BY o{tail} RETURNING 1)"
+)
+
+
+def _rows_json(rows: list[EventRow], rules: list[str], purposes: Mapping[str, Purpose]) -> str:
+    """The rows of the ledger statement's `r`: each event, its rule, and what the fold writes for it."""
+    winners = sorted(rows, key=lambda r: (r.item.subject_id, r.item.purpose))
+    folded = {state[4]: (order, state) for order, state in enumerate(state_rows(winners, purposes=purposes))}
+    out = []
+    for row, rule in zip(rows, rules, strict=True):
+        order, (_sid, _pid, _action, rank, _event, expires) = folded[row.event_id]
+        out.append(
+            {
+                "i": row.event_id, "u": row.public_id, "s": row.item.subject_id, "p": row.purpose_pk,
+                "a": row.action, "t": row.at.isoformat(), "c": row.item.channel, "cp": row.collection_point,
+                "v": row.policy_version_id, "l": row.language, "ev": row.sealed_text, "sp": row.suppressed,
+                "ru": rule, "k": rank.isoformat(), "x": expires.isoformat() if expires else None, "o": order,
+            }
+        )  # fmt: skip
+    return json.dumps(out, separators=(",", ":"))
 
 
 def _write_pg(
@@ -354,46 +439,54 @@ def _write_pg(
     actor: Actor,
     audit: list[dict[str, Any]] | None = None,
 ) -> None:
-    """One statement: the ledger rows, their WebChoice rows and the fold (arrays bound server-side), and
-    with `audit` the audit events, appended after the rest (their first argument waits for the counts).
-    """
-    columns = [
-        [r.event_id for r in rows],
-        [uuid.UUID(r.public_id) for r in rows],
-        [r.item.subject_id for r in rows],
-        [r.purpose_pk for r in rows],
-        [r.action for r in rows],
-        [r.at for r in rows],
-        [r.item.channel for r in rows],
-        [r.collection_point for r in rows],
-        [r.policy_version_id for r in rows],
-        [r.language for r in rows],
-        [r.sealed_text for r in rows],
-        [r.suppressed for r in rows],
+    """One statement: a drawn device's subject, data key and device (`device.insert`), the ledger rows,
+    their WebChoice rows and the fold, and with `audit` the audit events, appended after the rest (their
+    first argument waits for the counts of every insert before it)."""
+    create, create_params = device.insert or ("", [])
+    names = ("s", "k", "d", "e", "w", "f") if create else ("e", "w", "f")
+    done = " + ".join(f"(SELECT count(*) FROM {name})" for name in names) + " >= 0"
+    last, audit_params = (done, [])
+    if audit:
+        last, audit_params = audit_append_sql(audit, after=done)
+    ctes = [
+        *([create] if create else []),
+        _ROWS,
+        _EVENTS.format(table=ConsentEvent._meta.db_table),
+        _CHOICES.format(
+            table=WebChoice._meta.db_table, device="(SELECT id FROM d)" if create else "%s::bigint"
+        ),
+        _FOLD.format(
+            table=ConsentState._meta.db_table,
+            tail=state_upsert_tail(connection.ops.quote_name(ConsentState._meta.db_table)),
+        ),
     ]
     user = actor_user(actor)
-    events = _EVENT_INSERT.format(table=ConsentEvent._meta.db_table)
-    choices = _WEB_INSERT.format(table=WebChoice._meta.db_table)
-    winners = sorted(rows, key=lambda r: (r.item.subject_id, r.item.purpose))  # one lock order
-    upsert, upsert_params = pg_state_upsert(state_rows(winners, purposes=purposes), now=now)
-    sql, audit_params = f"WITH e AS ({events}), w AS ({choices}) {upsert}", []
-    if audit:
-        done = "(SELECT count(*) FROM e) + (SELECT count(*) FROM w) + (SELECT count(*) FROM s) >= 0"
-        call, audit_params = audit_append_sql(audit, after=done)
-        sql = (
-            f"WITH e AS ({events} RETURNING 1), w AS ({choices} RETURNING 1), s AS ({upsert} RETURNING 1) "
-            f"SELECT {call}"
-        )
-    with connection.cursor() as cursor, psycopg.Cursor(cursor.connection) as bound:
-        bound.execute(
-            sql,
-            [
-                now, user.pk if user is not None else None, actor_label(actor), *columns,
-                device.pk, web.banner_sha256, web.gpc, web.region, web.created_at,
-                [r.event_id for r in rows], rules,
-                *upsert_params, *audit_params,
-            ],
-        )  # fmt: skip
+    _execute(
+        f"WITH {', '.join(ctes)} SELECT {last}",
+        [
+            *create_params, _rows_json(rows, rules, purposes), now, user.pk if user is not None else None,
+            actor_label(actor), *([] if create else [device.pk]), web.banner_sha256, web.gpc, web.region,
+            web.created_at, now, *audit_params,
+        ],
+    )  # fmt: skip
+    device.insert = None
+
+
+def _execute(sql: str, params: list[Any]) -> None:
+    """Run a ledger statement, its errors as Django's (a drawn id found taken is the IntegrityError
+    web_choice_record falls back on): as this session's prepared statement (web_prepared) unless
+    CONSENT_WEB_PREPARED_STATEMENTS is off, else bound server-side. Its text depends only on the kind of
+    visit and whether the audit events ride along (the rows travel as one JSON parameter), and each of
+    its parameters is cast to its type, so it can be prepared without them."""
+    if conf.web_prepared_statements():
+        web_prepared.execute(sql, params)
+        return
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        psycopg.Cursor(cursor.connection) as bound,
+    ):
+        bound.execute(sql, params)
 
 
 def folded_states(
@@ -426,6 +519,8 @@ def folded_states(
 def audit_choice(device: ChoiceDevice, rows: list[EventRow], actor: Actor) -> None:
     """The choice's audit events (and the new subject's), last in the transaction, one chained insert
     (unless they went with the ledger statement already)."""
+    if device.insert is not None:  # never: a drawn device has events to write, and they create it
+        raise AssertionError("A drawn device is written by its ledger statement.")
     if not device.audited:
         audit_record_many(_audit_events(device, rows, actor))
     device.audit.clear()

@@ -155,10 +155,13 @@ class Workers:
 
 
 @pytest.fixture
-def workers(tmp_path, settings):
+def workers(tmp_path, settings, monkeypatch):
     """Publish to the test Redis from this process (no eager tasks), run workers in other processes."""
     from privacyops.celery import app
 
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration (Settings.broker_url):
+    # with it set to another Redis than TEST_REDIS_URL, this process would publish where no worker listens.
+    monkeypatch.setenv("CELERY_BROKER_URL", redis_url())
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # this process sends nothing
     saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
