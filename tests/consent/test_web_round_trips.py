@@ -12,6 +12,7 @@ import tempfile
 import threading
 import uuid
 from contextlib import contextmanager
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -30,8 +31,10 @@ from consent.services import web_choice_record, web_ids, web_store
 from consent.web_selectors import CONFIG_VERSION_KEY, web_banner
 from core import ratelimit
 from core.ratelimit import window_count
+from inventory import crypto
 from inventory.models import DataKey, DataSubject
 from inventory.selectors import records_for_subject
+from inventory.services import subject_create
 from tests.conftest import redis_url
 from tests.consent.factories import published_policy
 from tests.factories import DataSubjectFactory
@@ -234,6 +237,29 @@ def test_two_first_choices_racing_with_one_new_device_id_end_on_one_device(monke
     device = WebDevice.objects.get(public_id=device_id)
     assert ConsentEvent.objects.filter(subject_id=device.subject_id).count() == 2
     assert verify_chain()[1] is None
+
+
+def _row(model, **where) -> dict:
+    return model.objects.filter(**where).values().get()
+
+
+def test_a_first_visit_writes_the_subject_key_and_device_rows_the_orm_writes():
+    """The one statement writes subject, data key and device from instances' fields, outside the ORM."""
+    first = _choose(Client(), {"analytics": True})
+    device = _row(WebDevice, public_id=first["device_id"])
+    ours = (_row(DataSubject, pk=device["subject_id"]), _row(DataKey, subject_id=device["subject_id"]))
+    subject = subject_create(actor="website")
+    orm = WebDevice.objects.create(subject=subject, region="DE")
+    theirs = (_row(DataSubject, pk=subject.pk), _row(DataKey, subject_id=subject.pk))
+    per_row = {"id", "public_id", "subject_id", "wrapped", "created_at", "updated_at"}
+    for mine, made in zip((*ours, device), (*theirs, _row(WebDevice, pk=orm.pk)), strict=True):
+        assert {k: v for k, v in mine.items() if k not in per_row} == {
+            k: v for k, v in made.items() if k not in per_row
+        }
+        for stamp in {"created_at", "updated_at"} & set(mine):
+            assert abs(mine[stamp] - made[stamp]) < timedelta(minutes=1)
+    assert ours[0]["public_id"] != theirs[0]["public_id"]
+    assert crypto.key_for_subject(device["subject_id"]) is not None  # its wrapped key opens
 
 
 def test_a_process_forked_from_one_holding_ids_holds_none():
