@@ -26,13 +26,14 @@ import hashlib
 import itertools
 import operator
 import re
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import ProgrammingError, connections, models
+from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from core import prepared
 
 from . import conf
 from .registry import PersonalData
@@ -75,11 +76,6 @@ class UnionBranch:
     oids: tuple[int, ...]  # each column's type: its loader turns the record's text into the value
 
 
-# Names of the statements each PostgreSQL session has prepared, by psycopg connection (a reconnect
-# is a new session with none).
-_prepared: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
-
-
 @dataclass(frozen=True)
 class UnionQuery:
     """The compiled statement of one database.
@@ -118,28 +114,19 @@ class UnionQuery:
     def _rows(self, subject_id: int) -> tuple[list[tuple], Any]:
         connection = connections[self.using]
         connection.ensure_connection()
-        prepared = _prepared.setdefault(connection.connection, set())
-        name = self.name
-        try:
-            return self._execute(connection, subject_id, prepare=name not in prepared, prepared=prepared)
-        except ProgrammingError as error:
-            # 26000: the session lost the statement (DISCARD ALL, DEALLOCATE, a pooler's other session).
-            if getattr(error.__cause__, "sqlstate", None) != "26000":
-                raise
-            prepared.discard(name)
-            if connection.in_atomic_block or not connection.get_autocommit():
-                raise  # the transaction is aborted; the next call prepares again
-            return self._execute(connection, subject_id, prepare=True, prepared=prepared)
+        return prepared.run_prepared(
+            connection.connection,
+            self.name,
+            lambda prepare: self._execute(connection, subject_id, prepare=prepare),
+            in_transaction=lambda: connection.in_atomic_block or not connection.get_autocommit(),
+        )
 
     def _execute(
-        self, connection: BaseDatabaseWrapper, subject_id: int, *, prepare: bool, prepared: set[str]
+        self, connection: BaseDatabaseWrapper, subject_id: int, *, prepare: bool
     ) -> tuple[list[tuple], Any]:
         name = self.name
         sql = f"EXECUTE {name}(%s)"
         if prepare:
-            # Counted as prepared before it runs: a statement outlives a failed transaction, and one
-            # that was never made fails the next EXECUTE with 26000, which prepares again.
-            prepared.add(name)
             sql = f"PREPARE {name} AS {_numbered(self.sql)}; {sql}"
         with connection.cursor() as cursor:
             cursor.execute(sql, [subject_id])

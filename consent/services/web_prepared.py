@@ -13,15 +13,14 @@ prepared behind a transaction pooler, and a psycopg connection holding a stateme
 every rollback with DEALLOCATE ALL, which would drop the statement discovery prepares by name
 (inventory/discovery.py) too. A session that lost the statement (DISCARD ALL, DEALLOCATE ALL, a
 pooler's other session) prepares it again, outside a transaction; inside one the error stands (the
-transaction is aborted) and the next call prepares it again. Behind a pooler in transaction mode
-(PgBouncer before 1.21) turn the setting off.
+transaction is aborted) and the next call prepares it again (core/prepared.py). Behind a pooler in
+transaction mode (PgBouncer before 1.21) turn the setting off.
 """
 
 import functools
 import hashlib
 import itertools
 import re
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,11 +29,10 @@ from django.db import connection
 from psycopg import errors, pq
 from psycopg.adapt import PyFormat, Transformer
 
+from core import prepared
+
 _PLACEHOLDER = re.compile(r"%[sb]")
-_LOST = b"26000"  # invalid_sql_statement_name: no such prepared statement in this session
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
-# The statements each psycopg connection has prepared, by name (forgotten with the connection).
-_prepared: "weakref.WeakKeyDictionary[Any, set[bytes]]" = weakref.WeakKeyDictionary()
 
 
 def execute(sql: str, params: Sequence[Any]) -> None:
@@ -55,24 +53,21 @@ def execute(sql: str, params: Sequence[Any]) -> None:
         values = adapt.dump_sequence(params, formats)
         types = adapt.types
         name = _name(body, types)
-        held = _prepared.setdefault(raw, set())
+        encoded = name.encode()
+
+        def run(prepare: bool) -> None:
+            if prepare:
+                _check(raw.pgconn.prepare(encoded, body, types), raw)
+            # A lost statement's result raised as psycopg's error, for run_prepared to see.
+            _check(raw.pgconn.exec_prepared(encoded, values, adapt.formats), raw)
+
         with raw.lock:
-            for attempt in (1, 2):
-                if name not in held:
-                    # Counted as prepared before it is: a statement that was never made fails the next
-                    # run as lost, which prepares it again.
-                    held.add(name)
-                    _check(raw.pgconn.prepare(name, body, types), raw)
-                result = raw.pgconn.exec_prepared(name, values, adapt.formats)
-                if (
-                    result.status == pq.ExecStatus.FATAL_ERROR
-                    and result.error_field(pq.DiagnosticField.SQLSTATE) == _LOST
-                ):
-                    held.discard(name)
-                    if attempt == 1 and raw.pgconn.transaction_status == pq.TransactionStatus.IDLE:
-                        continue  # not in a transaction: prepare it again
-                _check(result, raw)
-                return
+            prepared.run_prepared(
+                raw,
+                name,
+                run,
+                in_transaction=lambda: raw.pgconn.transaction_status != pq.TransactionStatus.IDLE,
+            )
 
 
 @functools.lru_cache(maxsize=16)
@@ -87,8 +82,8 @@ def _statement(sql: str) -> tuple[bytes, tuple[PyFormat, ...]]:
 
 
 @functools.lru_cache(maxsize=64)
-def _name(body: bytes, types: tuple[int, ...]) -> bytes:
-    return b"privacyops_web_" + hashlib.sha256(body + repr(types).encode()).hexdigest()[:16].encode()
+def _name(body: bytes, types: tuple[int, ...]) -> str:
+    return "privacyops_web_" + hashlib.sha256(body + repr(types).encode()).hexdigest()[:16]
 
 
 def _check(result: pq.abc.PGresult, raw: Any) -> None:

@@ -26,14 +26,15 @@ run one statement, parsed and analysed once instead of at each window.
 
 import hashlib
 import re
-import weakref
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import DatabaseError, connections, models
+from django.db import connections, models
 from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Value, sql
+
+from core import prepared
 
 from .. import mirror
 from ..erasure import pending_q, plan_for
@@ -277,7 +278,6 @@ _PARAMETER_TYPES: tuple[tuple[type, str], ...] = (
     (bool, "boolean"), (int, "unknown"), (float, "double precision"), (Decimal, "numeric"), (str, "text"),
     (datetime, "timestamptz"), (date, "date"), (timedelta, "interval"), (UUID, "uuid"),
 )  # fmt: skip
-_NO_SUCH_STATEMENT = "26000"  # invalid_sql_statement_name
 _NAMED = re.compile(r"%\((\w+)\)s")
 
 
@@ -310,10 +310,6 @@ def server_statement(statement: str, params: dict) -> ServerStatement | None:
     return ServerStatement(name, f"PREPARE {name} ({', '.join(types)}) AS {body}", tuple(order))
 
 
-# The statements PREPAREd on each open database connection (a new connection starts with none).
-_prepared_on: "weakref.WeakKeyDictionary[object, set[str]]" = weakref.WeakKeyDictionary()
-
-
 def _execute(connection, statement: str, params: dict, *, reusable: bool) -> tuple:
     """Run a window statement, as a prepared statement when it is reused (a provider's plain list of
     protected subjects is baked into the text, which would PREPARE a new statement per window) and its
@@ -325,25 +321,20 @@ def _execute(connection, statement: str, params: dict, *, reusable: bool) -> tup
         if server is None:
             cursor.execute(statement, params)
             return cursor.fetchone()
-        prepared = _prepared_on.setdefault(connection.connection, set())
-        try:
-            return _execute_prepared(cursor, server, params, prepared)
-        except DatabaseError as exc:
-            if getattr(exc.__cause__, "sqlstate", None) != _NO_SUCH_STATEMENT:
-                raise
-            # The session lost it (DEALLOCATE ALL, DISCARD ALL from a pooler): PREPARE it again. A window
-            # runs in autocommit, so nothing was done and it can run again at once; inside a caller's
-            # transaction (aborted now) the batch's retry prepares it.
-            prepared.discard(server.name)
-            if connection.in_atomic_block or not connection.get_autocommit():
-                raise
-            return _execute_prepared(cursor, server, params, prepared)
+        # A window runs in autocommit: if the session lost the statement (DEALLOCATE ALL, a pooler's
+        # DISCARD ALL), nothing was done and it runs again at once, prepared; inside a caller's
+        # transaction (aborted then) the batch's retry prepares it.
+        return prepared.run_prepared(
+            connection.connection,
+            server.name,
+            lambda prepare: _execute_prepared(cursor, server, params, prepare=prepare),
+            in_transaction=lambda: connection.in_atomic_block or not connection.get_autocommit(),
+        )
 
 
-def _execute_prepared(cursor, server: ServerStatement, params: dict, prepared: set[str]) -> tuple:
-    if server.name not in prepared:
-        cursor.execute(server.prepare)  # not transactional: it outlives a rollback, as the set does
-        prepared.add(server.name)
+def _execute_prepared(cursor, server: ServerStatement, params: dict, *, prepare: bool) -> tuple:
+    if prepare:
+        cursor.execute(server.prepare)  # not transactional: it outlives a rollback, as the registry does
     placeholders = ", ".join(["%s"] * len(server.order))
     # One message, one implicit transaction: the generic plan, made at the first EXECUTE, serves every
     # window (the plan doesn't depend on the bounds: a primary-key range scan, holds and open cases read

@@ -6,10 +6,11 @@ import dataclasses
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+import core.prepared
 from consent.models import Channel
 from consent.services import consent_grant
-from inventory import discovery, selectors
 from inventory import models as inv
+from inventory import selectors
 from inventory.registry import registry
 from inventory.services import record_reveal
 from tests.factories import DataSubjectFactory
@@ -53,7 +54,8 @@ def _lose_discovery_statements() -> None:
 def _new_session() -> None:
     """What a new database session has: no prepared statement (and discovery knows it)."""
     _lose_discovery_statements()
-    discovery._prepared.clear()
+    held = core.prepared.names(connection.connection)
+    core.prepared.forget(connection.connection, *[n for n in held if n.startswith("privacyops_discovery_")])
 
 
 def _per_model_orm(entry, subject_id: int, limit: int | None = None) -> list:
