@@ -110,6 +110,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="choices per timed run (default 1000)")
     parser.add_argument("--cprofile", action="store_true", help="print cProfile's tables for one run")
     parser.add_argument("--sample", action="store_true", help="print a statistical profile of one run")
+    parser.add_argument(
+        "--return-visits", action="store_true",
+        help="profile return visits (devices changing their minds) instead of first visits",
+    )  # fmt: skip
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("bench/web_consent_profile.py needs PostgreSQL (DATABASE_URL=postgres://...)")
@@ -124,6 +128,30 @@ def main() -> None:
             response = client.post("/consent/web/choice", body, content_type="application/json")
             assert response.status_code == 200, response.status_code
 
+        devices: list[str] = []
+
+        def first_visit() -> None:
+            response = client.post("/consent/web/choice", body, content_type="application/json")
+            assert response.status_code == 200, response.status_code
+            devices.append(response.json()["device_id"])
+
+        def return_visit() -> None:
+            device, allowed = devices[return_visit.n % len(devices)], return_visit.n % 2 == 0
+            return_visit.n += 1
+            response = client.post(
+                "/consent/web/choice",
+                json.dumps({"device_id": device, "banner_sha256": banner,
+                            "choices": {"analytics": not allowed, "advertising": allowed, "widgets": False}}),
+                content_type="application/json",
+            )  # fmt: skip
+            assert response.status_code == 200, response.status_code
+
+        return_visit.n = 0
+        if args.return_visits:
+            for _ in range(500):
+                first_visit()
+            choice = return_visit  # noqa: F811 - the profiled call
+
         def bare() -> None:
             assert client.post("/bench/bare", "{}", content_type="application/json").status_code == 204
 
@@ -137,7 +165,8 @@ def main() -> None:
         bare_ms, _ = cpu_ms_per_call(bare, args.requests, backend)
         print(f"web consent profile: in-process (Django test client), DEBUG off, Redis cache, best of 3 x "
               f"{args.requests}, load average {os.getloadavg()[0]:.2f}")  # fmt: skip
-        print(f"first-visit choice: {choice_ms:.3f} ms CPU per choice (this process), "
+        kind = "return-visit" if args.return_visits else "first-visit"
+        print(f"{kind} choice: {choice_ms:.3f} ms CPU per choice (this process), "
               f"{choice_pg:.3f} ms PostgreSQL backend CPU")  # fmt: skip
         print(f"bare 204:           {bare_ms:.3f} ms CPU per request")
         if args.cprofile:

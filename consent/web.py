@@ -257,7 +257,7 @@ def choice(request: HttpRequest) -> HttpResponse:
             language=data["language"],
         )
     except ValidationError as exc:
-        return _error(400, exc.messages[0], origin, exc.code or "invalid")
+        return _error(400, exc.messages[0], origin, getattr(exc, "code", None) or "invalid")
     state = web_device_state(device_id=result.device_id, region=region, gpc=gpc, states=result.states)
     return _cors(
         JsonResponse(

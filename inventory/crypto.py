@@ -355,14 +355,28 @@ def keys_for_subjects(subject_ids: Iterable[int]) -> dict[int, SubjectKey | None
     only while the key epoch is unchanged, and only for a key whose wrapped value the database still
     holds (that read restarts the key's DATA_KEY_CACHE_SECONDS, as ensure_live's re-check does).
     """
+    epoch = key_epoch()
+    return keys_from_wrapped(_wrapped_keys(subject_ids), epoch)
+
+
+def key_epoch() -> tuple[int, Any]:
+    """The key epoch, read BEFORE the wrapped keys are: a key read live just before its destruction
+    commits is then stamped with the epoch the destruction bumps, and re-checked at its next open."""
+    return _epoch()
+
+
+def keys_from_wrapped(
+    rows: Iterable[tuple[int, str]], epoch: tuple[int, Any]
+) -> dict[int, SubjectKey | None]:
+    """`keys_for_subjects` from (subject id, wrapped key) rows the caller read from the database in a
+    statement of its own (a web choice, with the device it locks), after reading `epoch` (key_epoch)."""
     global _cache_epoch
-    epoch = _epoch()
     if epoch != _cache_epoch or epoch[1] is None:
         _cache.clear()
         _cache_epoch = epoch
     now = time.time()
     found: dict[int, SubjectKey | None] = {}
-    for subject_id, wrapped in _wrapped_keys(subject_ids):
+    for subject_id, wrapped in rows:
         if not wrapped:
             _cache.pop(subject_id, None)
             found[subject_id] = None

@@ -203,10 +203,15 @@ def subject_sealing_keys(
     return keys
 
 
-def apply_suppression(rows: list[EventRow]) -> None:
-    """CAN-SPAM §7704, GDPR Art. 21(3): a grant for a suppressed address is recorded as a withdrawal."""
+def apply_suppression(rows: list[EventRow], *, any_suppressed: bool | None = None) -> None:
+    """CAN-SPAM §7704, GDPR Art. 21(3): a grant for a suppressed address is recorded as a withdrawal.
+
+    `any_suppressed`: whether any address is suppressed at all, when the caller read it already in the
+    same transaction (None: asked here)."""
     grants = [r for r in rows if r.action == Action.GRANT]
-    if not grants or not SuppressedAddress.objects.exists():
+    if not grants:
+        return
+    if not (SuppressedAddress.objects.exists() if any_suppressed is None else any_suppressed):
         return
     hashes_by_subject = subject_email_hmacs({r.item.subject_id for r in grants})
     listed = suppressed_hashes(

@@ -300,7 +300,9 @@ def _record_choice(
                 actor=actor,
             )
         except BulkRecordRejected as exc:
-            raise ValidationError(next(iter(exc.item_errors.values())), code="invalid") from exc
+            # One message with its code: a list of messages makes a ValidationError without `code`.
+            messages = next(iter(exc.item_errors.values()))
+            raise ValidationError(str(messages[0]), code="invalid") from exc
         result.receipts = [row.public_id for row in rows]
     web_store.audit_choice(device, rows, actor)
     result.states = web_store.folded_states(device, rows, purposes)

@@ -34,7 +34,7 @@ from inventory.models import DataKey, DataSubject
 from inventory.services import subject_create
 
 from .. import conf
-from ..models import Action, ConsentEvent, ConsentState, Purpose
+from ..models import Action, ConsentEvent, ConsentState, Purpose, ReconsentRequest, SuppressedAddress
 from ..selectors import open_reconsent_requests
 from ..web_models import WebChoice, WebDevice
 from . import web_ids, web_prepared
@@ -64,6 +64,12 @@ class ChoiceDevice:
     # drawn (device_drawn): the CTEs and parameters inserting subject, data key and device, which the
     # ledger statement runs first; None once written, or for a device that exists
     insert: tuple[str, list[Any]] | None = None
+    # Read with the device's lock (PostgreSQL), so the choice needs no statement of its own for them;
+    # None where not read (the ORM path, a person linked after the lock): the choice reads them then.
+    wrapped: dict[int, str] | None = None  # subject id -> wrapped data key ("" once destroyed)
+    key_epoch: tuple[int, Any] | None = None  # crypto.key_epoch(), read before `wrapped`
+    any_suppressed: bool | None = None  # is any address suppressed at all
+    reconsent_open: bool | None = None  # is any re-consent request open
 
 
 def _state(row: Sequence) -> ConsentState:
@@ -89,15 +95,21 @@ def _draw_ids(count: int) -> str:
 
 
 def _lock_pg(public_id: uuid.UUID, reserve: int) -> ChoiceDevice | None | bool:
-    """One statement: the device (SKIP LOCKED), its subjects' erasure and states (locked).
+    """One statement: the device (SKIP LOCKED), its subjects' erasure, states (locked) and wrapped data
+    keys, and whether any address is suppressed or any re-consent request open (what the choice's own
+    checks would otherwise ask in three more round trips).
 
     None: no such device. False: another choice holds it (the caller waits the ORM way).
     """
-    device, subject, state = (
+    device, subject, state, key, suppressed, reconsent = (
         WebDevice._meta.db_table,
         DataSubject._meta.db_table,
         ConsentState._meta.db_table,
+        DataKey._meta.db_table,
+        SuppressedAddress._meta.db_table,
+        ReconsentRequest._meta.db_table,
     )
+    epoch = crypto.key_epoch()  # before the keys are read (see key_epoch)
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH d AS (SELECT id, public_id, subject_id, person_id FROM {device} WHERE public_id = %s "
@@ -107,9 +119,12 @@ def _lock_pg(public_id: uuid.UUID, reserve: int) -> ChoiceDevice | None | bool:
             f"SELECT EXISTS (SELECT 1 FROM {device} WHERE public_id = %s), d.id, d.public_id, d.subject_id, "
             "d.person_id, ds.erased_at IS NOT NULL, ps.erased_at IS NOT NULL, "
             "s.id, s.subject_id, s.purpose_id, s.action, s.at, s.event_id, s.expires_at, s.updated_at, "
-            f"{_draw_ids(reserve)} FROM (SELECT 1) AS one LEFT JOIN d ON true LEFT JOIN {subject} ds ON ds.id = d.subject_id "
-            f"LEFT JOIN {subject} ps ON ps.id = d.person_id LEFT JOIN s ON true",
-            [public_id, public_id],
+            f"{_draw_ids(reserve)}, dk.wrapped, pk.wrapped, EXISTS (SELECT 1 FROM {suppressed}), "
+            f"EXISTS (SELECT 1 FROM {reconsent} WHERE status = %s) "
+            f"FROM (SELECT 1) AS one LEFT JOIN d ON true LEFT JOIN {subject} ds ON ds.id = d.subject_id "
+            f"LEFT JOIN {subject} ps ON ps.id = d.person_id LEFT JOIN {key} dk ON dk.subject_id = d.subject_id "
+            f"LEFT JOIN {key} pk ON pk.subject_id = d.person_id LEFT JOIN s ON true",
+            [public_id, public_id, ReconsentRequest.Status.OPEN],
         )
         rows = cursor.fetchall()
     exists, pk = rows[0][0], rows[0][1]
@@ -125,6 +140,14 @@ def _lock_pg(public_id: uuid.UUID, reserve: int) -> ChoiceDevice | None | bool:
         person_id=first[4],
         states={},
         event_ids=first[15],
+        wrapped={
+            sid: wrapped
+            for sid, wrapped in ((first[3], first[16]), (first[4], first[17]))
+            if wrapped is not None
+        },
+        key_epoch=epoch,
+        any_suppressed=first[18],
+        reconsent_open=first[19],
     )
     found.erased = {sid for sid, gone in ((first[3], first[5]), (first[4], first[6])) if sid and gone}
     for row in rows:
@@ -297,6 +320,7 @@ def device_link_person(device: ChoiceDevice, person_id: int) -> None:
     """Later choices count for the person too: link them and lock their states."""
     WebDevice.objects.filter(pk=device.pk).update(person_id=person_id)
     device.person_id = person_id
+    device.wrapped = None  # the person's key was not read with the lock
     for state in ConsentState.objects.select_for_update().filter(subject_id=person_id):
         device.states[(state.subject_id, state.purpose_id)] = state
     if DataSubject.objects.filter(pk=person_id, erased_at__isnull=False).exists():
@@ -307,7 +331,13 @@ def _sealing_keys(device: ChoiceDevice, rows: list[EventRow], errors: dict) -> d
     subjects = {r.item.subject_id for r in rows if r.sealed}
     if device.key is not None and subjects <= {device.subject_id}:
         return {device.subject_id: device.key}
-    keys = crypto.sealing_keys_for_subjects(list(subjects)) if subjects else {}
+    if not subjects:
+        keys = {}
+    elif device.wrapped is not None and device.key_epoch is not None:  # read with the device's lock
+        read = [(sid, wrapped) for sid, wrapped in device.wrapped.items() if sid in subjects]
+        keys = crypto.keys_from_wrapped(read, device.key_epoch)
+    else:
+        keys = crypto.sealing_keys_for_subjects(list(subjects))
     for row in rows:
         if row.sealed and keys.get(row.item.subject_id) is None:
             errors[row.index].append("The data subject's key was destroyed; evidence can't be stored.")
@@ -347,13 +377,15 @@ def append_choice_events(
     if bad:
         raise BulkRecordRejected(bad)
     if not device.created or device.person_id is not None:  # a new pseudonym has no address to suppress
-        apply_suppression(rows)
+        apply_suppression(rows, any_suppressed=device.any_suppressed)
     if connection.vendor == "postgresql":
         prepare_rows(rows, keys, ids=device.event_ids or ())
         # With nothing left to write after the ledger statement (a first visit: no re-consent request
         # can name a subject made by this choice; else none open at all, the usual case), the audit
         # events, which come last, go in that statement.
-        settle = not device.created and open_reconsent_requests().exists()
+        settle = not device.created and (
+            open_reconsent_requests().exists() if device.reconsent_open is None else device.reconsent_open
+        )
         audit = None if settle else _audit_events(device, rows, actor)
         _write_pg(
             rows, rules=rules, web=web, device=device, purposes=purposes, now=now, actor=actor, audit=audit

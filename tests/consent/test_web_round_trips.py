@@ -26,8 +26,17 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from audit.selectors import verify_chain
 from consent import web_selectors
-from consent.models import ConsentEvent, ConsentState, Purpose, ReconsentRequest, WebChoice, WebDevice
-from consent.services import web_choice_record, web_ids, web_store
+from consent.models import (
+    ConsentEvent,
+    ConsentState,
+    Purpose,
+    ReconsentRequest,
+    SuppressedAddress,
+    WebChoice,
+    WebDevice,
+)
+from consent.services import web_choice_record, web_device_link_person, web_ids, web_store
+from consent.suppression import email_hmac
 from consent.web_selectors import CONFIG_VERSION_KEY, web_banner
 from core import ratelimit
 from core.ratelimit import window_count
@@ -46,8 +55,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 # in production a return visit's is BEGIN/COMMIT, and a first visit has none: its one statement runs in
 # autocommit (test_a_first_visit_is_one_autocommit_statement).
 FIRST_VISIT_ROUND_TRIPS = 3  # + subject/key/device/events/WebChoice/fold/audit append, ids drawn ahead
-RETURN_VISIT_ROUND_TRIPS = 7  # + device/states locked/ledger ids, key, suppression, re-consent requests
-# open (none), events/WebChoice/fold/audit append
+# + device/states locked/ledger ids/wrapped key/"any address suppressed"/"any re-consent request open",
+# events/WebChoice/fold/audit append
+RETURN_VISIT_ROUND_TRIPS = 4
 
 
 @pytest.fixture(autouse=True)
@@ -367,6 +377,75 @@ def test_a_return_visit_audits_in_its_ledger_statement_or_after_settling_an_open
     )
     assert actions == ["subject.created"] + ["consent.events_recorded"] * 3
     assert verify_chain()[1] is None
+
+
+def _linked_device(client, email: str) -> tuple[dict, DataSubject]:
+    """A device whose choices count for a known person too (as after a login or the privacy center)."""
+    person = subject_create(name="Known Person", email=email)
+    first = _choose(client, {"analytics": True, "advertising": False})
+    web_device_link_person(device_id=first["device_id"], person_id=person.pk)
+    return first, person
+
+
+def test_a_return_visit_turns_a_grant_for_a_suppressed_address_into_a_withdrawal():
+    client = Client()
+    first, person = _linked_device(client, "opted-out@example.com")
+    code = next(p["code"] for p in web_banner(region="DE").purposes if p["key"] == "advertising")
+    advertising = Purpose.objects.get(code=code)
+    _choose(client, {"advertising": True}, device_id=first["device_id"])  # nothing suppressed: granted
+    assert (
+        ConsentEvent.objects.filter(subject_id=person.pk, purpose=advertising).latest("id").action == "grant"
+    )
+    # The address is suppressed after the device was made (a do-not-sell page, an erasure's hashes).
+    SuppressedAddress.objects.create(email_hmac=email_hmac("opted-out@example.com"), purpose=advertising)
+    again = _choose(client, {"advertising": True}, device_id=first["device_id"])
+    latest = ConsentEvent.objects.filter(subject_id=person.pk, purpose=advertising).latest("id")
+    assert (latest.action, latest.suppressed) == ("withdraw", True)
+    assert str(latest.public_id) in again["receipts"]
+
+
+def test_a_return_visit_after_the_device_subjects_key_was_destroyed_records_nothing():
+    client = Client()
+    first = _choose(client, {"analytics": True})
+    device = WebDevice.objects.get(public_id=first["device_id"])
+    before = ConsentEvent.objects.count()
+    _choose(client, {"analytics": False}, device_id=first["device_id"])  # the key is cached in this process
+    assert ConsentEvent.objects.count() == before + 1
+    DataKey.objects.filter(subject_id=device.subject_id).update(wrapped="", destroyed_at=timezone.now())
+    response = client.post(
+        reverse("consent:web-choice"),
+        data=json.dumps({"choices": {"analytics": True}, "banner_sha256": web_banner(region="DE").sha256,
+                         "device_id": first["device_id"]}),
+        content_type="application/json", HTTP_ORIGIN=ORIGIN, HTTP_CF_IPCOUNTRY="DE",
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert "key was destroyed" in response.json()["detail"]
+    assert ConsentEvent.objects.count() == before + 1
+
+
+def test_the_key_epoch_is_read_before_the_wrapped_key_the_lock_reads(monkeypatch):
+    """A key read live just before its destruction commits must carry the epoch from before the read,
+    so the destruction's bump makes its next open re-check it."""
+    first = _choose(Client(), {"analytics": True})
+    order: list[str] = []
+    epoch = crypto.key_epoch
+
+    def reading_epoch():
+        order.append("epoch")
+        return epoch()
+
+    def statement(execute, sql, params, many, context):
+        order.append("lock" if "FOR UPDATE SKIP LOCKED" in sql else "other")
+        return execute(sql, params, many, context)
+
+    monkeypatch.setattr(crypto, "key_epoch", reading_epoch)
+    with connection.execute_wrapper(statement):
+        device = web_store.device_for_choice(
+            public_id=uuid.UUID(first["device_id"]), region="DE", actor="test", reserve=2
+        )
+    assert order == ["epoch", "lock"]
+    assert device.key_epoch is not None and device.wrapped[device.subject_id]
+    assert (device.any_suppressed, device.reconsent_open) == (False, False)
 
 
 def test_the_reply_shows_the_state_the_ledger_folded():
