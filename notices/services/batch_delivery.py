@@ -198,9 +198,12 @@ def _record(
     ]
     by_status: dict[str, list[int]] = defaultdict(list)
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(_RECORD_SQL, params)
-            recorded = {row[0] for row in cursor.fetchall()}
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(_RECORD_SQL, params)
+                recorded = {row[0] for row in cursor.fetchall()}
+        else:
+            recorded = _record_each(outcomes, at=params[4], token=token)
         for notice in claimed:
             if notice.pk in recorded:
                 by_status[outcomes[notice.pk].status].append(notice.pk)
@@ -214,6 +217,28 @@ def _record(
             details={status: pks for status, pks in sorted(by_status.items())},
         )
     _summarise(claimed=claimed, outcomes=outcomes, recorded=recorded, result=result)
+
+
+def _record_each(outcomes: dict[int, _Outcome], *, at: datetime, token: uuid.UUID) -> set[int]:
+    """_RECORD_SQL one notice at a time, for databases without arrays (SQLite under `make run`)."""
+    recorded = set()
+    for pk, outcome in outcomes.items():
+        sent = outcome.status == NoticeStatus.SENT
+        guard = Q(status=NoticeStatus.SENDING) | (Q(status=NoticeStatus.PENDING) if sent else Q(pk__in=[]))
+        fields: dict = {"status": outcome.status}
+        if sent:
+            fields.update(sent_at=at, next_attempt_at=None)
+        else:
+            fields["last_error"] = outcome.error or None
+        if outcome.status == NoticeStatus.FAILED:
+            fields["failed_at"] = at
+        elif outcome.status == NoticeStatus.CANCELLED:
+            fields["cancelled_at"] = at
+        elif outcome.status == NoticeStatus.PENDING:
+            fields.update(next_attempt_at=outcome.next_attempt_at, dispatched_at=at)
+        if Notice.objects.filter(guard, pk=pk, claim_token=token).update(**fields):
+            recorded.add(pk)
+    return recorded
 
 
 _FINAL_WITH_TEXT = (NoticeStatus.SENT, NoticeStatus.FAILED)

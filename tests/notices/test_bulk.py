@@ -5,11 +5,13 @@ dropped connection mid-batch, a 4xx, a slow server), erased subjects' notices an
 marketing consent cancelled at send time."""
 
 import datetime as dt
+import uuid
 
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -194,7 +196,8 @@ def test_a_batch_is_sent_over_one_smtp_connection_and_recorded_once(smtp_server,
     assert {n.status for n in notices} == {NoticeStatus.SENT}
     assert {m for _, m in smtp_server.messages} == {n.message_id for n in notices}
     assert AuditEvent.objects.filter(action="notice.batch_delivered").count() == 1
-    assert len(ctx.captured_queries) <= 15  # claim, load, one outcome UPDATE, one audit event
+    # claim, load, one outcome UPDATE, one audit event (no arrays on SQLite: an outcome UPDATE per notice)
+    assert len(ctx.captured_queries) <= (15 if connection.vendor == "postgresql" else 15 + len(ids))
 
     again = notice_deliver_batch(notice_ids=ids)  # redelivered task message: nothing left to claim
     assert again.sent == [] and again.skipped == 20
@@ -330,3 +333,39 @@ def test_bulk_enqueue_queues_batches_of_first_and_last_id_after_commit(
         callback()
     ids = result.created
     assert calls == [(ids[0], ids[1]), (ids[2], ids[3]), (ids[4], ids[4])]
+
+
+def test_outcomes_are_recorded_one_by_one_where_the_database_has_no_arrays(monkeypatch):
+    """The SQLite path (`make run`) of the batch's outcome UPDATE, run here on any database: the same
+    fields, under the same claim-token guard, as the one-statement UPDATE."""
+    from notices.services import batch_delivery
+
+    ids = _pending(4, monkeypatch)
+    token = uuid.uuid4()
+    claimed = batch_delivery._claim(which=Q(pk__in=ids[:3]), token=token)  # the 4th stays pending
+    later = timezone.now() + dt.timedelta(minutes=5)
+    outcomes = {
+        ids[0]: batch_delivery._Outcome(NoticeStatus.SENT),
+        ids[1]: batch_delivery._Outcome(NoticeStatus.PENDING, "SMTPServerDisconnected", later),
+        ids[2]: batch_delivery._Outcome(NoticeStatus.FAILED, "permanent failure: 550"),
+        ids[3]: batch_delivery._Outcome(NoticeStatus.SENT),  # not claimed by this token: untouched
+    }
+    at = timezone.now()
+    assert [n.pk for n in claimed] == ids[:3]
+    assert batch_delivery._record_each(outcomes, at=at, token=token) == set(ids[:3])
+    sent, retried, failed, other = (Notice.objects.get(pk=pk) for pk in ids)
+    assert (sent.status, sent.sent_at, sent.next_attempt_at) == (NoticeStatus.SENT, at, None)
+    assert (retried.status, retried.next_attempt_at, retried.dispatched_at) == (
+        NoticeStatus.PENDING,
+        later,
+        at,
+    )
+    assert retried.last_error == "SMTPServerDisconnected"
+    assert (failed.status, failed.failed_at, failed.last_error) == (
+        NoticeStatus.FAILED,
+        at,
+        "permanent failure: 550",
+    )
+    assert other.status == NoticeStatus.PENDING and other.sent_at is None
+    # Recorded once: a second pass (a redelivered task) finds nothing of its claim left in `sending`.
+    assert batch_delivery._record_each(outcomes, at=at, token=token) == set()

@@ -226,6 +226,7 @@ def test_a_hold_may_end_today_in_the_business_time_zone(clock, settings):
 
 
 @pytest.mark.django_db
+@pytest.mark.postgres  # the one-statement window is PostgreSQL's; elsewhere each window reads the holds
 def test_a_hold_placed_between_two_windows_of_a_sweep_is_honoured_by_the_next_window(
     clock, settings, monkeypatch
 ):
