@@ -65,6 +65,9 @@ def _settled(run_id, timeout=60.0):
     return SystemRun.objects.get(pk=run_id)
 
 
+# The worker thread writes the run while the test reads it: SQLite's shared-cache test database locks
+# the table (`database table is locked`), so this real-worker test runs on PostgreSQL.
+@pytest.mark.postgres
 def test_an_unsubscribe_link_reaches_the_system_and_a_500_is_retried_and_recorded(celery_worker, api):
     state, base = api
     # No in-request retries: the 500 fails the first attempt, which the task retries (PrivacyTask policy).
