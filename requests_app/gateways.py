@@ -8,7 +8,7 @@ call site keeps start-up free of cycles.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -155,19 +155,17 @@ def recipients_query(*, subject_id: int, system_ids: Collection[int]) -> Bound[T
 
 
 def retention_schedules_query() -> Bound[RetentionSchedule]:
-    """retention.selectors.active_schedules_query: the active schedules, as a batch's statement."""
+    """retention.selectors.active_schedules_query: what `retention_periods_by_category` reads."""
     from retention.selectors import active_schedules_query
 
     return active_schedules_query()
 
 
-def retention_periods_by_category() -> dict[str, list[str]]:
-    """How long each category is kept (active retention schedules), for the access package's README
-    (GDPR Art. 15(1)(d))."""
-    from retention.models import RetentionSchedule
-
+def retention_periods_by_category(schedules: Iterable[RetentionSchedule]) -> dict[str, list[str]]:
+    """How long each category is kept (the active retention schedules, in their order), for the access
+    package's README (GDPR Art. 15(1)(d))."""
     found: dict[str, list[str]] = {}
-    for schedule in RetentionSchedule.objects.filter(active=True).select_related("category"):
+    for schedule in schedules:
         found.setdefault(schedule.category.code, []).append(f"{schedule} ({schedule.citation})")
     return found
 
