@@ -162,17 +162,17 @@ def _row(record: models.Model, plan: list[_Field], opened: dict[tuple[int, str],
     return row
 
 
+def _cell(value):
+    return safe_cell(json.dumps(value) if isinstance(value, list | dict) else value)
+
+
 def _csv(rows: list[dict]) -> str:
     out = io.StringIO()
-    headers: list[str] = []
+    headers = list(dict.fromkeys(k for r in rows for k in r))  # every key, in order of first appearance
+    writer = csv.writer(out)  # what csv.DictWriter writes (restval ""), without its per-row checks
+    writer.writerow(headers)
     for r in rows:
-        headers.extend(k for k in r if k not in headers)
-    writer = csv.DictWriter(out, fieldnames=headers)
-    writer.writeheader()
-    for r in rows:
-        writer.writerow(
-            {k: safe_cell(json.dumps(v) if isinstance(v, list | dict) else v) for k, v in r.items()}
-        )
+        writer.writerow([_cell(r[k]) if k in r else "" for k in headers])
     return out.getvalue()
 
 
