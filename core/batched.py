@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import psycopg
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models import Expression
@@ -111,7 +112,8 @@ def _compile(queryset: models.QuerySet) -> _Compiled:
 
 
 class Statement(Generic[M]):
-    """A queryset built by `build(**slots)`: on PostgreSQL compiled once per connection, then only run.
+    """A queryset of model instances built by `build(**slots)`: on PostgreSQL compiled once per
+    connection, then only run.
 
     `build` must give the same SQL for any values (the slots stand for them); it is called with the
     values themselves where the statement is not compiled (other databases).
@@ -155,27 +157,26 @@ class Bound(Generic[M]):
 def fetch(*bound: Bound[Any]) -> list[list[Any]]:
     """Each bound statement's instances, in order: one round trip per PostgreSQL database."""
     found: list[list[Any]] = [[] for _ in bound]
-    by_db: dict[str, list[tuple[int, _Compiled, list[Any]]]] = {}
+    by_db: dict[str, list[tuple[int, _Compiled, str, list[Any]]]] = {}
     for index, one in enumerate(bound):
         compiled = one.statement.compiled()
         if compiled is None:
             found[index] = list(one.statement.queryset(one.values))
         elif compiled.sql is not None:
             todo = by_db.setdefault(compiled.compiler.using, [])
-            todo.append((index, compiled, compiled.bound_params(one.values)))
+            todo.append((index, compiled, compiled.sql, compiled.bound_params(one.values)))
     for alias, todo in by_db.items():
-        results = _run(alias, [(compiled.sql or "", params) for _i, compiled, params in todo])
-        for (index, compiled, _params), rows in zip(todo, results, strict=True):
+        results = _run(alias, [(sql, params) for _i, _c, sql, params in todo])
+        for (index, compiled, _sql, _params), rows in zip(todo, results, strict=True):
             found[index] = compiled.instances(rows)
     return found
 
 
 def _run(alias: str, statements: list[tuple[str, list[Any]]]) -> list[list[tuple]]:
-    """The statements' rows; one string with client-side binding, else one execute each."""
-    import psycopg
-
+    """The statements' rows: one string with client-side binding (Django's default), else (bound
+    server-side, where a string holds one statement) one execute each."""
     with connections[alias].cursor() as cursor:
-        if len(statements) > 1 and isinstance(cursor.cursor, psycopg.ClientCursor):
+        if len(statements) > 1 and _binds_client_side(cursor):
             cursor.execute("; ".join(sql for sql, _p in statements), [p for _s, ps in statements for p in ps])
             results = [cursor.fetchall()]
             for _ in statements[1:]:
@@ -189,8 +190,16 @@ def _run(alias: str, statements: list[tuple[str, list[Any]]]) -> list[list[tuple
         return results
 
 
+def _binds_client_side(cursor: Any) -> bool:
+    return isinstance(cursor.cursor, psycopg.ClientCursor)
+
+
+_WITH_IDS: dict[type[models.Model], Statement[Any]] = {}
+
+
 def with_ids(model: type[M]) -> Statement[M]:
-    """The rows of `model` whose primary key is among `ids` (one statement per model, made once)."""
+    """The rows of `model` (its default manager) whose primary key is among `ids`, in no particular
+    order: one statement per model, made once."""
     statement = _WITH_IDS.get(model)
     if statement is None:
         slot = ArraySlot("ids", of=model._meta.pk)
@@ -198,6 +207,3 @@ def with_ids(model: type[M]) -> Statement[M]:
             lambda ids: model._default_manager.filter(pk__in=ids).order_by(), slot
         )
     return statement
-
-
-_WITH_IDS: dict[type[models.Model], Statement[Any]] = {}

@@ -71,6 +71,19 @@ def test_several_statements_are_one_round_trip_compiled_once():
     assert {s.category.code for s in active} <= set(DataCategory.objects.values_list("code", flat=True))
 
 
+@pytest.mark.postgres
+def test_bound_server_side_each_statement_runs_on_its_own(monkeypatch):
+    external, internal = _systems()
+    monkeypatch.setattr(batched, "_binds_client_side", lambda cursor: False)
+    with CaptureQueriesContext(connection) as queries:
+        systems, named = batched.fetch(
+            _PROVIDED.bind(kind="external", ids=[external.pk, internal.pk]),
+            batched.with_ids(ThirdParty).bind(ids=[external.provider_id]),
+        )
+    assert len(queries) == 2
+    assert [s.code for s in systems] == ["hostco"] and [t.legal_name for t in named] == ["Hosting Co"]
+
+
 def test_another_database_runs_the_queryset_with_the_values(monkeypatch):
     external, internal = _systems()
     monkeypatch.setattr(connection, "vendor", "other")
