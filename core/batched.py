@@ -9,21 +9,30 @@ with `cursor.nextset()`: with Django's default client-side binding that is one r
 query in Django's log). Rows become instances as the queryset makes them: the fields' converters,
 `from_db`, the select_related objects.
 
+Each statement is also prepared once per database session (core.prepared), `EXECUTE name(...)` after
+that: for these small lookups PostgreSQL spends more time parsing and planning than running them.
+BATCHED_PREPARED_STATEMENTS=False (behind a pooler in transaction mode) sends the statements themselves.
+
 Nothing but SQL text and how to read its rows is kept between calls: every `fetch` reads the database.
 On other databases (SQLite in development) the queryset is built with the values and run as usual.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import psycopg
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models import Expression
 from django.db.models.query import get_related_populators
+
+from core import prepared
 
 M = TypeVar("M", bound=models.Model)
 
@@ -62,6 +71,8 @@ class _Compiled:
     """A statement's SQL for one connection, and how to turn its rows into instances."""
 
     sql: str | None  # None: the queryset can match nothing
+    name: str  # its prepared statement's
+    body: str  # the SQL with numbered parameters ($1, $2, ...), for PREPARE
     params: tuple[Any, ...]  # constants, and the Slots each call fills
     compiler: Any  # keeps the connection alive (its id() is the cache key) and converts rows
     converters: dict
@@ -100,6 +111,8 @@ def _compile(queryset: models.QuerySet) -> _Compiled:
     start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
     return _Compiled(
         sql=sql,
+        name="privacyops_batch_" + hashlib.sha256((sql or "").encode()).hexdigest()[:16],
+        body=_numbered(sql or ""),
         params=tuple(params),
         compiler=compiler,
         converters=compiler.get_converters([s[0] for s in select[: compiler.col_count]]),
@@ -109,6 +122,12 @@ def _compile(queryset: models.QuerySet) -> _Compiled:
         populators=get_related_populators(klass_info, select, compiler.using),
         annotations=dict(compiler.annotation_col_map or {}),
     )
+
+
+def _numbered(sql: str) -> str:
+    """The SQL with its %s placeholders as $1, $2, ... (`%%` escapes kept: the string is still formatted)."""
+    count = iter(range(1, sql.count("%s") + 1))
+    return re.sub(r"%(.)", lambda m: f"${next(count)}" if m.group(1) == "s" else m.group(0), sql)
 
 
 class Statement(Generic[M]):
@@ -157,41 +176,81 @@ class Bound(Generic[M]):
 def fetch(*bound: Bound[Any]) -> list[list[Any]]:
     """Each bound statement's instances, in order: one round trip per PostgreSQL database."""
     found: list[list[Any]] = [[] for _ in bound]
-    by_db: dict[str, list[tuple[int, _Compiled, str, list[Any]]]] = {}
+    by_db: dict[str, list[tuple[int, _Compiled, list[Any]]]] = {}
     for index, one in enumerate(bound):
         compiled = one.statement.compiled()
         if compiled is None:
             found[index] = list(one.statement.queryset(one.values))
         elif compiled.sql is not None:
             todo = by_db.setdefault(compiled.compiler.using, [])
-            todo.append((index, compiled, compiled.sql, compiled.bound_params(one.values)))
+            todo.append((index, compiled, compiled.bound_params(one.values)))
     for alias, todo in by_db.items():
-        results = _run(alias, [(sql, params) for _i, _c, sql, params in todo])
-        for (index, compiled, _sql, _params), rows in zip(todo, results, strict=True):
+        results = _run(alias, [(compiled, params) for _i, compiled, params in todo])
+        for (index, compiled, _params), rows in zip(todo, results, strict=True):
             found[index] = compiled.instances(rows)
     return found
 
 
-def _run(alias: str, statements: list[tuple[str, list[Any]]]) -> list[list[tuple]]:
+def prepared_statements() -> bool:
+    """BATCHED_PREPARED_STATEMENTS: prepare each statement once per database session (default on).
+
+    Turn off behind a pooler in transaction mode (PgBouncer before 1.21), which may run a statement on
+    a session that never prepared it.
+    """
+    return bool(getattr(settings, "BATCHED_PREPARED_STATEMENTS", True))
+
+
+def _run(alias: str, statements: list[tuple[_Compiled, list[Any]]]) -> list[list[tuple]]:
     """The statements' rows: one string with client-side binding (Django's default), else (bound
     server-side, where a string holds one statement) one execute each."""
-    with connections[alias].cursor() as cursor:
-        if len(statements) > 1 and _binds_client_side(cursor):
-            cursor.execute("; ".join(sql for sql, _p in statements), [p for _s, ps in statements for p in ps])
-            results = [cursor.fetchall()]
-            for _ in statements[1:]:
-                cursor.nextset()
-                results.append(cursor.fetchall())
-            return results
+    connection = connections[alias]
+    connection.ensure_connection()
+    client_side = _binds_client_side(connection)
+    if client_side and prepared_statements():
+        return prepared.run_prepared_all(
+            connection.connection,
+            [compiled.name for compiled, _p in statements],
+            lambda to_prepare: _execute(connection, statements, to_prepare),
+            in_transaction=lambda: connection.in_atomic_block or not connection.get_autocommit(),
+        )
+    if client_side and len(statements) > 1:
+        return _execute(connection, statements, None)
+    with connection.cursor() as cursor:
         results = []
-        for sql, params in statements:
-            cursor.execute(sql, params)
+        for compiled, params in statements:
+            cursor.execute(compiled.sql, params)
             results.append(cursor.fetchall())
         return results
 
 
-def _binds_client_side(cursor: Any) -> bool:
-    return isinstance(cursor.cursor, psycopg.ClientCursor)
+def _execute(
+    connection: Any, statements: list[tuple[_Compiled, list[Any]]], to_prepare: frozenset[str] | None
+) -> list[list[tuple]]:
+    """Every statement in one string: their own SQL (`to_prepare` None), or a `PREPARE` of each the
+    session lacks, then an `EXECUTE` each."""
+    if to_prepare is None:
+        prepares, parts = {}, [compiled.sql or "" for compiled, _p in statements]
+    else:
+        prepares = {c.name: c.body for c, _p in statements if c.name in to_prepare}  # once each
+        parts = [f"PREPARE {name} AS {body}" for name, body in prepares.items()]
+        parts += [
+            f"EXECUTE {c.name}({', '.join(['%s'] * len(p))})" if p else f"EXECUTE {c.name}"
+            for c, p in statements
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join(parts), [p for _c, params in statements for p in params])
+        for _ in prepares:  # past each PREPARE's (empty) result
+            cursor.nextset()
+        results = [cursor.fetchall()]
+        for _ in statements[1:]:
+            cursor.nextset()
+            results.append(cursor.fetchall())
+        return results
+
+
+def _binds_client_side(connection: Any) -> bool:
+    """Django's psycopg connections bind client-side unless OPTIONS server_side_binding is set."""
+    return issubclass(connection.connection.cursor_factory, psycopg.ClientCursor)
 
 
 _WITH_IDS: dict[type[models.Model], Statement[Any]] = {}
