@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from core.batched import Slot
 from inventory.models import DataSubject, ThirdParty
 
 from . import reference, rules
@@ -165,7 +166,8 @@ def subject_ids_for_public_ids(public_ids: Sequence[UUID | str]) -> dict[str, in
     return found
 
 
-def events_for_subject(*, subject_id: int) -> QuerySet[DisclosureEvent]:
+def events_for_subject(*, subject_id: int | Slot) -> QuerySet[DisclosureEvent]:
+    """The subject's disclosures, newest first (`subject_id` may be a core.batched.Slot: compiled once)."""
     return DisclosureEvent.objects.filter(subject_id=subject_id).select_related("third_party").order_by("-at")
 
 

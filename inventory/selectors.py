@@ -1,14 +1,17 @@
 """Reads across the inventory, driven by the registry (never by model names)."""
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import Count, Q
 
+from core import batched
+
 from .discovery import UnionQuery, union_query
-from .models import ContactPoint, DataSubject, normalize_email
+from .models import ContactPoint, DataCategory, DataSubject, normalize_email
 from .registry import PersonalData, registry
 
 
@@ -258,6 +261,17 @@ def records_for_subject_by_category(
     for found in records_for_subject(subject, limit=limit):
         grouped.setdefault(found.entry.category, []).append(found)
     return grouped
+
+
+_CATEGORIES = batched.Statement(
+    lambda codes: DataCategory.objects.filter(code__in=codes),
+    batched.ArraySlot("codes", of=DataCategory._meta.get_field("code")),
+)
+
+
+def categories_with_codes(codes: Iterable[str]) -> batched.Bound[DataCategory]:
+    """The data categories with these codes, as one statement of a batch (core.batched.fetch)."""
+    return _CATEGORIES.bind(codes=codes)
 
 
 def records_in_category(code: str) -> list[models.QuerySet]:

@@ -260,6 +260,8 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
 DATA_KEY_CACHE_SECONDS = env.float("DATA_KEY_CACHE_SECONDS", default=30)
 # Discovery (inventory/discovery.py) prepares its one statement per session; off behind a transaction pooler.
 DISCOVERY_PREPARED_STATEMENTS = env.bool("DISCOVERY_PREPARED_STATEMENTS", default=True)
+# core.batched (the access package's reference rows) prepares its statements per session; likewise.
+BATCHED_PREPARED_STATEMENTS = env.bool("BATCHED_PREPARED_STATEMENTS", default=True)
 
 # The website's consent banner (consent.js, issue 18): see docs/operations.md "Website consent".
 CONSENT_WEB_ALLOWED_ORIGINS = env.list(

@@ -6,13 +6,20 @@ local: requests_app sits on top of the stack and these apps load before it, but 
 call site keeps start-up free of cycles.
 """
 
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 
 from core.actors import Actor
+from core.batched import ArraySlot, Bound, Slot, Statement
 from inventory.models import DataSubject, System, ThirdParty
+
+if TYPE_CHECKING:
+    from retention.models import RetentionSchedule
 
 
 # Notice kinds (notices.models.NoticeKind values, docs/design.md, cross-app contracts).
@@ -119,7 +126,6 @@ def recipients_for_subject(*, subject_id: int, system_ids: set[int] | None = Non
     Two sources: the disclosures log (every third party the subject's data was disclosed to), and the
     service providers running an external system that holds a registered record of the subject.
     """
-    from disclosures.selectors import events_for_subject
     from inventory.selectors import records_for_subject
 
     if system_ids is None:  # callers that already hold the records pass the systems they saw
@@ -127,6 +133,12 @@ def recipients_for_subject(*, subject_id: int, system_ids: set[int] | None = Non
         for found in records_for_subject(subject_id):
             system_ids.update(getattr(r, "system_id", None) for r in found.records)
         system_ids.discard(None)
+    return _recipients(subject_id, system_ids)
+
+
+def _recipients(subject_id: int | Slot, system_ids: Collection[int] | Slot) -> QuerySet[ThirdParty]:
+    from disclosures.selectors import events_for_subject
+
     provider_ids = System.objects.filter(
         pk__in=system_ids, kind=System.Kind.EXTERNAL, provider__isnull=False
     ).values("provider_id")
@@ -134,13 +146,26 @@ def recipients_for_subject(*, subject_id: int, system_ids: set[int] | None = Non
     return ThirdParty.objects.filter(Q(pk__in=provider_ids) | Q(pk__in=disclosed_ids)).order_by("legal_name")
 
 
-def retention_periods_by_category() -> dict[str, list[str]]:
-    """How long each category is kept (active retention schedules), for the access package's README
-    (GDPR Art. 15(1)(d))."""
-    from retention.models import RetentionSchedule
+_RECIPIENTS = Statement(_recipients, Slot("subject_id"), ArraySlot("system_ids", of=System._meta.pk))
 
+
+def recipients_query(*, subject_id: int, system_ids: Collection[int]) -> Bound[ThirdParty]:
+    """`recipients_for_subject` as one statement of a batch (core.batched.fetch), compiled once."""
+    return _RECIPIENTS.bind(subject_id=subject_id, system_ids=system_ids)
+
+
+def retention_schedules_query() -> Bound[RetentionSchedule]:
+    """retention.selectors.active_schedules_query: what `retention_periods_by_category` reads."""
+    from retention.selectors import active_schedules_query
+
+    return active_schedules_query()
+
+
+def retention_periods_by_category(schedules: Iterable[RetentionSchedule]) -> dict[str, list[str]]:
+    """How long each category is kept (the active retention schedules, in their order), for the access
+    package's README (GDPR Art. 15(1)(d))."""
     found: dict[str, list[str]] = {}
-    for schedule in RetentionSchedule.objects.filter(active=True).select_related("category"):
+    for schedule in schedules:
         found.setdefault(schedule.category.code, []).append(f"{schedule} ({schedule.citation})")
     return found
 

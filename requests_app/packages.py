@@ -17,16 +17,17 @@ from uuid import UUID
 
 from django.db import models
 
+from core import batched
 from core.csv_safety import safe_cell
 from inventory import crypto
 from inventory.fields import EncryptedTextField
 from inventory.models import DataCategory, DataSubject, Source, System, ThirdParty
 from inventory.registry import PersonalData
-from inventory.selectors import records_for_subject
+from inventory.selectors import categories_with_codes, records_for_subject
 
-from . import policy
+from . import gateways, policy
 
-# Reference tables whose rows are shown by name, not id (small: loaded once per package).
+# Reference tables whose rows are shown by name, not id (only the rows the package's records name).
 _NAMED = (Source, System, ThirdParty, DataCategory)
 
 
@@ -46,25 +47,96 @@ def _plain(value):
     return value
 
 
-class _Names:
-    def __init__(self) -> None:
-        self._maps: dict[type, dict] = {}
+@dataclass(frozen=True)
+class _Field:
+    """How one field of a registered model goes into its rows: worked out once per model and package,
+    not once per record."""
 
-    def name(self, model: type[models.Model], pk) -> str | None:
-        if pk is None:
-            return None
-        if model not in self._maps:
-            self._maps[model] = {o.pk: str(o) for o in model._default_manager.all()}
-        return self._maps[model].get(pk)
+    key: str  # the row's key
+    attname: str
+    named: type[models.Model] | None = None  # a reference shown by its row's name
+    sealed: bool = False  # opened with the subject's key
 
 
-def _opened(records: list[models.Model], key) -> dict[tuple[int, str], str]:
-    """Every sealed field of the package's records, opened in one batch (one key re-check, not one per value)."""
+def _plan(entry: PersonalData, model: type[models.Model]) -> list[_Field]:
+    """The exported fields, in the model's order: not the subject's own foreign key, nor any the
+    registry never exports; references to sources, systems, recipients and categories by name."""
+    subject_field = entry.subject.split("__")[0] if entry.subject else ""
+    never = entry.never_exported  # credentials, tokens, idempotency keys, mail headers, staff names
+    plan: list[_Field] = []
+    for f in model._meta.concrete_fields:
+        if f.name == subject_field or f.name in never:
+            continue
+        if f.is_relation:
+            related = f.related_model
+            if related is DataSubject:
+                continue
+            if related in _NAMED:
+                plan.append(_Field(f.name, f.attname, named=related))
+            else:
+                plan.append(_Field(f.attname, f.attname))
+            continue
+        plan.append(_Field(f.name, f.attname, sealed=isinstance(f, EncryptedTextField)))
+    return plan
+
+
+@dataclass(frozen=True)
+class _Exported:
+    entry: PersonalData
+    records: list[models.Model]
+    plan: list[_Field]
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """What the rows and the README name, read in one round trip once the records are known."""
+
+    names: dict[type[models.Model], dict]
+    categories: dict[str, DataCategory]
+    periods: dict[str, list[str]]
+    recipients: list[ThirdParty]
+
+
+def _reference(subject_id: int, exported: list[_Exported], system_ids: set[int]) -> _Reference:
+    """The names of the reference rows the records point at (sources, systems, ...), the categories,
+    the active retention schedules and the recipients: one batch of statements (core.batched), each
+    compiled once per process, instead of a query (and an ORM compile) per model and README section."""
+    ids: dict[type[models.Model], set] = {model: set() for model in _NAMED}
+    for one in exported:
+        named = [(f.attname, ids[f.named]) for f in one.plan if f.named is not None]
+        for record in one.records:
+            for attname, found in named:
+                found.add(getattr(record, attname))
+            ids[Source].add(getattr(record, "source_id", None))
+    wanted = [(model, model_ids - {None}) for model, model_ids in ids.items()]
+    wanted = [(model, model_ids) for model, model_ids in wanted if model_ids]
+    categories, schedules, recipients, *rows = batched.fetch(
+        categories_with_codes({one.entry.category for one in exported}),
+        gateways.retention_schedules_query(),
+        gateways.recipients_query(subject_id=subject_id, system_ids=system_ids),
+        *(batched.with_ids(model).bind(ids=model_ids) for model, model_ids in wanted),
+    )
+    names: dict[type[models.Model], dict] = {model: {} for model in _NAMED}
+    for (model, _ids), found in zip(wanted, rows, strict=True):
+        names[model] = {o.pk: str(o) for o in found}
+    return _Reference(
+        names=names,
+        categories={c.code: c for c in categories},
+        periods=gateways.retention_periods_by_category(schedules),
+        recipients=recipients,
+    )
+
+
+def _opened(exported: list[_Exported], key) -> dict[tuple[int, str], str]:
+    """Every exported sealed field of the package's records, opened in one batch (one key re-check,
+    not one per value)."""
     fields = [
-        (record, f.name)
-        for record in records
-        for f in record._meta.concrete_fields
-        if isinstance(f, EncryptedTextField) and getattr(record, f.attname)
+        (record, f.key)
+        for one in exported
+        for f in one.plan
+        if f.sealed
+        for record in one.records
+        if getattr(record, f.key)
     ]
     if not fields:
         return {}
@@ -77,43 +149,30 @@ def _opened(records: list[models.Model], key) -> dict[tuple[int, str], str]:
     }
 
 
-def _row(
-    record: models.Model, entry: PersonalData, opened: dict[tuple[int, str], str], names: _Names
-) -> dict:
+def _row(record: models.Model, plan: list[_Field], opened: dict[tuple[int, str], str], names: dict) -> dict:
     row: dict = {}
-    subject_field = entry.subject.split("__")[0] if entry.subject else ""
-    never = entry.never_exported  # credentials, tokens, idempotency keys, mail headers, staff names
-    for f in record._meta.concrete_fields:
-        if f.name == subject_field or f.name in never:
-            continue
-        if f.is_relation:
-            related = f.related_model
+    for f in plan:
+        if f.named is not None:
             raw = getattr(record, f.attname)
-            if related is DataSubject:
-                continue
-            if related in _NAMED:
-                row[f.name] = names.name(related, raw)
-            else:
-                row[f.attname] = raw
-            continue
-        value = getattr(record, f.attname)
-        if isinstance(f, EncryptedTextField):
-            value = opened.get((id(record), f.name), "")
-        row[f.name] = _plain(value)
+            row[f.key] = None if raw is None else names[f.named].get(raw)
+        elif f.sealed:
+            row[f.key] = opened.get((id(record), f.key), "")
+        else:
+            row[f.key] = _plain(getattr(record, f.attname))
     return row
+
+
+def _cell(value):
+    return safe_cell(json.dumps(value) if isinstance(value, list | dict) else value)
 
 
 def _csv(rows: list[dict]) -> str:
     out = io.StringIO()
-    headers: list[str] = []
+    headers = list(dict.fromkeys(k for r in rows for k in r))  # every key, in order of first appearance
+    writer = csv.writer(out)  # what csv.DictWriter writes (restval ""), without its per-row checks
+    writer.writerow(headers)
     for r in rows:
-        headers.extend(k for k in r if k not in headers)
-    writer = csv.DictWriter(out, fieldnames=headers)
-    writer.writeheader()
-    for r in rows:
-        writer.writerow(
-            {k: safe_cell(json.dumps(v) if isinstance(v, list | dict) else v) for k, v in r.items()}
-        )
+        writer.writerow([_cell(r[k]) if k in r else "" for k in headers])
     return out.getvalue()
 
 
@@ -124,7 +183,7 @@ def _readme(
     lookback_from: date | None,
     categories: dict[str, list[tuple[PersonalData, int]]],
     sources: set[str],
-    recipients: list[ThirdParty],
+    reference_rows: _Reference,
 ) -> str:
     lines = [
         "YOUR PERSONAL DATA - ACCESS PACKAGE",
@@ -139,10 +198,7 @@ def _readme(
         "",
         "CATEGORIES OF PERSONAL DATA (GDPR Art. 15(1)(b); Cal. Civ. Code §1798.110)",
     ]
-    known = {c.code: c for c in DataCategory.objects.filter(code__in=list(categories))}
-    from .gateways import retention_periods_by_category
-
-    periods = retention_periods_by_category()
+    known, periods, recipients = reference_rows.categories, reference_rows.periods, reference_rows.recipients
     for code, entries in categories.items():
         category = known.get(code)
         title = category.name if category else code
@@ -179,9 +235,7 @@ def _readme(
 def _other_systems(archive: zipfile.ZipFile, case_id: int) -> tuple[int, list[str], list[dict]]:
     """Rows the case found in the company's other systems, a folder per system: JSON + CSV per
     collection (CSV headers carry our category codes), and files their owners uploaded."""
-    from .gateways import connectors_access_results
-
-    results, uploads = connectors_access_results(case_id=case_id)
+    results, uploads = gateways.connectors_access_results(case_id=case_id)
     total, files, manifest = 0, [], []
     for r in results:
         base = f"systems/{r.system_code}/{r.collection.replace(':', '-')}"
@@ -200,11 +254,9 @@ def _other_systems(archive: zipfile.ZipFile, case_id: int) -> tuple[int, list[st
     return total, files, manifest
 
 
-def _exported(
-    subject_id: int, lookback_from: date | None, system_ids: set[int]
-) -> list[tuple[PersonalData, list[models.Model]]]:
+def _exported(subject_id: int, lookback_from: date | None, system_ids: set[int]) -> list[_Exported]:
     """Each registered model's records of the subject within the lookback; fills in the systems seen."""
-    exported: list[tuple[PersonalData, list[models.Model]]] = []
+    exported: list[_Exported] = []
     for found in records_for_subject(subject_id):
         # Recipients are named from every record's system, whatever the lookback.
         system_ids.update(r.system_id for r in found.records if getattr(r, "system_id", None))
@@ -214,7 +266,7 @@ def _exported(
                 r for r in records if _on_or_after(getattr(r, found.entry.collected_at), lookback_from)
             ]
         if records:
-            exported.append((found.entry, records))
+            exported.append(_Exported(found.entry, records, _plan(found.entry, type(records[0]))))
     return exported
 
 
@@ -227,27 +279,32 @@ def package_contents(
     lookback_from: date | None = None,
     heartbeat=None,
 ) -> PackageContents:
-    """The whole ZIP, in memory (one subject's data: kilobytes to a few megabytes)."""
-    from .gateways import recipients_for_subject
+    """The whole ZIP, in memory (one subject's data: kilobytes to a few megabytes).
 
+    Three reads: the subject's key, its records (one statement, inventory.discovery) and everything
+    the files and README name (one round trip, `_reference`); then the case's other systems, if any.
+    """
     key = crypto.keys_for_subjects([subject_id]).get(subject_id)
-    names = _Names()
     buffer = io.BytesIO()
     manifest: dict[str, list[dict]] = {}
     per_category: dict[str, list[tuple[PersonalData, int]]] = {}
-    sources: set[str] = set()
     system_ids: set[int] = set()
     total = 0
     files: list[str] = []
     exported = _exported(subject_id, lookback_from, system_ids)
-    opened = _opened([r for _entry, records in exported for r in records], key)
+    opened = _opened(exported, key)
+    reference_rows = _reference(subject_id, exported, system_ids)
+    names = reference_rows.names
+    sources = {
+        names[Source].get(source_id)
+        for one in exported
+        for r in one.records
+        if (source_id := getattr(r, "source_id", None)) is not None
+    }
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for entry, records in exported:
-            rows = [_row(r, entry, opened, names) for r in records]
-            for r in records:
-                source_id = getattr(r, "source_id", None)
-                if source_id is not None:
-                    sources.add(names.name(Source, source_id))
+        for one in exported:
+            entry = one.entry
+            rows = [_row(r, one.plan, opened, names) for r in one.records]
             base = f"{entry.category}/{entry.label}"
             archive.writestr(f"{base}.json", json.dumps(rows, indent=2, ensure_ascii=False, default=str))
             archive.writestr(f"{base}.csv", _csv(rows))
@@ -272,7 +329,7 @@ def package_contents(
                 lookback_from=lookback_from,
                 categories=per_category,
                 sources=sources,
-                recipients=list(recipients_for_subject(subject_id=subject_id, system_ids=system_ids)),
+                reference_rows=reference_rows,
             ),
         )
         archive.writestr(

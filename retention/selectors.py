@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from core import clock
+from core import batched, clock
 from inventory.models import DataSubject
 from inventory.registry import PersonalData, registry
 
@@ -91,6 +91,17 @@ def _has_field(model: type[models.Model], name: str) -> bool:
     except Exception:
         return False
     return True
+
+
+_ACTIVE_SCHEDULES = batched.Statement(
+    lambda: RetentionSchedule.objects.filter(active=True).select_related("category", "system")
+)
+
+
+def active_schedules_query() -> batched.Bound[RetentionSchedule]:
+    """The active schedules with the category and system their str() reads, as one statement of a
+    batch (core.batched.fetch): the access package reads them with its other reference rows."""
+    return _ACTIVE_SCHEDULES.bind()
 
 
 def schedule_entries(schedule: RetentionSchedule) -> list[PersonalData]:

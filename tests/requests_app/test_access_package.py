@@ -335,3 +335,44 @@ def test_a_package_re_checks_its_subjects_key_once_not_once_per_sealed_value(mon
         accounts = json.loads(archive.read("account/inventory.UserAccount.json"))
     assert accounts[0]["payment_method_reference"] == f"tok_{subject.pk}_visa"  # sealed values opened
     assert len(checks) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_package_reads_what_it_names_in_one_round_trip():
+    """Issue 19: the names of the sources and systems the records point at, the categories, the retention
+    schedules and the recipients come in one batch, not a query (and an ORM compile) per model and README
+    section. Django logs two statements: discovery's one and that batch (the data key is read on
+    psycopg's own cursor)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from inventory import models as inv
+    from inventory.services import record_create
+    from requests_app.packages import package_contents
+    from retention.models import RetentionSchedule
+    from tests.disclosures.factories import MarketingPartnerFactory, log
+    from tests.factories import ThirdPartyFactory
+
+    host = ThirdPartyFactory(legal_name="Hosting Co", kind="service_provider")
+    system = inv.System.objects.create(
+        code="hostco", name="HostCo", kind="external", owner="IT", provider=host
+    )
+    RetentionSchedule.objects.create(
+        category=inv.DataCategory.objects.get(code="activity"), system=system, external_collection="events",
+        external_timestamp_field="seen_at", period_months=6, legal_basis="Analytics", citation="Policy §8",
+    )  # fmt: skip
+    subject = make_full_subject()
+    record_create(model=inv.ActivityEvent, subject=subject, values={"kind": "page_view", "system": system})
+    log(subject, MarketingPartnerFactory(legal_name="Catalogue Partner LLC"), "email")
+    with CaptureQueriesContext(connection) as queries:
+        contents = package_contents(subject_id=subject.pk, reference="t", generated_at=datetime.now(UTC))
+    assert len(queries) == 2, [q["sql"][:120] for q in queries]
+    archive = zipfile.ZipFile(io.BytesIO(contents.data))
+    readme = archive.read("README.txt").decode()
+    assert "[activity] Website and email activity data" in readme
+    assert "hostco:events: 6 months after seen_at (Policy §8)" in readme
+    assert "Hosting Co (Service provider)" in readme and "Catalogue Partner LLC (Marketing partner)" in readme
+    assert "  - Cookies and flash cookies\n" in readme  # a source's name
+    activity = json.loads(archive.read("activity/inventory.ActivityEvent.json"))
+    assert {a["system"] for a in activity} == {"HostCo", "privacyops database"}  # systems by name
