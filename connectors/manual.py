@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import audit_record
+from core import clock
 from core.actors import Actor, actor_fields
 from core.organisation import organisation
 
@@ -59,7 +60,8 @@ def run_for_token(token: str) -> SystemRun:
 
 
 def manual_due_on(case_due_on: date | None) -> date:
-    today = timezone.localdate()
+    """A manual task's due date, before its case's, in the business's calendar (as the case's is)."""
+    today = clock.business_today()
     if case_due_on is None:
         return today + timedelta(days=lead_days())
     return max(today, case_due_on - timedelta(days=lead_days()))
@@ -136,7 +138,7 @@ def manual_upload(run: SystemRun) -> bytes:
 
 def manual_tasks_remind(*, today: date | None = None) -> dict[str, int]:
     """Remind owners two days before their due date; tell the privacy team once a task is overdue."""
-    today = today or timezone.localdate()
+    today = today or clock.business_today()
     open_runs = SystemRun.objects.filter(
         system__connection__kind=Connection.Kind.MANUAL, status=RunStatus.PENDING, due_on__isnull=False
     ).select_related("system", "system__connection")

@@ -8,8 +8,8 @@ work is, and they sit in a side panel that never squeezes the case's fields.
 from dataclasses import dataclass, field
 
 from django.urls import reverse
-from django.utils import timezone
 
+from . import deadlines
 from .case_actions import CASE_ACTIONS, CaseAction
 from .models import PrivacyRequest
 from .selectors import due_state
@@ -69,8 +69,11 @@ class CaseHeader:
 
 def case_header(case: PrivacyRequest) -> CaseHeader:
     """The facts an officer needs first, in one line: what, under which law, where it stands, by when."""
-    state = due_state(case)
-    days_left = (case.due_on - timezone.localdate()).days if case.due_on else None
+    # One "today", the business's (as due_state and the deadlines count): UTC's date would call a case
+    # "1 day overdue" while its colour still says "due soon" from 16:00 Pacific on.
+    today = deadlines.business_today()
+    state = due_state(case, today)
+    days_left = (case.due_on - today).days if case.due_on else None
     if days_left is None or state == "closed":
         due_text = DUE_TEXT[state]
     elif days_left < 0:

@@ -16,6 +16,7 @@ from consent.services import consent_grant, consent_withdraw
 from disclosures import rules as disclosure_rules
 from notices.services import breach_record
 from privacyops.dashboard import collect_cards
+from requests_app import deadlines
 from requests_app.models import PrivacyRequest, RequestType
 from retention.services import legal_hold_place
 from tests.disclosures.factories import MarketingPartnerFactory, log
@@ -40,9 +41,9 @@ def _seed() -> None:
     cache.clear()  # the inventory cards are cached for a minute
     now = timezone.now()
     overdue = make_case(request_type=RequestType.ERASURE)
-    PrivacyRequest.objects.filter(pk=overdue.pk).update(due_on=timezone.localdate() - timedelta(days=2))
+    PrivacyRequest.objects.filter(pk=overdue.pk).update(due_on=deadlines.business_today() - timedelta(days=2))
     soon = make_case()
-    PrivacyRequest.objects.filter(pk=soon.pk).update(due_on=timezone.localdate() + timedelta(days=2))
+    PrivacyRequest.objects.filter(pk=soon.pk).update(due_on=deadlines.business_today() + timedelta(days=2))
     make_case()
     people = [DataSubjectFactory() for _ in range(3)]
     with time_machine.travel(now - timedelta(days=2)):

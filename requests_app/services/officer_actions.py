@@ -56,15 +56,14 @@ def request_extend(*, case: PrivacyRequest, reason: str, actor: Actor) -> Privac
     case = lock_case(case)
     require_open(case, "extended")
     rule = deadlines.rule_for(regime=case.regime, request_type=case.type)
-    received_on = timezone.localdate(case.received_at)
-    new_due = deadlines.extended_due(rule, received_on)
+    new_due = deadlines.extended_due(rule, deadlines.received_on(case.received_at))
     if new_due is None:
         raise ValidationError(
             f"{case.get_regime_display()} allows no extension for this request ({rule.source})."
         )
     if case.extended_at is not None:
         raise ValidationError(f"The deadline was already extended; {rule.extension_source}.")
-    if timezone.localdate() > case.first_due_on:
+    if deadlines.business_today() > case.first_due_on:
         raise ValidationError(
             f"Too late to extend: the notice had to reach the requester by {case.first_due_on} "
             f"({rule.extension_source})."
@@ -140,7 +139,7 @@ def request_set_lookback(*, case: PrivacyRequest, since: date, actor: Actor) -> 
                 "since": f"The CCPA lookback can't start before {deadlines.CCPA_LOOKBACK_FLOOR} (§1798.130(a)(2)(B))."
             }
         )
-    if since > timezone.localdate(case.received_at):
+    if since > deadlines.received_on(case.received_at):
         raise ValidationError({"since": "The lookback must start before the request was received."})
     update_case(case, lookback_from=since)
     case_event(
@@ -201,7 +200,7 @@ def request_complete(
         key="completed",
         context={
             "summary": case.outcome_note,
-            "completed_on": timezone.localdate().isoformat(),
+            "completed_on": deadlines.business_today().isoformat(),
             **(notice_context or {}),
         },
         to_email=to_email,

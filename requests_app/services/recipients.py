@@ -12,7 +12,7 @@ from django.utils import timezone
 from core.actors import Actor
 from inventory import crypto
 
-from .. import gateways
+from .. import deadlines, gateways
 from ..gateways import NoticeKinds
 from ..models import CaseEvent, PrivacyRequest, RecipientNotification, RequestType, Status
 from ..workflow import case_event, lock_case, require_reason
@@ -104,7 +104,7 @@ def recipient_notify(*, notification_id: int) -> str:
             "subject_identifiers": [v for v in (identifiers.get("email"), identifiers.get("name")) if v],
             "details": RECIPIENT_DETAILS[row.action]
             + (f" Fields corrected: {', '.join(row.fields_changed)}." if row.fields_changed else ""),
-            "respond_by": (timezone.localdate() + timedelta(days=30)).isoformat(),
+            "respond_by": (deadlines.business_today() + timedelta(days=30)).isoformat(),
             "legal_basis": "GDPR Art. 19; Cal. Civ. Code §1798.105(c)",
             "recipient_name": "",  # addressed to the recipient, not to the subject the notice is about
         },

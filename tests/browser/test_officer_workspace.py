@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
-from django.utils import timezone
 from selenium.webdriver.common.by import By
 
 from audit.models import AuditEvent
+from requests_app import deadlines
 from requests_app.models import PrivacyRequest, Regime, RequestType
 from tests.browser.conftest import DOCS_SCREENSHOTS, axe_check
 from tests.browser.waits import WebDriverWait
@@ -137,7 +137,7 @@ def test_find_a_subject_by_email_and_reveal_with_a_reason(browser, officer):
 
 def test_the_case_page_is_a_workspace_at_1440_and_390_px(browser, officer):
     case = make_case(request_type=RequestType.ERASURE, regime=Regime.CCPA)
-    PrivacyRequest.objects.filter(pk=case.pk).update(due_on=timezone.localdate() + timedelta(days=5))
+    PrivacyRequest.objects.filter(pk=case.pk).update(due_on=deadlines.business_today() + timedelta(days=5))
     sign_in(browser, officer)
     browser.get(browser.live_server_url + reverse("admin:requests_app_privacyrequest_change", args=[case.pk]))
     width(browser, 1440)

@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from connectors.manual import manual_tasks_remind, token_for
+from connectors.manual import manual_due_on, manual_tasks_remind, token_for
 from connectors.models import SystemRun
 from connectors.selectors import case_manual_uploads
 from connectors.services import case_systems_plan, case_systems_settled, connection_save, system_run_waive
@@ -107,3 +107,20 @@ def test_a_worker_leaves_a_manual_run_to_its_owner(erp, mailoutbox):
     returned = system_run_execute(run_id=run.pk)  # a stray task: nothing to run, nothing recorded
     assert returned.pk == run.pk and returned.status == "pending" and returned.attempts == 0
     assert list(run.events.values_list("kind", flat=True)) == ["planned"]
+
+
+@pytest.mark.parametrize(
+    ("case_due_on", "expected"),
+    [
+        (None, dt.date(2026, 3, 9)),
+        (dt.date(2026, 3, 20), dt.date(2026, 3, 13)),
+        (dt.date(2026, 3, 5), dt.date(2026, 3, 2)),
+    ],
+)
+def test_manual_task_due_dates_follow_the_business_calendar_when_utc_is_a_day_ahead(
+    settings, case_due_on, expected
+):
+    """19:00 Pacific on 2 March is 3 March in UTC: "today" for a task, as for its case, is 2 March."""
+    settings.CONNECTORS_MANUAL_LEAD_DAYS = 7
+    with time_machine.travel(dt.datetime(2026, 3, 3, 3, 0, tzinfo=dt.UTC), tick=False):
+        assert manual_due_on(case_due_on) == expected

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from requests_app import deadlines
 from requests_app.models import DenialBasis, PrivacyRequest, Regime, RequestType, Status
 from tests.factories import DataSubjectFactory
 
@@ -82,7 +83,7 @@ def test_changelist_query_count_is_the_same_at_10_and_200_cases(client, officer,
 def test_changelist_shows_due_colours_and_filters(client, officer):
     client.force_login(officer)
     case = make_case(request_type=RequestType.ERASURE)
-    PrivacyRequest.objects.filter(pk=case.pk).update(due_on=timezone.localdate() - timedelta(days=1))
+    PrivacyRequest.objects.filter(pk=case.pk).update(due_on=deadlines.business_today() - timedelta(days=1))
     page = client.get(CHANGELIST).content.decode()
     assert "#b00020" in page and "Overdue" in page
     assert str(case.reference)[:8] in client.get(CHANGELIST + "?due=overdue").content.decode()

@@ -2,12 +2,12 @@
 in a side panel outside the case's form, and the case list's subject and requester columns and email search."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from django.utils import timezone
+import time_machine
 
-from requests_app import case_page
+from requests_app import case_page, deadlines
 from requests_app.case_actions import CASE_ACTIONS
 from requests_app.models import PrivacyRequest, Regime, RequestType
 
@@ -27,7 +27,7 @@ def test_case_header_says_type_regime_status_due_with_days_left_assignee_and_req
     case = make_case(
         request_type=RequestType.ERASURE, regime=Regime.CCPA, requester_email="asker@example.com"
     )
-    PrivacyRequest.objects.filter(pk=case.pk).update(due_on=timezone.localdate() + timedelta(days=3))
+    PrivacyRequest.objects.filter(pk=case.pk).update(due_on=deadlines.business_today() + timedelta(days=3))
     page = client.get(f"{CHANGELIST}{case.pk}/change/").content.decode()
     header = page.split('id="case-header"')[1].split("</section>")[0]
     assert str(case.reference) in header
@@ -41,9 +41,25 @@ def test_case_header_says_type_regime_status_due_with_days_left_assignee_and_req
 @pytest.mark.django_db
 def test_overdue_case_header_counts_days_overdue(officer):
     case = make_case()
-    PrivacyRequest.objects.filter(pk=case.pk).update(due_on=timezone.localdate() - timedelta(days=1))
+    PrivacyRequest.objects.filter(pk=case.pk).update(due_on=deadlines.business_today() - timedelta(days=1))
     header = case_page.case_header(PrivacyRequest.objects.select_related("subject").get(pk=case.pk))
     assert header.due_text == "1 day overdue" and header.due_state == "overdue"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("due_on", "text", "state"),
+    [(date(2026, 3, 1), "1 day overdue", "overdue"), (date(2026, 3, 2), "0 days left", "due_soon")],
+)
+def test_case_header_counts_days_in_the_business_calendar_when_utc_is_a_day_ahead(
+    officer, due_on, text, state
+):
+    """19:00 Pacific on 2 March is 3 March in UTC: the days counted and the colour agree, in Pacific time."""
+    case = make_case()
+    PrivacyRequest.objects.filter(pk=case.pk).update(due_on=due_on)
+    with time_machine.travel(datetime(2026, 3, 3, 3, 0, tzinfo=UTC), tick=False):
+        header = case_page.case_header(PrivacyRequest.objects.select_related("subject").get(pk=case.pk))
+    assert (header.due_text, header.due_state) == (text, state)
 
 
 @pytest.mark.django_db

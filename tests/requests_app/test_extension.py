@@ -70,3 +70,24 @@ def test_regimes_without_extension_refuse_it(officer):
     case = make_case(regime=Regime.COPPA, request_type=RequestType.ERASURE)
     with pytest.raises(ValidationError, match="allows no extension"):
         services.request_extend(case=case, reason="busy", actor=officer)
+
+
+@pytest.mark.django_db
+def test_extension_counts_from_the_business_receipt_date_not_utcs(officer):
+    """Received 18:00 Pacific on 28 February (1 March in UTC): 45 + 45 days from 28 February is 29 May."""
+    with time_machine.travel(datetime(2026, 3, 1, 2, 0, tzinfo=UTC), tick=False):
+        case = make_case(regime=Regime.CCPA, request_type=RequestType.ERASURE)
+    assert case.first_due_on == date(2026, 4, 14)
+    with _at(2026, 4, 10):
+        services.request_extend(case=case, reason="Complex", actor=officer)
+    assert PrivacyRequest.objects.get(pk=case.pk).due_on == date(2026, 5, 29)
+
+
+@pytest.mark.django_db
+def test_extension_on_the_last_business_day_is_allowed_after_utc_midnight(officer):
+    """20:00 Pacific on 14 April, the last day of the first period, is already 15 April in UTC."""
+    with time_machine.travel(datetime(2026, 3, 1, 2, 0, tzinfo=UTC), tick=False):
+        case = make_case(regime=Regime.CCPA, request_type=RequestType.ERASURE)  # due 14 April
+    with time_machine.travel(datetime(2026, 4, 15, 3, 0, tzinfo=UTC), tick=False):
+        services.request_extend(case=case, reason="Complex", actor=officer)
+    assert PrivacyRequest.objects.get(pk=case.pk).extended_at is not None
