@@ -14,7 +14,7 @@ from audit.models import AuditEvent
 from inventory import models as inv
 from inventory.registry import registry
 from inventory.services import record_create, subject_destroy_data_key
-from tests.factories import DataSubjectFactory, ThirdPartyFactory, make_full_subject
+from tests.factories import DataSubjectFactory, ThirdPartyFactory, make_full_subject, years_ago
 
 from .factories import PASSWORD, full_subject_with_records, make_user
 
@@ -78,8 +78,7 @@ def test_filters_by_kind_jurisdiction_country_region_minor_and_erased(superuser_
     ny = DataSubjectFactory(country="US", region="NY")
     de = DataSubjectFactory(country="DE", region="BY", kind=inv.DataSubject.Kind.ENTITY)
     uk = DataSubjectFactory(country="GB", region="ENG")
-    today = dt.date.today()
-    minor = DataSubjectFactory(country="FR", region="", date_of_birth=today.replace(year=today.year - 15))
+    minor = DataSubjectFactory(country="FR", region="", date_of_birth=years_ago(15))
     erased = DataSubjectFactory(country="IE", region="D")
     inv.DataSubject.objects.filter(pk=erased.pk).update(erased_at=dt.datetime.now(dt.UTC))
 
@@ -231,7 +230,7 @@ def test_adding_a_subject_in_the_admin_goes_through_the_service(superuser_client
         {
             "kind": "person", "name": "Young Person", "email": " Young@Example.com ", "phone": "",
             "postal_address": "", "company": "", "role": "", "country": "us", "region": "ca",
-            "birth_date": today.replace(year=today.year - 16).isoformat(),
+            "birth_date": years_ago(16).isoformat(),
         },
     )  # fmt: skip
     assert response.status_code == 302, response.content

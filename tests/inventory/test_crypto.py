@@ -8,7 +8,7 @@ from cryptography.fernet import Fernet
 from inventory import crypto
 from inventory.models import DataKey, SurveyResponse, UserAccount
 from inventory.services import data_keys_rotate, record_reveal, subject_destroy_data_key
-from tests.factories import make_full_subject
+from tests.factories import make_full_subject, years_ago
 
 
 @pytest.mark.django_db
@@ -68,7 +68,6 @@ def test_a_value_sealed_for_another_subject_does_not_open():
 
 @pytest.mark.django_db
 def test_minor_flag_follows_date_of_birth():
-    today = dt.date.today()
-    child = make_full_subject(date_of_birth=today.replace(year=today.year - 12))
+    child = make_full_subject(date_of_birth=years_ago(12))
     adult = make_full_subject(date_of_birth=dt.date(1970, 1, 1))
     assert child.is_minor is True and adult.is_minor is False

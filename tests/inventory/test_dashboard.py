@@ -1,6 +1,5 @@
 """The admin index shows each app's dashboard cards; the inventory's come from aggregate queries."""
 
-import datetime as dt
 import io
 
 import pytest
@@ -12,7 +11,7 @@ from django.urls import reverse
 from inventory import dashboard as inventory_dashboard
 from inventory.models import DataSubject
 from privacyops.dashboard import Card, collect_cards
-from tests.factories import DataSubjectFactory, make_full_subject
+from tests.factories import DataSubjectFactory, make_full_subject, years_ago
 
 from .factories import PASSWORD, make_user
 
@@ -27,9 +26,8 @@ def _cards(response) -> dict[str, str]:
 
 @pytest.mark.django_db
 def test_admin_index_renders_the_inventory_cards(client):
-    today = dt.date.today()
     make_full_subject()
-    DataSubjectFactory(date_of_birth=today.replace(year=today.year - 15))  # a minor, in California
+    DataSubjectFactory(date_of_birth=years_ago(15))  # a minor, in California
     DataSubjectFactory(kind="entity", country="DE", region="BY", date_of_birth=None)
     make_user("officer", role="Privacy officer")
     client.login(username="officer", password=PASSWORD)

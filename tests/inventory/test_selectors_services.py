@@ -20,7 +20,7 @@ from inventory.services import (
     subject_destroy_data_key,
     subject_update,
 )
-from tests.factories import DataSubjectFactory, make_full_subject
+from tests.factories import DataSubjectFactory, make_full_subject, years_ago
 
 from .factories import full_subject_with_records, make_user
 
@@ -73,9 +73,8 @@ def test_subject_search_by_email_name_and_public_id():
 
 @pytest.mark.django_db
 def test_subject_summary_and_record_counts():
-    today = dt.date.today()
     make_full_subject()
-    DataSubjectFactory(date_of_birth=today.replace(year=today.year - 10))
+    DataSubjectFactory(date_of_birth=years_ago(10))
     DataSubjectFactory(kind="entity", country="DE", region="", date_of_birth=None)
     erased = DataSubjectFactory()
     inv.DataSubject.objects.filter(pk=erased.pk).update(erased_at=dt.datetime.now(dt.UTC))

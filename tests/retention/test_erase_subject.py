@@ -16,7 +16,7 @@ from retention.erasure import JournalContext, erase_rows, keyed_hash, plan_for
 from retention.models import ErasureCertificate, ErasureJournal, ExceptionCode
 from retention.selectors import holds_for_subject, schedule_entries
 from retention.services import erase_subject, legal_hold_place
-from tests.factories import make_full_subject
+from tests.factories import make_full_subject, years_ago
 
 from . import factories as f
 
@@ -191,7 +191,7 @@ def test_a_failing_hook_leaves_nothing_half_erased():
 
 @pytest.mark.django_db
 def test_a_minor_erasure_is_marked_on_the_certificate():
-    child = make_full_subject(date_of_birth=dt.date.today().replace(year=dt.date.today().year - 10))
+    child = make_full_subject(date_of_birth=years_ago(10))
     certificate = erase_subject(subject_id=child.pk, reason="Parent's request", minor=True)
     assert certificate.minor is True and "§9" in certificate.summary["minor_policy"]
 
