@@ -18,6 +18,8 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core import clock
+
 from . import conf
 from .models import Action, ConsentState, PolicyVersion, Purpose
 from .web_models import WebDevice
@@ -65,8 +67,10 @@ def region_model(region: str) -> str:
 
 
 def current_policy_version(*, on=None) -> PolicyVersion | None:
-    """The published policy version in force on a date (today by default): the one the banner links."""
-    on = on or timezone.localdate()
+    """The published policy version in force on a date (today by default, the business's today: a
+    version effective 1 January takes over at midnight Pacific, not at 16:00 on 31 December): the one
+    the banner links."""
+    on = on or clock.business_today()
     return (
         PolicyVersion.objects.filter(published_at__isnull=False, effective_on__lte=on)
         .order_by("-effective_on", "-id")
@@ -172,7 +176,7 @@ def _shared_token() -> str | None:
 
 def web_config() -> WebConfig:
     """Purposes, banners and the policy version, from this process's copy while it is current."""
-    now, day = time.monotonic(), timezone.localdate()
+    now, day = time.monotonic(), clock.business_today()
     held = _memo.get("config")
     if held is not None and held[1] == day and now - held[2] < CONFIG_CHECK_SECONDS:
         return held[3]

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 
 from consent import outbox
@@ -137,3 +138,17 @@ def test_policy_change_notices_are_bulk_enqueued_one_audit_event_per_batch_in_co
     with django_capture_on_commit_callbacks(execute=False):
         policy_change_notices_enqueue_batch(policy_version_id=policy.pk, batch_size=100)
     assert Notice.objects.count() == total  # a rerun of the same version writes nothing new
+
+
+@pytest.mark.django_db
+def test_the_version_in_force_changes_at_midnight_in_the_business_calendar_not_utcs():
+    """22:30 Pacific on 31 December is 1 January in UTC: the banner still links the old version."""
+    from consent.web_selectors import current_policy_version
+
+    old = published_policy(version="2026-12")
+    new = policy_version_create(version="2027-01", effective_on=dt.date(2027, 1, 1), text="The 2027 policy")
+    policy_version_publish(policy_version_id=new.pk)
+    with time_machine.travel(dt.datetime(2027, 1, 1, 6, 30, tzinfo=dt.UTC), tick=False):
+        assert current_policy_version().pk == old.pk
+    with time_machine.travel(dt.datetime(2027, 1, 1, 8, 30, tzinfo=dt.UTC), tick=False):
+        assert current_policy_version().pk == new.pk
