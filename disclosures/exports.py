@@ -25,8 +25,8 @@ from typing import BinaryIO
 
 from django.db import connection, transaction
 from django.db.models import Max, Min
-from django.utils import timezone
 
+from core import clock
 from core.csv_safety import safe_cell, safe_row
 
 from . import rules
@@ -278,7 +278,7 @@ def python_csv(*, year, out: BinaryIO, cards, business: Business, progress, wind
     stats = ExportStats()
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
     writer = csv.writer(text, lineterminator="\n")
-    issued = timezone.localdate().isoformat()
+    issued = clock.business_today().isoformat()  # the business's date, as the notice's year is
     try:
         for _subject_id, public_id, pairs in iter_customers(year=year, window=window, progress=progress):
             content = build_content(
@@ -349,7 +349,7 @@ def export_zip(
     stats = ExportStats()
     counts: Counter[tuple[int, str]] = Counter()
     exempt_only = 0
-    issued = timezone.localdate().isoformat()
+    issued = clock.business_today().isoformat()  # the business's date, as the notice's year is
     compression = zipfile.ZIP_STORED if notice_format == "pdf" else zipfile.ZIP_DEFLATED
     with _export_snapshot(), zipfile.ZipFile(out, "w", compression=compression, allowZip64=True) as zf:
         for _subject_id, public_id, pairs in iter_customers(year=year, window=window, progress=progress):

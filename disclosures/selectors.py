@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from core import clock
 from core.batched import Slot
 from inventory.models import DataSubject, ThirdParty
 
@@ -115,7 +116,7 @@ def notice_content(
         disclosures=pairs,
         third_parties=third_party_cards({tp for tp, _ in pairs}),
         business=business(),
-        issued_on=issued_on or timezone.localdate().isoformat(),
+        issued_on=issued_on or clock.business_today().isoformat(),
         reference=reference,
     )
 

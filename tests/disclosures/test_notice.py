@@ -4,6 +4,7 @@ import datetime as dt
 import re
 
 import pytest
+import time_machine
 
 from disclosures import services
 from disclosures.models import Purpose
@@ -63,6 +64,13 @@ def test_calendar_years_are_counted_in_california_time():
     log(carol, MarketingPartnerFactory(), "email", when=late_2025_in_california)
     assert notice_content(subject_id=carol.pk, year=2025).categories == ("email",)
     assert notice_content(subject_id=carol.pk, year=2026).categories == ()
+
+
+def test_a_notice_issued_late_on_31_december_in_california_is_dated_31_december():
+    """Issued at 22:30 Pacific on 31 December (1 January in UTC): the date is the business's, as the year is."""
+    (erin,) = customers(1)
+    with time_machine.travel(dt.datetime(2027, 1, 1, 6, 30, tzinfo=dt.UTC), tick=False):
+        assert notice_content(subject_id=erin.pk, year=2026).issued_on == "2026-12-31"
 
 
 def test_a_customer_without_direct_marketing_disclosures_gets_the_notice_that_says_so():
