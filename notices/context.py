@@ -7,8 +7,7 @@ The controller's identity comes from core.organisation (the ORGANISATION setting
 import uuid
 from typing import Any
 
-from django.utils import timezone
-
+from core import clock
 from core.organisation import organisation
 from inventory.models import DataSubject
 
@@ -28,6 +27,6 @@ def common_context(
         "site_url": conf.site_url(),
         "recipient_name": (subject.name if subject is not None else "") or "",
         "notice_reference": str(public_id)[:8],
-        "today": timezone.localdate(),
+        "today": clock.business_today(),  # the date on the letter: the business's, not UTC's
         "unsubscribe_url": unsubscribe_url,
     }

@@ -8,6 +8,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from core.clock import business_date, business_today
 from inventory.models import DataSubject
 from inventory.registry import registry
 
@@ -130,9 +131,10 @@ def breach_notice_context(breach: Breach) -> dict[str, Any]:
     """What the breach notification template needs: the breach's facts and wording, no subject data."""
     return {
         "breach_reference": str(breach.public_id)[:8],
-        "notice_date": timezone.localdate(),
+        # The letter's dates in the business's calendar (a breach found at 20:00 Pacific was found that day).
+        "notice_date": business_today(),
         "occurred_description": _occurred(breach),
-        "discovered_on": timezone.localtime(breach.discovered_at).date(),
+        "discovered_on": business_date(breach.discovered_at),
         "what_happened": breach.what_happened,
         "information_involved": breach.information_involved,
         "categories": [c.name for c in breach.categories.all()],

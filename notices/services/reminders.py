@@ -1,7 +1,8 @@
 """Reminders to the privacy office: breach clocks about to run out or overdue."""
 
 from django.db import transaction
-from django.utils import timezone
+
+from core import clock
 
 from .. import conf
 from ..models import NoticeKind
@@ -18,7 +19,7 @@ def breach_clock_reminders() -> int:
     if not office:
         return 0
     sent = 0
-    today = timezone.localdate().isoformat()
+    today = clock.business_today().isoformat()  # the privacy office's day
     for item in breach_open_clocks():
         if not item.needs_reminder:
             continue

@@ -19,6 +19,7 @@ from notices.selectors import (
     breach_affected_subjects,
     breach_clocks,
     breach_delivery_counts,
+    breach_notice_context,
     breach_sample_notice,
 )
 from notices.services import (
@@ -310,3 +311,18 @@ def test_saving_a_stale_copy_of_a_breach_never_rewinds_the_notification_progress
     breach_save(breach=stale)
     breach.refresh_from_db()
     assert (breach.notify_processed, breach.authority_reference) == (2, "DPA-2026-7")
+
+
+def test_the_breach_letter_is_dated_in_the_business_calendar_when_utc_is_a_day_ahead():
+    """22:30 Pacific on 31 December is 1 January in UTC; a breach found at 20:00 Pacific on 30 December
+    was found on the 30th, whatever UTC says."""
+    with time_machine.travel(dt.datetime(2027, 1, 1, 6, 30, tzinfo=dt.UTC), tick=False):
+        breach = make_breach(
+            discovered_at=dt.datetime(2026, 12, 31, 4, 0, tzinfo=dt.UTC),
+            aware_at=dt.datetime(2026, 12, 31, 5, 0, tzinfo=dt.UTC),
+        )
+        context = breach_notice_context(breach)
+    assert (context["notice_date"], context["discovered_on"]) == (
+        dt.date(2026, 12, 31),
+        dt.date(2026, 12, 30),
+    )
