@@ -10,6 +10,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from core import clock
 from core.actors import Actor
 
 from . import bulk, crypto
@@ -42,7 +43,8 @@ def subject_create(
 ) -> DataSubject:
     """Create a subject with its own data key; the date of birth is sealed under that key."""
     if is_minor is None:
-        is_minor = bool(date_of_birth) and age_on(date_of_birth, timezone.now().date()) < MINOR_AGE_YEARS
+        # Age on the business's today: UTC's date would make someone an adult hours before their birthday here.
+        is_minor = bool(date_of_birth) and age_on(date_of_birth, clock.business_today()) < MINOR_AGE_YEARS
     subject = DataSubject(
         kind=kind,
         name=name.strip(),

@@ -3,11 +3,12 @@
 import datetime as dt
 
 import pytest
+import time_machine
 from cryptography.fernet import Fernet
 
 from inventory import crypto
 from inventory.models import DataKey, SurveyResponse, UserAccount
-from inventory.services import data_keys_rotate, record_reveal, subject_destroy_data_key
+from inventory.services import data_keys_rotate, record_reveal, subject_create, subject_destroy_data_key
 from tests.factories import make_full_subject, years_ago
 
 
@@ -71,3 +72,11 @@ def test_minor_flag_follows_date_of_birth():
     child = make_full_subject(date_of_birth=years_ago(12))
     adult = make_full_subject(date_of_birth=dt.date(1970, 1, 1))
     assert child.is_minor is True and adult.is_minor is False
+
+
+@pytest.mark.django_db
+def test_minor_flag_counts_age_on_the_business_calendar_when_utc_is_a_day_ahead():
+    """Born 3 March 2008: at 19:00 Pacific on 2 March 2026 (3 March in UTC) they are still 17 here."""
+    with time_machine.travel(dt.datetime(2026, 3, 3, 3, 0, tzinfo=dt.UTC), tick=False):
+        subject = subject_create(name="Almost Eighteen", date_of_birth=dt.date(2008, 3, 3))
+    assert subject.is_minor is True
