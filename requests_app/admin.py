@@ -11,7 +11,6 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from audit.admin import ReadOnlyAdminMixin
@@ -553,9 +552,9 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         if not self.has_metrics_permission(request):
             raise PermissionDenied
         try:
-            year = int(request.GET.get("year") or timezone.localdate().year)
+            year = int(request.GET.get("year") or deadlines.business_today().year)
         except ValueError:
-            year = timezone.localdate().year
+            year = deadlines.business_today().year
         response = HttpResponse(selectors.request_metrics_csv(year=year), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="privacy-request-metrics-{year}.csv"'
         return response

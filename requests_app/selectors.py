@@ -169,8 +169,15 @@ class MetricsRow:
 
 def request_metrics(*, year: int) -> list[MetricsRow]:
     """11 CCR §7102(a)(1): per request type, received / complied in whole or in part / denied, and the
-    median and mean days to substantively respond, for the calendar year."""
-    cases = PrivacyRequest.objects.filter(received_at__year=year)
+    median and mean days to substantively respond, for the calendar year.
+
+    The year is the business's (a request received at 20:00 Pacific on 31 December was received that
+    year, as its deadlines count it), not UTC's."""
+    zone = deadlines.business_zone()
+    cases = PrivacyRequest.objects.filter(
+        received_at__gte=datetime(year, 1, 1, tzinfo=zone),
+        received_at__lt=datetime(year + 1, 1, 1, tzinfo=zone),
+    )
     counts = {
         row["type"]: row
         for row in cases.order_by()

@@ -106,3 +106,13 @@ def test_the_admin_index_shows_the_case_cards(client, officer):
     assert "Privacy requests" in page
     for title in ("Open: Verifying identity", "Due this week", "Overdue", "Median days to close"):
         assert title in page
+
+
+@pytest.mark.django_db
+def test_metrics_count_a_request_in_the_year_it_was_received_in_california():
+    """Received at 20:00 Pacific on 31 December 2025 (04:00 on 1 January 2026 in UTC): a 2025 request,
+    as its deadlines count it."""
+    with time_machine.travel(datetime(2026, 1, 1, 4, 0, tzinfo=UTC), tick=False):
+        make_case(request_type=RequestType.ACCESS)
+    assert {r.request_type: r.received for r in request_metrics(year=2025)}["access"] == 1
+    assert {r.request_type: r.received for r in request_metrics(year=2026)}["access"] == 0

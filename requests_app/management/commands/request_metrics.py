@@ -1,8 +1,8 @@
 """`manage.py request_metrics --year 2026`: the 11 CCR §7102 figures per request type."""
 
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
+from requests_app import deadlines
 from requests_app.selectors import request_metrics, request_metrics_csv
 
 
@@ -10,7 +10,7 @@ class Command(BaseCommand):
     help = "Print per request type: received, complied with in whole or in part, denied, median/mean days."
 
     def add_arguments(self, parser):
-        parser.add_argument("--year", type=int, default=timezone.localdate().year - 1)
+        parser.add_argument("--year", type=int, default=deadlines.business_today().year - 1)
         parser.add_argument("--csv", action="store_true", help="CSV instead of a table.")
 
     def handle(self, *args, **options):
