@@ -30,3 +30,9 @@ def business_date(at: datetime) -> date:
 
 def business_today() -> date:
     return business_date(timezone.now())
+
+
+def year_bounds(year: int) -> tuple[datetime, datetime]:
+    """[start, end) of a calendar year in the business's time zone: a year counted as its dates are."""
+    zone = business_zone()
+    return datetime(year, 1, 1, tzinfo=zone), datetime(year + 1, 1, 1, tzinfo=zone)

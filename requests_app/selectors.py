@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
+from core import clock
 from core.csv_safety import safe_row
 
 from . import conf, deadlines
@@ -173,11 +174,8 @@ def request_metrics(*, year: int) -> list[MetricsRow]:
 
     The year is the business's (a request received at 20:00 Pacific on 31 December was received that
     year, as its deadlines count it), not UTC's."""
-    zone = deadlines.business_zone()
-    cases = PrivacyRequest.objects.filter(
-        received_at__gte=datetime(year, 1, 1, tzinfo=zone),
-        received_at__lt=datetime(year + 1, 1, 1, tzinfo=zone),
-    )
+    start, end = clock.year_bounds(year)
+    cases = PrivacyRequest.objects.filter(received_at__gte=start, received_at__lt=end)
     counts = {
         row["type"]: row
         for row in cases.order_by()
