@@ -258,6 +258,7 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
 # Unwrapped data keys are used at most this long before being re-read (inventory.crypto); the shared
 # cache above carries the key epoch that evicts an erased subject's key from every process at once.
 DATA_KEY_CACHE_SECONDS = env.float("DATA_KEY_CACHE_SECONDS", default=30)
+DATA_KEY_CACHE_SIZE = env.int("DATA_KEY_CACHE_SIZE", default=100_000)
 # Discovery (inventory/discovery.py) prepares its one statement per session; off behind a transaction pooler.
 DISCOVERY_PREPARED_STATEMENTS = env.bool("DISCOVERY_PREPARED_STATEMENTS", default=True)
 # core.batched (the access package's reference rows) prepares its statements per session; likewise.

@@ -152,16 +152,52 @@ def test_without_the_epoch_a_cached_key_is_re_read_once_older_than_the_cache_lif
 
 
 @pytest.mark.django_db
-def test_a_cached_key_the_database_still_holds_is_reused_past_the_cache_life_not_unwrapped_again(settings):
+def test_a_cached_key_the_database_still_holds_is_reused_past_the_cache_life_not_unwrapped_again(
+    settings, monkeypatch
+):
     """keys_for_subjects reads the wrapped key every time; unchanged, the unwrapped key is kept (issue 19)."""
     settings.DATA_KEY_CACHE_SECONDS = 5
     subject = make_full_subject()
+    crypto.clear_key_cache()
+    unwrapped: list[str] = []
+    real_unwrap = crypto._unwrap_raw
+    monkeypatch.setattr(
+        crypto, "_unwrap_raw", lambda wrapped: unwrapped.append(wrapped) or real_unwrap(wrapped)
+    )
     with time_machine.travel(timezone.now(), tick=False) as clock:
         first = crypto.keys_for_subjects([subject.pk])[subject.pk]
+        assert unwrapped == [first.wrapped]
         clock.shift(timedelta(seconds=6))
         again = crypto.keys_for_subjects([subject.pk])[subject.pk]
-        assert again is first
+        assert unwrapped == [first.wrapped]  # not unwrapped a second time
+        assert again.loaded_at - first.loaded_at == pytest.approx(6, abs=0.5)  # its life restarted
+        nonce = os.urandom(12)
+        assert (
+            first.aead.decrypt(nonce, again.aead.encrypt(nonce, b"x", b"ad"), b"ad") == b"x"
+        )  # one data key
         DataKey.objects.filter(subject=subject).update(
             wrapped="", destroyed_at=timezone.now()
         )  # no epoch bump
         assert crypto.keys_for_subjects([subject.pk])[subject.pk] is None
+
+
+@pytest.mark.django_db
+def test_the_process_cache_keeps_key_bytes_not_cipher_objects():
+    """An AESGCM holds an OpenSSL context (~2.4 KB): the cache keeps bytes, the caller's copy the cipher."""
+    subject = make_full_subject()
+    crypto.clear_key_cache()
+    key = crypto.keys_for_subjects([subject.pk])[subject.pk]
+    crypto.seal(key, "evidence", table="t", column="c", row=1)
+    assert key._aead is not None
+    assert crypto._cache[subject.pk] is not key
+    assert crypto._cache[subject.pk]._aead is None
+
+
+@pytest.mark.django_db
+def test_the_process_cache_holds_at_most_data_key_cache_size_keys_dropping_the_oldest(settings):
+    settings.DATA_KEY_CACHE_SIZE = 2
+    subjects = [make_full_subject() for _ in range(3)]
+    crypto.clear_key_cache()
+    for subject in subjects:
+        crypto.keys_for_subjects([subject.pk])
+    assert sorted(crypto._cache) == sorted(s.pk for s in subjects[1:])
