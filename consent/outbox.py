@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.urls import reverse
-from django.utils import timezone
 
+from core import clock
 from core.actors import Actor
 from notices.models import NoticeKind
 from notices.services import BulkItem, notice_enqueue, notice_enqueue_many
@@ -91,7 +91,7 @@ def policy_changed_enqueue_many(*, policy_version: Any, subjects: Sequence[Any],
 
 def expiry_report_enqueue(*, opened_by_purpose: dict[str, int], open_total: int, actor: Actor = None):
     """Tell the privacy office how many subjects to ask again (counts only, no personal data). Once a day."""
-    today = timezone.localdate()
+    today = clock.business_today()  # the privacy office's day, as every date the product states
     opened = sum(opened_by_purpose.values())
     link = conf.site_url() + reverse("admin:consent_reconsentrequest_changelist") + "?status__exact=open"
     return notice_enqueue(

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from django.db import models
 
-from core import batched
+from core import batched, clock
 from core.csv_safety import safe_cell
 from inventory import crypto
 from inventory.fields import EncryptedTextField
@@ -350,10 +350,10 @@ def package_contents(
 
 
 def _on_or_after(value, day: date) -> bool:
+    """Whether a record was collected on or after the lookback's first day, both read in the business
+    calendar (the lookback is counted from the day the request was received there)."""
     if value is None:
         return True
     if isinstance(value, datetime):
-        from django.utils import timezone
-
-        value = timezone.localdate(value) if timezone.is_aware(value) else value.date()
+        value = clock.business_date(value) if value.utcoffset() is not None else value.date()
     return value >= day

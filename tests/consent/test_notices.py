@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+import time_machine
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
@@ -198,6 +199,26 @@ def test_the_expiry_sweep_reports_counts_to_the_privacy_office(settings):
     assert "expired.person" not in report.body_text
     assert consent_expiry_sweep() == 0
     assert Notice.objects.filter(kind=NoticeKind.OPERATIONS_REPORT).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_expiry_report_is_sent_once_per_business_day_not_per_utc_day(settings):
+    """15:00 and 17:00 Pacific on 5 December are one business day (the second is 6 December in UTC)."""
+    settings.PRIVACY_TIME_ZONE = "America/Los_Angeles"
+    lifetime = dt.timedelta(days=395)  # analytics_cookies, seeded
+    sweeps = [
+        dt.datetime(2026, 12, 5, 23, 0, tzinfo=dt.UTC),  # 5 Dec, 15:00 PST
+        dt.datetime(2026, 12, 6, 1, 0, tzinfo=dt.UTC),  # 5 Dec, 17:00 PST
+        dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC),  # 6 Dec, 01:00 PST
+    ]
+    for at in sweeps:
+        grant(DataSubjectFactory(), "analytics_cookies", at=at - lifetime - dt.timedelta(minutes=30))
+    reports = []
+    for at in sweeps:
+        with time_machine.travel(at, tick=False):
+            assert consent_expiry_sweep() == 1
+        reports.append(Notice.objects.filter(kind=NoticeKind.OPERATIONS_REPORT).count())
+    assert reports == [1, 1, 2]
 
 
 @pytest.mark.django_db

@@ -4,7 +4,7 @@ encrypted at rest, expiring single-purpose download link, downloads audited."""
 import io
 import json
 import zipfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlparse
 
 import pytest
@@ -376,3 +376,32 @@ def test_a_package_reads_what_it_names_in_one_round_trip():
     assert "  - Cookies and flash cookies\n" in readme  # a source's name
     activity = json.loads(archive.read("activity/inventory.ActivityEvent.json"))
     assert {a["system"] for a in activity} == {"HostCo", "privacyops database"}  # systems by name
+
+
+@pytest.mark.django_db
+def test_the_lookback_reads_when_a_record_was_collected_in_the_business_calendar(settings):
+    """Collected 23:30 Pacific on 28 February (07:30 UTC on 1 March): before a lookback from 1 March."""
+    from inventory.models import ActivityEvent, System
+    from inventory.services import record_create
+    from requests_app.packages import package_contents
+
+    settings.PRIVACY_TIME_ZONE = "America/Los_Angeles"
+    subject = make_full_subject(email="dora@example.com")
+    ActivityEvent.objects.filter(subject=subject).delete()
+    system = System.objects.get(code="privacyops")
+    for target, at in (
+        ("/eve-of-lookback", datetime(2026, 3, 1, 7, 30, tzinfo=UTC)),  # 28 Feb, 23:30 PST
+        ("/first-day", datetime(2026, 3, 1, 8, 30, tzinfo=UTC)),  # 1 Mar, 00:30 PST
+    ):
+        with time_machine.travel(at, tick=False):
+            record_create(model=ActivityEvent, subject=subject, values={"kind": "page_view", "target": target,
+                                                                        "system": system})  # fmt: skip
+    contents = package_contents(
+        subject_id=subject.pk,
+        reference="R-1",
+        generated_at=datetime(2027, 2, 1, tzinfo=UTC),
+        lookback_from=date(2026, 3, 1),
+    )
+    archive = zipfile.ZipFile(io.BytesIO(contents.data))
+    activity = json.loads(archive.read("activity/inventory.ActivityEvent.json"))
+    assert [a["target"] for a in activity] == ["/first-day"]
