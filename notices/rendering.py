@@ -44,6 +44,8 @@ from django.template.defaulttags import (
 )
 from django.utils.safestring import mark_safe
 
+from core import clock
+
 # --- The sandbox's built-in library (referenced by module path in the engines' `builtins`) ---------
 register = Library()
 _BLOCKED_TAGS = {"debug", "load", "url", "csrf_token", "autoescape"}
@@ -56,7 +58,8 @@ register.filters.update(
 
 @register.filter
 def as_date(value: Any, fmt: str = "F j, Y") -> str:
-    """Format a date given as a date, a datetime or an ISO 8601 string ("" when empty)."""
+    """Format a date given as a date, a datetime or an ISO 8601 string ("" when empty); an aware
+    datetime is read in the business calendar (core.clock)."""
     if value in (None, ""):
         return ""
     if isinstance(value, str):
@@ -66,6 +69,10 @@ def as_date(value: Any, fmt: str = "F j, Y") -> str:
             )
         except ValueError:
             return value
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        # An instant (a link's or a package's expiry) is stated as the business's calendar date, as
+        # every other date in a notice: 03:00 UTC on the 20th is still the 19th in California.
+        value = clock.business_date(value)
     if isinstance(value, date):
         return defaultfilters.date(value, fmt)
     return str(value)

@@ -80,7 +80,7 @@ def center_link_send(*, email: str) -> None:
         context={
             "reference": "your privacy center sign-in",
             "verification_url": center_link_url(link.nonce),
-            "expires_on": link.expires_at.date().isoformat(),
+            "expires_on": link.expires_at.isoformat(),  # the notice states its date in the business calendar
             "data_points": [],
             "instructions": "The link opens your privacy center. It works once, for "
             f"{int(conf.link_max_age().total_seconds() // 60)} minutes.",

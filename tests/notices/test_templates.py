@@ -234,3 +234,15 @@ def test_render_many_keeps_what_differs_per_context(source):
         for c in contexts
     ]
     assert got == want
+
+
+def test_an_instant_is_stated_as_the_business_calendar_date(settings):
+    """A link expiring at 03:00 UTC on 20 December expires on the evening of the 19th in California."""
+    settings.PRIVACY_TIME_ZONE = "America/Los_Angeles"
+    instant = dt.datetime(2026, 12, 20, 3, 0, tzinfo=dt.UTC)
+    assert rendering.as_date(instant) == "December 19, 2026"
+    assert rendering.as_date(instant.isoformat()) == "December 19, 2026"
+    assert rendering.as_date(dt.date(2026, 12, 20)) == "December 20, 2026"  # a date is a date
+    context = {**sample_context(NoticeKind.IDENTITY_VERIFICATION), "expires_on": instant.isoformat()}
+    rendered = render(**DEFAULT_TEMPLATES[NoticeKind.IDENTITY_VERIFICATION], context=context)
+    assert "by December 19, 2026" in rendered.text
