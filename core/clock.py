@@ -23,9 +23,14 @@ def business_zone() -> ZoneInfo:
     return ZoneInfo(business_time_zone())
 
 
+def business_time(at: datetime) -> datetime:
+    """`at` (aware) as the business's wall clock shows it: the instant, read where the business is."""
+    return timezone.localtime(at, business_zone())
+
+
 def business_date(at: datetime) -> date:
     """The calendar date of `at` in the business's time zone (16:30 Pacific is that day, not UTC's next)."""
-    return timezone.localtime(at, business_zone()).date()
+    return business_time(at).date()
 
 
 def business_today() -> date:

@@ -70,9 +70,10 @@ def as_date(value: Any, fmt: str = "F j, Y") -> str:
         except ValueError:
             return value
     if isinstance(value, datetime) and value.utcoffset() is not None:
-        # An instant (a link's or a package's expiry) is stated as the business's calendar date, as
-        # every other date in a notice: 03:00 UTC on the 20th is still the 19th in California.
-        value = clock.business_date(value)
+        # An instant (a link's or a package's expiry) is stated on the business's calendar and clock, as
+        # every other date in a notice: 03:00 UTC on the 20th is still the 19th in California. A format
+        # with a time in it (a template's own) gets the business's time of day.
+        value = clock.business_time(value)
     if isinstance(value, date):
         return defaultfilters.date(value, fmt)
     return str(value)

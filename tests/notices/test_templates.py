@@ -243,6 +243,7 @@ def test_an_instant_is_stated_as_the_business_calendar_date(settings):
     assert rendering.as_date(instant) == "December 19, 2026"
     assert rendering.as_date(instant.isoformat()) == "December 19, 2026"
     assert rendering.as_date(dt.date(2026, 12, 20)) == "December 20, 2026"  # a date is a date
+    assert rendering.as_date(instant, "F j, Y, H:i") == "December 19, 2026, 19:00"  # a template's own format
     context = {**sample_context(NoticeKind.IDENTITY_VERIFICATION), "expires_on": instant.isoformat()}
     rendered = render(**DEFAULT_TEMPLATES[NoticeKind.IDENTITY_VERIFICATION], context=context)
     assert "by December 19, 2026" in rendered.text
